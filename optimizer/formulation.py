@@ -1,0 +1,210 @@
+"""Compile an :class:`~optimizer.instance.Instance` into a generic :class:`~optimizer.problem.LocationProblem`.
+
+This is where the study's rules become arrays:
+
+* demand per client and programme = population × the programme's per-inhabitant assumption (t/yr);
+* options = eligible candidate site × allowed size (zone type, multimodal access rule, enough free land);
+  the size rule ("large where the region holds a centrumstad") decides which size a site may take;
+* count rows = "``per_region`` facilities in every region" (or a total count for Flanders);
+* arcs = client → option pairs allowed by the assignment rule (own region, or any), costed with
+  :mod:`optimizer.distances`;
+* land rows = free hectares per candidate site, shared by every programme placed on it.
+
+The returned :class:`SitingProblem` keeps the lookup tables that :mod:`optimizer.export` and the domain
+verifier need to turn indices back into municipalities, sites and regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimizer.distances import equivalent_radius_km, pair_euclidean_km, road_km
+from optimizer.errors import InputError
+from optimizer.instance import Instance
+from optimizer.problem import CountRows, LocationProblem
+from optimizer.programmes import Programme
+
+M2_PER_HA = 10_000.0
+FLANDERS = "Vlaanderen"
+
+
+@dataclass
+class SitingProblem:
+    """A compiled instance: the generic problem plus the tables that give its indices meaning."""
+
+    instance: Instance
+    problem: LocationProblem
+    clients: pd.DataFrame  # one row per (programme, municipality): programme, nis, region, demand_t
+    options: pd.DataFrame  # one row per option: programme, site_id, size, area_m2, capacity_t, region
+    sites: pd.DataFrame  # candidates with access attributes, region per programme and eligibility flags
+    cost_per_tkm: float
+    circuity: float
+
+
+def region_of(frame: pd.DataFrame, programme: Programme) -> pd.Series:
+    """Region label of each municipality for a programme (one region for all of Flanders if so defined)."""
+    if programme.region == "flanders":
+        return pd.Series(FLANDERS, index=frame.index)
+    return frame[programme.region].astype(str)
+
+
+def site_access(instance: Instance) -> pd.DataFrame:
+    """Access attributes (modes, knooppuntwaarde) of every candidate from the strategic networks."""
+    from optimizer.networks import access_attributes, load_strategic_networks
+
+    networks = load_strategic_networks()
+    attrs = access_attributes(instance.candidates["x"].to_numpy(), instance.candidates["y"].to_numpy(), networks)
+    return attrs.set_index(instance.candidates.index)
+
+
+def _size_per_region(programme: Programme, demand: pd.DataFrame, regions: pd.Series, rule: str) -> dict[str, list[str]]:
+    """Sizes each region may take: the study's rule, or every size when the size is free."""
+    sizes = list(programme.sizes_m2)
+    if rule == "free" or programme.size_rule == "free":
+        return {r: sizes for r in regions.unique()}
+    if programme.size_rule == "single":
+        return {r: [sizes[0]] for r in regions.unique()}
+    has_city = demand.groupby(regions)["centrumstad"].any()
+    return {r: ["large" if has_city.get(r, False) else "small"] for r in regions.unique()}
+
+
+def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> SitingProblem:
+    """Turn a validated instance into a :class:`SitingProblem` (see module docstring)."""
+    from optimizer.networks import load_mode_rules, programme_rule, mode_rule_ok, AccessParameters
+
+    params = instance.parameters
+    demand, cands = instance.demand, instance.candidates.copy()
+    access = site_access(instance) if access is None else access
+    cands = cands.join(access)
+    access_params = AccessParameters.from_toml()
+    circuity = float(instance.assumption("access_circuity"))
+    cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
+    rules = load_mode_rules() if params["access_rules"] != "none" else None
+    intrazonal = float(instance.assumption("intrazonal_distance_factor")) * equivalent_radius_km(demand["area_km2"])
+    site_muni = pd.Series(np.arange(len(demand)), index=demand["nis"]).loc[cands["nis"]].to_numpy()
+
+    client_rows, option_rows, arcs = [], [], []
+    count_groups, count_lo, count_up, count_names = [], [], [], []
+    n_clients = 0
+    for prog in instance.programmes:
+        regions = region_of(demand, prog)
+        site_region = regions.to_numpy()[site_muni]
+        sizes = prog.sizes_for(str(params["size_variant"]))
+        allowed_sizes = _size_per_region(prog, demand, regions, str(params["size_rule"]))
+        per_t = instance.assumption(prog.demand_per_inhabitant)
+        cap_per_m2 = instance.assumption(prog.capacity_per_m2) if prog.capacity_per_m2 else np.inf
+        type_ok = cands["zone_type"].isin(prog.zone_types).to_numpy()
+        cands[f"eligible_{prog.id}"] = False
+
+        # options: eligible site × allowed size
+        first_option = len(option_rows)
+        for size, area in sizes.items():
+            access_ok = np.ones(len(cands), dtype=bool)
+            if rules is not None:
+                code = prog.access_codes.get(size, f"{prog.id}_{size}")
+                access_ok = mode_rule_ok(cands, programme_rule(rules, str(params["access_rules"]), code))
+            size_ok = np.array([size in allowed_sizes.get(r, []) for r in site_region])
+            land_ok = cands["free_ha"].to_numpy() * M2_PER_HA >= area
+            ok = type_ok & access_ok & size_ok & land_ok
+            cands.loc[type_ok & access_ok, f"eligible_{prog.id}"] = True
+            for s in np.flatnonzero(ok):
+                option_rows.append(
+                    {
+                        "programme": prog.id,
+                        "site": s,
+                        "site_id": cands.at[s, "site_id"],
+                        "size": size,
+                        "area_m2": area,
+                        "capacity_t": area * cap_per_m2 if params["enforce_capacity"] else np.inf,
+                        "region": site_region[s],
+                    }
+                )
+        options_p = pd.DataFrame(option_rows[first_option:])
+        if options_p.empty:
+            raise InputError(
+                f"programme {prog.id!r}: no candidate site is eligible (zone types {list(prog.zone_types)}, "
+                f"access rules {params['access_rules']!r}, enough free land)",
+                file=instance.path,
+                field="programmes.place",
+            )
+        option_idx = np.arange(first_option, first_option + len(options_p))
+
+        # count rows: per_region facilities in every region (or a total for Flanders)
+        for region in sorted(regions.unique()):
+            members = option_idx[options_p["region"].to_numpy() == region]
+            count = prog.per_region if prog.per_region is not None else prog.total_count
+            count_groups.append(members)
+            count_lo.append(count)
+            count_up.append(count)
+            count_names.append(f"{prog.id}: {prog.per_region or prog.total_count} per {prog.region} '{region}'")
+        # at most one option (size) of this programme per site
+        site_of = options_p["site"].to_numpy()
+        for s in np.unique(site_of):
+            members = option_idx[site_of == s]
+            if len(members) > 1:
+                count_groups.append(members)
+                count_lo.append(0)
+                count_up.append(1)
+                count_names.append(f"{prog.id}: one size at site {cands.at[s, 'site_id']}")
+
+        # clients of this programme
+        clients_p = pd.DataFrame(
+            {
+                "programme": prog.id,
+                "nis": demand["nis"].to_numpy(),
+                "name": demand["name"].to_numpy(),
+                "region": regions.to_numpy(),
+                "muni": np.arange(len(demand)),
+                "demand_t": demand["population"].to_numpy(float) * per_t,
+            }
+        )
+        client_rows.append(clients_p)
+
+        # arcs: own region, or any option of the programme (vectorised over all pairs of the programme)
+        assignment = prog.assignment if params["assignment"] == "programme" else str(params["assignment"])
+        ci, oj = np.meshgrid(np.arange(len(clients_p)), np.arange(len(options_p)), indexing="ij")
+        ci, oj = ci.ravel(), oj.ravel()
+        if assignment == "own_region":
+            keep = clients_p["region"].to_numpy()[ci] == options_p["region"].to_numpy()[oj]
+            ci, oj = ci[keep], oj[keep]
+        straight = pair_euclidean_km(
+            demand[["x", "y"]].to_numpy(), cands[["x", "y"]].to_numpy(), ci, options_p["site"].to_numpy()[oj]
+        )
+        km = road_km(straight, circuity, intrazonal[ci])
+        cost = clients_p["demand_t"].to_numpy()[ci] * km * cost_per_tkm
+        arcs.append((ci + n_clients, oj + first_option, cost, km))
+        n_clients += len(clients_p)
+
+    clients = pd.concat(client_rows, ignore_index=True)
+    options = pd.DataFrame(option_rows)
+    m = len(options)
+    counts = CountRows.from_groups(count_groups, count_lo, count_up, count_names, m)
+    arc_client = np.concatenate([a[0] for a in arcs])
+    arc_option = np.concatenate([a[1] for a in arcs])
+    problem = LocationProblem(
+        name=instance.name,
+        client_ids=(clients["programme"] + ":" + clients["nis"].astype(str)).to_numpy(),
+        demand=clients["demand_t"].to_numpy(float),
+        site_ids=cands["site_id"].to_numpy(),
+        site_free_m2=cands["free_ha"].to_numpy(float) * M2_PER_HA,
+        option_ids=(options["programme"] + ":" + options["site_id"] + ":" + options["size"]).to_numpy(),
+        option_site=options["site"].to_numpy(int),
+        option_programme=options["programme"].to_numpy(),
+        option_size=options["size"].to_numpy(),
+        capacity=options["capacity_t"].to_numpy(float),
+        fixed_cost=np.zeros(m),
+        area_m2=options["area_m2"].to_numpy(float),
+        arc_client=arc_client,
+        arc_option=arc_option,
+        arc_cost=np.concatenate([a[2] for a in arcs]),
+        arc_km=np.concatenate([a[3] for a in arcs]),
+        counts=counts,
+        single_source=bool(params["single_source"]),
+        land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
+        cost_unit="EUR/yr" if params["objective"] == "eur" else "t·km/yr",
+    )
+    problem.check_shapes()
+    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity)

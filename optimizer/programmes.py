@@ -1,0 +1,149 @@
+"""Facility programmes and named assumptions, read from the TOML files in ``models/``.
+
+A programme (materialenbank, sorting centre, cluster, ...) is data: its sizes with their sources in the study,
+the spatial unit it is counted per, the size rule, eligible zone types and access rule, and the *names* of the
+assumptions that turn inhabitants into tonnes and m² into capacity. Assumptions are figures the study does not
+give; each is defined once, with its basis, in ``models/assumptions.toml`` or ``models/access.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from optimizer.errors import InputError
+from optimizer.settings import PROJECT_ROOT
+
+MODELS_DIR = PROJECT_ROOT / "models"
+ASSUMPTION_FILES = ("assumptions.toml", "access.toml")
+SIZE_RULES = ("centrumstad", "single", "free")
+ASSIGNMENT_RULES = ("own_region", "any")
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A figure that the study does not give: value, unit, basis and where it is defined."""
+
+    name: str
+    value: float | str
+    unit: str
+    basis: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Programme:
+    """A facility programme as defined in ``models/<id>.toml``."""
+
+    id: str
+    name: str
+    source: str
+    region: str
+    per_region: int | None
+    total_count: int | None
+    assignment: str
+    zone_types: tuple[str, ...]
+    demand_per_inhabitant: str
+    capacity_per_m2: str | None
+    size_rule: str
+    sizes_m2: dict[str, float]
+    size_sources: dict[str, str]
+    access_codes: dict[str, str] = field(default_factory=dict)
+    variants: dict[str, dict] = field(default_factory=dict)
+    expected: dict[str, dict] = field(default_factory=dict)
+    file: str = ""
+
+    def sizes_for(self, variant: str) -> dict[str, float]:
+        """Plot sizes in m² for a size variant (``final`` is the study's final text)."""
+        if variant == "final":
+            return dict(self.sizes_m2)
+        if variant not in self.variants:
+            msg = f"programme {self.id!r} has no size variant {variant!r}; known: final, {', '.join(self.variants)}"
+            raise InputError(msg, file=self.file, field="variants")
+        sizes = dict(self.sizes_m2)
+        sizes.update({k: float(v) for k, v in self.variants[variant].get("sizes", {}).items()})
+        return sizes
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as e:
+        raise InputError("file not found", file=path) from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=path) from e
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        raise InputError(f"malformed TOML: {e}", file=path, row=line) from e
+
+
+def load_assumptions(models_dir: Path = MODELS_DIR) -> dict[str, Assumption]:
+    """All named assumptions of ``models/``; a name defined twice is an error."""
+    found: dict[str, Assumption] = {}
+    for fname in ASSUMPTION_FILES:
+        path = models_dir / fname
+        if not path.exists():
+            continue
+        for name, spec in _read_toml(path).get("assumptions", {}).items():
+            if name in found:
+                msg = f"assumption {name!r} is also defined in {found[name].file}; define it in one place"
+                raise InputError(msg, file=path, field=f"assumptions.{name}")
+            if "value" not in spec or "basis" not in spec:
+                raise InputError("an assumption needs 'value' and 'basis'", file=path, field=f"assumptions.{name}")
+            found[name] = Assumption(name, spec["value"], spec.get("unit", ""), spec["basis"].strip(), str(path))
+    return found
+
+
+def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programme:
+    """Read ``models/<programme_id>.toml`` and check it."""
+    path = models_dir / f"{programme_id}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in models_dir.glob("*.toml") if p.stem not in ("assumptions", "access")))
+        msg = f"unknown programme {programme_id!r}; known programmes: {known}"
+        raise InputError(msg, field="programme")
+    data = _read_toml(path)
+    spec = data.get("programme", {})
+
+    def need(key: str) -> object:
+        if key not in spec:
+            raise InputError(f"missing key '{key}'", file=path, field=f"programme.{key}")
+        return spec[key]
+
+    sizes = data.get("sizes", {})
+    if not sizes:
+        raise InputError("a programme needs at least one [sizes.NAME] table", file=path, field="sizes")
+    sizes_m2 = {}
+    for name, s in sizes.items():
+        area = s.get("area_m2")
+        if not isinstance(area, (int, float)) or area <= 0:
+            raise InputError("area_m2 must be a positive number", file=path, field=f"sizes.{name}.area_m2")
+        sizes_m2[name] = float(area)
+    size_rule = str(need("size_rule"))
+    if size_rule not in SIZE_RULES:
+        raise InputError(f"size_rule must be one of {SIZE_RULES}", file=path, field="programme.size_rule")
+    if size_rule == "centrumstad" and not {"large", "small"} <= set(sizes_m2):
+        raise InputError("size_rule 'centrumstad' needs sizes 'large' and 'small'", file=path, field="sizes")
+    assignment = str(spec.get("assignment", "own_region"))
+    if assignment not in ASSIGNMENT_RULES:
+        raise InputError(f"assignment must be one of {ASSIGNMENT_RULES}", file=path, field="programme.assignment")
+    return Programme(
+        id=str(need("id")),
+        name=str(need("name")),
+        source=str(spec.get("source", "")),
+        region=str(need("region")),
+        per_region=spec.get("per_region"),
+        total_count=spec.get("total_count"),
+        assignment=assignment,
+        zone_types=tuple(spec.get("zone_types", ["economic_zone"])),
+        demand_per_inhabitant=str(need("demand_per_inhabitant")),
+        capacity_per_m2=spec.get("capacity_per_m2"),
+        size_rule=size_rule,
+        sizes_m2=sizes_m2,
+        size_sources={k: str(v.get("source", "")) for k, v in sizes.items()},
+        access_codes={k: str(v.get("access_code", f"{spec.get('id', '')}_{k}")) for k, v in sizes.items()},
+        variants=data.get("variants", {}),
+        expected=data.get("expected", {}),
+        file=str(path),
+    )
