@@ -322,7 +322,7 @@ def _fail_first(mask: pd.Series, path: Path, col: str, what: str) -> None:
 
 def _check_coordinates(frame: pd.DataFrame, path: Path) -> None:
     x, y = frame["x"].to_numpy(float), frame["y"].to_numpy(float)
-    degrees = (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    degrees = (np.abs(x) <= 180) | (np.abs(y) <= 90)
     if degrees.any():
         row = int(np.flatnonzero(degrees)[0]) + 2
         msg = "coordinates look like degrees (WGS84); x/y must be Lambert 72 metres (EPSG:31370) — reproject them"

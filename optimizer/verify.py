@@ -5,7 +5,7 @@ Two layers, deliberately written without reusing the model code:
 * :func:`verify_problem` checks a solution against the array problem: every constraint type of
   :mod:`optimizer.model`, and the objective recomputed from scratch (loops over the solution's open options and
   used arcs only, so it stays cheap).
-* Domain checks (:func:`verify_siting`, in :mod:`optimizer.siting_checks`) re-derive the study's rules from the
+* Domain checks (:func:`verify_siting`) re-derive the study's rules from the
   instance tables — one facility per region, the size rule, eligibility, modes, land, assignment inside the
   region — and recompute transport from coordinates, so an error in compiling the instance is caught too.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from optimizer.problem import LocationProblem, Solution
 
@@ -127,3 +128,103 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
     if np.isfinite(solution.bound) and solution.bound > recomputed + 1e-6 * max(1.0, abs(recomputed)):
         violations.append(f"proven bound {solution.bound:.6f} exceeds the objective {recomputed:.6f}")
     return VerificationReport(recomputed, checks, violations)
+
+
+def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables") -> VerificationReport:  # noqa: F821
+    """Check the written tables against the study's rules, re-derived from the instance (not from the model).
+
+    Checks: facilities per region and programme; the size rule and the programme's plot sizes; eligibility (zone
+    type and multimodal rule recomputed from the candidates' access attributes); every municipality served
+    exactly once per programme with its full tonnage; assignment inside its own region where required; free land
+    per site; capacity where enforced; transport recomputed from coordinates; objective total.
+    """
+    from optimizer.networks import load_mode_rules, mode_rule_ok, programme_rule
+
+    inst = sp.instance
+    params = inst.parameters
+    demand = inst.demand.set_index("nis")
+    cands = sp.sites.set_index("site_id")
+    fac, alloc = tables.facilities, tables.allocations
+    violations: list[str] = []
+    checks: list[str] = []
+    rules = load_mode_rules() if params["access_rules"] != "none" else None
+    circuity = float(inst.assumption("access_circuity"))
+    f_intra = float(inst.assumption("intrazonal_distance_factor"))
+    eur_per_tkm = float(inst.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
+    transport = 0.0
+
+    for prog in inst.programmes:
+        f = fac[fac["programme"] == prog.id]
+        a = alloc[alloc["programme"] == prog.id]
+        regions = (demand[prog.region].astype(str) if prog.region != "flanders"
+                   else pd.Series("Vlaanderen", index=demand.index))
+        fac_region = regions.loc[f["nis"].astype(str)].to_numpy()
+        checks.append(f"{prog.id}: facilities per region")
+        per_region = pd.Series(fac_region).value_counts()
+        want = prog.per_region if prog.per_region is not None else prog.total_count
+        for region in sorted(regions.unique()):
+            got = int(per_region.get(region, 0))
+            if got != want:
+                violations.append(f"{prog.id}: {prog.region} {region!r} has {got} facilities, rule says {want}")
+        checks.append(f"{prog.id}: size rule and plot sizes")
+        sizes = prog.sizes_for(str(params["size_variant"]))
+        city = inst.demand.assign(region=regions.to_numpy()).groupby("region")["centrumstad"].any()
+        for row, region in zip(f.itertuples(), fac_region):
+            if abs(sizes.get(row.size, -1) - row.area_m2) > 1e-6:
+                violations.append(f"{prog.id} at {row.site_id}: area {row.area_m2} m² is not the {row.size} size")
+            if params["size_rule"] == "programme" and prog.size_rule == "centrumstad":
+                expected = "large" if city.get(region, False) else "small"
+                if row.size != expected:
+                    violations.append(f"{prog.id} in {region!r}: size {row.size}, the centrumstad rule says {expected}")
+            site = cands.loc[row.site_id]
+            if site["zone_type"] not in prog.zone_types:
+                violations.append(f"{prog.id} at {row.site_id}: zone type {site['zone_type']} is not eligible")
+            if rules is not None:
+                rule = programme_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""))
+                if not mode_rule_ok(cands.loc[[row.site_id]], rule)[0]:
+                    violations.append(f"{prog.id} at {row.site_id}: breaks the {params['access_rules']} access rule")
+        checks.append(f"{prog.id}: every municipality served once with its full flow")
+        per_inh = inst.assumption(prog.demand_per_inhabitant)
+        served = a.groupby("nis")["share"].sum().reindex(demand.index, fill_value=0.0)
+        for nis in served.index[np.abs(served.to_numpy() - 1.0) > 1e-6][:3]:
+            violations.append(f"{prog.id}: municipality {nis} served {served[nis]:.4f} times")
+        tonnes = a.groupby("nis")["tonnes"].sum().reindex(demand.index, fill_value=0.0)
+        expected_t = demand["population"].astype(float) * per_inh
+        if not np.allclose(tonnes.to_numpy(), expected_t.to_numpy(), rtol=1e-6, atol=1e-6):
+            violations.append(f"{prog.id}: allocated tonnes differ from population × {per_inh} t")
+        assignment = prog.assignment if params["assignment"] == "programme" else params["assignment"]
+        fac_by_id = f.set_index("facility_id")
+        if assignment == "own_region":
+            checks.append(f"{prog.id}: served inside own {prog.region}")
+            own = regions.loc[a["nis"].astype(str)].to_numpy()
+            theirs = regions.loc[fac_by_id.loc[a["facility_id"], "nis"].astype(str)].to_numpy()
+            for k in np.flatnonzero(own != theirs)[:3]:
+                violations.append(f"{prog.id}: {a['municipality'].iloc[k]} is served outside its {prog.region}")
+        if params["enforce_capacity"] and prog.capacity_per_m2:
+            checks.append(f"{prog.id}: capacity")
+            cap = f["area_m2"] * inst.assumption(prog.capacity_per_m2)
+            load = a.groupby("facility_id")["tonnes"].sum().reindex(f["facility_id"], fill_value=0.0).to_numpy()
+            for k in np.flatnonzero(load > cap.to_numpy() * (1 + 1e-9) + 1e-6)[:3]:
+                violations.append(f"{prog.id} at {f['site_id'].iloc[k]}: load {load[k]:.0f} t over capacity {cap.iloc[k]:.0f} t")
+        checks.append(f"{prog.id}: transport recomputed from coordinates")
+        for row in a.itertuples():  # one row per served municipality: independent of the vectorised core
+            m, s = demand.loc[row.nis], cands.loc[row.site_id]
+            d = float(np.hypot(m["x"] - s["x"], m["y"] - s["y"])) / 1000.0
+            r = f_intra * float(np.sqrt(max(m["area_km2"], 0.0) / np.pi))
+            km = circuity * float(np.sqrt(d * d + r * r))
+            transport += float(row.tonnes) * km * eur_per_tkm
+            if abs(km - row.km) > 1e-6 * max(1.0, km):
+                violations.append(f"{prog.id}: distance {row.municipality}→{row.site_id} is {row.km:.4f} km, recomputed {km:.4f}")
+
+    checks.append("free land per site")
+    taken = fac.groupby("site_id")["area_m2"].sum()
+    free_m2 = cands.loc[taken.index, "free_ha"].astype(float) * 10_000.0
+    for site in taken.index[(taken > free_m2 + 1e-6).to_numpy()]:
+        violations.append(f"site {site}: {taken[site]:.0f} m² taken, {free_m2[site]:.0f} m² free")
+
+    checks.append("objective total")
+    land = float(params["land_cost_eur_per_m2"]) * float(fac["area_m2"].sum())
+    total = transport + land
+    if np.isfinite(solution.objective) and abs(total - solution.objective) > 1e-6 * max(1.0, abs(total)):
+        violations.append(f"objective {solution.objective:.4f} differs from recomputed {total:.4f}")
+    return VerificationReport(total, checks, violations)

@@ -1,0 +1,85 @@
+"""The CLI end to end, as a planner would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+
+def siting(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or PROJECT_ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "mb"
+    proc = siting("solve", "materialenbanken", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_solve_materialenbanken_reproduces_the_study(solved: Path) -> None:
+    summary = json.loads((solved / "summary.json").read_text())
+    assert summary["status"] == "optimal" and summary["gap"] == pytest.approx(0.0, abs=1e-6)
+    mb = summary["programmes"]["materialenbank"]
+    assert mb["count_per_size"] == {"large": 12, "small": 10}
+    assert summary["land_take_ha"] == pytest.approx(17.0)
+    assert summary["verification"]["passed"]
+    for key in ("instance_hash", "parameters", "versions", "timings_s", "bound"):
+        assert key in summary
+
+
+def test_geopackage_layers(solved: Path) -> None:
+    import geopandas as gpd
+    import pyogrio
+
+    gpkg = solved / "result.gpkg"
+    layers = dict(pyogrio.list_layers(gpkg))
+    assert {"facilities", "allocations", "demand", "candidates"} <= set(layers)
+    expected = {"facilities": 22, "allocations": 285, "demand": 285, "candidates": 289}
+    for name, rows in expected.items():
+        gdf = gpd.read_file(gpkg, layer=name)
+        assert len(gdf) == rows, name
+        assert gdf.crs.to_epsg() == 31370
+        assert gdf.geometry.is_valid.all()
+    fac = gpd.read_file(gpkg, layer="facilities")
+    assert set(fac["size"]) == {"large", "small"}
+    assert fac.groupby("region").size().eq(1).all() and fac["region"].nunique() == 22
+    alloc = gpd.read_file(gpkg, layer="allocations")
+    assert (alloc["region"] == alloc.merge(fac, on="facility_id")["region_y"]).all()
+    cands = gpd.read_file(gpkg, layer="candidates")
+    assert cands["chosen"].sum() == 22
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    proc = siting("solve", "materialenbanken", "--set", "size_varient=poster", "--out", str(out))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "size_varient" in proc.stderr and "--set" in proc.stderr
+    assert not out.exists()
+    proc = siting("solve", "no-such-instance")
+    assert proc.returncode == 2 and "no instance named" in proc.stderr
+
+
+def test_list_show_validate() -> None:
+    proc = siting("list")
+    assert proc.returncode == 0 and "materialenbanken" in proc.stdout
+    proc = siting("show", "materialenbanken")
+    assert proc.returncode == 0 and "wood_to_bank_t_per_inhabitant_yr" in proc.stdout
+    proc = siting("validate", "materialenbanken")
+    assert proc.returncode == 0 and "ok" in proc.stdout
+
+
+def test_infeasible_exit_3_names_region(tmp_path: Path) -> None:
+    proc = siting("solve", "materialenbanken", "--set", "enforce_capacity=true", "--out", str(tmp_path / "x"))
+    assert proc.returncode == 3
+    assert "Halle-Vilvoorde" in proc.stderr and "t/yr" in proc.stderr
+    assert not (tmp_path / "x").exists()
