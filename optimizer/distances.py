@@ -31,13 +31,17 @@ def euclidean_km(origins_xy: np.ndarray, dests_xy: np.ndarray, *, dtype: type = 
     """
     a = np.asarray(origins_xy, dtype=np.float64)
     b = np.asarray(dests_xy, dtype=np.float64)
+    centre = np.concatenate([a, b]).mean(axis=0) if len(a) + len(b) else np.zeros(2)
+    a, b = a - centre, b - centre  # centring keeps the squared-norm expansion accurate (mm level)
+    b_sq = np.einsum("ij,ij->i", b, b)
     out = np.empty((len(a), len(b)), dtype=dtype)
     step = max(1, BLOCK_ELEMENTS // max(1, len(b)))
     for start in range(0, len(a), step):  # loop over row blocks, not pairs
         block = a[start : start + step]
-        dx = block[:, 0:1] - b[None, :, 0]
-        dy = block[:, 1:2] - b[None, :, 1]
-        out[start : start + step] = np.hypot(dx, dy) / M_PER_KM
+        # |a-b|² = |a|² + |b|² − 2 a·b: one BLAS matrix product per block
+        sq = np.einsum("ij,ij->i", block, block)[:, None] + b_sq[None, :] - 2.0 * (block @ b.T)
+        np.maximum(sq, 0.0, out=sq)  # protect against tiny negative values from rounding
+        out[start : start + step] = np.sqrt(sq) / M_PER_KM
     return out
 
 
@@ -63,3 +67,28 @@ def road_km(straight_km: np.ndarray, circuity: float, intrazonal_km: np.ndarray 
     d = np.asarray(straight_km, dtype=np.float64)
     r = np.asarray(intrazonal_km, dtype=np.float64)
     return circuity * np.sqrt(d * d + r * r)
+
+
+def knearest_km(origins_xy: np.ndarray, dests_xy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest destinations of every origin (scipy cKDTree), straight-line km in float32.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        Shape (n, k), destination indices sorted by distance.
+    km : numpy.ndarray
+        Shape (n, k), float32 distances in km.
+
+    Notes
+    -----
+    A sparse arc set is only safe when the optimum provably does not need a longer arc: see
+    :mod:`optimizer.sparsify`, which grows ``k`` until that is proven.
+    """
+    from scipy.spatial import cKDTree
+
+    k = int(min(k, len(dests_xy)))
+    tree = cKDTree(np.asarray(dests_xy, dtype=np.float64))
+    dist, idx = tree.query(np.asarray(origins_xy, dtype=np.float64), k=k, workers=-1)
+    if k == 1:
+        dist, idx = dist[:, None], idx[:, None]
+    return idx.astype(np.int32), (dist / M_PER_KM).astype(np.float32)

@@ -1,0 +1,59 @@
+"""The seeded fine-grained instance generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED, needs_shared
+from optimizer.generate import fine_instance, largest_remainder
+
+
+def test_largest_remainder_is_exact_and_proportional() -> None:
+    counts = largest_remainder(np.array([1.0, 2.0, 3.0, 0.0]), 12, minimum=1)
+    assert counts.sum() == 12 and counts[3] == 0
+    assert list(counts) == [3, 4, 5, 0]
+    with pytest.raises(ValueError):
+        largest_remainder(np.ones(5), 3, minimum=1)
+
+
+def test_fine_instance_is_seeded_and_conserves_totals() -> None:
+    d1, c1 = fine_instance(2000, 500, seed=7, with_access=False)
+    d2, c2 = fine_instance(2000, 500, seed=7, with_access=False)
+    d3, _ = fine_instance(2000, 500, seed=8, with_access=False)
+    pd.testing.assert_frame_equal(d1, d2)
+    pd.testing.assert_frame_equal(c1, c2)
+    assert not d1[["x", "y"]].equals(d3[["x", "y"]])
+    munis = pd.read_csv("instances/flanders/municipalities.csv")
+    assert len(d1) == 2000 and len(c1) == 500
+    assert d1["weight"].sum() == pytest.approx(munis["population"].sum())
+    assert d1["nis"].nunique() == 285  # at least one point per municipality
+    # points stay within their municipality's equivalent-area disk
+    m = munis.set_index("nis").loc[d1["nis"]]
+    r = np.hypot(d1["x"].to_numpy() - m["x"].to_numpy(), d1["y"].to_numpy() - m["y"].to_numpy())
+    assert (r <= np.sqrt(m["area_km2"].to_numpy() / np.pi) * 1000 + 0.1).all()
+    # parcels only where there is business-park land, proportional to it
+    sites = pd.read_csv("instances/flanders/candidates.csv").query("zone_type == 'economic_zone'")
+    assert set(c1["nis"]) <= set(sites.loc[sites["total_ha"] > 0, "nis"])
+    big = sites.sort_values("total_ha").iloc[-1]
+    assert (c1["nis"] == big["nis"]).sum() >= 500 * big["total_ha"] / sites["total_ha"].sum() - 1
+
+
+def test_candidates_carry_access_attributes() -> None:
+    _, c = fine_instance(300, 120, seed=1)
+    for col in ("has_road", "has_water", "has_rail", "knooppuntwaarde"):
+        assert col in c
+    assert c["knooppuntwaarde"].between(0, 1).all()
+
+
+@needs_shared
+def test_points_inside_polygons_with_boundaries() -> None:
+    import geopandas as gpd
+    import shapely
+
+    path = SHARED / "data/flanders/boundaries/gebiedsniveaus/gemeente.shp"
+    d, _ = fine_instance(1500, 200, seed=3, boundaries=path, with_access=False)
+    polys = gpd.read_file(path).assign(nis=lambda g: g["geoitem"].astype(int)).set_index("nis").geometry
+    inside = shapely.contains_xy(polys.loc[d["nis"]].to_numpy(), d["x"].to_numpy(), d["y"].to_numpy())
+    assert inside.all()
