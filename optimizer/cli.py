@@ -221,6 +221,165 @@ def _print_summary(s: dict, where: Path | None) -> None:
         out.print(f"written to {where} (result.gpkg, allocations.csv, facilities.csv, summary.json)")
 
 
+@app.command()
+@_guard
+def pareto(
+    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
+    points: Annotated[int, typer.Option("--points", help="points on the front, end points included")] = 7,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+) -> None:
+    """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
+    from optimizer import pareto as pareto_mod
+    from optimizer.errors import InputError
+    from optimizer.instance import load_instance, parse_overrides
+
+    if points < 2:
+        raise InputError("--points must be at least 2 (the two end points)", field="--points")
+    inst = load_instance(name, parse_overrides(set_ or []))
+    front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
+    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-pareto"
+    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take")
+    table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
+                  title=f"{inst.name} — transport vs land take (every point verified)")
+    for row in front.itertuples():
+        table.add_row(str(row.point), f"{row.land_take_ha:.1f}", f"{row.transport:,.0f}", str(row.facilities))
+    out.print(table)
+    out.print(f"written {files['csv']} and {files['png']}")
+
+
+@app.command()
+@_guard
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep definition (TOML); see docs/sweeps.md")],
+    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786 "
+                                                       "(default: DASK_SCHEDULER_ADDRESS, else a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
+                                                     "0 runs in-process, one scenario after another")] = None,
+    sequential: Annotated[bool, typer.Option("--sequential", help="same as --workers 0")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="sweep folder (default results/sweeps/NAME)")] = None,
+    threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
+                                                                  "(default: cores / workers)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
+    from optimizer.sweep import load_sweep, render_table, run_sweep
+
+    spec = load_sweep(file)
+    target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    try:
+        result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
+                           threads_per_scenario=threads_per_scenario, console=None if quiet else err)
+    except KeyboardInterrupt as e:
+        done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
+        err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
+                  markup=False)
+        raise typer.Exit(130) from None
+    if not quiet:
+        out.print(render_table(result))
+        out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
+                  f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")
+
+
+@app.command("map")
+@_guard
+def map_cmd(
+    result: Annotated[Path, typer.Argument(help="result folder written by `siting solve` (or its result.gpkg)")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for map.png / map.html (default: RESULT)")] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="boundary layer to draw (any GIS file with a CRS)")] = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="static PNG map")] = True,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="interactive HTML map (folium)")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the written files as JSON")] = False,
+) -> None:
+    """Draw a result: static PNG map (EPSG:31370) and interactive HTML map."""
+    from optimizer.maps import make_maps
+
+    with out.status("drawing maps", spinner="dots") if not (quiet or as_json) else _nullcontext():
+        written = make_maps(result, out_dir, boundaries, png=png, html=html)
+    if as_json:
+        print(json.dumps({k: str(v) for k, v in written.items()}))
+    elif not quiet:
+        out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
+
+
+@app.command()
+@_guard
+def report(
+    result: Annotated[Path, typer.Argument(help="result folder written by `siting solve` (or its result.gpkg)")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for report.html / report.md (default: RESULT)")] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="boundary layer to draw on the map")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the written files as JSON")] = False,
+) -> None:
+    """Write a self-contained HTML report (and Markdown) of a result for policy makers."""
+    from optimizer.report import make_report
+
+    with out.status("writing report", spinner="dots") if not (quiet or as_json) else _nullcontext():
+        written = make_report(result, out_dir, boundaries)
+    if as_json:
+        print(json.dumps({k: str(v) for k, v in written.items()}))
+    elif not quiet:
+        out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
+
+
+@app.command()
+@_guard
+def compare(
+    a: Annotated[Path, typer.Argument(help="first result folder (before)")],
+    b: Annotated[Path, typer.Argument(help="second result folder (after)")],
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="also write the comparison as Markdown")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+) -> None:
+    """Show what changed between two results: status, objective, land take, moved facilities, reassignments."""
+    from optimizer.compare import compare_results, rich_tables, to_markdown
+
+    diff = compare_results(a, b)
+    if markdown is not None:
+        markdown.write_text(to_markdown(diff), encoding="utf-8")
+    if as_json:
+        print(json.dumps(diff, indent=2, default=str))
+    elif not quiet:
+        for table in rich_tables(diff):
+            out.print(table)
+        if markdown is not None:
+            out.print(f"written {markdown}", markup=False)
+
+
+@app.command()
+@_guard
+def chain(
+    name: Annotated[str, typer.Argument(help="chain instance (e.g. s2b-plastics-chain) or manifest path")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Solve a multi-echelon plastics-chain instance (S2b, S5, S8), verify it and write GeoPackage, CSV, summary."""
+    from optimizer.chain import run_chain
+    from optimizer.instance import parse_overrides
+
+    target = out_dir if out_dir is not None else Path("results") / Path(name).stem
+    s = run_chain(name, parse_overrides(set_ or []), target, time_limit)
+    if as_json:
+        print(json.dumps(s, indent=2, default=str))
+        return
+    if s["status"] != "optimal":
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {100 * s['gap']:.3f}%")
+    table = Table("echelon", "existing", "new", "new land (ha)", title=f"{s['instance']} — {s['title']}")
+    for e, n in s["facilities_per_echelon"].items():
+        table.add_row(e, str(n["existing"]), str(n["new"]), f"{s['land_take_per_echelon_ha'].get(e, 0.0):.1f}")
+    out.print(table)
+    t = s["tonnes"]
+    out.print(f"status [bold]{s['status']}[/bold], gap {100 * s['gap']:.4f}%, objective {s['objective_eur_per_yr']:,.0f} EUR/yr "
+              f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
+              f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
+              f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
+    out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")
+
+
 def main() -> None:
     """Entry point for ``python -m optimizer.cli``."""
     app()

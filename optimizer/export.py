@@ -215,9 +215,16 @@ def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layers: dict | None = None) -> Path:
-    """Write GeoPackage, CSVs and summary.json into ``out_dir`` atomically (temp folder, then rename)."""
+def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layers: dict | None = None,
+                 geoparquet: bool = False) -> Path:
+    """Write GeoPackage (with QGIS default styles), CSVs and summary.json into ``out_dir`` atomically.
+
+    Everything goes into a temporary folder first and is moved into place at the end. ``geoparquet=True`` also
+    writes each layer as ``<layer>.parquet`` (GeoParquet).
+    """
     import pyogrio
+
+    from optimizer.styles import result_styles, write_styles
 
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -242,6 +249,10 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(_gpkg_safe(gdf), gpkg, layer=name, driver="GPKG",
                                     dataset_metadata=meta if i == 0 else None, layer_metadata={"status": meta["status"]})
+        write_styles(gpkg, result_styles(layers))  # QGIS default styles (layer_styles table) + .qml sidecars
+        if geoparquet:
+            for name, gdf in layers.items():
+                gdf.to_parquet(tmp / f"{name}.parquet", index=False)
         tables.allocations.to_csv(tmp / "allocations.csv", index=False)
         tables.facilities.to_csv(tmp / "facilities.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8")

@@ -44,11 +44,33 @@ class SitingProblem:
     circuity: float
 
 
-def region_of(frame: pd.DataFrame, programme: Programme) -> pd.Series:
-    """Region label of each municipality for a programme (one region for all of Flanders if so defined)."""
-    if programme.region == "flanders":
+def region_of(frame: pd.DataFrame, programme: Programme, variant: str = "final") -> pd.Series:
+    """Region label of each municipality for a programme (one region for all of Flanders if so defined).
+
+    A size variant may count per another partition (the cluster poster variant uses ``service_area_poster``).
+    """
+    column = programme.region_for(variant)
+    if column == "flanders":
         return pd.Series(FLANDERS, index=frame.index)
-    return frame[programme.region].astype(str)
+    if column not in frame.columns:
+        msg = (f"programme {programme.id!r} counts per {column!r}: the demand table has no such column; add it or "
+               "map your column to it under columns in the manifest")
+        raise InputError(msg, field=column)
+    return frame[column].astype(str)
+
+
+def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Optional boolean column of a table (absent: all false)."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].astype(str).str.strip().str.lower().isin(["true", "1", "yes"]).to_numpy()
+
+
+def option_area_m2(instance: Instance, programme: Programme, size: str, area: float) -> float:
+    """Plot area of a size: the programme's figure, or its named assumption when the study gives none."""
+    if size in programme.size_area_assumptions:
+        return float(instance.assumption(programme.size_area_assumptions[size]))
+    return float(area)
 
 
 def site_access(instance: Instance) -> pd.DataFrame:
@@ -76,9 +98,21 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     from optimizer.networks import load_mode_rules, programme_rule, mode_rule_ok, AccessParameters
 
     params = instance.parameters
+    chains = [p.id for p in instance.programmes if p.kind == "chain"]
+    if chains:
+        msg = (f"programme {chains[0]!r} is a multi-echelon chain: solve it with `siting chain {instance.name}` "
+               "(optimizer/chain.py), not with `siting solve`")
+        raise InputError(msg, file=instance.path, field="programmes.place")
     demand, cands = instance.demand, instance.candidates.copy()
     access = site_access(instance) if access is None else access
     cands = cands.join(access)
+    from optimizer.typology import classify_instance, eligible
+
+    cands = cands.join(classify_instance(instance, cands))
+    reserve, greenfield = _flag(cands, "reserve"), _flag(cands, "greenfield")
+    cands["reserve"], cands["greenfield"] = reserve, greenfield
+    in_city = demand.set_index("nis")["centrumstad"].reindex(cands["nis"].astype(str)).fillna(False).to_numpy(bool)
+    penalty_m2 = float(instance.assumption("greenfield_penalty_eur_per_m2")) if greenfield.any() else 0.0
     access_params = AccessParameters.from_toml()
     circuity = float(instance.assumption("access_circuity"))
     cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
@@ -90,13 +124,17 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     count_groups, count_lo, count_up, count_names = [], [], [], []
     n_clients = 0
     for prog in instance.programmes:
-        regions = region_of(demand, prog)
+        variant = str(params["size_variant"])
+        regions = region_of(demand, prog, variant)
         site_region = regions.to_numpy()[site_muni]
-        sizes = prog.sizes_for(str(params["size_variant"]))
+        sizes = {k: option_area_m2(instance, prog, k, v) for k, v in prog.sizes_for(variant).items()}
         allowed_sizes = _size_per_region(prog, demand, regions, str(params["size_rule"]))
         per_t = instance.assumption(prog.demand_per_inhabitant)
         cap_per_m2 = instance.assumption(prog.capacity_per_m2) if prog.capacity_per_m2 else np.inf
         type_ok = cands["zone_type"].isin(prog.zone_types).to_numpy()
+        type_ok = type_ok & (prog.may_use_reserve | ~reserve)  # reserve land: storage/transhipment and banks only (S6)
+        if prog.sites_in_centrumstad:
+            type_ok = type_ok & in_city
         cands[f"eligible_{prog.id}"] = False
 
         # options: eligible site × allowed size
@@ -106,10 +144,14 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
             if rules is not None:
                 code = prog.access_codes.get(size, f"{prog.id}_{size}")
                 access_ok = mode_rule_ok(cands, programme_rule(rules, str(params["access_rules"]), code))
+            try:
+                env_ok = eligible(cands, prog.types_for(size))
+            except ValueError as e:
+                raise InputError(str(e), file=prog.file, field="type_environments") from e
             size_ok = np.array([size in allowed_sizes.get(r, []) for r in site_region])
             land_ok = cands["free_ha"].to_numpy() * M2_PER_HA >= area
-            ok = type_ok & access_ok & size_ok & land_ok
-            cands.loc[type_ok & access_ok, f"eligible_{prog.id}"] = True
+            ok = type_ok & env_ok & access_ok & size_ok & land_ok
+            cands.loc[type_ok & env_ok & access_ok, f"eligible_{prog.id}"] = True
             for s in np.flatnonzero(ok):
                 option_rows.append(
                     {
@@ -120,12 +162,16 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
                         "area_m2": area,
                         "capacity_t": area * cap_per_m2 if params["enforce_capacity"] else np.inf,
                         "region": site_region[s],
+                        "greenfield": bool(greenfield[s]),
+                        "reserve": bool(reserve[s]),
+                        "fixed_eur": penalty_m2 * area if greenfield[s] else 0.0,
                     }
                 )
         options_p = pd.DataFrame(option_rows[first_option:])
         if options_p.empty:
             raise InputError(
                 f"programme {prog.id!r}: no candidate site is eligible (zone types {list(prog.zone_types)}, "
+                f"type environments {list(prog.type_environments) or 'any'}, "
                 f"access rules {params['access_rules']!r}, enough free land)",
                 file=instance.path,
                 field="programmes.place",
@@ -135,11 +181,12 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         # count rows: per_region facilities in every region (or a total for Flanders)
         for region in sorted(regions.unique()):
             members = option_idx[options_p["region"].to_numpy() == region]
-            count = prog.per_region if prog.per_region is not None else prog.total_count
+            lo, up = prog.count_bounds(variant)
             count_groups.append(members)
-            count_lo.append(count)
-            count_up.append(count)
-            count_names.append(f"{prog.id}: {prog.per_region or prog.total_count} per {prog.region} '{region}'")
+            count_lo.append(lo)
+            count_up.append(up)
+            want = f"{lo:g}" if lo == up else f"{lo:g}..{up:g}"
+            count_names.append(f"{prog.id}: {want} per {prog.region_for(variant)} '{region}'")
         # at most one option (size) of this programme per site
         site_of = options_p["site"].to_numpy()
         for s in np.unique(site_of):
@@ -195,7 +242,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         option_programme=options["programme"].to_numpy(),
         option_size=options["size"].to_numpy(),
         capacity=options["capacity_t"].to_numpy(float),
-        fixed_cost=np.zeros(m),
+        fixed_cost=options["fixed_eur"].to_numpy(float),
         area_m2=options["area_m2"].to_numpy(float),
         arc_client=arc_client,
         arc_option=arc_option,

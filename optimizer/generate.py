@@ -163,3 +163,52 @@ def _boundary_polygons(path: Path, nis: np.ndarray) -> np.ndarray:
     if missing:
         raise InputError(f"{len(missing)} municipality codes missing, e.g. {missing[0]}", file=path, field=col)
     return by_code.loc[nis].to_numpy()
+
+
+def fine_location_problem(
+    demand: pd.DataFrame,
+    candidates: pd.DataFrame,
+    *,
+    p: int,
+    k: int,
+    t_per_weight: float,
+    eur_per_tkm: float,
+    circuity: float,
+    name: str = "fine-flanders",
+):  # noqa: ANN201 - LocationProblem (imported lazily)
+    """A single-programme p-median problem on generated tables, with k-nearest arcs.
+
+    Every demand point sends ``weight · t_per_weight`` t/yr to one of ``p`` facilities; the arc cost is
+    tonnes × straight km × ``circuity`` × ``eur_per_tkm``. Only the ``k`` nearest candidates of each point get an
+    arc (see :func:`optimizer.distances.knearest_km`); whether that loses the dense optimum is checked by
+    :mod:`optimizer.sparsify`, not assumed.
+    """
+    from optimizer.distances import knearest_km
+    from optimizer.problem import CountRows, LocationProblem
+
+    idx, km = knearest_km(demand[["x", "y"]].to_numpy(), candidates[["x", "y"]].to_numpy(), k)
+    n, m = len(demand), len(candidates)
+    tonnes = demand["weight"].to_numpy(float) * t_per_weight
+    arc_client = np.repeat(np.arange(n), idx.shape[1])
+    arc_km = km.ravel().astype(np.float64) * circuity
+    return LocationProblem(
+        name=name,
+        client_ids=demand["point_id"].to_numpy(),
+        demand=tonnes,
+        site_ids=candidates["site_id"].to_numpy(),
+        site_free_m2=np.full(m, np.inf),
+        option_ids=candidates["site_id"].to_numpy(),
+        option_site=np.arange(m),
+        option_programme=np.full(m, "facility"),
+        option_size=np.full(m, "single"),
+        capacity=np.full(m, np.inf),
+        fixed_cost=np.zeros(m),
+        area_m2=np.zeros(m),
+        arc_client=arc_client,
+        arc_option=idx.ravel().astype(np.int64),
+        arc_cost=tonnes[arc_client] * arc_km * eur_per_tkm,
+        arc_km=arc_km,
+        counts=CountRows.from_groups([np.arange(m)], [p], [p], [f"exactly {p} facilities"], m),
+        single_source=True,
+        meta={"k": int(idx.shape[1])},
+    )

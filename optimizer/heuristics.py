@@ -298,6 +298,8 @@ def assign_transport(problem: LocationProblem, open_mask: np.ndarray) -> np.ndar
     """
     import highspy
 
+    from optimizer.highs_backend import pass_arrays
+
     use = np.flatnonzero(open_mask[problem.arc_option])
     if problem.n_clients and not len(use):
         return None
@@ -313,21 +315,14 @@ def assign_transport(problem: LocationProblem, open_mask: np.ndarray) -> np.ndar
     a = sp.csc_matrix((vals, (rows, cols)), shape=(n + len(cap_rows), len(use)))
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.passModel(
-        len(use),
-        a.shape[0],
-        int(a.nnz),
-        1,
-        1,
-        0.0,
-        problem.arc_cost[use].astype(float),
+    pass_arrays(
+        h,
+        problem.arc_cost[use],
         np.zeros(len(use)),
         np.ones(len(use)),
         np.concatenate([np.ones(n), np.full(len(cap_rows), -highspy.kHighsInf)]),
         np.concatenate([np.ones(n), problem.capacity[cap_rows]]),
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(float),
+        a,
     )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

@@ -218,29 +218,44 @@ def make_highs(model: MatrixModel, options, *, relax: bool = False) -> highspy.H
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.threads is not None:
         h.setOptionValue("threads", int(options.threads))
-    a = model.matrix
     integrality = np.zeros_like(model.integrality) if relax else model.integrality
+    pass_arrays(h, model.col_cost, model.col_lower, model.col_upper, model.row_lower, model.row_upper, model.matrix, integrality)
+    return h
+
+
+def pass_arrays(
+    h: highspy.Highs,
+    cost: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    matrix: sp.spmatrix,
+    integrality: np.ndarray | None = None,
+) -> None:
+    """``h.passModel`` of a minimisation ``row_lower ≤ matrix·v ≤ row_upper`` given column-wise (CSC)."""
+    a = sp.csc_matrix(matrix)
+    n_cols = a.shape[1]
     status = h.passModel(
-        model.n_cols,
-        model.n_rows,
+        n_cols,
+        a.shape[0],
         int(a.nnz),
         1,  # MatrixFormat.kColwise
         1,  # ObjSense.kMinimize
         0.0,
-        model.col_cost,
-        model.col_lower,
-        model.col_upper,
-        model.row_lower,
-        model.row_upper,
+        np.asarray(cost, float),
+        np.asarray(col_lower, float),
+        np.asarray(col_upper, float),
+        np.asarray(row_lower, float),
+        np.asarray(row_upper, float),
         a.indptr.astype(np.int32),
         a.indices.astype(np.int32),
         a.data.astype(float),
-        integrality.astype(np.int32),
+        np.zeros(n_cols, np.int32) if integrality is None else np.asarray(integrality, np.int32),
     )
     if status == highspy.HighsStatus.kError:
         msg = "HiGHS rejected the model built from the problem arrays"
         raise RuntimeError(msg)
-    return h
 
 
 def clean_solution(problem: LocationProblem, y_value: np.ndarray, x_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -122,7 +122,7 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():
-            raise InputError("file not found", file=p)
+            raise InputError("file not found: check the path, or use an instance name from `siting list`", file=p)
         return p.resolve()
     candidate = INSTANCES_DIR / f"{name_or_path}.toml"
     if candidate.exists():
@@ -230,7 +230,8 @@ def _read_table(spec: str | dict, base: Path, manifest_path: Path, role: str) ->
         raise InputError("a table is a path or a table with 'path'", file=manifest_path, field=f"tables.{role}")
     path = (base / spec["path"]).resolve()
     if not path.exists():
-        raise InputError(f"{role} table not found: {path}", file=manifest_path, field=f"tables.{role}")
+        msg = f"{role} table not found: {path}; check the path (relative to the manifest's folder)"
+        raise InputError(msg, file=manifest_path, field=f"tables.{role}")
     columns = spec.get("columns", {})
     if not isinstance(columns, dict):
         raise InputError("'columns' maps our names to yours", file=manifest_path, field=f"tables.{role}.columns")
@@ -242,9 +243,10 @@ def _read_table(spec: str | dict, base: Path, manifest_path: Path, role: str) ->
         except UnicodeDecodeError as e:
             raise InputError(f"not UTF-8 text ({e.reason}); save the file as UTF-8", file=path) from e
         except pd.errors.EmptyDataError as e:
-            raise InputError("the file is empty", file=path) from e
+            raise InputError("the file is empty: save the table with a header line and data rows", file=path) from e
         except pd.errors.ParserError as e:
-            raise InputError(f"not a readable CSV table: {e}", file=path) from e
+            msg = f"not a readable CSV table ({str(e).strip()}); check the separators (comma) and quoting"
+            raise InputError(msg, file=path) from e
     missing = [theirs for ours, theirs in columns.items() if theirs not in frame.columns]
     if missing:
         msg = f"column mapping names column {missing[0]!r}, which is not in the table (columns: {', '.join(map(str, frame.columns))})"
@@ -256,24 +258,64 @@ def _read_table(spec: str | dict, base: Path, manifest_path: Path, role: str) ->
 def _read_gis(path: Path, spec: dict, manifest_path: Path, role: str) -> pd.DataFrame:
     import geopandas as gpd
 
+    _check_gis_layer(path, spec)
     try:
         gdf = gpd.read_file(path, layer=spec.get("layer"))
     except Exception as e:  # noqa: BLE001 - any reader failure is an input problem
-        raise InputError(f"cannot read GIS layer: {e}", file=path) from e
+        raise InputError(f"cannot read GIS layer: {e}; check that the file is a valid GIS file", file=path) from e
     if gdf.crs is None:
         if "crs" not in spec:
             raise InputError("the layer has no CRS; add crs = \"EPSG:xxxx\" to the table in the manifest",
                              file=path, field="crs")
-        gdf = gdf.set_crs(spec["crs"])
+        try:
+            gdf = gdf.set_crs(spec["crs"])
+        except Exception as e:  # noqa: BLE001 - pyproj CRSError and friends
+            msg = f"unknown CRS {spec['crs']!r}; give an EPSG code such as \"EPSG:31370\" or \"EPSG:4326\""
+            raise InputError(msg, file=manifest_path, field=f"tables.{role}.crs") from e
     gdf = gdf.to_crs(CRS)
     empty = gdf.geometry.is_empty | gdf.geometry.isna()
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0]) + 1
-        raise InputError("feature without geometry", file=path, row=row, field="geometry")
+        raise InputError("feature without geometry: give it a point or polygon, or remove it",
+                         file=path, row=row, field="geometry")
+    _check_geometry_types(gdf.geometry, path)
     points = gdf.geometry.representative_point()
     frame = pd.DataFrame(gdf.drop(columns="geometry"))
     frame["x"], frame["y"] = points.x.to_numpy(), points.y.to_numpy()
     return frame
+
+
+POINT_LIKE = {"Point", "MultiPoint", "Polygon", "MultiPolygon"}
+
+
+def _check_gis_layer(path: Path, spec: dict) -> None:
+    """The layer named in the manifest exists (a clear message instead of the driver's)."""
+    import pyogrio
+
+    if spec.get("layer") is None:
+        return
+    try:
+        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the reader itself
+        return
+    if str(spec["layer"]) not in layers:
+        msg = f"no layer {spec['layer']!r} in the file; set layer = one of {', '.join(layers)}"
+        raise InputError(msg, file=path, field="layer")
+
+
+def _check_geometry_types(geometry: pd.Series, path: Path) -> None:
+    """Sites and municipalities are points; polygons are fine (representative points), lines are not."""
+    kinds = geometry.geom_type.to_numpy()
+    bad = np.flatnonzero(~np.isin(kinds, list(POINT_LIKE)))
+    if bad.size:
+        msg = (f"a {kinds[bad[0]]} geometry where points or polygons are expected; "
+               "give each feature as a point or a polygon (its representative point is used)")
+        raise InputError(msg, file=path, row=int(bad[0]) + 1, field="geometry")
+
+
+def _first_row(path: Path) -> int:
+    """Row number of the first record: CSV line 2 (after the header), GIS feature 1."""
+    return 1 if path.suffix.lower() in GIS_SUFFIXES else 2
 
 
 def _check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> pd.DataFrame:
@@ -281,34 +323,44 @@ def _check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> p
     import difflib
 
     if frame.empty:
-        raise InputError("the table has no rows", file=path)
+        raise InputError("the table has no rows: add at least one data row", file=path)
     for col, kind in schema.items():
         if col not in frame.columns:
             close = difflib.get_close_matches(col, [str(c) for c in frame.columns], n=1)
-            hint = f" (found {close[0]!r}: rename it or map it under columns)" if close else ""
-            raise InputError(f"missing column{hint}", file=path, field=col)
+            hint = (f"found {close[0]!r}: rename it or map it under columns in the manifest" if close
+                    else "add it, or map your column to it under columns in the manifest")
+            raise InputError(f"missing column {col!r} ({hint})", file=path, field=col)
         series = frame[col]
-        if kind == "text":
-            bad = series.isna() | (series.astype(str).str.strip() == "")
-            _fail_first(bad, path, col, "empty value")
-            frame[col] = series.astype(str)
-            continue
-        if kind in ("id", "ref"):
-            bad = series.isna() | (series.astype(str).str.strip() == "")
-            _fail_first(bad, path, col, "empty value")
-            if kind == "ref":
-                continue
-            dup = series.astype(str).duplicated()
-            _fail_first(dup, path, col, "duplicate id")
+        blank = series.isna() | (series.astype(str).str.strip().isin(["", "nan", "NaN"]))
+        if kind in ("text", "id", "ref"):
+            _fail_first(blank, path, col, f"empty value: give every row a {col}")
+            if kind == "id":
+                text = series.astype(str)
+                dup = text.duplicated()
+                if dup.any():
+                    first = int(np.flatnonzero(dup.to_numpy())[0])
+                    other = int(np.flatnonzero((text == text.iloc[first]).to_numpy())[0]) + _first_row(path)
+                    _fail_first(dup, path, col, f"duplicate id {text.iloc[first]!r} (also in row {other}): "
+                                                "ids must be unique — remove or renumber the row")
+            if kind == "text":
+                frame[col] = series.astype(str)
             continue
         numeric = pd.to_numeric(series, errors="coerce")
         blank_ok = kind == "area_or_blank"
-        not_number = numeric.isna() & ~(series.isna() & blank_ok)
-        _fail_first(not_number, path, col, "not a number" if blank_ok else "missing or not a number")
+        _fail_first(blank & ~pd.Series(blank_ok, index=series.index), path, col,
+                    f"missing value: fill in {col} as a number")
+        not_number = numeric.isna() & ~blank
+        if not_number.any():
+            value = series[not_number].iloc[0]
+            _fail_first(not_number, path, col, f"{value!r} is not a number: give {col} as a plain number "
+                                               "(decimal point, no units)")
         values = numeric.to_numpy(dtype=float)
-        _fail_first(pd.Series(np.isinf(values)), path, col, "infinite value")
+        _fail_first(pd.Series(np.isinf(values)), path, col, f"infinite value: give {col} as a finite number")
         if kind in ("count", "area_or_blank"):
-            _fail_first(pd.Series(values < 0), path, col, "negative value")
+            neg = values < 0
+            if neg.any():
+                _fail_first(pd.Series(neg), path, col,
+                            f"negative value {values[neg][0]:g}: {col} must be ≥ 0 — correct it")
         frame[col] = numeric
     return frame
 
@@ -316,33 +368,37 @@ def _check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> p
 def _fail_first(mask: pd.Series, path: Path, col: str, what: str) -> None:
     hits = np.flatnonzero(np.asarray(mask, dtype=bool))
     if hits.size:
-        row = int(hits[0]) + 2  # 1-based data rows after a header line: row 2 is the first data row
+        row = int(hits[0]) + _first_row(path)  # CSV: line 2 is the first data row; GIS: feature 1
         raise InputError(f"{what}", file=path, row=row, field=col)
 
 
 def _check_coordinates(frame: pd.DataFrame, path: Path) -> None:
     x, y = frame["x"].to_numpy(float), frame["y"].to_numpy(float)
+    first = _first_row(path)
     degrees = (np.abs(x) <= 180) | (np.abs(y) <= 90)
     if degrees.any():
-        row = int(np.flatnonzero(degrees)[0]) + 2
-        msg = "coordinates look like degrees (WGS84); x/y must be Lambert 72 metres (EPSG:31370) — reproject them"
-        raise InputError(msg, file=path, row=row, field="x")
+        k = int(np.flatnonzero(degrees)[0])
+        msg = ("coordinates look like degrees (WGS84); x/y must be Lambert 72 metres (EPSG:31370) — reproject them"
+               + (", or declare crs = \"EPSG:4326\" for the layer" if first == 1 else ""))
+        raise InputError(msg, file=path, row=k + first, field="x" if abs(x[k]) <= 180 else "y")
     xmin, ymin, xmax, ymax = FLANDERS_BOUNDS_M
-    outside = (x < xmin) | (x > xmax) | (y < ymin) | (y > ymax)
+    out_x, out_y = (x < xmin) | (x > xmax), (y < ymin) | (y > ymax)
+    outside = out_x | out_y
     if outside.any():
-        row = int(np.flatnonzero(outside)[0]) + 2
-        msg = f"point ({x[row - 2]:.0f}, {y[row - 2]:.0f}) lies outside Flanders in EPSG:31370; check the CRS"
-        raise InputError(msg, file=path, row=row, field="x")
+        k = int(np.flatnonzero(outside)[0])
+        msg = f"point ({x[k]:.0f}, {y[k]:.0f}) lies outside Flanders in EPSG:31370; check the CRS and the value"
+        raise InputError(msg, file=path, row=k + first, field="x" if out_x[k] else "y")
 
 
 def _validate_demand(frame: pd.DataFrame, path: Path, programmes: list[Programme]) -> pd.DataFrame:
     frame = _check_columns(frame, DEMAND_COLUMNS, path)
     for prog in programmes:
         if prog.region != "flanders" and prog.region not in frame.columns:
-            raise InputError(f"programme {prog.id!r} counts per {prog.region!r}: the column is missing",
-                             file=path, field=prog.region)
+            raise InputError(f"programme {prog.id!r} counts per {prog.region!r}: the column is missing; add it "
+                             "or map your column to it under columns in the manifest", file=path, field=prog.region)
         if prog.region in frame.columns:
-            _fail_first(frame[prog.region].isna(), path, prog.region, "empty region")
+            empty = frame[prog.region].isna() | (frame[prog.region].astype(str).str.strip() == "")
+            _fail_first(empty, path, prog.region, f"empty region: give every municipality its {prog.region}")
     if "centrumstad" not in frame.columns:
         frame["centrumstad"] = False
     frame["centrumstad"] = frame["centrumstad"].astype(str).str.lower().isin(["true", "1", "yes"])
@@ -357,7 +413,10 @@ def _validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, 
     frame = _check_columns(frame, CANDIDATE_COLUMNS, path)
     frame["nis"] = frame["nis"].astype(str).str.replace(r"\.0$", "", regex=True)
     unknown = ~frame["nis"].isin(demand["nis"])
-    _fail_first(unknown, path, "nis", "municipality code not in the demand table")
+    if unknown.any():
+        code = frame.loc[unknown, "nis"].iloc[0]
+        _fail_first(unknown, path, "nis", f"municipality code {code!r} is not in the demand table; "
+                                          "use the NIS code of a municipality in the demand table")
     if "total_ha" not in frame.columns:
         frame["total_ha"] = np.nan
     blank = frame["free_ha"].isna()
@@ -365,9 +424,22 @@ def _validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, 
     share = float(assumptions["seaport_free_share"].value)
     frame.loc[ports, "free_ha"] = pd.to_numeric(frame.loc[ports, "total_ha"], errors="coerce") * share
     frame["free_from_assumption"] = ports
-    _fail_first(frame["free_ha"].isna(), path, "free_ha", "free area missing (only seaports may leave it blank)")
+    _fail_first(frame["free_ha"].isna(), path, "free_ha",
+                "free area missing: fill in free_ha in hectares (only seaports may leave it blank)")
     _check_coordinates(frame, path)
     return frame.reset_index(drop=True)
+
+
+def _read_manifest(path: Path) -> dict:
+    """Parse the manifest; a non-UTF-8 file gets advice on how to save it."""
+    from optimizer.programmes import _read_toml
+
+    try:
+        return _read_toml(path)
+    except InputError as e:
+        if e.message.startswith("not UTF-8"):
+            raise InputError(f"{e.message}: save the manifest as UTF-8", file=path) from e
+        raise
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -377,9 +449,7 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
     """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
-    from optimizer.programmes import _read_toml
-
-    manifest = _read_toml(path)
+    manifest = _read_manifest(path)
     unknown_sections = set(manifest) - {"instance", "tables", "programmes", "parameters", "assumptions"}
     if unknown_sections:
         key = sorted(unknown_sections)[0]

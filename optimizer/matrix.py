@@ -177,8 +177,8 @@ def _check_values(
     rows: np.ndarray | None = None,
 ) -> None:
     """Raise on the first NaN, disallowed infinity or negative entry; ``rows`` maps entries to reported rows."""
-    checks = [(np.isnan(values), "is NaN")]
-    checks.append((np.isinf(values) & (~np.asarray(allow_inf) | (values < 0)), "must be finite"))
+    infinite = values == -np.inf if allow_inf else np.isinf(values)  # +inf alone may mean "unlimited"
+    checks = [(np.isnan(values), "is NaN"), (infinite, "must be finite")]
     if nonnegative:
         checks.append((values < 0, "must not be negative"))
     for bad, what in checks:
@@ -476,7 +476,8 @@ def _read_csv(path: Path, manifest: Path | None, key: str) -> pd.DataFrame:
         msg = f"{key} table {path.name!r} not found"
         raise InputError(msg, file=manifest if manifest else path, field=f"tables.{key}" if manifest else None)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True,
+                            encoding="utf-8-sig")  # a byte-order mark (spreadsheet export) is not part of a name
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         msg = f"cannot parse CSV: {e}"
         raise InputError(msg, file=path) from e
@@ -503,6 +504,8 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], file: Path) -> Non
     for column in columns:
         if column not in frame.columns:
             msg = f"missing column {column!r} (has {list(frame.columns)})"
+            if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+                msg += "; the file looks semicolon-separated, use commas"
             raise InputError(msg, file=file, row=1, field=column)
 
 
@@ -563,7 +566,7 @@ def _costs(
     if isinstance(source, tuple):  # inline: { dense = [[...]] } or { triplets = [[client, facility, cost], ...] }
         body = source[1]
         if not isinstance(body, dict) or set(body) - {"dense", "triplets"} or len(body) != 1:
-            msg = "inline [costs] must hold exactly one of dense = [[...], ...] or triplets = [[client, facility, cost], ...]"
+            msg = "inline [costs] must hold one of dense = [[...], ...] or triplets = [[client, facility, cost], ...]"
             raise InputError(msg, file=manifest, field="costs")
         fmt = next(iter(body))
         rows = body[fmt]

@@ -53,16 +53,38 @@ class Programme:
     variants: dict[str, dict] = field(default_factory=dict)
     expected: dict[str, dict] = field(default_factory=dict)
     file: str = ""
+    type_environments: tuple[str, ...] = ()
+    size_type_environments: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    size_area_assumptions: dict[str, str] = field(default_factory=dict)
+    may_use_reserve: bool = False
+    sites_in_centrumstad: bool = False
+    kind: str = "location"
+
+    def region_for(self, variant: str) -> str:
+        """Region column a size variant counts per (a variant may use another partition, e.g. the poster's)."""
+        if variant != "final" and variant in self.variants:
+            return str(self.variants[variant].get("region", self.region))
+        return self.region
+
+    def count_bounds(self, variant: str = "final") -> tuple[float, float]:
+        """Facilities per region, as (lower, upper): the study's fixed count, or a variant's open range."""
+        count = self.per_region if self.per_region is not None else self.total_count
+        spec = self.variants.get(variant, {}) if variant != "final" else {}
+        return float(spec.get("count_min", count)), float(spec.get("count_max", count))
+
+    def types_for(self, size: str) -> tuple[str, ...]:
+        """Type environments (digest §3) a size may use; empty: every type."""
+        return self.size_type_environments.get(size, self.type_environments)
 
     def sizes_for(self, variant: str) -> dict[str, float]:
         """Plot sizes in m² for a size variant (``final`` is the study's final text)."""
         if variant == "final":
             return dict(self.sizes_m2)
-        if variant not in self.variants:
+        if variant not in self.variants and self.variants:
             msg = f"programme {self.id!r} has no size variant {variant!r}; known: final, {', '.join(self.variants)}"
             raise InputError(msg, file=self.file, field="variants")
         sizes = dict(self.sizes_m2)
-        sizes.update({k: float(v) for k, v in self.variants[variant].get("sizes", {}).items()})
+        sizes.update({k: float(v) for k, v in self.variants.get(variant, {}).get("sizes", {}).items()})
         return sizes
 
 
@@ -117,6 +139,9 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
     sizes_m2 = {}
     for name, s in sizes.items():
         area = s.get("area_m2")
+        if area is None and isinstance(s.get("area_assumption"), str):
+            sizes_m2[name] = float("nan")  # resolved from the named assumption at compile time
+            continue
         if not isinstance(area, (int, float)) or area <= 0:
             raise InputError("area_m2 must be a positive number", file=path, field=f"sizes.{name}.area_m2")
         sizes_m2[name] = float(area)
@@ -146,4 +171,10 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         variants=data.get("variants", {}),
         expected=data.get("expected", {}),
         file=str(path),
+        type_environments=tuple(spec.get("type_environments", [])),
+        size_type_environments={k: tuple(v["type_environments"]) for k, v in sizes.items() if "type_environments" in v},
+        size_area_assumptions={k: str(v["area_assumption"]) for k, v in sizes.items() if "area_assumption" in v},
+        may_use_reserve=bool(spec.get("may_use_reserve", False)),
+        sites_in_centrumstad=bool(spec.get("sites_in_centrumstad", False)),
+        kind=str(spec.get("kind", "location")),
     )

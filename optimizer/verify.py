@@ -130,6 +130,10 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
     return VerificationReport(recomputed, checks, violations)
 
 
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
 def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables") -> VerificationReport:  # noqa: F821
     """Check the written tables against the study's rules, re-derived from the instance (not from the model).
 
@@ -148,6 +152,11 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     violations: list[str] = []
     checks: list[str] = []
     rules = load_mode_rules() if params["access_rules"] != "none" else None
+    from optimizer.typology import classify_instance
+
+    raw = inst.candidates.set_index("site_id")
+    types = classify_instance(inst, cands.drop(columns=[c for c in cands.columns if c.startswith("type_")]))
+    checks.append("type environments re-derived from the candidates and networks")
     circuity = float(inst.assumption("access_circuity"))
     f_intra = float(inst.assumption("intrazonal_distance_factor"))
     eur_per_tkm = float(inst.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
@@ -156,18 +165,21 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     for prog in inst.programmes:
         f = fac[fac["programme"] == prog.id]
         a = alloc[alloc["programme"] == prog.id]
-        regions = (demand[prog.region].astype(str) if prog.region != "flanders"
+        region_col = prog.region_for(str(params["size_variant"]))
+        regions = (demand[region_col].astype(str) if region_col != "flanders"
                    else pd.Series("Vlaanderen", index=demand.index))
         fac_region = regions.loc[f["nis"].astype(str)].to_numpy()
         checks.append(f"{prog.id}: facilities per region")
         per_region = pd.Series(fac_region).value_counts()
-        want = prog.per_region if prog.per_region is not None else prog.total_count
+        lo, up = prog.count_bounds(str(params["size_variant"]))
         for region in sorted(regions.unique()):
             got = int(per_region.get(region, 0))
-            if got != want:
-                violations.append(f"{prog.id}: {prog.region} {region!r} has {got} facilities, rule says {want}")
+            if not lo <= got <= up:
+                want = f"{lo:g}" if lo == up else f"{lo:g}..{up:g}"
+                violations.append(f"{prog.id}: {region_col} {region!r} has {got} facilities, rule says {want}")
         checks.append(f"{prog.id}: size rule and plot sizes")
-        sizes = prog.sizes_for(str(params["size_variant"]))
+        sizes = {k: (inst.assumption(prog.size_area_assumptions[k]) if k in prog.size_area_assumptions else v)
+                 for k, v in prog.sizes_for(str(params["size_variant"])).items()}
         city = inst.demand.assign(region=regions.to_numpy()).groupby("region")["centrumstad"].any()
         for row, region in zip(f.itertuples(), fac_region):
             if abs(sizes.get(row.size, -1) - row.area_m2) > 1e-6:
@@ -179,6 +191,14 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
             site = cands.loc[row.site_id]
             if site["zone_type"] not in prog.zone_types:
                 violations.append(f"{prog.id} at {row.site_id}: zone type {site['zone_type']} is not eligible")
+            allowed_types = prog.types_for(row.size)
+            if allowed_types and not any(bool(types.at[row.site_id, f"type_{t}"]) for t in allowed_types):
+                violations.append(f"{prog.id} at {row.site_id}: type environment {types.at[row.site_id, 'type_environment']}"
+                                  f" is not one of {list(allowed_types)}")
+            if _truthy(site.get("reserve", False)) and not prog.may_use_reserve:
+                violations.append(f"{prog.id} at {row.site_id}: reserve land is for storage/transhipment and banks only")
+            if prog.sites_in_centrumstad and not bool(inst.demand.set_index("nis").at[str(site["nis"]), "centrumstad"]):
+                violations.append(f"{prog.id} at {row.site_id}: not in a centrumstad")
             if rules is not None:
                 rule = programme_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""))
                 if not mode_rule_ok(cands.loc[[row.site_id]], rule)[0]:
@@ -194,6 +214,25 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
             violations.append(f"{prog.id}: allocated tonnes differ from population × {per_inh} t")
         assignment = prog.assignment if params["assignment"] == "programme" else params["assignment"]
         fac_by_id = f.set_index("facility_id")
+        checks.append(f"{prog.id}: allocations point at listed facilities, on their sites")
+        listed = a["facility_id"].isin(fac_by_id.index).to_numpy()
+        for k in np.flatnonzero(~listed)[:3]:
+            violations.append(f"{prog.id}: {a['municipality'].iloc[k]} is served by {a['facility_id'].iloc[k]}, "
+                              "which is not an open facility")
+        a = a[listed]
+        wrong_site = a["site_id"].to_numpy() != fac_by_id.loc[a["facility_id"], "site_id"].to_numpy()
+        for k in np.flatnonzero(wrong_site)[:3]:
+            violations.append(f"{prog.id}: allocation of {a['municipality'].iloc[k]} names site {a['site_id'].iloc[k]}, "
+                              f"its facility is at {fac_by_id.at[a['facility_id'].iloc[k], 'site_id']}")
+        site_nis = cands["nis"].astype(str).reindex(f["site_id"]).to_numpy()
+        for k in np.flatnonzero(site_nis != f["nis"].astype(str).to_numpy())[:3]:
+            violations.append(f"{prog.id}: facility {f['facility_id'].iloc[k]} lies at {f['site_id'].iloc[k]} "
+                              f"(municipality {site_nis[k]}), not in municipality {f['nis'].iloc[k]}")
+        if params["single_source"]:
+            checks.append(f"{prog.id}: single source")
+            split = a.groupby("nis")["facility_id"].nunique()
+            for nis in split.index[(split > 1).to_numpy()][:3]:
+                violations.append(f"{prog.id}: municipality {nis} is split over {split[nis]} facilities")
         if assignment == "own_region":
             checks.append(f"{prog.id}: served inside own {prog.region}")
             own = regions.loc[a["nis"].astype(str)].to_numpy()
@@ -222,9 +261,15 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     for site in taken.index[(taken > free_m2 + 1e-6).to_numpy()]:
         violations.append(f"site {site}: {taken[site]:.0f} m² taken, {free_m2[site]:.0f} m² free")
 
+    checks.append("greenfield penalty (S7)")
+    green = np.array([_truthy(raw.at[sid, "greenfield"]) if "greenfield" in raw.columns else False
+                      for sid in fac["site_id"]], dtype=bool)
+    penalty = (float(inst.assumption("greenfield_penalty_eur_per_m2")) * float(fac["area_m2"].to_numpy()[green].sum())
+               if green.any() else 0.0)
+
     checks.append("objective total")
     land = float(params["land_cost_eur_per_m2"]) * float(fac["area_m2"].sum())
-    total = transport + land
+    total = transport + land + penalty
     if np.isfinite(solution.objective) and abs(total - solution.objective) > 1e-6 * max(1.0, abs(total)):
         violations.append(f"objective {solution.objective:.4f} differs from recomputed {total:.4f}")
     return VerificationReport(total, checks, violations)
