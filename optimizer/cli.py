@@ -380,6 +380,20 @@ def chain(
     out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")
 
 
+@app.command()
+@_guard
+def bench(
+    set_name: Annotated[str, typer.Argument(help="benchmark set, e.g. ci, orlib-cflp, orlib-capabc, pmed, holmberg")],
+    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds per instance and method")] = 60.0,
+    baselines: Annotated[str, typer.Option(help="comma-separated baselines, 'all' or 'none'")] = "none",
+    out: Annotated[Path, typer.Option("--out", help="folder for SET.csv and SET.md")] = Path("results/bench"),
+) -> None:
+    """Solve a public benchmark set and compare with the published optima (and baselines)."""
+    from optimizer.bench import bench_command
+
+    raise typer.Exit(bench_command(set_name, time_limit, baselines, out))
+
+
 def main() -> None:
     """Entry point for ``python -m optimizer.cli``."""
     app()
