@@ -30,6 +30,8 @@ from optimizer.heuristics import ArcIndex, assign_nearest, incumbent_for, local_
 from optimizer.problem import LocationProblem, Solution
 
 FIX_TOL = 1e-9  # relative margin by which a forced bound must exceed the incumbent before fixing
+BRANCH_MAX_OPEN = 25  # Lagrangian branching only when the incumbent opens at most this many options (pmed30,
+# p = 200: the tree wanders for minutes; HiGHS on the reduced model is the better tool there)
 
 
 @dataclass
@@ -530,7 +532,8 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     For uncapacitated problems. The heuristic incumbent (:func:`optimizer.heuristics.incumbent_for`) seeds the
     subgradient target; if the bound meets it the incumbent is returned as optimal without a MIP. Otherwise the
     options and arcs that cannot improve on the incumbent are removed, and :func:`lagrangian_branch_and_bound`
-    (if ``branch``) gets half of the remaining time to close the gap; what it leaves open goes to HiGHS on the
+    (if ``branch`` and the incumbent opens at most :data:`BRANCH_MAX_OPEN` options) gets half of the remaining
+    time to close the gap; what it leaves open goes to HiGHS on the
     strengthened model of the reduced problem, with the incumbent passed in. The returned bound is
     ``max(Lagrangian bound, min(incumbent, MIP bound))``.
     """
@@ -582,7 +585,7 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     t4 = time.perf_counter()
     log = f"lagrangian bound {lr.bound:.10g} after {lr.iterations} it; kept {len(kept)}/{problem.n_arcs} arcs, "
     log += f"{int((~fix_closed).sum())}/{problem.n_options} options\n"
-    if branch:
+    if branch and int(y0.sum()) <= BRANCH_MAX_OPEN:
         budget = None if options.time_limit_s is None else 0.5 * max(0.0, options.time_limit_s - (t4 - t0))
         bb = lagrangian_branch_and_bound(
             sub, (y0, x0[kept]), lr.multipliers, forced_open=forced_open, forced_closed=forced_closed,

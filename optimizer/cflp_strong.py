@@ -127,7 +127,8 @@ class _CoverKnapsack:
         out = np.zeros(m, dtype=bool) if forced_closed is None else forced_closed & ~fixed_in
         take = fixed_in | ((v <= 0) & ~out)  # non-positive items never hurt
         base = float(v[take].sum())
-        need = max(0, self.need - int(self.weight[take].sum()))
+        shortfall = self.need - int(self.weight[take].sum())  # may be negative: capacity to spare
+        need = max(0, shortfall)
         items = np.flatnonzero(~take & ~out)
         y = take.copy()
         if need > 0:
@@ -153,8 +154,7 @@ class _CoverKnapsack:
             return value, y, np.zeros(m)
         free_take = take & ~fixed_in
         for j in np.flatnonzero(free_take):  # a free non-positive item forced closed: more residual need
-            others = items
-            flip[j] = base - v[j] + self._cover(v, others, need + int(self.weight[j])) - value
+            flip[j] = base - v[j] + self._cover(v, items, shortfall + int(self.weight[j])) - value
         for j in items:
             others = items[items != j]
             if y[j]:  # forced closed
@@ -504,8 +504,8 @@ def lagrangian_local_search(
     a round improves, at most ``rounds`` times.
     """
     p = lag.problem
-    cap = np.where(np.isfinite(p.capacity), p.capacity, np.inf)
     demand = float(p.demand.sum())
+    cap = np.where(np.isfinite(p.capacity), np.minimum(p.capacity, demand), demand)  # finite: no inf − inf
     required = p.required_mask()
     t0 = time.perf_counter()
     for _ in range(rounds):

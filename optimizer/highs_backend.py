@@ -407,7 +407,9 @@ def solve_highspy(
     strategy
         ``"auto"`` (choose by problem class, see :func:`choose_strategy`), ``"plain"`` (default HiGHS on the
         plain formulation), ``"strong"`` (strengthened rows + heuristic incumbent), ``"lagrangian"`` (incumbent,
-        Lagrangian bound and reduced-cost fixing, uncapacitated) or ``"cflp"`` (multi-source capacitated scheme).
+        Lagrangian bound, reduced-cost fixing and Lagrangian branching; uncapacitated problems only) or ``"cflp"``
+        (the scheme of :mod:`optimizer.cflp_strong`; multi-source capacitated problems only). A scheme asked for
+        outside its class falls back to ``"strong"``.
 
     Returns
     -------
@@ -416,6 +418,9 @@ def solve_highspy(
     """
     if strategy == "auto":
         strategy = choose_strategy(problem)
+    capacitated = bool(np.isfinite(problem.capacity).any())
+    if (strategy == "lagrangian" and capacitated) or (strategy == "cflp" and (problem.single_source or not capacitated)):
+        strategy = "strong"  # the scheme's fixing and heuristics assume its problem class
     if strategy == "plain":
         return solve_plain(problem, options)
     if strategy == "lagrangian":

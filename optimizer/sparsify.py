@@ -190,8 +190,8 @@ def solve_sparsified(
     template: LocationProblem,
     cost_block: CostBlock,
     *,
-    k: int = 8,
-    growth: int = 2,
+    k: int = 16,
+    growth: int = 4,
     max_rounds: int = 8,
     options=None,  # noqa: ANN001 - SolveOptions
 ) -> SparseResult:
@@ -261,8 +261,12 @@ def solve_sparsified(
             break
         grow = np.unique(beyond_clients) if len(beyond_clients) else np.arange(n)
         k_i[grow] = np.minimum(k_i[grow] * growth, m)
-    problem = with_arcs(template, nearest_arcs(cost_block, n, m, k_i))
-    sol = solve_problem(problem, options)
+    while True:  # rounds exhausted: solve the sparse problem, widening it while it is infeasible only by sparsity
+        problem = with_arcs(template, nearest_arcs(cost_block, n, m, k_i))
+        sol = solve_problem(problem, options)
+        if sol.status != "infeasible" or k_i.min() >= m:
+            break
+        k_i = np.minimum(k_i * max(growth, 2), m)
     if sol.has_solution:  # only the relaxations' bound is valid for the dense problem
         sol = replace(sol, bound=min(sol.objective, relaxed_bound))
     return SparseResult(problem, sol, False, k_i, len(history), history)

@@ -1,0 +1,196 @@
+"""Performance benchmark of the highspy backend against default HiGHS on the plain formulation, in one run.
+
+Suites
+------
+``capabc``
+    OR-Library capa/capb/capc capacity variants (12 × multi-source CFLP, 100 facilities × 1000 customers).
+``pmed``
+    OR-Library pmed1–pmed40 (p-median, 100–900 vertices).
+``pm2000``
+    Seeded p-median, 2,000 clients × 200 candidates, p = 20 (:func:`instances.pmedian_2000x200`), dense and
+    sparsified with the certificate of :mod:`optimizer.sparsify`.
+
+For every instance *ours* (``solve_problem`` with the ``highspy`` backend, its default strategy) and *plain*
+(:func:`optimizer.highs_backend.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
+same rows as the Pyomo reference model) are solved one after the other, each checked by
+:func:`optimizer.verify.verify_problem` and against the published optimum. Times are wall-clock seconds of the
+solve call (model build + heuristics + bounds + solver), split into build and the rest. One JSON line per
+solve goes to ``--out``; the summary table (medians, totals, ratios) is printed at the end and can be rebuilt
+from the JSON lines with ``--summary-only``.
+
+Usage::
+
+    nohup python benchmarks/perf/run_perf.py --suite all > /tmp/perf.log 2>&1 &
+    python benchmarks/perf/run_perf.py --suite capabc --plain-limit 120 --limit 60
+    python benchmarks/perf/run_perf.py --summary-only --out benchmarks/perf/out/perf.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from instances import pmedian_2000x200  # noqa: E402
+
+from optimizer.benchmarks import benchmark_set  # noqa: E402
+from optimizer.highs_backend import solve_plain  # noqa: E402
+from optimizer.problem import LocationProblem, Solution  # noqa: E402
+from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
+from optimizer.sparsify import matrix_cost_block, solve_sparsified  # noqa: E402
+from optimizer.verify import verify_problem  # noqa: E402
+
+
+def _record(suite: str, name: str, method: str, problem: LocationProblem, sol: Solution, seconds: float,
+            known: float | None, limit: float) -> dict:
+    report = verify_problem(problem, sol) if sol.has_solution else None
+    matches = None
+    if known is not None and sol.has_solution:
+        matches = abs(sol.objective - known) <= 1e-6 * max(1.0, abs(known)) + 5e-4  # tables give 3 decimals
+    return {
+        "suite": suite, "instance": name, "method": method, "status": sol.status, "objective": sol.objective,
+        "bound": sol.bound, "gap": sol.gap, "known": known, "matches_known": matches,
+        "verified": None if report is None else report.ok, "seconds": seconds, "limit_s": limit,
+        "build_s": sol.timings_s.get("build", float("nan")),
+        "rest_s": seconds - sol.timings_s.get("build", 0.0), "timings": sol.timings_s, "solver": sol.solver,
+        "n_arcs": problem.n_arcs, "load_avg": os.getloadavg()[0],
+    }  # fmt: skip
+
+
+def _solve(method: str, problem: LocationProblem, limit: float) -> tuple[Solution, float]:
+    t0 = time.perf_counter()
+    if method == "plain":
+        sol = solve_plain(problem, SolveOptions(time_limit_s=limit))
+    else:
+        sol = solve_problem(problem, SolveOptions(backend="highspy", time_limit_s=limit))
+    return sol, time.perf_counter() - t0
+
+
+def _emit(out, row: dict) -> None:  # noqa: ANN001
+    out.write(json.dumps(row, default=float) + "\n")
+    out.flush()
+    print(
+        f"{row['suite']:8s} {row['instance']:18s} {row['method']:10s} {row['status']:9s} {row['seconds']:8.2f}s "
+        f"obj {row['objective']:.6f} bound {row['bound']:.6f} known {row['known']} match {row['matches_known']} "
+        f"verified {row['verified']}",
+        flush=True,
+    )
+
+
+def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pmed_plain_limit: float,
+        methods: tuple[str, ...]) -> None:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with out_path.open("a") as out:
+        out.write(json.dumps({"meta": {"command": " ".join(sys.argv), "machine": platform.machine(),
+                                       "cpus": os.cpu_count(), "python": platform.python_version(),
+                                       "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                       "load_avg": os.getloadavg()}}) + "\n")  # fmt: skip
+        for suite in suites:
+            if suite in ("capabc", "pmed"):
+                cases = benchmark_set("orlib-capabc" if suite == "capabc" else "pmed")
+                for case in cases:
+                    problem = case.load()
+                    for method in methods:
+                        lim = limit if method == "ours" else (plain_limit if suite == "capabc" else pmed_plain_limit)
+                        sol, seconds = _solve(method, problem, lim)
+                        _emit(out, _record(suite, case.name, method, problem, sol, seconds, case.known, lim))
+            elif suite == "pm2000":
+                problem, raw = pmedian_2000x200()
+                for method in methods:
+                    lim = limit if method == "ours" else pmed_plain_limit
+                    sol, seconds = _solve(method, problem, lim)
+                    _emit(out, _record(suite, problem.name, method, problem, sol, seconds, None, lim))
+                if "ours" in methods:
+                    cost = (raw["cost_km"] * raw["weights"][:, None]).astype(np.float32)
+                    t0 = time.perf_counter()
+                    res = solve_sparsified(problem, matrix_cost_block(cost), k=40,
+                                           options=SolveOptions(backend="highspy", time_limit_s=limit))
+                    seconds = time.perf_counter() - t0
+                    row = _record(suite, problem.name, "sparse-k40", res.problem, res.solution, seconds, None, limit)
+                    row["certified"], row["rounds"] = res.certified, res.rounds
+                    _emit(out, row)
+            else:
+                msg = f"unknown suite {suite!r}"
+                raise ValueError(msg)
+
+
+def summary(out_path: Path) -> str:
+    """Markdown summary (medians, totals, ratios) of the last result per (suite, instance, method)."""
+    rows: dict[tuple[str, str, str], dict] = {}
+    for line in out_path.read_text().splitlines():
+        d = json.loads(line)
+        if "meta" not in d:
+            rows[(d["suite"], d["instance"], d["method"])] = d
+    lines = []
+    for suite in ("capabc", "pmed", "pm2000"):
+        names = sorted({k[1] for k in rows if k[0] == suite}, key=lambda s: (len(s), s))
+        if not names:
+            continue
+        lines += [f"### {suite}", "", "| instance | ours s (build) | ours status | plain s (build) | plain status | plain gap | ratio |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        tot = {"ours": 0.0, "plain": 0.0}
+        ratios = []
+        for name in names:
+            o, p = rows.get((suite, name, "ours")), rows.get((suite, name, "plain"))
+            cells = [name]
+            for r in (o, p):
+                if r is None:
+                    cells += ["–", "–"] + (["–"] if r is p else [])
+                    continue
+                closed = r["status"] == "optimal"
+                cells.append(f"{r['seconds']:.1f} ({r['build_s']:.2f})" + ("" if closed else f" ≥ {r['limit_s']:.0f} limit"))
+                ok = "✓" if r["matches_known"] in (True, None) and r["verified"] else "✗"
+                cells.append(f"{r['status']} {ok}")
+                if r is p:
+                    cells.append(f"{100 * r['gap']:.2f} %" if np.isfinite(r["gap"]) else "–")
+                tot["ours" if r is o else "plain"] += r["seconds"]
+            if o and p:
+                ratios.append(p["seconds"] / o["seconds"])
+                cells.append(f"{p['seconds'] / o['seconds']:.1f}×")
+            else:
+                cells.append("–")
+            lines.append("| " + " | ".join(cells) + " |")
+        med_o = statistics.median([rows[(suite, n, "ours")]["seconds"] for n in names if (suite, n, "ours") in rows])
+        meds = [rows[(suite, n, "plain")]["seconds"] for n in names if (suite, n, "plain") in rows]
+        lines.append("")
+        lines.append(f"Total ours {tot['ours']:.1f} s, plain {tot['plain']:.1f} s (ratio {tot['plain'] / max(tot['ours'], 1e-9):.1f}×); "
+                     f"median ours {med_o:.2f} s" + (f", plain {statistics.median(meds):.2f} s" if meds else "")
+                     + (f"; median per-instance ratio {statistics.median(ratios):.1f}×" if ratios else "") + ".")  # fmt: skip
+        extra = [r for k, r in rows.items() if k[0] == suite and k[2] not in ("ours", "plain")]
+        for r in extra:
+            lines.append(f"{r['method']}: {r['seconds']:.1f} s, {r['status']}, objective {r['objective']:.6f}, "
+                         f"certified {r.get('certified')}, rounds {r.get('rounds')}, arcs {r['n_arcs']}.")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="all", help="capabc,pmed,pm2000 or all")
+    parser.add_argument("--limit", type=float, default=60.0, help="time limit of ours per instance (s)")
+    parser.add_argument("--plain-limit", type=float, default=120.0, help="time limit of plain HiGHS on capabc (s)")
+    parser.add_argument("--pmed-plain-limit", type=float, default=300.0, help="plain HiGHS limit on p-median (s)")
+    parser.add_argument("--methods", default="ours,plain")
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "perf.jsonl")
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args()
+    if not args.summary_only:
+        suites = ["capabc", "pmed", "pm2000"] if args.suite == "all" else args.suite.split(",")
+        run(suites, args.out, args.limit, args.plain_limit, args.pmed_plain_limit, tuple(args.methods.split(",")))
+    print(summary(args.out))
+
+
+if __name__ == "__main__":
+    main()

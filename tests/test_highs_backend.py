@@ -1,0 +1,178 @@
+"""The vectorised highspy backend against the Pyomo reference model (hypothesis), for every strategy.
+
+Random problems cover single- and multi-source assignment, capacities, count rows ("exactly p", "at most one per
+group"), land per site (several options per site), required options and forbidden arcs. Every returned solution
+must pass :func:`optimizer.verify.verify_problem`, and the optimum must equal the Pyomo backend's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.highs_backend import build_matrices, choose_strategy, solve_highspy
+from optimizer.problem import CountRows, LocationProblem
+from optimizer.solve import BACKENDS, SolveOptions, solve_problem
+from optimizer.verify import verify_problem
+
+STRATEGIES = ("plain", "strong", "lagrangian", "cflp")
+
+
+def make_problem(
+    seed: int,
+    *,
+    n: int = 7,
+    m: int = 5,
+    single_source: bool = False,
+    capacitated: bool = True,
+    rows: str = "none",
+    land: bool = False,
+    required: bool = False,
+    integer: bool = False,
+) -> LocationProblem:
+    """A small random problem; ``rows`` is ``none``, ``p`` (exactly p) or ``groups`` (≤ 1 per group, ≥ 1 in all)."""
+    rng = np.random.default_rng(seed)
+    n_sites = max(1, m - 2) if land else m
+    option_site = np.arange(m) % n_sites
+    ci, oj = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
+    keep = rng.random(ci.size) < 0.75
+    keep[np.arange(n) * m + rng.integers(0, m, n)] = True  # every client keeps at least one arc
+    ci, oj = ci.ravel()[keep], oj.ravel()[keep]
+    demand = rng.integers(1, 6, n).astype(float)
+    cost = rng.integers(1, 40, len(ci)).astype(float) if integer else rng.uniform(1, 40, len(ci))
+    if rows == "p":
+        p = int(rng.integers(1, m))
+        counts = CountRows.from_groups([np.arange(m)], [p], [p], ["p"], m)
+    elif rows == "groups":
+        g = np.arange(m) % 2
+        counts = CountRows.from_groups(
+            [np.flatnonzero(g == 0), np.flatnonzero(g == 1), np.arange(m)], [0, 0, 1], [1, 2, m], ["a", "b", "all"], m
+        )
+    else:
+        counts = CountRows.empty(m)
+    total = demand.sum()
+    capacity = rng.choice([0.4, 0.6, 1.0], size=m) * total if capacitated else np.full(m, np.inf)
+    req = np.zeros(m, dtype=bool)
+    if required:
+        req[rng.integers(0, m)] = True
+    return LocationProblem(
+        name=f"rand{seed}",
+        client_ids=np.array([f"c{i}" for i in range(n)]),
+        demand=demand,
+        site_ids=np.array([f"s{s}" for s in range(n_sites)]),
+        site_free_m2=rng.choice([2.0, 3.0, np.inf], size=n_sites) if land else np.full(n_sites, np.inf),
+        option_ids=np.array([f"o{j}" for j in range(m)]),
+        option_site=option_site,
+        option_programme=np.array(["p"] * m),
+        option_size=np.array(["s"] * m),
+        capacity=capacity,
+        fixed_cost=rng.integers(0, 30, m).astype(float) if integer else rng.uniform(0, 30, m),
+        area_m2=rng.choice([1.0, 2.0], size=m),
+        arc_client=ci,
+        arc_option=oj,
+        arc_cost=cost,
+        counts=counts,
+        single_source=single_source,
+        required=req,
+    )
+
+
+def _same_optimum(problem: LocationProblem, strategy: str) -> None:
+    ref = solve_problem(problem, SolveOptions(backend="pyomo", mip_gap=0.0))
+    ours = solve_highspy(problem, SolveOptions(backend="highspy", mip_gap=0.0, time_limit_s=30), strategy=strategy)
+    if ref.status == "infeasible":
+        assert ours.status in ("infeasible", "no_solution")
+        return
+    assert ref.status == "optimal"
+    assert ours.status == "optimal", ours.log[-2000:]
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-7, abs=1e-6)
+    assert ours.bound <= ours.objective + 1e-6
+    report = verify_problem(problem, ours)
+    assert report.ok, report.violations
+    assert {"build", "solve"} <= set(ours.timings_s)
+
+
+problems = st.builds(
+    dict,
+    seed=st.integers(0, 10_000),
+    single_source=st.booleans(),
+    capacitated=st.booleans(),
+    rows=st.sampled_from(["none", "p", "groups"]),
+    land=st.booleans(),
+    required=st.booleans(),
+    integer=st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=problems)
+def test_default_strategy_matches_pyomo(spec: dict) -> None:
+    problem = make_problem(**spec)
+    _same_optimum(problem, "auto")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=problems, strategy=st.sampled_from(STRATEGIES))
+def test_every_strategy_matches_pyomo(spec: dict, strategy: str) -> None:
+    problem = make_problem(**spec)
+    _same_optimum(problem, strategy)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_uncapacitated_larger_instances(seed: int) -> None:
+    """p-median and UFLP big enough for the Lagrangian tree and fixing to act (n = 40, m = 15)."""
+    for rows in ("p", "none"):
+        problem = make_problem(seed, n=40, m=15, capacitated=False, rows=rows, integer=seed % 2 == 0)
+        _same_optimum(problem, "lagrangian")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cflp_larger_instances(seed: int) -> None:
+    """Multi-source CFLP big enough for the Lagrangian tree (n = 30, m = 10)."""
+    problem = make_problem(seed, n=30, m=10, capacitated=True, rows="none")
+    _same_optimum(problem, "cflp")
+
+
+def test_matrix_blocks_and_strengthening() -> None:
+    problem = make_problem(1, capacitated=True, rows="groups", land=True, required=True)
+    plain = build_matrices(problem, strengthen=False)
+    strong = build_matrices(problem, strengthen=True)
+    k, m = problem.n_arcs, problem.n_options
+    assert plain.n_x == k and plain.n_y == m
+    assert set(plain.row_blocks) == {"assign", "link", "capacity", "counts", "land"}
+    assert "cover" in strong.row_blocks
+    link = strong.matrix.tocsr()[strong.row_blocks["link"]]
+    coef = -link[np.arange(k), k + problem.arc_option].A.ravel()
+    expected = np.minimum(1.0, problem.capacity[problem.arc_option] / problem.demand[problem.arc_client])
+    np.testing.assert_allclose(coef, expected)
+    assert np.all(strong.col_lower[k + np.flatnonzero(problem.required_mask())] == 1.0)
+    assert np.all(strong.integrality[k:] == 1)
+
+
+def test_registration_time_limit_and_status() -> None:
+    assert "highspy" in BACKENDS
+    problem = make_problem(5, n=30, m=10, capacitated=True)
+    sol = solve_problem(problem, SolveOptions(backend="highspy", time_limit_s=5.0, threads=1))
+    assert sol.status in ("optimal", "feasible")
+    assert verify_problem(problem, sol).ok
+    assert choose_strategy(problem) == "cflp"
+    assert choose_strategy(make_problem(5, capacitated=False)) == "lagrangian"
+    assert choose_strategy(make_problem(5, single_source=True)) == "strong"
+
+
+def test_infeasible_is_reported() -> None:
+    problem = make_problem(2, capacitated=True)
+    tiny = LocationProblem(**{**problem.__dict__, "capacity": np.full(problem.n_options, 0.5)})
+    for strategy in STRATEGIES:
+        sol = solve_highspy(tiny, SolveOptions(time_limit_s=10), strategy=strategy)
+        assert sol.status == "infeasible", strategy
+
+
+def test_warm_start_is_used() -> None:
+    problem = make_problem(3, n=20, m=8, capacitated=False, rows="p")
+    first = solve_problem(problem, SolveOptions(backend="highspy"))
+    again = solve_problem(problem, SolveOptions(backend="highspy", warm_start=first.open_options))
+    assert again.status == "optimal"
+    assert again.objective == pytest.approx(first.objective)
