@@ -60,6 +60,10 @@ class CflpBound:
         ``L(λ | y_j flipped) − L(λ)`` per option (``inf``: the flip is infeasible or not allowed).
     kernel
         Options that were open in some relaxation along the way (the "kernel" of promising options).
+    incumbent, upper_bound
+        Best solution found by the Lagrangian heuristic so far, and its objective.
+    y_mean
+        Exponentially smoothed relaxed open sets (a primal estimate, as in the volume algorithm) for branching.
     """
 
     bound: float

@@ -17,10 +17,12 @@ Columns are ``[x_0 … x_{k-1}, y_0 … y_{m-1}]`` (arc shares, then option open
 ``strengthen=False`` the link coefficient is 1 and the cover row is omitted, which is exactly the Pyomo reference
 model. Required options get the column bound ``y_j = 1``.
 
-:func:`solve_highspy` adds, by default and where measured to pay off, a heuristic incumbent
-(:mod:`optimizer.heuristics`) passed with ``setSolution`` and Lagrangian reduced-cost fixing
-(:mod:`optimizer.bounds`) for uncapacitated problems, and the Lagrangian/kernel scheme of
-:mod:`optimizer.cflp_strong` for multi-source capacitated ones.
+:func:`solve_highspy` picks a scheme per problem class (:func:`choose_strategy`, measured in
+``benchmarks/perf/README.md``): for uncapacitated problems a heuristic incumbent, the Lagrangian bound,
+reduced-cost fixing and a Lagrangian tree (:mod:`optimizer.bounds`); for multi-source capacitated ones the
+Lagrangian branch and bound of :mod:`optimizer.cflp_strong`; for single-source capacitated ones the strengthened
+rows with a heuristic incumbent (:mod:`optimizer.heuristics`) passed with ``setSolution``. Every path ends in
+:func:`finish`, which recomputes the objective from the cleaned arrays and reports the proven bound.
 """
 
 from __future__ import annotations
@@ -304,7 +306,26 @@ def run_highs(
 
     ``incumbent`` is an ``(open_options, arc_share)`` pair given to HiGHS with ``setSolution``. ``bound`` is HiGHS'
     ``mip_dual_bound`` (``-inf`` when it has none).
+
+    Guard against a HiGHS 1.16 defect: with a MIP start, presolve can map the start into the reduced space with
+    a wrong objective offset ("MIP start solution is feasible in the reduced space: objective value is …" below
+    the start's true value) and then stop "optimal" on the start with a wrong objective and bound (seen on
+    pmed30 after reduced-cost fixing: 1977 reported, 1991 returned, 1989 optimal). The objective HiGHS reports is
+    therefore compared with the cost of the values it returns; on a mismatch the model is solved again without
+    the start, and a mismatch without a start demotes the result to ``feasible`` with no bound.
     """
+    t0 = time.perf_counter()
+    status, values, bound, log, consistent = _run_once(model, options, incumbent)
+    if not consistent and incumbent is not None:
+        log += "\nHiGHS objective disagrees with its solution after a MIP start: solved again without the start\n"
+        status, values, bound, more, consistent = _run_once(model, _remaining(options, time.perf_counter() - t0), None)
+        log += more
+    if not consistent and status in ("optimal", "feasible"):
+        status, bound = "feasible", float("-inf")
+    return status, values[model.n_x :], values[: model.n_x], bound, log
+
+
+def _run_once(model: MatrixModel, options, incumbent):  # noqa: ANN001, ANN202
     h = make_highs(model, options)
     if incumbent is not None:
         y0, x0 = incumbent
@@ -319,12 +340,15 @@ def run_highs(
     status = status_of(h)
     info = h.getInfo()
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("-inf")
+    consistent = True
     if status in ("optimal", "feasible"):
         values = np.asarray(h.getSolution().col_value)
-        x, y = values[: model.n_x], values[model.n_x :]
+        cost = float(model.col_cost @ values)
+        reported = float(info.objective_function_value)
+        consistent = abs(cost - reported) <= 1e-6 * max(1.0, abs(cost)) + 1e-6
     else:
-        x, y = np.zeros(model.n_x), np.zeros(model.n_y)
-    return status, y, x, bound, buffer.getvalue()
+        values = np.zeros(model.n_cols)
+    return status, values, bound, buffer.getvalue(), consistent
 
 
 def _highs_version() -> str:

@@ -209,7 +209,8 @@ def solve_sparsified(
         Factor by which ``k`` grows for a client that used its beyond arc.
     max_rounds
         Relaxations to solve at most; if the last one still uses beyond arcs, the sparse problem is solved as is
-        and the result is returned with ``certified=False`` (its bound is still valid for the dense problem).
+        (widened while it is infeasible only for lack of arcs) and returned with ``certified=False``; its bound
+        is then the relaxations' bound, still valid for the dense problem.
     options
         :class:`~optimizer.solve.SolveOptions` for every solve.
 

@@ -6,6 +6,9 @@ Suites
     OR-Library capa/capb/capc capacity variants (12 × multi-source CFLP, 100 facilities × 1000 customers).
 ``pmed``
     OR-Library pmed1–pmed40 (p-median, 100–900 vertices).
+``cap``, ``holmberg``
+    OR-Library cap41–cap134 (multi-source CFLP, 50 × 16–50) and Holmberg p1–p71 (single-source CFLP): the small
+    sets, to check the default strategy per problem class does not lose to plain HiGHS there.
 ``pm2000``
     Seeded p-median, 2,000 clients × 200 candidates, p = 20 (:func:`instances.pmedian_2000x200`), dense and
     sparsified with the certificate of :mod:`optimizer.sparsify`.
@@ -53,6 +56,9 @@ from optimizer.sparsify import matrix_cost_block, solve_sparsified  # noqa: E402
 from optimizer.verify import verify_problem  # noqa: E402
 
 
+SETS = {"capabc": "orlib-capabc", "pmed": "pmed", "cap": "orlib-cflp", "holmberg": "holmberg"}
+
+
 def _record(suite: str, name: str, method: str, problem: LocationProblem, sol: Solution, seconds: float,
             known: float | None, limit: float) -> dict:
     report = verify_problem(problem, sol) if sol.has_solution else None
@@ -90,7 +96,7 @@ def _emit(out, row: dict) -> None:  # noqa: ANN001
 
 
 def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pmed_plain_limit: float,
-        methods: tuple[str, ...]) -> None:
+        methods: tuple[str, ...], pmed_limit: float) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a") as out:
         out.write(json.dumps({"meta": {"command": " ".join(sys.argv), "machine": platform.machine(),
@@ -98,12 +104,15 @@ def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pme
                                        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                                        "load_avg": os.getloadavg()}}) + "\n")  # fmt: skip
         for suite in suites:
-            if suite in ("capabc", "pmed"):
-                cases = benchmark_set("orlib-capabc" if suite == "capabc" else "pmed")
+            if suite in ("capabc", "pmed", "cap", "holmberg"):
+                cases = benchmark_set(SETS[suite])
                 for case in cases:
                     problem = case.load()
                     for method in methods:
-                        lim = limit if method == "ours" else (plain_limit if suite == "capabc" else pmed_plain_limit)
+                        if method == "ours":
+                            lim = pmed_limit if suite == "pmed" else limit
+                        else:
+                            lim = pmed_plain_limit if suite == "pmed" else plain_limit
                         sol, seconds = _solve(method, problem, lim)
                         _emit(out, _record(suite, case.name, method, problem, sol, seconds, case.known, lim))
             elif suite == "pm2000":
@@ -134,7 +143,7 @@ def summary(out_path: Path) -> str:
         if "meta" not in d:
             rows[(d["suite"], d["instance"], d["method"])] = d
     lines = []
-    for suite in ("capabc", "pmed", "pm2000"):
+    for suite in ("capabc", "pmed", "pm2000", "cap", "holmberg"):
         names = sorted({k[1] for k in rows if k[0] == suite}, key=lambda s: (len(s), s))
         if not names:
             continue
@@ -179,7 +188,8 @@ def summary(out_path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="all", help="capabc,pmed,pm2000 or all")
-    parser.add_argument("--limit", type=float, default=60.0, help="time limit of ours per instance (s)")
+    parser.add_argument("--limit", type=float, default=60.0, help="time limit of ours on capabc and pm2000 (s)")
+    parser.add_argument("--pmed-limit", type=float, default=600.0, help="time limit of ours on pmed (s)")
     parser.add_argument("--plain-limit", type=float, default=120.0, help="time limit of plain HiGHS on capabc (s)")
     parser.add_argument("--pmed-plain-limit", type=float, default=300.0, help="plain HiGHS limit on p-median (s)")
     parser.add_argument("--methods", default="ours,plain")
@@ -188,7 +198,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.summary_only:
         suites = ["capabc", "pmed", "pm2000"] if args.suite == "all" else args.suite.split(",")
-        run(suites, args.out, args.limit, args.plain_limit, args.pmed_plain_limit, tuple(args.methods.split(",")))
+        run(suites, args.out, args.limit, args.plain_limit, args.pmed_plain_limit, tuple(args.methods.split(",")),
+            args.pmed_limit)
     print(summary(args.out))
 
 
