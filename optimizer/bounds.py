@@ -519,7 +519,7 @@ def reduced_cost_fixing(
     (fix_closed, fix_open, keep_arc)
         Options to fix closed, options to fix open, and a mask of the arcs to keep.
     """
-    lam, rho, flip, y = result.multipliers, result.rho, result.flip_cost, result.y
+    lam, flip, y = result.multipliers, result.flip_cost, result.y
     tol = FIX_TOL * max(1.0, abs(upper_bound))
     limit = upper_bound + tol
     L = result.raw_bound

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -594,12 +592,10 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
     import geopandas as gpd
     import shapely
 
+    from optimizer.atomic import atomic_directory
     from optimizer.settings import CRS
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".chain-", dir=out_dir.parent))
-    try:
+    with atomic_directory(Path(out_dir)) as tmp:
         gpd.GeoDataFrame(fac, geometry=gpd.points_from_xy(fac["x"], fac["y"]), crs=CRS).to_file(
             tmp / "result.gpkg", layer="facilities", driver="GPKG")
         lines = shapely.linestrings(np.stack([flows[["x", "y"]].to_numpy(), flows[["x2", "y2"]].to_numpy()], axis=1))
@@ -607,10 +603,4 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
         fac.to_csv(tmp / "facilities.csv", index=False)
         flows.to_csv(tmp / "flows.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir

@@ -9,15 +9,13 @@ never half a GeoPackage.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from optimizer.atomic import atomic_directory
 from optimizer.formulation import M2_PER_HA, SitingProblem
 from optimizer.problem import Solution
 from optimizer.settings import CRS
@@ -227,9 +225,7 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
     from optimizer.styles import result_styles, write_styles
 
     out_dir = Path(out_dir).resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         gpkg = tmp / GPKG_NAME
         meta = {
             "instance": summary["instance"],
@@ -256,25 +252,7 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
         tables.allocations.to_csv(tmp / "allocations.csv", index=False)
         tables.facilities.to_csv(tmp / "facilities.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8")
-        for f in tmp.iterdir():
-            with f.open("rb") as fh:
-                os.fsync(fh.fileno())
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an existing target is swapped out first and removed afterwards."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)
 
 
 def _json_default(value: object) -> object:

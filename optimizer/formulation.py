@@ -95,7 +95,7 @@ def _size_per_region(programme: Programme, demand: pd.DataFrame, regions: pd.Ser
 
 def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> SitingProblem:
     """Turn a validated instance into a :class:`SitingProblem` (see module docstring)."""
-    from optimizer.networks import load_mode_rules, programme_rule, mode_rule_ok, AccessParameters
+    from optimizer.networks import load_mode_rules, programme_rule, mode_rule_ok
 
     params = instance.parameters
     chains = [p.id for p in instance.programmes if p.kind == "chain"]
@@ -113,7 +113,6 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     cands["reserve"], cands["greenfield"] = reserve, greenfield
     in_city = demand.set_index("nis")["centrumstad"].reindex(cands["nis"].astype(str)).fillna(False).to_numpy(bool)
     penalty_m2 = float(instance.assumption("greenfield_penalty_eur_per_m2")) if greenfield.any() else 0.0
-    access_params = AccessParameters.from_toml()
     circuity = float(instance.assumption("access_circuity"))
     cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
     rules = load_mode_rules() if params["access_rules"] != "none" else None

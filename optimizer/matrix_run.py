@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from optimizer.export import _json_default, _replace_dir, versions
+from optimizer.atomic import atomic_directory
+from optimizer.export import _json_default, versions
 from optimizer.solve import SolveOptions, solve_problem
 from optimizer.verify import verify_problem
 
@@ -79,18 +77,9 @@ def run_matrix(
     }
     if out_dir is not None:
         out_dir = Path(out_dir).resolve()
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        try:
+        with atomic_directory(out_dir) as tmp:
             facilities.to_csv(tmp / "facilities.csv", index=False)
             assignments.to_csv(tmp / "assignments.csv", index=False)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-            for f in tmp.iterdir():
-                with f.open("rb") as fh:
-                    os.fsync(fh.fileno())
-            _replace_dir(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         summary["out_dir"] = str(out_dir)
     return summary
