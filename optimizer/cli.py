@@ -298,6 +298,11 @@ def map_cmd(
 
     with out.status("drawing maps", spinner="dots") if not (quiet or as_json) else _nullcontext():
         written = make_maps(result, out_dir, boundaries, png=png, html=html)
+    _print_written(written, quiet=quiet, as_json=as_json)
+
+
+def _print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
+    """Report the files a command wrote: JSON for scripts, one line for people, nothing when quiet."""
     if as_json:
         print(json.dumps({k: str(v) for k, v in written.items()}))
     elif not quiet:
@@ -318,10 +323,7 @@ def report(
 
     with out.status("writing report", spinner="dots") if not (quiet or as_json) else _nullcontext():
         written = make_report(result, out_dir, boundaries)
-    if as_json:
-        print(json.dumps({k: str(v) for k, v in written.items()}))
-    elif not quiet:
-        out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
+    _print_written(written, quiet=quiet, as_json=as_json)
 
 
 @app.command()
