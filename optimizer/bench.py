@@ -20,6 +20,7 @@ wall-clock seconds of the whole solve call (model build + solver), excluding rea
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import platform
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.benchmarks import BenchmarkCase, benchmark_set
+from optimizer.errors import InputError
 from optimizer.problem import LocationProblem, Solution
 from optimizer.solve import SolveOptions, solve_problem
 from optimizer.verify import verify_problem
@@ -402,15 +404,16 @@ def run_bench(
     pandas.DataFrame
         One row per instance; see :func:`result_columns` for the main columns.
     """
-    cases = benchmark_set(set_name)
-    if instances is not None:
-        wanted = set(instances)
-        cases = [c for c in cases if c.name in wanted]
     baselines = tuple(baselines)
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         msg = f"unknown baseline(s) {sorted(unknown)}; choose from {list(BASELINES)}"
-        raise ValueError(msg)
+        raise InputError(msg, field="baselines")
+    require_baselines(baselines)
+    cases = benchmark_set(set_name)
+    if instances is not None:
+        wanted = set(instances)
+        cases = [c for c in cases if c.name in wanted]
     base_only = {b: set(names) for b, names in (baseline_instances or {}).items() if names is not None}
     rows: list[dict] = []
 
@@ -575,8 +578,27 @@ def parse_baselines(text: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         msg = f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}, 'all' or 'none'"
-        raise ValueError(msg)
+        raise InputError(msg, field="--baselines")
     return names
+
+
+#: The Python packages each baseline imports (HiGHS ships with the engine; PuLP/spopt come with ``[bench]``).
+BASELINE_PACKAGES: dict[str, tuple[str, ...]] = {"highs": ("highspy",), "cbc": ("pulp",), "spopt": ("pulp", "spopt")}
+
+
+def missing_baseline_packages(baselines: Iterable[str]) -> dict[str, list[str]]:
+    """Per requested baseline, the packages it needs that are not installed (empty dict: all can run)."""
+    missing = {b: [p for p in BASELINE_PACKAGES.get(b, ()) if importlib.util.find_spec(p) is None] for b in baselines}
+    return {b: pkgs for b, pkgs in missing.items() if pkgs}
+
+
+def require_baselines(baselines: Iterable[str]) -> None:
+    """Refuse, before any solve, baselines whose packages are absent (a race silently missing a peer misleads)."""
+    missing = missing_baseline_packages(baselines)
+    if missing:
+        what = "; ".join(f"{b} needs {', '.join(p)}" for b, p in missing.items())
+        msg = f"baseline(s) not installed: {what}; install them with pip install -e '.[bench]'"
+        raise InputError(msg, field="--baselines")
 
 
 def environment() -> dict[str, str]:

@@ -162,7 +162,7 @@ def test_parse_baselines():
     assert bench.parse_baselines("all") == bench.ALL_BASELINES
     assert bench.parse_baselines("none") == ()
     assert bench.parse_baselines("highs, cbc") == ("highs", "cbc")
-    with pytest.raises(ValueError, match="gurobi"):
+    with pytest.raises(InputError, match="gurobi"):
         bench.parse_baselines("gurobi")
 
 
@@ -284,6 +284,8 @@ def test_ci_subset_matches_published_optima():
 
 @needs_benchmarks
 def test_run_bench_rows_and_reports(tmp_path):
+    pytest.importorskip("pulp", reason="the CBC/spopt baselines come with the [bench] extra")
+    pytest.importorskip("spopt", reason="the spopt baseline comes with the [bench] extra")
     frame = bench.run_bench("ci", time_limit_s=60, baselines=("highs", "cbc", "spopt"), progress=False,
                             instances=["cap41", "pmed1", "p1"])
     assert list(frame["instance"]) == ["cap41", "pmed1", "p1"]
@@ -316,3 +318,13 @@ def test_bench_command_writes_csv_and_markdown(monkeypatch, tmp_path):
     assert (tmp_path / "x.csv").is_file() and "| a |" in (tmp_path / "x.md").read_text()
     monkeypatch.setattr(bench, "run_bench", lambda *_a, **_k: pd.DataFrame([row | {"match": "MISMATCH"}]))
     assert bench.bench_command("x", 30.0, "none", tmp_path / "y.csv") == 1
+
+
+def test_missing_baseline_package_is_refused_before_any_solve(monkeypatch):
+    """Without PuLP the race must stop with an install hint, not report a race that silently lacks CBC."""
+    real = bench.importlib.util.find_spec
+    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name, *a: None if name == "pulp" else real(name, *a))
+    assert bench.missing_baseline_packages(["highs", "cbc", "spopt"]) == {"cbc": ["pulp"], "spopt": ["pulp"]}
+    with pytest.raises(InputError, match=r"cbc needs pulp.*\[bench\]"):
+        bench.run_bench("ci", baselines=("cbc",), progress=False, instances=[])
+    bench.require_baselines(["highs"])  # HiGHS ships with the engine
