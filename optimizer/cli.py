@@ -8,6 +8,7 @@ Exit codes: 0 solved (optimal, or feasible with its proven gap when the time lim
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -178,7 +179,7 @@ def _solve_matrix(name: str, out_dir: Path | None, time_limit: float | None, mip
         print(json.dumps(summary, indent=2, default=str))
     elif not quiet:
         out.print(f"{summary['instance']}: status [bold]{summary['status']}[/bold], objective "
-                  f"{summary['objective']:,.6f}, gap {summary['gap']:.2e}, open {summary['open_facilities']}")
+                  f"{summary['objective']:,.6f}, gap {_gap_text(summary['gap'], 4)}, open {summary['open_facilities']}")
         out.print(f"written to {summary['out_dir']}")
 
 
@@ -190,10 +191,17 @@ class _nullcontext:
         return None
 
 
+def _gap_text(gap: float | None, digits: int = 3) -> str:
+    """A gap as a percentage, or 'unknown' when no bound was proven (never a silent 0 %)."""
+    if gap is None or not math.isfinite(gap):
+        return "unknown (no bound proven)"
+    return f"{100 * gap:.{digits}f}%"
+
+
 def _print_summary(s: dict, where: Path | None) -> None:
     status = s["status"]
     if status != "optimal":
-        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {status}, proven gap {100 * (s['gap'] or 0):.3f}% "
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {status}, proven gap {_gap_text(s['gap'])} "
                   "(time limit reached; the best solution found is reported)")
     table = Table(title=f"{s['instance']} — {s['title']}")
     table.add_column("programme")
@@ -208,7 +216,7 @@ def _print_summary(s: dict, where: Path | None) -> None:
                       f"{p['tkm_per_yr']:,.0f}")
     out.print(table)
     obj = s["objective"]
-    out.print(f"status [bold]{status}[/bold], gap {100 * (s['gap'] or 0):.4f}%, objective {obj['total']:,.2f} {obj['unit']} "
+    out.print(f"status [bold]{status}[/bold], gap {_gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} {obj['unit']} "
               f"(transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take {s['land_take_ha']:.1f} ha")
     for pid, p in s["programmes"].items():
         if p["over_nominal_capacity"]:
@@ -369,13 +377,13 @@ def chain(
         print(json.dumps(s, indent=2, default=str))
         return
     if s["status"] != "optimal":
-        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {100 * s['gap']:.3f}%")
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {_gap_text(s['gap'])}")
     table = Table("echelon", "existing", "new", "new land (ha)", title=f"{s['instance']} — {s['title']}")
     for e, n in s["facilities_per_echelon"].items():
         table.add_row(e, str(n["existing"]), str(n["new"]), f"{s['land_take_per_echelon_ha'].get(e, 0.0):.1f}")
     out.print(table)
     t = s["tonnes"]
-    out.print(f"status [bold]{s['status']}[/bold], gap {100 * s['gap']:.4f}%, objective {s['objective_eur_per_yr']:,.0f} EUR/yr "
+    out.print(f"status [bold]{s['status']}[/bold], gap {_gap_text(s['gap'], 4)}, objective {s['objective_eur_per_yr']:,.0f} EUR/yr "
               f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
               f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
               f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")

@@ -171,7 +171,8 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
             raise InputError(
                 f"programme {prog.id!r}: no candidate site is eligible (zone types {list(prog.zone_types)}, "
                 f"type environments {list(prog.type_environments) or 'any'}, "
-                f"access rules {params['access_rules']!r}, enough free land)",
+                f"access rules {params['access_rules']!r}, enough free land); check the candidates' zone_type, "
+                f"free_ha and access columns, or relax the rule with --set access_rules=loose",
                 file=instance.path,
                 field="programmes.place",
             )

@@ -207,7 +207,7 @@ def _check_unique(ids: np.ndarray, field: str, *, file: str | PathLike[str] | No
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
         row = int(rows[k]) if rows is not None else k + 1
-        msg = f"duplicate id {ids[k]!r}"
+        msg = f"duplicate id {ids[k]!r}: ids must be unique, rename or remove one of the rows"
         raise InputError(msg, file=file, row=row, field=field)
 
 
@@ -478,8 +478,12 @@ def _read_csv(path: Path, manifest: Path | None, key: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True,
                             encoding="utf-8-sig")  # a byte-order mark (spreadsheet export) is not part of a name
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        msg = f"cannot parse CSV: {e}"
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        msg = f"not UTF-8 text (byte 0x{e.object[e.start]:02x}); save the file as UTF-8 CSV"
+        raise InputError(msg, file=path, row=line) from e
+    except pd.errors.ParserError as e:
+        msg = f"cannot parse CSV ({e}); check quoting and that every row has the header's number of fields"
         raise InputError(msg, file=path) from e
     except pd.errors.EmptyDataError as e:
         msg = "empty file: expected a header line"
@@ -506,6 +510,8 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], file: Path) -> Non
             msg = f"missing column {column!r} (has {list(frame.columns)})"
             if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
                 msg += "; the file looks semicolon-separated, use commas"
+            else:
+                msg += f"; add the column or rename the matching one to {column!r}"
             raise InputError(msg, file=file, row=1, field=column)
 
 
@@ -615,8 +621,10 @@ def _parse_costs(text: pd.DataFrame, file: Path, *, blank_forbidden: bool) -> np
     if hit.size:
         r, c = hit[0]
         got = raw[r, c]
-        what = "is empty" if got == "" else f"is not a finite number: {got!r}"
-        msg = f"cost {what}" + ("" if blank_forbidden else "; omit the triplet to forbid a pair")
+        what = ("is empty" if got == "" else "is NaN" if str(got).strip().lower() == "nan"
+                else f"is not a finite number: {str(got)!r}")
+        msg = f"cost {what}" + ("; give a finite cost, or leave the cell empty to forbid the pair" if blank_forbidden
+                                else "; give a finite cost, or omit the triplet to forbid the pair")
         raise InputError(msg, file=file, row=int(text.index[r]), field=str(text.columns[c]))
     return values
 

@@ -298,15 +298,8 @@ CASES = [
 ]
 
 
-# Gaps in optimizer/matrix.py and optimizer/formulation.py (other engineers' files), reported to the lead; strict xfail flips when fixed.
-KNOWN_GAPS = {
-    "matrix-missing-column": "matrix.py: missing-column message gives no advice (add/rename the column)",
-    "matrix-duplicate-id": "matrix.py: duplicate-id message gives no advice (ids must be unique)",
-    "matrix-nan-cost": "matrix.py: NaN cost reported as np.str_('nan') and no advice",
-    "matrix-not-utf8": "matrix.py: non-UTF-8 CSV reported as 'cannot parse CSV' with the codec text, no advice",
-    "cand-none-eligible": "formulation.py: 'no candidate site is eligible' gives no advice (and could be exit 3 "
-                          "with the diagnosis of optimizer.diagnose)",
-}
+# Known gaps in other modules' messages go here as strict xfails (they flip when fixed).
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _make_case(tmp_path: Path, case: Case) -> Path:
