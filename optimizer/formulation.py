@@ -75,10 +75,12 @@ def option_area_m2(instance: Instance, programme: Programme, size: str, area: fl
 
 def site_access(instance: Instance) -> pd.DataFrame:
     """Access attributes (modes, knooppuntwaarde) of every candidate from the strategic networks."""
-    from optimizer.networks import access_attributes, load_strategic_networks
+    from optimizer.networks import AccessParameters, access_attributes, load_strategic_networks
 
     networks = load_strategic_networks()
-    attrs = access_attributes(instance.candidates["x"].to_numpy(), instance.candidates["y"].to_numpy(), networks)
+    thresholds = AccessParameters.from_assumptions({k: a.value for k, a in instance.assumptions.items()}, instance.path)
+    attrs = access_attributes(instance.candidates["x"].to_numpy(), instance.candidates["y"].to_numpy(), networks,
+                              thresholds=thresholds)
     return attrs.set_index(instance.candidates.index)
 
 

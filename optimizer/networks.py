@@ -127,6 +127,29 @@ class AccessParameters:
                 raise InputError(msg, file=path, field=f"assumptions.{key}.basis")
             return a[key]["value"]
 
+        return cls._from_lookup(val, path)
+
+    @classmethod
+    def from_assumptions(cls, values: Mapping[str, Any], file: str | os.PathLike[str] | None = None) -> AccessParameters:
+        """Build from resolved assumption values (an instance's, after its ``--set assumption.NAME=…`` overrides).
+
+        Parameters
+        ----------
+        values
+            Assumption name → value (e.g. ``{k: a.value for k, a in instance.assumptions.items()}``).
+        file
+            Where the values come from, for error messages.
+        """
+
+        def val(key: str) -> Any:
+            if key not in values:
+                raise InputError(f"missing assumption '{key}'", file=file, field=f"assumptions.{key}")
+            return values[key]
+
+        return cls._from_lookup(val, file)
+
+    @classmethod
+    def _from_lookup(cls, val: Callable[[str], Any], path: str | os.PathLike[str] | None) -> AccessParameters:
         params = cls(
             max_access_km={m: float(val(f"{m}_max_access_km")) for m in MODES},
             seaport_max_km=float(val("seaport_max_km")),

@@ -400,3 +400,14 @@ def test_build_script_reproduces_committed_tables(tmp_path):
     for name in ("nodes.csv", "links.csv", "routes.csv"):
         assert (tmp_path / name).read_text(encoding="utf-8") == (N.NETWORKS_DIR / name).read_text(
             encoding="utf-8"), name
+
+
+def test_assumption_override_reaches_access_attributes():
+    """``--set assumption.road_max_access_km=…`` must change which candidates count as on the motorway network."""
+    from optimizer.formulation import site_access
+    from optimizer.instance import load_instance
+
+    base = site_access(load_instance("materialenbanken"))
+    tight = site_access(load_instance("materialenbanken", {"assumption.road_max_access_km": "0.5"}))
+    assert tight["has_road"].sum() < base["has_road"].sum()
+    assert not (tight["has_road"] & ~base["has_road"]).any()  # a tighter threshold never adds access
