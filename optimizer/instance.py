@@ -10,6 +10,7 @@ Manifest layout::
     [tables]      demand = "flanders/municipalities.csv"      # CSV, or a GIS layer (see TableSpec)
                   candidates = { path = "zones.gpkg", layer = "zones", crs = "EPSG:4326",
                                  columns = { site_id = "ZONE_ID", free_ha = "VRIJ_HA" } }
+    [generator]   instead of [tables]: seeded demand points and parcels (see GENERATOR_KEYS)
     [programmes]  place = ["materialenbank"]
     [parameters]  see PARAMETERS
     [assumptions] NAME = value                                 # per-instance override of a named assumption
@@ -64,6 +65,15 @@ PARAMETERS: dict[str, Parameter] = {
     "time_limit_s": Parameter(float, 300.0, "solver time limit in seconds", minimum=0.0),
     "mip_gap": Parameter(float, 1e-6, "relative MIP gap at which the solver may stop", minimum=0.0),
     "threads": Parameter(int, 0, "solver threads (0: solver default)", minimum=0),
+    "sparsify": Parameter(str, "auto", "k-nearest arcs with an optimality certificate: auto (above "
+                          "settings.SPARSIFY_MIN_PAIRS client x option pairs), on or off", ("auto", "on", "off")),
+    "sparsify_k": Parameter(int, 16, "nearest options per client in the first sparsified round", minimum=1),
+    "greenfield": Parameter(str, "forbid", "greenfield candidates (S7): forbid (reuse first, the base case) or "
+                            "penalty (allowed at assumption greenfield_penalty_eur_per_m2)", ("forbid", "penalty")),
+    "chain_ambition": Parameter(str, "flanders", "plastics chain ambition level (S5): flanders (LOW), belgium "
+                                "(MID, + Belgian bales) or europe (HIGH, + European imports by water)",
+                                ("flanders", "belgium", "europe")),
+    "chain_crossborder": Parameter(bool, False, "plastics chain: add the cross-border gateways NL/DE/FR (S8)"),
 }
 
 
@@ -83,6 +93,16 @@ class Instance:
     assumptions: dict[str, Assumption]
     overrides: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
+    generator: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def municipalities(self) -> pd.DataFrame:
+        """One demand row per municipality code ``nis`` (the demand table itself when it is per municipality).
+
+        Municipality attributes (region columns, ``centrumstad``) are the same on every demand point of a
+        municipality, so the first row stands for it: use this for site → municipality look-ups.
+        """
+        return self.demand.drop_duplicates("nis")
 
     def assumption(self, name: str) -> float:
         """Numeric value of a named assumption (after instance and --set overrides)."""
@@ -91,9 +111,16 @@ class Instance:
         return float(self.assumptions[name].value)
 
     def content_hash(self) -> str:
-        """sha256 over the manifest, its tables, the models/ files and the resolved parameters."""
+        """sha256 over the manifest, its tables, the models/ files it uses and the resolved parameters.
+
+        Only the instance's own programmes and the assumption files count, so editing one programme does not
+        invalidate cached results (sweeps) of instances that do not place it.
+        """
+        from optimizer.programmes import ASSUMPTION_FILES, MODELS_DIR
+
+        models = sorted({MODELS_DIR / f for f in ASSUMPTION_FILES} | {MODELS_DIR / f"{p.id}.toml" for p in self.programmes})
         h = hashlib.sha256()
-        for p in [self.path, *sorted(self.table_files.values()), *sorted((PROJECT_ROOT / "models").glob("*.toml"))]:
+        for p in [self.path, *sorted(self.table_files.values()), *(m for m in models if m.is_file())]:
             h.update(p.name.encode())
             h.update(p.read_bytes())
         h.update(json.dumps(self.parameters, sort_keys=True, default=str).encode())
@@ -218,6 +245,8 @@ def _resolve_assumptions(manifest: dict, path: Path, overrides: dict[str, str]) 
 # Tables
 # ---------------------------------------------------------------------------------------------------------------
 DEMAND_COLUMNS = {"nis": "id", "name": "text", "population": "count", "x": "coord", "y": "coord"}
+# demand points (a table with its own ``id``): ``nis`` names the municipality the point lies in, shared by many
+POINT_DEMAND_COLUMNS = {"id": "id", "nis": "ref", "name": "text", "population": "count", "x": "coord", "y": "coord"}
 CANDIDATE_COLUMNS = {"site_id": "id", "name": "text", "zone_type": "text", "nis": "ref", "x": "coord", "y": "coord",
                      "free_ha": "area_or_blank"}
 
@@ -391,7 +420,8 @@ def _check_coordinates(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _validate_demand(frame: pd.DataFrame, path: Path, programmes: list[Programme]) -> pd.DataFrame:
-    frame = _check_columns(frame, DEMAND_COLUMNS, path)
+    points = "id" in frame.columns
+    frame = _check_columns(frame, POINT_DEMAND_COLUMNS if points else DEMAND_COLUMNS, path)
     for prog in programmes:
         if prog.region != "flanders" and prog.region not in frame.columns:
             raise InputError(f"programme {prog.id!r} counts per {prog.region!r}: the column is missing; add it "
@@ -404,7 +434,14 @@ def _validate_demand(frame: pd.DataFrame, path: Path, programmes: list[Programme
     frame["centrumstad"] = frame["centrumstad"].astype(str).str.lower().isin(["true", "1", "yes"])
     if "area_km2" not in frame.columns:
         frame["area_km2"] = 0.0
-    frame["nis"] = frame["nis"].astype(str)
+    frame["nis"] = frame["nis"].astype(str).str.replace(r"\.0$", "", regex=True)
+    frame["id"] = frame["id"].astype(str) if points else frame["nis"]
+    if points:  # a municipality's attributes must agree over its points (they are looked up per municipality)
+        for col in [c for c in ("centrumstad", *{p.region for p in programmes}) if c in frame.columns]:
+            split = frame.groupby("nis")[col].transform("nunique") > 1
+            if split.any():
+                _fail_first(split, path, col, f"municipality {frame.loc[split, 'nis'].iloc[0]} has different {col} "
+                                              "values on its points; give one value per nis")
     _check_coordinates(frame, path)
     return frame.reset_index(drop=True)
 
@@ -450,15 +487,17 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
     manifest = _read_manifest(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "programmes", "parameters", "assumptions"}
+    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions"}
     if unknown_sections:
         key = sorted(unknown_sections)[0]
         raise InputError(f"unknown section [{key}]", file=path, field=key)
     meta = manifest.get("instance", {})
     tables = manifest.get("tables", {})
+    generator = _generator_spec(manifest, path)
     for role in ("demand", "candidates"):
-        if role not in tables:
-            raise InputError(f"the manifest must name a {role} table", file=path, field=f"tables.{role}")
+        if role not in tables and not generator:
+            raise InputError(f"the manifest must name a {role} table (or a [generator])", file=path,
+                             field=f"tables.{role}")
     place = manifest.get("programmes", {}).get("place", [])
     if not place or not isinstance(place, list):
         raise InputError("name the programmes to place: place = [\"materialenbank\"]", file=path, field="programmes.place")
@@ -479,9 +518,13 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
 
-    demand_raw, demand_path = _read_table(tables["demand"], path.parent, path, "demand")
+    if generator:
+        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
+    else:
+        demand_raw, demand_path = _read_table(tables["demand"], path.parent, path, "demand")
+        cand_raw, cand_path = _read_table(tables["candidates"], path.parent, path, "candidates")
+        table_files = {"demand": demand_path, "candidates": cand_path}
     demand = _validate_demand(demand_raw, demand_path, programmes)
-    cand_raw, cand_path = _read_table(tables["candidates"], path.parent, path, "candidates")
     candidates = _validate_candidates(cand_raw, cand_path, demand, assumptions)
     return Instance(
         name=str(meta.get("name", path.stem)),
@@ -495,5 +538,63 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         parameters=parameters,
         assumptions=assumptions,
         overrides=dict(overrides),
-        table_files={"demand": demand_path, "candidates": cand_path},
+        table_files=table_files,
+        generator=generator,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generated (fine-grained) tables
+# ---------------------------------------------------------------------------------------------------------------
+GENERATOR_KEYS: dict[str, Parameter] = {
+    "kind": Parameter(str, "fine", "generator: fine (optimizer.generate.fine_tables)", ("fine",)),
+    "demand_points": Parameter(int, 0, "demand points, spread by municipal population (at least one each)",
+                               minimum=285),
+    "candidate_parcels": Parameter(int, 0, "candidate parcels, spread by business-park hectares", minimum=1),
+    "seed": Parameter(int, 0, "seed of numpy's default generator: same seed, same tables", minimum=0),
+    "municipalities": Parameter(str, "flanders/municipalities.csv", "base municipality table (relative path)"),
+    "candidates": Parameter(str, "flanders/candidates.csv", "base economic-zone table (relative path)"),
+}
+
+
+def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
+    """The validated ``[generator]`` section (empty when the manifest names tables instead)."""
+    given = manifest.get("generator")
+    if given is None:
+        return {}
+    if "tables" in manifest:
+        raise InputError("give either [tables] or [generator], not both", file=path, field="generator")
+    spec: dict[str, object] = {}
+    for key, value in given.items():
+        if key not in GENERATOR_KEYS:
+            raise InputError(_unknown(key, GENERATOR_KEYS).replace("parameter", "generator key"), file=path,
+                             field=f"generator.{key}")
+        spec[key] = _coerce(value, GENERATOR_KEYS[key], f"generator.{key}", path)
+    for key in ("demand_points", "candidate_parcels", "seed"):
+        if key not in spec:
+            raise InputError(f"the generator needs {key} ({GENERATOR_KEYS[key].doc})", file=path,
+                             field=f"generator.{key}")
+    return {k: spec.get(k, p.default) for k, p in GENERATOR_KEYS.items()}
+
+
+def _generate_tables(spec: dict, path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
+    """Demand points and parcels drawn from the base tables with the manifest's seed (deterministic)."""
+    from optimizer import generate
+
+    frames: dict = {}
+    for role in ("municipalities", "candidates"):
+        frames[role], frames[f"{role}_path"] = _read_table(str(spec[role]), path.parent, path, f"generator.{role}")
+    munis = _check_columns(frames["municipalities"].copy(), {**DEMAND_COLUMNS, "area_km2": "count"},
+                           frames["municipalities_path"])
+    munis["nis"] = munis["nis"].astype(str)
+    sites = frames["candidates"].copy()
+    sites["nis"] = sites["nis"].astype(str).str.replace(r"\.0$", "", regex=True)
+    for col in ("zone_type", "total_ha", "free_ha"):
+        if col not in sites.columns:
+            raise InputError(f"missing column {col!r}: the generator spreads parcels by business-park hectares",
+                             file=frames["candidates_path"], field=col)
+    demand, candidates = generate.fine_tables(int(spec["demand_points"]), int(spec["candidate_parcels"]),
+                                              seed=int(spec["seed"]), municipalities=munis, sites=sites)
+    files = {"generator.municipalities": frames["municipalities_path"],
+             "generator.candidates": frames["candidates_path"], "generator.code": Path(generate.__file__)}
+    return demand, candidates, path, path, files

@@ -119,3 +119,24 @@ def test_base_layer_rebuilds_identically(shared_dir: Path, tmp_path: Path) -> No
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "m.csv"), committed_m)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c.csv"), committed_c)
     assert committed_m["population"].sum() == 6_629_143
+
+
+def test_content_hash_covers_only_the_models_the_instance_uses(tmp_path, monkeypatch):
+    """Editing a programme the instance does not place keeps its hash (sweep caches stay valid); its own does not."""
+    import shutil
+
+    from optimizer import programmes
+    from optimizer.instance import load_instance
+
+    models = tmp_path / "models"
+    shutil.copytree(programmes.MODELS_DIR, models)
+    monkeypatch.setattr(programmes, "MODELS_DIR", models)
+    instance = load_instance("materialenbanken")
+    before = instance.content_hash()
+    (models / "sorteercentrum.toml").write_text((models / "sorteercentrum.toml").read_text() + "\n# edited\n")
+    assert instance.content_hash() == before
+    (models / "materialenbank.toml").write_text((models / "materialenbank.toml").read_text() + "\n# edited\n")
+    edited = instance.content_hash()
+    assert edited != before
+    (models / "assumptions.toml").write_text((models / "assumptions.toml").read_text() + "\n# edited\n")
+    assert instance.content_hash() != edited
