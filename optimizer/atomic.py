@@ -21,7 +21,8 @@ def atomic_directory(out_dir: Path) -> Iterator[Path]:
     """
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    remove_stale(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     try:
         yield tmp
         for f in tmp.rglob("*"):
@@ -43,3 +44,29 @@ def replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(new, target)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the ``.NAME.tmp-PID-*`` / ``.NAME.old-PID`` siblings that runs killed hard (SIGKILL, power loss) left.
+
+    Only folders whose process is gone are removed, so a concurrent run writing the same target is not disturbed.
+    Returns the folders removed.
+    """
+    removed = []
+    for sibling in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, rest = sibling.name.removeprefix(f".{target.name}.").partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)) and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+    return removed

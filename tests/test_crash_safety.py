@@ -140,3 +140,22 @@ def test_next_run_after_kills_succeeds(previous: tuple[Path, dict], tmp_path: Pa
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "DONE" in stdout, stderr
     assert _check_complete(out)["objective"] == summary["objective"]
+
+
+def test_stale_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    """A SIGKILLed run's ``.NAME.tmp-PID-*`` / ``.NAME.old-PID`` folders go; a live run's and foreign ones stay."""
+    from optimizer.atomic import atomic_directory
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "result"
+    stale = [tmp_path / f".result.tmp-{dead.pid}-abc", tmp_path / f".result.old-{dead.pid}"]
+    live = tmp_path / f".result.tmp-{os.getppid()}-xyz"  # the parent of this process is alive
+    foreign = tmp_path / ".other.tmp-1-abc"
+    for folder in [*stale, live, foreign]:
+        folder.mkdir()
+    with atomic_directory(target) as tmp:
+        (tmp / "summary.json").write_text("{}")
+    assert (target / "summary.json").is_file()
+    assert not any(p.exists() for p in stale)
+    assert live.exists() and foreign.exists()
