@@ -127,12 +127,16 @@ def solve(
     backend: Annotated[str, typer.Option(help="auto, pyomo or highspy")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    geoparquet: Annotated[bool, typer.Option("--geoparquet", help="also write every layer as GeoParquet")] = False,
+    crs: Annotated[str | None, typer.Option("--crs", help="CRS of the GIS output, e.g. EPSG:4326 "
+                                                          "(default EPSG:31370, Belgian Lambert 72)")] = None,
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
     from optimizer.instance import parse_overrides
     from optimizer.pipeline import run
 
     overrides = parse_overrides(set_ or [])
+    crs = _checked_crs(crs)
     if _is_matrix_instance(name):
         _solve_matrix(name, out_dir, time_limit, mip_gap, threads, backend, quiet, as_json)
         return
@@ -145,11 +149,27 @@ def solve(
                 status.update(stage)
 
         result = run(name, overrides=overrides, out_dir=target, time_limit_s=time_limit, mip_gap=mip_gap,
-                     threads=threads, backend=backend, progress=progress)
+                     threads=threads, backend=backend, progress=progress, geoparquet=geoparquet, crs=crs)
     if as_json:
         print(json.dumps(result.summary, indent=2, default=str))
     elif not quiet:
         _print_summary(result.summary, result.out_dir)
+
+
+def _checked_crs(crs: str | None) -> str | None:
+    """Validate ``--crs`` before any solving, so a typo costs no solve time."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    from optimizer.errors import InputError
+
+    try:
+        return CRS.from_user_input(crs).to_string()
+    except CRSError:
+        msg = f"unknown CRS {crs!r}; use an EPSG code such as EPSG:31370 (Lambert 72) or EPSG:4326 (WGS 84)"
+        raise InputError(msg, field="--crs") from None
 
 
 def _is_matrix_instance(name: str) -> bool:

@@ -82,6 +82,7 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     allocations = pd.DataFrame(
         {
             "programme": cl["programme"],
+            "demand_id": (cl["id"] if "id" in cl else cl["nis"]).astype(str),  # = nis for municipal demand
             "nis": cl["nis"].astype(str),
             "municipality": cl["name"],
             "region": cl["region"],
@@ -99,14 +100,16 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     )
     allocations["tkm"] = allocations["tonnes"] * allocations["km"]
 
-    main = allocations.sort_values("share", ascending=False).drop_duplicates(["programme", "nis"])
-    dem = demand[["nis", "name", "population", "x", "y"] + [c for c in ("arrondissement", "province", "centrumstad")
-                                                          if c in demand]].copy()
+    main = allocations.sort_values("share", ascending=False).drop_duplicates(["programme", "demand_id"])
+    points = "id" in demand and not demand["id"].astype(str).equals(demand["nis"].astype(str))
+    dem = demand[(["id"] if points else []) + ["nis", "name", "population", "x", "y"]
+                 + [c for c in ("arrondissement", "province", "centrumstad") if c in demand]].copy()
+    key = dem["id"].astype(str) if points else dem["nis"].astype(str)
     for prog in sp.instance.programmes:
-        sel = main[main["programme"] == prog.id].set_index("nis")
-        dem[f"{prog.id}_facility"] = dem["nis"].map(sel["facility_id"])
-        dem[f"{prog.id}_t"] = dem["nis"].map(sel["tonnes"])
-        dem[f"{prog.id}_km"] = dem["nis"].map(sel["km"])
+        sel = main[main["programme"] == prog.id].set_index("demand_id")
+        dem[f"{prog.id}_facility"] = key.map(sel["facility_id"])
+        dem[f"{prog.id}_t"] = key.map(sel["tonnes"])
+        dem[f"{prog.id}_km"] = key.map(sel["km"])
 
     cand = sites[["site_id", "name", "zone_type", "nis", "x", "y", "total_ha", "free_ha"]
                  + [c for c in ACCESS_COLUMNS if c in sites] + [c for c in sites if c.startswith("eligible_")]].copy()
@@ -214,11 +217,12 @@ def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layers: dict | None = None,
-                 geoparquet: bool = False) -> Path:
+                 geoparquet: bool = False, crs: str | None = None) -> Path:
     """Write GeoPackage (with QGIS default styles), CSVs and summary.json into ``out_dir`` atomically.
 
     Everything goes into a temporary folder first and is moved into place at the end. ``geoparquet=True`` also
-    writes each layer as ``<layer>.parquet`` (GeoParquet).
+    writes each layer as ``<layer>.parquet`` (GeoParquet). ``crs`` reprojects the GIS layers (default: Belgian
+    Lambert 72, EPSG:31370, the engine's own CRS); CSV coordinates stay in EPSG:31370.
     """
     import pyogrio
 
@@ -242,6 +246,8 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
             "candidates": _points(tables.candidates),
             **(extra_layers or {}),
         }
+        if crs is not None:
+            layers = {name: gdf.to_crs(crs) for name, gdf in layers.items()}
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(_gpkg_safe(gdf), gpkg, layer=name, driver="GPKG",
                                     dataset_metadata=meta if i == 0 else None, layer_metadata={"status": meta["status"]})

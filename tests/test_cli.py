@@ -83,3 +83,23 @@ def test_infeasible_exit_3_names_region(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "Halle-Vilvoorde" in proc.stderr and "t/yr" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_solve_geoparquet_and_output_crs(tmp_path: Path) -> None:
+    """``--crs EPSG:4326 --geoparquet``: the layers come out in WGS 84, also as GeoParquet, with the same features."""
+    import geopandas as gpd
+
+    out = tmp_path / "wgs"
+    proc = siting("solve", "materialenbanken", "--out", str(out), "--crs", "EPSG:4326", "--geoparquet", "-q")
+    assert proc.returncode == 0, proc.stderr
+    fac = gpd.read_file(out / "result.gpkg", layer="facilities")
+    assert fac.crs.to_epsg() == 4326 and len(fac) == 22
+    assert fac.geometry.x.between(2.5, 6.0).all() and fac.geometry.y.between(50.6, 51.6).all()  # Flanders in degrees
+    parquet = gpd.read_parquet(out / "facilities.parquet")
+    assert parquet.crs.to_epsg() == 4326 and len(parquet) == 22
+
+
+def test_unknown_output_crs_is_refused_before_solving(tmp_path: Path) -> None:
+    proc = siting("solve", "materialenbanken", "--out", str(tmp_path / "x"), "--crs", "EPSG:99999999")
+    assert proc.returncode == 2 and "unknown CRS" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
