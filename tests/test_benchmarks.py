@@ -323,8 +323,9 @@ def test_bench_command_writes_csv_and_markdown(monkeypatch, tmp_path):
 def test_missing_baseline_package_is_refused_before_any_solve(monkeypatch):
     """Without PuLP the race must stop with an install hint, not report a race that silently lacks CBC."""
     real = bench.importlib.util.find_spec
-    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name, *a: None if name == "pulp" else real(name, *a))
-    assert bench.missing_baseline_packages(["highs", "cbc", "spopt"]) == {"cbc": ["pulp"], "spopt": ["pulp"]}
+    absent = {"pulp", "spopt"}
+    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    assert bench.missing_baseline_packages(["highs", "cbc", "spopt"]) == {"cbc": ["pulp"], "spopt": ["pulp", "spopt"]}
     with pytest.raises(InputError, match=r"cbc needs pulp.*\[bench\]"):
         bench.run_bench("ci", baselines=("cbc",), progress=False, instances=[])
     bench.require_baselines(["highs"])  # HiGHS ships with the engine
