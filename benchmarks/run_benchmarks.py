@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 from optimizer.benchmarks import benchmark_set  # noqa: E402
 from optimizer.bench import (  # noqa: E402
+    ALL_BASELINES,
     BASELINE_LABELS,
     environment,
     markdown_table,
@@ -66,8 +67,32 @@ def _read_meta() -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run(sets: list[str], time_limit_s: float, baselines: tuple[str, ...], resume: bool, command: str) -> None:
-    """Run ``sets`` one after the other, writing each set's results as soon as it is done."""
+def keep_baselines(frame: pd.DataFrame, previous: pd.DataFrame, ran: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """Copy the columns of the baselines not run now from the previous results, per instance.
+
+    Baseline times do not depend on our solver, so a run of ours alone keeps the comparison; each kept ratio is
+    recomputed against our new time. Returns the frame and the baselines kept.
+    """
+    kept = []
+    for b in ALL_BASELINES:
+        cols = [c for c in previous.columns if c.startswith(f"{b}_")]
+        if b in ran or f"{b}_time_s" not in previous or previous[f"{b}_time_s"].isna().all():
+            continue
+        old = previous.set_index("instance")[cols]
+        frame = frame.drop(columns=[c for c in cols if c in frame], errors="ignore")
+        frame = frame.join(old, on="instance")
+        frame[f"{b}_ratio"] = frame[f"{b}_time_s"] / frame["time_s"]
+        kept.append(b)
+    return frame, kept
+
+
+def run(sets: list[str], time_limit_s: float, baselines: tuple[str, ...], resume: bool, command: str,
+        keep: bool = False) -> None:
+    """Run ``sets`` one after the other, writing each set's results as soon as it is done.
+
+    With ``keep`` the baseline columns of the previous ``results/SET.csv`` are kept for the baselines not run now
+    (:func:`keep_baselines`), and ``run.json`` records when and by which command they were measured.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     meta = _read_meta()
     meta.setdefault("sets", {})
@@ -96,15 +121,26 @@ def run(sets: list[str], time_limit_s: float, baselines: tuple[str, ...], resume
         frame = pd.DataFrame(partial)
         partial_path.unlink(missing_ok=True)
         wall = time.perf_counter() - t0
+        meta = {**_read_meta(), "environment": meta["environment"]}  # another run may have written meanwhile
+        meta.setdefault("sets", {})
+        before = meta["sets"].get(set_name, {})
+        kept: list[str] = []
+        if keep and csv_path.is_file():
+            frame, kept = keep_baselines(frame, pd.read_csv(csv_path), baselines)
         write_results(frame, csv_path, title=set_name)
         meta["sets"][set_name] = {
             "time_limit_s": time_limit_s,
-            "baselines": list(baselines),
+            "baselines": list(baselines) + kept,
             "baseline_subset": BASELINE_SUBSETS.get(set_name),
             "wall_s": round(wall, 1),
             "command": command,
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
+        if kept:  # where the kept columns come from (an earlier keep passes its origin on)
+            origin = before.get("baselines_kept_from") or {
+                "finished": before.get("finished"), "command": before.get("command")}
+            meta["sets"][set_name]["baselines_kept"] = kept
+            meta["sets"][set_name]["baselines_kept_from"] = origin
         (RESULTS_DIR / "run.json").write_text(json.dumps(meta, indent=2))
         print(summary_markdown(frame, set_name))
         write_readme()
@@ -152,6 +188,10 @@ def write_readme() -> None:
         ran = [b for b in info.get("baselines", []) if frames[s].get(f"{b}_time_s") is not None
                and frames[s][f"{b}_time_s"].notna().any()]
         base = ", ".join(b + (f" (only {_names(subset[b])})" if b in subset else "") for b in ran) or "none"
+        if info.get("baselines_kept"):
+            origin = info.get("baselines_kept_from") or {}
+            base += (f"; {', '.join(info['baselines_kept'])} not re-run: times from the run of "
+                     f"{origin.get('finished', '?')} (`{origin.get('command', '?')}`), ratios against our new times")
         load = frames[s].get("load_avg_1min")
         load_text = f"{load.mean():.1f} / {load.max():.1f}" if load is not None and load.notna().any() else "n/a"
         solvers = ", ".join(sorted(set(frames[s]["solver"].dropna().astype(str)))) if "solver" in frames[s] else ""
@@ -180,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines", default="all", help="highs,spopt,cbc | all | none")
     parser.add_argument("--resume", action="store_true", help="skip sets whose results CSV exists")
     parser.add_argument("--readme-only", action="store_true", help="only rebuild the README from results/*.csv")
+    parser.add_argument("--keep-baselines", action="store_true",
+                        help="keep the previous CSV's columns of the baselines not run now (e.g. with --baselines none)")
     args = parser.parse_args(argv)
     if args.readme_only:
         for csv_path in sorted(p for p in RESULTS_DIR.glob("*.csv") if not p.stem.endswith(".partial")):
@@ -188,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = "python benchmarks/run_benchmarks.py " + " ".join(argv if argv is not None else sys.argv[1:])
     run([s for s in args.sets.split(",") if s], args.time_limit, parse_baselines(args.baselines), args.resume,
-        command.strip())
+        command.strip(), keep=args.keep_baselines)
     return 0
 
 

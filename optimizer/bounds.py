@@ -111,7 +111,7 @@ class _YSubproblem:
         import highspy
         import scipy.sparse as sp
 
-        from optimizer.highs_backend import pass_arrays
+        from optimizer.highs_backend import new_highs, pass_arrays
 
         p = self.problem
         m = p.n_options
@@ -126,8 +126,7 @@ class _YSubproblem:
         inf = highspy.kHighsInf
         lo = np.concatenate([np.where(np.isfinite(p.counts.lower), p.counts.lower, -inf), np.full(len(limited), -inf)])
         up = np.concatenate([np.where(np.isfinite(p.counts.upper), p.counts.upper, inf), free[limited]])
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         pass_arrays(h, np.zeros(m), self.required.astype(float), np.ones(m), lo, up, a)
         self.highs = h
         self.infeasible = False
@@ -465,9 +464,10 @@ def lagrangian_branch_and_bound(
         fo, fc, lam, _, theta = stack.pop()
         nodes += 1
         level = lag.prune_level(ub, gap)
+        node_limit = None if time_limit_s is None else max(0.0, time_limit_s - (time.perf_counter() - t0))
         res = lag.run(
             lam, ub, forced_open=fo, forced_closed=fc, max_iter=node_iter, patience=max(5, node_iter // 8),
-            theta=theta, stop_at=level,
+            theta=theta, stop_at=level, time_limit_s=node_limit,
         )  # fmt: skip
         if res.raw_bound >= level:
             continue
@@ -563,14 +563,24 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     strengthened model of the reduced problem, with the incumbent passed in. The returned bound is
     ``max(Lagrangian bound, min(incumbent, MIP bound))``.
     """
-    from optimizer.highs_backend import _highs_version, _remaining, build_matrices, finish, run_highs
+    from optimizer.highs_backend import (
+        HIGHS_SETUP_S_PER_NNZ,
+        MIN_HIGHS_S,
+        Deadline,
+        _highs_version,
+        build_matrices,
+        finish,
+        run_highs,
+    )
 
+    deadline = Deadline.after(options.time_limit_s)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     index = ArcIndex.of(problem)
     timings["build"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index)
+    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index,
+                          time_limit_s=deadline.share(0.2))  # fmt: skip
     timings["heuristic"] = time.perf_counter() - t1
     solver = f"HiGHS {_highs_version()} via highspy (Lagrangian fixing)"
     if start is None:  # no incumbent: plain strengthened solve
@@ -581,12 +591,11 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     ub = solution_cost(problem, y0, x0)
     t2 = time.perf_counter()
     d1, _, _, _ = index.nearest_two(y0)
-    budget = None if options.time_limit_s is None else 0.3 * float(options.time_limit_s)
-    lr = lagrangian_bound(problem, ub, multipliers=d1, index=index, time_limit_s=budget)
+    lr = lagrangian_bound(problem, ub, multipliers=d1, index=index, time_limit_s=deadline.share(0.3))
     # the Lagrangian open set is often a better start for the local search
     y_lr = np.asarray(lr.y) > 0.5
     if problem.counts.matrix.shape[0] == 0 or _feasible(problem, y_lr):
-        y1 = local_search(problem, y_lr, index)
+        y1 = local_search(problem, y_lr, index, time_limit_s=deadline.share(0.2))
         x1 = assign_nearest(problem, y1, index)
         if x1 is not None and _feasible(problem, y1) and solution_cost(problem, y1, x1) < ub - 1e-9 * max(1.0, abs(ub)):
             y0, x0, ub = y1, x1, solution_cost(problem, y1, x1)
@@ -612,10 +621,12 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     log = f"lagrangian bound {lr.bound:.10g} after {lr.iterations} it; kept {len(kept)}/{problem.n_arcs} arcs, "
     log += f"{int((~fix_closed).sum())}/{problem.n_options} options\n"
     if branch and int(y0.sum()) <= BRANCH_MAX_OPEN:
-        budget = None if options.time_limit_s is None else 0.5 * max(0.0, options.time_limit_s - (t4 - t0))
+        # half of the time left, or all of it when the other half would not clearly cover HiGHS' set-up of the
+        # reduced model (3 nonzeros per arc; 1.5 × the estimate, so that HiGHS is not skipped after all)
+        share = 1.0 if deadline.expired(3 * HIGHS_SETUP_S_PER_NNZ * 3 * len(kept)) else 0.5
         bb = lagrangian_branch_and_bound(
             sub, (y0, x0[kept]), lr.multipliers, forced_open=forced_open, forced_closed=forced_closed,
-            gap=options.mip_gap, time_limit_s=budget,
+            gap=options.mip_gap, time_limit_s=deadline.share(share),
         )  # fmt: skip
         y0 = bb.incumbent[0]
         x0 = np.zeros(problem.n_arcs)
@@ -630,15 +641,19 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
         lr = replace(lr, bound=max(lr.bound, bb.bound))
     timings["bound"] += time.perf_counter() - t4
     t5 = time.perf_counter()
-    model = build_matrices(sub, strengthen=True)
+    model = build_matrices(sub, strengthen=True) if not deadline.expired(MIN_HIGHS_S) else None
+    if model is None or deadline.too_short_for(model):  # the time is up: the incumbent with the Lagrangian bound
+        timings["solve"] = time.perf_counter() - t5
+        log += "time limit: HiGHS not started\n"
+        return finish(problem, "feasible", y0, x0, lr.bound, solver=solver, timings_s=timings, log=log,
+                      gap_tol=options.mip_gap)  # fmt: skip
     k = model.n_x
     upper = model.col_upper.copy()
     lower = model.col_lower.copy()
     upper[k + np.flatnonzero(forced_closed)] = 0.0
     lower[k + np.flatnonzero(forced_open)] = 1.0
     model = replace(model, col_upper=upper, col_lower=lower)
-    remaining = _remaining(options, time.perf_counter() - t0)
-    status, y, xs, bound, hlog = run_highs(sub, model, remaining, incumbent=(y0, x0[kept]))
+    status, y, xs, bound, hlog = run_highs(sub, model, deadline.options(options), incumbent=(y0, x0[kept]))
     timings["solve"] = time.perf_counter() - t5
     log += hlog
     if status in ("optimal", "feasible"):

@@ -37,6 +37,7 @@ from optimizer.heuristics import ArcIndex, assign_transport, incumbent_for, solu
 from optimizer.problem import LocationProblem, Solution
 
 DP_MAX_STATES = 20_000  # capacity grid size of the knapsack DP when capacities are not small integers
+FLIP_DP_MAX_CELLS = 20_000_000  # prefix + suffix DP tables for the flip costs (2 × 160 MB at most), else per item
 NODE_ITER = 150  # subgradient steps per tree node (capb6000: 40 → 721 nodes, 150 → 105, 400 → 95)
 VOLUME_ALPHA = 0.1  # smoothing of the relaxed open sets into the primal estimate that guides branching
 FIX_TOL = 1e-9  # relative margin by which a forced bound must exceed the incumbent before fixing
@@ -157,6 +158,11 @@ class _CoverKnapsack:
         if not flips:
             return value, y, np.zeros(m)
         free_take = take & ~fixed_in
+        extra = int(self.weight[free_take].max()) if free_take.any() else 0
+        top = need + extra  # largest residual capacity a flip can ask for
+        if (len(items) + 1) * (top + 1) <= FLIP_DP_MAX_CELLS:
+            self._flips_prefix_suffix(v, items, y, free_take, base, value, need, shortfall, top, flip)
+            return value, y, np.maximum(flip, 0.0)
         for j in np.flatnonzero(free_take):  # a free non-positive item forced closed: more residual need
             flip[j] = base - v[j] + self._cover(v, items, shortfall + int(self.weight[j])) - value
         for j in items:
@@ -167,6 +173,25 @@ class _CoverKnapsack:
                 flip[j] = base + v[j] + self._cover(v, others, need - int(self.weight[j])) - value
         return value, y, np.maximum(flip, 0.0)
 
+    def _flips_prefix_suffix(self, v: np.ndarray, items: np.ndarray, y: np.ndarray, free_take: np.ndarray,
+                             base: float, value: float, need: int, shortfall: int, top: int,
+                             flip: np.ndarray) -> None:  # fmt: skip
+        """All flip costs from one prefix and one suffix DP: O(items × capacity) instead of O(items² × capacity).
+
+        The cheapest cover of ``c`` without item ``t`` is ``min_a P_t[a] + S_{t+1}[c − a]`` (items before ``t``
+        cover ``a``, items after it the rest); a whole-row minimum per item.
+        """
+        n_items = len(items)
+        prefix = self._layers(v, items, top)  # prefix[t]: items[:t]
+        rev = self._layers(v, items[::-1], top)  # rev[u]: the last u items, so items[t+1:] is rev[n - t - 1]
+        for j in np.flatnonzero(free_take):  # a free non-positive item forced closed: more residual need
+            c = shortfall + int(self.weight[j])
+            flip[j] = base - v[j] + (0.0 if c <= 0 else float(prefix[-1, min(c, top)])) - value
+        for t, j in enumerate(items):
+            c = need if y[j] else max(0, need - int(self.weight[j]))  # forced closed / forced open
+            without = float(np.min(prefix[t, : c + 1] + rev[n_items - t - 1, c::-1]))
+            flip[j] = base + without - value + (0.0 if y[j] else v[j])
+
 
 class _CoverLp:
     """LP relaxation of the outer problem with count rows and land (used when the DP does not apply)."""
@@ -175,7 +200,7 @@ class _CoverLp:
         import highspy
         import scipy.sparse as sp
 
-        from optimizer.highs_backend import pass_arrays
+        from optimizer.highs_backend import new_highs, pass_arrays
 
         p = problem
         m = p.n_options
@@ -190,8 +215,7 @@ class _CoverLp:
         lo = np.concatenate([[demand], np.where(np.isfinite(p.counts.lower), p.counts.lower, -inf), np.full(len(limited), -inf)])
         up = np.concatenate([[inf], np.where(np.isfinite(p.counts.upper), p.counts.upper, inf), free[limited]])
         self.required = p.required_mask()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         pass_arrays(h, np.zeros(m), self.required.astype(float), np.ones(m), lo, up, a)
         self.highs = h
 
@@ -270,6 +294,9 @@ class _CflpLagrangian:
     def __init__(self, problem: LocationProblem, index: ArcIndex | None = None) -> None:
         self.problem = problem
         self.index = index or ArcIndex.of(problem)
+        # the transportation-LP heuristic splits clients: no incumbents for a single-source problem (its bound,
+        # that of the multi-source relaxation, stays valid)
+        self.primal = not problem.single_source
         self.knap = _FacilityKnapsacks(problem, self.index)
         rows = problem.counts.matrix.shape[0] > 0
         free = np.asarray(problem.site_free_m2, float)
@@ -282,6 +309,8 @@ class _CflpLagrangian:
     def offer(self, y: np.ndarray) -> None:
         """Lagrangian heuristic: complete an open set with the transportation LP; keep it if it is better."""
         p = self.problem
+        if not self.primal:
+            return
         yb = np.asarray(y) > 0.5
         key = yb.tobytes()
         if key in self.tried:
@@ -357,7 +386,8 @@ class _CflpLagrangian:
         best.y_mean = y_mean
         if np.isfinite(best.bound):
             best.flip_cost = self.outer.solve(best.v, forced_open, forced_closed, flips=True)[2]
-            self.offer(best.y)
+            if time_limit_s is None or time.perf_counter() - t0 <= time_limit_s:  # a transportation LP: in time only
+                self.offer(best.y)
         best.incumbent, best.upper_bound = self.best_solution, self.ub
         return best
 
@@ -464,9 +494,10 @@ def cflp_branch_and_bound(
         if parent_bound >= level():
             continue
         nodes += 1
+        node_limit = None if time_limit_s is None else max(0.0, time_limit_s - (time.perf_counter() - t0))
         res = lag.run(
             lam, forced_open=fo, forced_closed=fc, max_iter=node_iter, patience=max(5, node_iter // 8), theta=0.5,
-            stop_at=level(), heuristic_every=0,
+            stop_at=level(), heuristic_every=0, time_limit_s=node_limit,
         )  # fmt: skip
         if res.bound >= level():
             continue
@@ -571,8 +602,17 @@ def solve_cflp(problem: LocationProblem, options, *, branch_time_share: float = 
     Solution
         ``timings_s`` has ``build``, ``heuristic``, ``bound`` and ``solve`` seconds.
     """
-    from optimizer.highs_backend import _highs_version, _remaining, build_matrices, finish, run_highs
+    from optimizer.highs_backend import (
+        HIGHS_SETUP_S_PER_NNZ,
+        MIN_HIGHS_S,
+        Deadline,
+        _highs_version,
+        build_matrices,
+        finish,
+        run_highs,
+    )
 
+    deadline = Deadline.after(options.time_limit_s)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     index = ArcIndex.of(problem)
@@ -580,15 +620,15 @@ def solve_cflp(problem: LocationProblem, options, *, branch_time_share: float = 
     timings["build"] = time.perf_counter() - t0
     solver = f"HiGHS {_highs_version()} via highspy (CFLP Lagrangian branch and bound)"
     t1 = time.perf_counter()
-    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index, time_limit_s=1.0)
+    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index,
+                          time_limit_s=deadline.share(0.1, cap=1.0))  # fmt: skip
     if start is not None:
         lag.ub, lag.best_solution = solution_cost(problem, *start), start
     timings["heuristic"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    budget = None if options.time_limit_s is None else 0.3 * float(options.time_limit_s)
-    root = lag.run(_start_multipliers(problem, start), time_limit_s=budget)
-    if lag.best_solution is not None:
-        lagrangian_local_search(lag, root.v, time_limit_s=budget)
+    root = lag.run(_start_multipliers(problem, start), time_limit_s=deadline.share(0.3))
+    if lag.best_solution is not None and not deadline.expired():
+        lagrangian_local_search(lag, root.v, time_limit_s=deadline.share(0.3))
     gap = options.mip_gap
     log = f"lagrangian bound {root.bound:.10g} after {root.iterations} it, incumbent {lag.ub:.10g}\n"
     bound = root.bound
@@ -597,17 +637,18 @@ def solve_cflp(problem: LocationProblem, options, *, branch_time_share: float = 
         fix &= root.y == lag.best_solution[0]  # never cut the incumbent off (it can only tie, within round-off)
         forced_open, forced_closed = fix & root.y, fix & ~root.y
         log += f"root fixing: {int(forced_closed.sum())} closed, {int(forced_open.sum())} open of {problem.n_options}\n"
-        remaining = None if options.time_limit_s is None else options.time_limit_s - (time.perf_counter() - t0)
         # the tree never opens a root-closed option: drop its arcs (the relaxation is unchanged otherwise)
         kept = np.flatnonzero(~forced_closed[problem.arc_option])
         sub = _restrict_arcs(problem, kept)
         sub_lag = _CflpLagrangian(sub)
         sub_lag.ub = lag.ub
         sub_lag.best_solution = (lag.best_solution[0], lag.best_solution[1][kept])
+        # the tree's share, or all the time left when HiGHS could not even set up the model in the rest
+        setup = HIGHS_SETUP_S_PER_NNZ * 4 * problem.n_arcs
+        share = 1.0 if deadline.expired(1.5 * setup / max(1e-9, 1.0 - branch_time_share)) else branch_time_share
         tree = cflp_branch_and_bound(
             sub, replace(root, multipliers=root.multipliers), lagrangian=sub_lag, forced_open=forced_open,
-            forced_closed=forced_closed, gap=gap, node_iter=NODE_ITER,
-            time_limit_s=None if remaining is None else branch_time_share * remaining,
+            forced_closed=forced_closed, gap=gap, node_iter=NODE_ITER, time_limit_s=deadline.share(share),
         )  # fmt: skip
         if sub_lag.ub < lag.ub:
             x = np.zeros(problem.n_arcs)
@@ -616,24 +657,27 @@ def solve_cflp(problem: LocationProblem, options, *, branch_time_share: float = 
         bound = max(bound, tree.bound)
         log += f"lagrangian branch and bound: {tree.nodes} nodes, {'finished' if tree.finished else 'stopped'}\n"
         timings["bound"] = time.perf_counter() - t2
-        if not tree.finished:
-            t3 = time.perf_counter()
+        model = None
+        if not tree.finished and not deadline.expired(MIN_HIGHS_S):
             model = build_matrices(problem, strengthen=True)
+        if model is not None and deadline.too_short_for(model):
+            log += "time limit: HiGHS not started\n"
+        elif model is not None:
+            t3 = time.perf_counter()
             k = model.n_x
             upper, lower = model.col_upper.copy(), model.col_lower.copy()
             upper[k + np.flatnonzero(forced_closed)] = 0.0
             lower[k + np.flatnonzero(forced_open)] = 1.0
             upper[:k][forced_closed[problem.arc_option]] = 0.0
             model = replace(model, col_upper=upper, col_lower=lower)
-            status, y, x, mip_bound, hlog = run_highs(
-                problem, model, _remaining(options, time.perf_counter() - t0), incumbent=lag.best_solution
-            )
+            status, y, x, mip_bound, hlog = run_highs(problem, model, deadline.options(options),
+                                                      incumbent=lag.best_solution)  # fmt: skip
             log += hlog
             if status in ("optimal", "feasible"):
                 x = _clean(problem, y, x)
                 if solution_cost(problem, y > 0.5, x) < lag.ub:
                     lag.ub, lag.best_solution = solution_cost(problem, y > 0.5, x), (y > 0.5, x)
-            if np.isfinite(mip_bound):
+            if np.isfinite(mip_bound):  # valid for the fixed model, i.e. for every solution below the incumbent
                 bound = max(bound, min(mip_bound, lag.ub))
             timings["solve"] = time.perf_counter() - t3
     timings.setdefault("bound", time.perf_counter() - t2)

@@ -110,11 +110,9 @@ class ChainSolution:
 # ---------------------------------------------------------------------------------------------------------------
 def _inflow_outflow(p: ChainProblem) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Incidence matrices (facilities × arcs) of flows into and out of each facility."""
-    into = p.arc_kind != "none"
     in_m = sp.csr_matrix((np.ones(p.n_arcs), (p.arc_to, np.arange(p.n_arcs))), shape=(p.n_fac, p.n_arcs))
     link = np.flatnonzero(p.arc_kind == "link")
     out_m = sp.csr_matrix((np.ones(len(link)), (p.arc_from[link], link)), shape=(p.n_fac, p.n_arcs))
-    del into
     return in_m, out_m
 
 
@@ -311,42 +309,38 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
 
 
 def brute_force_chain(p: ChainProblem) -> float:
-    """Optimal objective of a tiny chain by enumerating every set of new facilities and solving the flow LP."""
+    """Optimal objective of a tiny chain by enumerating every set of new facilities and solving the flow LP.
+
+    Independent of the MIP search: for each open set the facility columns are fixed, moved to the right-hand side
+    of the model's rows, and the remaining flow LP is solved with scipy. Returns ``inf`` when infeasible.
+    """
     from scipy.optimize import linprog
 
+    _, a, lo, up, *_ = build_matrix(p)
+    a = a.toarray()
+    a_y, a_flow = a[:, : p.n_fac], a[:, p.n_fac :]
+    has_flow = np.abs(a_flow).sum(axis=1) > 0
     new = np.flatnonzero(~p.fac_existing)
     best = np.inf
     for bits in itertools.product([0, 1], repeat=len(new)):
-        y = p.fac_existing.copy()
-        y[new] = np.array(bits, dtype=bool)
-        counts = [int((y & ~p.fac_existing & (p.fac_echelon == e)).sum()) for e in range(3)]
-        if any(not p.new_count[e, 0] <= counts[e] <= p.new_count[e, 1] for e in range(3)):
+        y = p.fac_existing.astype(float)
+        y[new] = np.array(bits, dtype=float)
+        rhs = a_y @ y
+        # rows without flow (counts, land) are checks on y alone
+        if ((rhs < lo - 1e-9) | (rhs > up + 1e-9))[~has_flow].any():
             continue
-        land = np.zeros(len(p.site_ids))
-        np.add.at(land, p.fac_site[new], p.fac_area_m2[new] * y[new])
-        if (land > p.site_free_m2 + 1e-9).any():
-            continue
-        fixed = p.land_cost_per_m2 * float(p.fac_area_m2[new] @ y[new])
-        q = dataclass_copy(p, y)
-        _, a, lo, up, *_ = build_matrix(q)
-        a = a[:, p.n_fac :].toarray()
-        eq = lo == up
-        a_ub = np.vstack([a[~eq & np.isfinite(up)], -a[~eq & np.isfinite(lo)]])
-        b_ub = np.concatenate([up[~eq & np.isfinite(up)], -lo[~eq & np.isfinite(lo)]])
+        lo_f, up_f, rows = (lo - rhs)[has_flow], (up - rhs)[has_flow], a_flow[has_flow]
+        eq = np.isclose(lo_f, up_f)
+        upper, lower = ~eq & np.isfinite(up_f), ~eq & np.isfinite(lo_f)
+        a_ub = np.vstack([rows[upper], -rows[lower]])
+        b_ub = np.concatenate([up_f[upper], -lo_f[lower]])
         res = linprog(p.arc_cost_per_t, A_ub=a_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
-                      A_eq=a[eq], b_eq=lo[eq], bounds=(0, None), method="highs")
+                      A_eq=rows[eq] if eq.any() else None, b_eq=lo_f[eq] if eq.any() else None, bounds=(0, None),
+                      method="highs")
         if res.status == 0:
+            fixed = p.land_cost_per_m2 * float(p.fac_area_m2[new] @ y[new])
             best = min(best, fixed + float(res.fun))
     return best
-
-
-def dataclass_copy(p: ChainProblem, y: np.ndarray) -> ChainProblem:
-    """The chain with facility capacities zeroed where ``y`` is closed (the flow LP of one open set)."""
-    import dataclasses
-
-    q = dataclasses.replace(p, fac_capacity_t=np.where(y, p.fac_capacity_t, 0.0),
-                            new_count=np.array([[-np.inf, np.inf]] * 3))
-    return q
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -438,11 +432,8 @@ def compile_chain(instance: "Instance") -> CompiledChain:  # noqa: F821
     fac["type_environment"] = cands["type_environment"].to_numpy()[fac["site"]]
 
     # gateways active at the ambition level (S5) and cross-border switch (S8)
-    ambition = str(instance.assumptions["chain_ambition"].value)
-    if ambition not in LEVELS:
-        raise InputError(f"chain_ambition must be one of {', '.join(LEVELS)}; got {ambition!r}",
-                         field="assumptions.chain_ambition")
-    crossborder = float(instance.assumptions["chain_crossborder"].value) > 0.5
+    ambition = str(params["chain_ambition"])  # scenario parameters (S5, S8), checked by optimizer.instance
+    crossborder = bool(params["chain_crossborder"])
     gws = []
     for g in spec.get("gateways", []):
         if LEVELS.index(g["level"]) > LEVELS.index(ambition) or (g.get("crossborder") and not crossborder):
@@ -572,8 +563,8 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
         "tonnes": {"pmd_collected": float(p.supply_t.sum()), "imports": float(p.gw_supply_t.sum()),
                    "into_mechanical": float(fac.loc[fac["echelon"] == "mechanical", "inflow_t"].sum()),
                    "into_chemical": float(fac.loc[fac["echelon"] == "chemical", "inflow_t"].sum())},
-        "ambition": str(inst.assumptions["chain_ambition"].value),
-        "crossborder": float(inst.assumptions["chain_crossborder"].value) > 0.5,
+        "ambition": str(inst.parameters["chain_ambition"]),
+        "crossborder": bool(inst.parameters["chain_crossborder"]),
         "parameters": inst.parameters,
         "assumptions": {k: a.value for k, a in inst.assumptions.items() if k.startswith(("chain_", "pmd_", "sorting_", "cost_", "transhipment"))},
         "verification": {"passed": True, "checks": ["supply", "imports", "capacity", "yields", "echelon order",

@@ -132,7 +132,7 @@ def solve(
                                                           "(default EPSG:31370, Belgian Lambert 72)")] = None,
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
-    from optimizer.instance import parse_overrides
+    from optimizer.instance import is_chain_instance, parse_overrides
     from optimizer.pipeline import run
 
     overrides = parse_overrides(set_ or [])
@@ -141,6 +141,9 @@ def solve(
         _solve_matrix(name, out_dir, time_limit, mip_gap, threads, backend, quiet, as_json)
         return
     target = out_dir if out_dir is not None else Path("results") / Path(name).stem
+    if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
+        _run_chain(name, overrides, target, time_limit, quiet, as_json)
+        return
     show_progress = not (quiet or as_json)
     with out.status("starting", spinner="dots") if show_progress else _nullcontext() as status:
 
@@ -242,6 +245,13 @@ def _print_summary(s: dict, where: Path | None) -> None:
         if p["over_nominal_capacity"]:
             out.print(f"[yellow]note[/yellow]: {pid} above its assumed throughput in {', '.join(p['over_nominal_capacity'])} "
                       f"(max {100 * p['max_utilisation_nominal']:.0f}%; capacity enforced: {s['parameters']['enforce_capacity']})")
+    sparse = s.get("sparsify") or {}
+    if sparse.get("sparse"):
+        k = sparse["k_final"]
+        out.print(f"sparsified: {sparse['pairs']:,} pairs → {sparse['arcs_final']:,} k-nearest arcs (k {k['min']}–{k['max']}, "
+                  f"median {k['median']:g}) in {sparse['rounds']} certificate round(s); "
+                  + ("[bold]certified[/bold]: equal to the dense optimum" if sparse["certified"]
+                     else "[bold red]NOT certified[/bold red]: the gap is against the dense bound"))
     t = s["timings_s"]
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "; verified: "
               + ("yes" if s["verification"]["passed"] else "NO"))
@@ -388,13 +398,22 @@ def chain(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Solve a multi-echelon plastics-chain instance (S2b, S5, S8), verify it and write GeoPackage, CSV, summary."""
-    from optimizer.chain import run_chain
     from optimizer.instance import parse_overrides
 
     target = out_dir if out_dir is not None else Path("results") / Path(name).stem
-    s = run_chain(name, parse_overrides(set_ or []), target, time_limit)
+    _run_chain(name, parse_overrides(set_ or []), target, time_limit, quiet=False, as_json=as_json)
+
+
+def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, quiet: bool,
+               as_json: bool) -> None:
+    from optimizer.chain import run_chain
+
+    with out.status("solving the chain", spinner="dots") if not (quiet or as_json) else _nullcontext():
+        s = run_chain(name, overrides, target, time_limit)
     if as_json:
         print(json.dumps(s, indent=2, default=str))
+        return
+    if quiet:
         return
     if s["status"] != "optimal":
         out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {_gap_text(s['gap'])}")

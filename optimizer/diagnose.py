@@ -104,6 +104,7 @@ def _site_regions(sp: SitingProblem, prog) -> np.ndarray:
     except TypeError:  # older signature without the size variant
         regions = region_of(inst.demand, prog)
     lookup = pd.Series(regions.to_numpy(), index=inst.demand["nis"].astype(str))
+    lookup = lookup[~lookup.index.duplicated()]  # demand points: one region per municipality
     return lookup.reindex(sp.sites["nis"].astype(str)).to_numpy()
 
 

@@ -92,3 +92,85 @@ def knearest_km(origins_xy: np.ndarray, dests_xy: np.ndarray, k: int) -> tuple[n
     if k == 1:
         dist, idx = dist[:, None], idx[:, None]
     return idx.astype(np.int32), (dist / M_PER_KM).astype(np.float32)
+
+
+def knearest_grouped(
+    origins_xy: np.ndarray,
+    dests_xy: np.ndarray,
+    k: np.ndarray | int,
+    *,
+    origin_group: np.ndarray | None = None,
+    dest_group: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k[i]`` nearest destinations of every origin among those of its own group, and the next distance.
+
+    One ``cKDTree`` per group of destinations; origins are queried in blocks of :data:`BLOCK_ELEMENTS` pairs with
+    the smallest power of two ≥ ``k[i] + 1`` neighbours (so a few distinct query widths serve any ``k``), which
+    bounds memory and never forms the dense matrix.
+
+    Parameters
+    ----------
+    origins_xy, dests_xy
+        Shape (n, 2) and (m, 2), Lambert 72 metres.
+    k
+        Destinations to keep per origin (scalar or shape (n,)), at least 1.
+    origin_group, dest_group
+        Integer labels; an origin only pairs with destinations of the same label (default: one group).
+
+    Returns
+    -------
+    origin, dest : numpy.ndarray
+        int64 pair indices, sorted by origin then distance.
+    km : numpy.ndarray
+        Straight-line km of each pair (float64, as cKDTree returns it: the arcs' costs need no rounding).
+    next_km : numpy.ndarray
+        Shape (n,): distance of each origin's nearest destination *not* kept (``inf`` when all were kept).
+    """
+    from scipy.spatial import cKDTree
+
+    a = np.asarray(origins_xy, dtype=np.float64)
+    b = np.asarray(dests_xy, dtype=np.float64)
+    n = len(a)
+    k = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
+    og = np.zeros(n, np.int64) if origin_group is None else np.asarray(origin_group)
+    dg = np.zeros(len(b), np.int64) if dest_group is None else np.asarray(dest_group)
+    out_o, out_d, out_km = [], [], []
+    next_km = np.full(n, np.inf)
+    for g in np.unique(og):
+        dests = np.flatnonzero(dg == g)
+        origins = np.flatnonzero(og == g)
+        if not len(dests):
+            continue
+        tree = cKDTree(b[dests])
+        kg = np.minimum(k[origins], len(dests))
+        width = np.minimum(2 ** np.ceil(np.log2(kg + 1)).astype(np.int64), len(dests))
+        for w in np.unique(width):  # a few query widths, each over whole blocks of origins
+            rows = origins[width == w]
+            keep_k = kg[width == w]
+            step = max(1, BLOCK_ELEMENTS // int(w))
+            for lo in range(0, len(rows), step):
+                r, kk = rows[lo : lo + step], keep_k[lo : lo + step]
+                dist, idx = tree.query(a[r], k=int(w), workers=-1)
+                dist, idx = dist.reshape(len(r), -1), idx.reshape(len(r), -1)
+                rank = np.arange(dist.shape[1])[None, :]
+                keep = rank < kk[:, None]
+                i, j = np.nonzero(keep)
+                out_o.append(r[i])
+                out_d.append(dests[idx[i, j]])
+                out_km.append(dist[i, j] / M_PER_KM)
+                has_next = kk < dist.shape[1]
+                next_km[r[has_next]] = dist[has_next, kk[has_next]] / M_PER_KM
+    if not out_o:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), next_km
+    origin = np.concatenate(out_o)
+    order = np.argsort(origin, kind="stable")  # rows come per group and width; within a row already by distance
+    return origin[order], np.concatenate(out_d)[order].astype(np.int64), np.concatenate(out_km)[order], next_km
+
+
+def block_km(origins_xy: np.ndarray, dests_xy: np.ndarray, *, origin_group: np.ndarray | None = None,
+             dest_group: np.ndarray | None = None) -> np.ndarray:
+    """Dense float32 straight-line km for a block of origins; ``inf`` where the groups differ (a forbidden pair)."""
+    km = euclidean_km(origins_xy, dests_xy, dtype=np.float32)
+    if origin_group is not None and dest_group is not None:
+        km[np.asarray(origin_group)[:, None] != np.asarray(dest_group)[None, :]] = np.inf
+    return km

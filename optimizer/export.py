@@ -75,6 +75,9 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
                   for p in sp.instance.programmes}
     nominal = facilities["area_m2"] * facilities["programme"].map(cap_per_m2)
     facilities["utilisation_nominal"] = facilities["load_t"] / nominal
+    # land take by kind of land (S6, S7): an existing economic zone, temporary reserve land, or greenfield
+    facilities["land_kind"] = np.where(opt.get("greenfield", False), "greenfield",
+                                       np.where(opt.get("reserve", False), "reserve", "existing_zone"))
 
     cl = clients.iloc[a_client].reset_index(drop=True)
     fac_site = sites.iloc[options["site"].to_numpy()[a_option]].reset_index(drop=True)
@@ -135,6 +138,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "facilities": int(len(f)),
             "count_per_size": {str(k): int(v) for k, v in f.groupby("size").size().items()},
             "land_take_ha": float(f["area_m2"].sum() / M2_PER_HA),
+            "land_take_by_kind_ha": _by_kind_ha(f),
             "tonnes_per_yr": float(al["tonnes"].sum()),
             "tkm_per_yr": float(al["tkm"].sum()),
             "max_utilisation_nominal": float(f["utilisation_nominal"].max()) if len(f) else None,
@@ -162,6 +166,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "transport_eur_per_yr": float(tables.allocations["tkm"].sum() * sp.cost_per_tkm)
         if sp.problem.cost_unit.startswith("EUR") else None,
         "land_take_ha": float(fac["area_m2"].sum() / M2_PER_HA),
+        "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
         "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
         "solver": solution.solver,
@@ -171,6 +176,13 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "crs": CRS,
         **extra,
     }
+
+
+def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
+    """Hectares taken on existing economic zones, temporary reserve land and greenfield (S6, S7)."""
+    kinds = fac["land_kind"] if "land_kind" in fac else pd.Series("existing_zone", index=fac.index)
+    per = fac["area_m2"].groupby(kinds).sum() / M2_PER_HA
+    return {k: float(per.get(k, 0.0)) for k in ("existing_zone", "reserve", "greenfield")}
 
 
 def versions() -> dict[str, str]:

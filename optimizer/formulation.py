@@ -7,7 +7,9 @@ This is where the study's rules become arrays:
   the size rule ("large where the region holds a centrumstad") decides which size a site may take;
 * count rows = "``per_region`` facilities in every region" (or a total count for Flanders);
 * arcs = client → option pairs allowed by the assignment rule (own region, or any), costed with
-  :mod:`optimizer.distances`;
+  :mod:`optimizer.distances`; above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or ``sparsify = "on"``) only each
+  client's k nearest allowed options (cKDTree), with a :class:`~optimizer.sparsify.PointArcSource` from which
+  the solve grows them until the sparse optimum is proven equal to the dense one;
 * land rows = free hectares per candidate site, shared by every programme placed on it.
 
 The returned :class:`SitingProblem` keeps the lookup tables that :mod:`optimizer.export` and the domain
@@ -16,7 +18,7 @@ verifier need to turn indices back into municipalities, sites and regions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ from optimizer.errors import InputError
 from optimizer.instance import Instance
 from optimizer.problem import CountRows, LocationProblem
 from optimizer.programmes import Programme
+from optimizer.settings import SPARSIFY_MIN_PAIRS
 
 M2_PER_HA = 10_000.0
 FLANDERS = "Vlaanderen"
@@ -42,6 +45,8 @@ class SitingProblem:
     sites: pd.DataFrame  # candidates with access attributes, region per programme and eligibility flags
     cost_per_tkm: float
     circuity: float
+    arc_source: object | None = None  # sparsify.PointArcSource when the arcs are k-nearest (to be certified)
+    sparsify: dict = field(default_factory=dict)  # mode, pairs, threshold: why the arcs are dense or sparse
 
 
 def region_of(frame: pd.DataFrame, programme: Programme, variant: str = "final") -> pd.Series:
@@ -113,13 +118,17 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     cands = cands.join(classify_instance(instance, cands))
     reserve, greenfield = _flag(cands, "reserve"), _flag(cands, "greenfield")
     cands["reserve"], cands["greenfield"] = reserve, greenfield
-    in_city = demand.set_index("nis")["centrumstad"].reindex(cands["nis"].astype(str)).fillna(False).to_numpy(bool)
-    penalty_m2 = float(instance.assumption("greenfield_penalty_eur_per_m2")) if greenfield.any() else 0.0
+    munis = instance.municipalities  # one row per nis: demand points share their municipality's attributes
+    in_city = munis.set_index("nis")["centrumstad"].reindex(cands["nis"].astype(str)).fillna(False).to_numpy(bool)
+    # reuse first (S7, O2/O8): greenfield candidates are ineligible unless allowed at the named penalty
+    allow_green = params["greenfield"] == "penalty"
+    penalty_m2 = float(instance.assumption("greenfield_penalty_eur_per_m2")) if allow_green and greenfield.any() else 0.0
     circuity = float(instance.assumption("access_circuity"))
     cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
     rules = load_mode_rules() if params["access_rules"] != "none" else None
     intrazonal = float(instance.assumption("intrazonal_distance_factor")) * equivalent_radius_km(demand["area_km2"])
-    site_muni = pd.Series(np.arange(len(demand)), index=demand["nis"]).loc[cands["nis"]].to_numpy()
+    first_row = np.flatnonzero(~demand["nis"].duplicated().to_numpy())  # a demand row of each municipality
+    site_muni = pd.Series(first_row, index=demand["nis"].to_numpy()[first_row]).loc[cands["nis"]].to_numpy()
 
     client_rows, option_rows, arcs = [], [], []
     count_groups, count_lo, count_up, count_names = [], [], [], []
@@ -134,6 +143,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         cap_per_m2 = instance.assumption(prog.capacity_per_m2) if prog.capacity_per_m2 else np.inf
         type_ok = cands["zone_type"].isin(prog.zone_types).to_numpy()
         type_ok = type_ok & (prog.may_use_reserve | ~reserve)  # reserve land: storage/transhipment and banks only (S6)
+        type_ok = type_ok & (allow_green | ~greenfield)
         if prog.sites_in_centrumstad:
             type_ok = type_ok & in_city
         cands[f"eligible_{prog.id}"] = False
@@ -203,6 +213,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         clients_p = pd.DataFrame(
             {
                 "programme": prog.id,
+                "id": demand["id"].to_numpy(),
                 "nis": demand["nis"].to_numpy(),
                 "name": demand["name"].to_numpy(),
                 "region": regions.to_numpy(),
@@ -212,30 +223,33 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         )
         client_rows.append(clients_p)
 
-        # arcs: own region, or any option of the programme (vectorised over all pairs of the programme)
+        # arcs: own region, or any option of the programme; built below, dense or k-nearest
         assignment = prog.assignment if params["assignment"] == "programme" else str(params["assignment"])
-        ci, oj = np.meshgrid(np.arange(len(clients_p)), np.arange(len(options_p)), indexing="ij")
-        ci, oj = ci.ravel(), oj.ravel()
-        if assignment == "own_region":
-            keep = clients_p["region"].to_numpy()[ci] == options_p["region"].to_numpy()[oj]
-            ci, oj = ci[keep], oj[keep]
-        straight = pair_euclidean_km(
-            demand[["x", "y"]].to_numpy(), cands[["x", "y"]].to_numpy(), ci, options_p["site"].to_numpy()[oj]
-        )
-        km = road_km(straight, circuity, intrazonal[ci])
-        cost = clients_p["demand_t"].to_numpy()[ci] * km * cost_per_tkm
-        arcs.append((ci + n_clients, oj + first_option, cost, km))
+        arcs.append((clients_p, options_p, n_clients, first_option, assignment == "own_region"))
         n_clients += len(clients_p)
 
     clients = pd.concat(client_rows, ignore_index=True)
     options = pd.DataFrame(option_rows)
     m = len(options)
     counts = CountRows.from_groups(count_groups, count_lo, count_up, count_names, m)
+    xy = (demand[["x", "y"]].to_numpy(float), cands[["x", "y"]].to_numpy(float))
+    pairs = sum(_pair_count(c, o, own) for c, o, _, _, own in arcs)
+    mode = str(params.get("sparsify", "off"))
+    sparse = mode == "on" or (mode == "auto" and pairs > SPARSIFY_MIN_PAIRS)
+    decision = {"mode": mode, "pairs": int(pairs), "threshold_pairs": SPARSIFY_MIN_PAIRS, "sparse": sparse}
+    if sparse:
+        own = {str(c["programme"].iat[0]) for c, _, _, _, own in arcs if own and len(c)}
+        source = _point_arc_source(clients, options, own, xy, intrazonal, circuity, cost_per_tkm)
+        first = source.nearest(int(params.get("sparsify_k", 16)))  # the certificate in solve grows these
+        arcs = [(first.arc_client, first.arc_option, first.arc_cost, first.arc_km)]
+    else:
+        source = None
+        arcs = [_dense_arcs(c, o, n0, o0, own, xy, intrazonal, circuity, cost_per_tkm) for c, o, n0, o0, own in arcs]
     arc_client = np.concatenate([a[0] for a in arcs])
     arc_option = np.concatenate([a[1] for a in arcs])
     problem = LocationProblem(
         name=instance.name,
-        client_ids=(clients["programme"] + ":" + clients["nis"].astype(str)).to_numpy(),
+        client_ids=(clients["programme"] + ":" + clients["id"].astype(str)).to_numpy(),
         demand=clients["demand_t"].to_numpy(float),
         site_ids=cands["site_id"].to_numpy(),
         site_free_m2=cands["free_ha"].to_numpy(float) * M2_PER_HA,
@@ -256,4 +270,51 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         cost_unit="EUR/yr" if params["objective"] == "eur" else "t·km/yr",
     )
     problem.check_shapes()
-    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity)
+    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity, source, decision)
+
+
+def _pair_count(clients_p: pd.DataFrame, options_p: pd.DataFrame, own_region: bool) -> int:
+    """Allowed client × option pairs of one programme, counted without forming them."""
+    if not own_region:
+        return len(clients_p) * len(options_p)
+    per_region = options_p["region"].value_counts()
+    return int(clients_p["region"].map(per_region).fillna(0).sum())
+
+
+def _dense_arcs(clients_p: pd.DataFrame, options_p: pd.DataFrame, n0: int, o0: int, own_region: bool,
+                xy: tuple[np.ndarray, np.ndarray], intrazonal: np.ndarray, circuity: float,
+                cost_per_tkm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed pair of one programme (vectorised over all its pairs): client, option, cost, km."""
+    ci, oj = np.meshgrid(np.arange(len(clients_p)), np.arange(len(options_p)), indexing="ij")
+    ci, oj = ci.ravel(), oj.ravel()
+    if own_region:
+        keep = clients_p["region"].to_numpy()[ci] == options_p["region"].to_numpy()[oj]
+        ci, oj = ci[keep], oj[keep]
+    straight = pair_euclidean_km(xy[0], xy[1], clients_p["muni"].to_numpy()[ci], options_p["site"].to_numpy()[oj])
+    km = road_km(straight, circuity, intrazonal[clients_p["muni"].to_numpy()[ci]])
+    cost = clients_p["demand_t"].to_numpy()[ci] * km * cost_per_tkm
+    return ci + n0, oj + o0, cost, km
+
+
+def _point_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region: set[str],
+                      xy: tuple[np.ndarray, np.ndarray], intrazonal: np.ndarray, circuity: float,
+                      cost_per_tkm: float):  # noqa: ANN202
+    """The k-nearest cost source of all programmes: a pair is allowed when client and option share a group
+    (the programme, and the region where the assignment stays inside it)."""
+    from optimizer.sparsify import PointArcSource
+
+    own = clients["programme"].isin(own_region).to_numpy()
+    c_key = clients["programme"].astype(str) + np.where(own, "\x1f" + clients["region"].astype(str), "")
+    o_own = options["programme"].isin(own_region).to_numpy()
+    o_key = options["programme"].astype(str) + np.where(o_own, "\x1f" + options["region"].astype(str), "")
+    codes, _ = pd.factorize(pd.concat([c_key, o_key], ignore_index=True))
+    muni = clients["muni"].to_numpy()
+    return PointArcSource(
+        client_xy=xy[0][muni],
+        option_xy=xy[1][options["site"].to_numpy()],
+        client_group=codes[: len(clients)],
+        option_group=codes[len(clients):],
+        cost_per_km=clients["demand_t"].to_numpy(float) * cost_per_tkm,
+        intrazonal_km=intrazonal[muni],
+        circuity=circuity,
+    )

@@ -76,6 +76,8 @@ def fine_instance(
     seed: int = 0,
     boundaries: Path | None = None,
     with_access: bool = True,
+    municipalities: pd.DataFrame | None = None,
+    sites: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate demand points and candidate parcels for all of Flanders.
 
@@ -91,6 +93,8 @@ def fine_instance(
         CRS; points are then drawn inside the polygons instead of equivalent-area disks.
     with_access
         Add the access attributes of :func:`optimizer.networks.access_attributes` to the candidates.
+    municipalities, sites
+        Base tables (default: the shipped ``instances/flanders/municipalities.csv`` and ``candidates.csv``).
 
     Returns
     -------
@@ -100,8 +104,8 @@ def fine_instance(
         ``free_ha``, ``total_ha`` (the municipality's hectares split equally over its parcels).
     """
     rng = np.random.default_rng(seed)
-    munis = pd.read_csv(FLANDERS_DIR / "municipalities.csv")
-    sites = pd.read_csv(FLANDERS_DIR / "candidates.csv")
+    munis = pd.read_csv(FLANDERS_DIR / "municipalities.csv") if municipalities is None else municipalities
+    sites = pd.read_csv(FLANDERS_DIR / "candidates.csv") if sites is None else sites
     zones = sites[sites["zone_type"] == "economic_zone"].set_index("nis").reindex(munis["nis"])
     radius_m = np.sqrt(munis["area_km2"].to_numpy() / np.pi) * M_PER_KM
     d_counts = largest_remainder(munis["population"].to_numpy(), n_demand, minimum=1)
@@ -175,23 +179,38 @@ def fine_location_problem(
     eur_per_tkm: float,
     circuity: float,
     name: str = "fine-flanders",
-):  # noqa: ANN201 - LocationProblem (imported lazily)
-    """A single-programme p-median problem on generated tables, with k-nearest arcs.
+):  # noqa: ANN201 - (LocationProblem, PointArcSource), imported lazily
+    """A single-programme p-median problem on generated tables, with k-nearest arcs and their cost source.
 
     Every demand point sends ``weight · t_per_weight`` t/yr to one of ``p`` facilities; the arc cost is
     tonnes × straight km × ``circuity`` × ``eur_per_tkm``. Only the ``k`` nearest candidates of each point get an
-    arc (see :func:`optimizer.distances.knearest_km`); whether that loses the dense optimum is checked by
-    :mod:`optimizer.sparsify`, not assumed.
-    """
-    from optimizer.distances import knearest_km
-    from optimizer.problem import CountRows, LocationProblem
+    arc. Solve it with :func:`optimizer.sparsify.solve_sparsified` ``(problem, source)``, never as it is: with a
+    small ``k`` and few facilities a point's ``k`` nearest candidates may all stay closed, so the fixed k-nearest
+    problem can be infeasible or lose the optimum; the certificate grows ``k`` until neither can happen.
 
-    idx, km = knearest_km(demand[["x", "y"]].to_numpy(), candidates[["x", "y"]].to_numpy(), k)
+    Returns
+    -------
+    problem : LocationProblem
+        The p-median with the first ``k`` nearest arcs per point.
+    source : optimizer.sparsify.PointArcSource
+        The cost of every point × candidate pair (k-nearest by cKDTree, dense rows on demand).
+    """
+    from optimizer.problem import CountRows, LocationProblem
+    from optimizer.sparsify import PointArcSource
+
     n, m = len(demand), len(candidates)
     tonnes = demand["weight"].to_numpy(float) * t_per_weight
-    arc_client = np.repeat(np.arange(n), idx.shape[1])
-    arc_km = km.ravel().astype(np.float64) * circuity
-    return LocationProblem(
+    source = PointArcSource(
+        client_xy=demand[["x", "y"]].to_numpy(float),
+        option_xy=candidates[["x", "y"]].to_numpy(float),
+        client_group=np.zeros(n, np.int64),
+        option_group=np.zeros(m, np.int64),
+        cost_per_km=tonnes * eur_per_tkm,
+        intrazonal_km=np.zeros(n),
+        circuity=circuity,
+    )
+    arcs = source.nearest(k)
+    problem = LocationProblem(
         name=name,
         client_ids=demand["point_id"].to_numpy(),
         demand=tonnes,
@@ -204,11 +223,47 @@ def fine_location_problem(
         capacity=np.full(m, np.inf),
         fixed_cost=np.zeros(m),
         area_m2=np.zeros(m),
-        arc_client=arc_client,
-        arc_option=idx.ravel().astype(np.int64),
-        arc_cost=tonnes[arc_client] * arc_km * eur_per_tkm,
-        arc_km=arc_km,
+        arc_client=arcs.arc_client,
+        arc_option=arcs.arc_option,
+        arc_cost=arcs.arc_cost,
+        arc_km=arcs.arc_km,
         counts=CountRows.from_groups([np.arange(m)], [p], [p], [f"exactly {p} facilities"], m),
         single_source=True,
-        meta={"k": int(idx.shape[1])},
+        meta={"k": int(k)},
     )
+    return problem, source
+
+
+def fine_tables(
+    n_demand: int,
+    n_candidates: int,
+    *,
+    seed: int,
+    municipalities: pd.DataFrame,
+    sites: pd.DataFrame,
+    boundaries: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generated demand points and parcels in the instance table schema (what :mod:`optimizer.instance` loads).
+
+    Demand points keep every column of their municipality (``nis``, region columns, ``centrumstad``…) so the
+    per-arrondissement and per-service-area rules work unchanged; they get their own ``id``, the inhabitants
+    they stand for as ``population`` and the area they stand for as ``area_km2`` (the municipality's area over
+    its points), which keeps the intrazonal distance term at the scale of a point instead of a municipality.
+    Parcels are economic-zone candidates with ``site_id``, ``name``, ``nis``, ``free_ha`` and ``total_ha``.
+    """
+    demand, parcels = fine_instance(n_demand, n_candidates, seed=seed, boundaries=boundaries, with_access=False,
+                                    municipalities=municipalities, sites=sites)
+    munis = municipalities.set_index("nis")
+    per_muni = demand.groupby("nis")["point_id"].transform("size").to_numpy()
+    base = munis.loc[demand["nis"]].reset_index()
+    points = base.drop(columns=["x", "y", "population", "area_km2"]).assign(
+        id=demand["point_id"].to_numpy(),
+        population=demand["weight"].to_numpy(),
+        area_km2=munis.loc[demand["nis"], "area_km2"].to_numpy() / per_muni,
+        x=demand["x"].to_numpy(),
+        y=demand["y"].to_numpy(),
+    )
+    names = munis.loc[parcels["nis"], "name"].to_numpy()
+    candidates = parcels.assign(name=[f"{n} parcel {s}" for n, s in zip(names, parcels["site_id"])],
+                                zone_type="economic_zone")
+    return points[["id", *[c for c in points.columns if c != "id"]]], candidates

@@ -23,11 +23,17 @@ reduced-cost fixing and a Lagrangian tree (:mod:`optimizer.bounds`); for multi-s
 Lagrangian branch and bound of :mod:`optimizer.cflp_strong`; for single-source capacitated ones the strengthened
 rows with a heuristic incumbent (:mod:`optimizer.heuristics`) passed with ``setSolution``. Every path ends in
 :func:`finish`, which recomputes the objective from the cleaned arrays and reports the proven bound.
+
+Time limits: all phases of one solve share a :class:`Deadline`; each phase takes a share of what is *left*, tree
+nodes stop with it, and HiGHS gets the rest (it is not started when less than :data:`MIN_HIGHS_S` is left and an
+incumbent exists). The bound returned at the limit is the best one known (Lagrangian, tree or HiGHS' dual bound).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -40,6 +46,83 @@ from optimizer.problem import LocationProblem, Solution, objective_parts
 
 INF = highspy.kHighsInf
 SHARE_EPS = 1e-9  # shares below this are solver noise
+MIN_HIGHS_S = 0.1  # below this much time left HiGHS is not started when an incumbent is already known
+# HiGHS 1.16 does not check its time limit before the root LP: on the reduced pmed35 model (285,000 nonzeros,
+# 3.5 s left, load 6) presolve ran 10.9 s, and with presolve off the MIP set-up ran 19 s without an LP iteration.
+# With an incumbent in hand, HiGHS is not started with less time left than this many seconds per nonzero.
+HIGHS_SETUP_S_PER_NNZ = 3e-5
+_BANNER_SHOWN = False  # HiGHS prints its banner at the first construction in a process, on the C-level stdout
+
+
+def new_highs(log: bool = False) -> highspy.Highs:
+    """A ``highspy.Highs`` with console output off unless ``log``.
+
+    HiGHS 1.16 writes "Running HiGHS …" to file descriptor 1 when the first instance of a process is constructed,
+    before any option can be set, and Python's ``redirect_stdout`` does not see it. As in Pyomo's HiGHS interface
+    (which captures the descriptor), the first construction runs with descriptor 1 pointed at ``/dev/null``
+    unless the log is wanted.
+    """
+    global _BANNER_SHOWN  # once per process, as HiGHS' own flag
+    if log or _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", bool(log))
+    return h
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Wall-clock end of a solve (``perf_counter`` seconds; ``None``: no limit), shared by all its phases.
+
+    Every phase (heuristics, subgradient, tree nodes, HiGHS) asks :meth:`left` instead of owning a fixed
+    share of the limit, so the phases together stay within it and HiGHS only gets what is left.
+    """
+
+    end: float | None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        return cls(None if seconds is None else time.perf_counter() + max(float(seconds), 0.0))
+
+    def left(self) -> float | None:
+        """Seconds left (≥ 0), ``None`` without a limit."""
+        return None if self.end is None else max(0.0, self.end - time.perf_counter())
+
+    def share(self, fraction: float, cap: float | None = None) -> float | None:
+        """``fraction`` of the time left, at most ``cap`` (``cap`` alone without a limit)."""
+        left = self.left()
+        if left is None:
+            return cap
+        return fraction * left if cap is None else min(cap, fraction * left)
+
+    def expired(self, margin: float = 0.0) -> bool:
+        """Whether at most ``margin`` seconds are left."""
+        left = self.left()
+        return left is not None and left <= margin
+
+    def too_short_for(self, model: MatrixModel) -> bool:
+        """Whether the time left cannot cover HiGHS' set-up of ``model`` (:data:`HIGHS_SETUP_S_PER_NNZ`), which
+        ignores the limit; callers with an incumbent then skip HiGHS and keep their own bound."""
+        return self.expired(max(MIN_HIGHS_S, HIGHS_SETUP_S_PER_NNZ * model.matrix.nnz))
+
+    def options(self, options):  # noqa: ANN001, ANN201 - SolveOptions (import cycle)
+        """``options`` with the time limit set to what is left (unchanged without a limit)."""
+        left = self.left()
+        if left is None:
+            return options
+        from dataclasses import replace
+
+        return replace(options, time_limit_s=left)
 
 
 @dataclass(frozen=True)
@@ -213,8 +296,7 @@ def make_highs(model: MatrixModel, options, *, relax: bool = False) -> highspy.H
     relax
         Pass the LP relaxation (all columns continuous).
     """
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(getattr(options, "log", False)))
+    h = new_highs(bool(getattr(options, "log", False)))
     if options.time_limit_s is not None:
         h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.0)))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
@@ -462,32 +544,50 @@ def solve_highspy(
 
 
 def solve_strong(problem: LocationProblem, options) -> Solution:  # noqa: ANN001 - SolveOptions
-    """Strengthened formulation plus a heuristic (or the user's warm start) as HiGHS' first incumbent."""
-    from optimizer.heuristics import incumbent_for
+    """Strengthened formulation plus a heuristic (or the user's warm start) as HiGHS' first incumbent.
 
+    With a time limit on a capacitated problem the Lagrangian bound of :mod:`optimizer.cflp_strong` (for
+    single-source problems that of the multi-source relaxation, still valid) is computed first with a small share
+    of the time: HiGHS may stop before its own root bound, and a time-limited result must still carry an honest,
+    finite gap. The reported bound is the larger of the two.
+    """
+    from optimizer.heuristics import incumbent_for, solution_cost
+
+    deadline = Deadline.after(options.time_limit_s)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     model = build_matrices(problem, strengthen=True)
     timings["build"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), time_limit_s=_share(options, 0.1))
+    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), time_limit_s=deadline.share(0.1))
     timings["heuristic"] = time.perf_counter() - t1
-    remaining = _remaining(options, time.perf_counter() - t0)
-    status, y, x, bound, log = run_highs(problem, model, remaining, incumbent=start)
-    timings["solve"] = time.perf_counter() - t0 - timings["build"] - timings["heuristic"]
+    solver = f"HiGHS {_highs_version()} via highspy (strong)"
+    t2 = time.perf_counter()
+    lag_bound, log = float("-inf"), ""
+    if options.time_limit_s is not None and np.isfinite(problem.capacity).any():
+        from optimizer.cflp_strong import cflp_lagrangian
+
+        ub = solution_cost(problem, *start) if start is not None else float("inf")
+        lr = cflp_lagrangian(problem, upper_bound=ub, time_limit_s=deadline.share(0.15), heuristic_every=0)
+        lag_bound = lr.bound
+        log += f"lagrangian bound {lag_bound:.10g} after {lr.iterations} it\n"
+        timings["bound"] = time.perf_counter() - t2
+        if start is not None and lag_bound >= ub - max(options.mip_gap, 1e-6) * max(1.0, abs(ub)):
+            timings["solve"] = 0.0
+            return finish(problem, "optimal", *start, lag_bound, solver=solver, timings_s=timings, log=log,
+                          gap_tol=options.mip_gap)  # fmt: skip
+    t3 = time.perf_counter()
+    if start is not None and deadline.too_short_for(model):
+        status, (y, x), bound = "feasible", start, float("-inf")
+    else:
+        status, y, x, bound, hlog = run_highs(problem, model, deadline.options(options), incumbent=start)
+        log += hlog
+    timings["solve"] = time.perf_counter() - t3
     if status == "no_solution" and start is not None:  # HiGHS stopped before accepting the incumbent
         status, (y, x) = "feasible", start
-    return finish(
-        problem,
-        status,
-        y,
-        x,
-        bound,
-        solver=f"HiGHS {_highs_version()} via highspy (strong)",
-        timings_s=timings,
-        log=log,
-        gap_tol=options.mip_gap,
-    )
+    if status != "infeasible":
+        bound = max(bound, lag_bound)
+    return finish(problem, status, y, x, bound, solver=solver, timings_s=timings, log=log, gap_tol=options.mip_gap)
 
 
 def choose_strategy(problem: LocationProblem) -> str:
@@ -510,9 +610,9 @@ def _share(options, fraction: float) -> float | None:  # noqa: ANN001
 
 
 def _remaining(options, elapsed_s: float):  # noqa: ANN001, ANN202
-    """``options`` with the time limit reduced by ``elapsed_s`` (HiGHS gets what is left, at least 1 s)."""
+    """``options`` with the time limit reduced by ``elapsed_s`` (what is left, never negative)."""
     if options.time_limit_s is None:
         return options
     from dataclasses import replace
 
-    return replace(options, time_limit_s=max(1.0, float(options.time_limit_s) - elapsed_s))
+    return replace(options, time_limit_s=max(0.0, float(options.time_limit_s) - elapsed_s))

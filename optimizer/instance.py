@@ -482,6 +482,20 @@ def _read_manifest(path: Path) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------------------------
+def is_chain_instance(name_or_path: str | Path) -> bool:
+    """Whether the instance places a multi-echelon chain programme (solved by :mod:`optimizer.chain`).
+
+    Reads only the manifest's ``[programmes] place`` and the programmes' kinds, so the CLI can dispatch before
+    the (validated, full) load; any problem is left for :func:`load_instance` to report.
+    """
+    try:
+        manifest = _read_manifest(resolve_instance_path(name_or_path))
+        place = manifest.get("programmes", {}).get("place", [])
+        return any(load_programme(str(pid)).kind == "chain" for pid in place)
+    except (InputError, TypeError, AttributeError):
+        return False
+
+
 def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
     """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
     overrides = overrides or {}
@@ -511,9 +525,11 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
             raise
     parameters = _resolve_parameters(manifest, path, overrides)
     assumptions = _resolve_assumptions(manifest, path, overrides)
+    variant = str(parameters["size_variant"])
+    located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (optimizer/chain.py)
+    if located and not any(p.knows_variant(variant) for p in located):
+        located[0].sizes_for(variant, strict=True)  # raises: no programme of the instance defines the variant
     for prog in programmes:
-        if parameters["size_variant"] != "final":
-            prog.sizes_for(str(parameters["size_variant"]))  # raises when the variant is unknown
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")

@@ -185,8 +185,11 @@ def plot(front: pd.DataFrame, path: Path, title: str) -> Path:
 
     unit = front.attrs.get("cost_unit", "EUR/yr")
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    ordered = front.sort_values("land_take_ha")
-    ax.plot(ordered["land_take_ha"], ordered["transport"], "-o", color="#1f5f8b", lw=2, ms=6)
+    # distinct solutions only (two ε may give the same one); land take is discrete, so between two sampled points
+    # the point to the left is surely achievable (a staircase; more --points may find better ones in between)
+    ordered = front.sort_values("land_take_ha").drop_duplicates(["land_take_ha", "transport"])
+    ax.step(ordered["land_take_ha"], ordered["transport"], where="post", color="#1f5f8b", lw=1.5, alpha=0.6)
+    ax.plot(ordered["land_take_ha"], ordered["transport"], "o", color="#1f5f8b", ms=7)
     for row in ordered.itertuples():
         ax.annotate(f"{row.facilities} fac.", (row.land_take_ha, row.transport), textcoords="offset points",
                     xytext=(6, 6), fontsize=8, color="#333333")
@@ -195,7 +198,8 @@ def plot(front: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.text(0.99, 0.98, "each point: minimum transport for at most that land take\n(ε-constraint, verified)",
+    ax.text(0.99, 0.98, "each point: minimum transport for at most that land take\n(ε-constraint, verified; "
+            "between points the step is surely\nachievable; more --points may find better)",
             transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#555555")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,8 @@ def _solve_sparsified(sp: SitingProblem, options: SolveOptions, k: int) -> tuple
 
     result = solve_sparsified(sp.problem, sp.arc_source, k=k, options=options)
     sp.problem = result.problem
-    history = [{key: (float(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else v)
-                for key, v in row.items()} for row in result.history]
+    history = [{key: ((float(v) if np.isfinite(v) else None) if isinstance(v, (float, np.floating)) else v)
+                for key, v in row.items()} for row in result.history]  # JSON has no inf
     summary = {
         **sp.sparsify,
         "certified": bool(result.certified),
@@ -158,7 +158,22 @@ def run(
         written = write_result(out_dir, tables, summary, extra_layers=_network_layers(), geoparquet=geoparquet,
                                crs=crs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
+        _add_export_time(written, summary["timings_s"]["export"])
     return RunResult(sp, solution, tables, summary, written)
+
+
+def _add_export_time(out_dir: Path, seconds: float) -> None:
+    """Record the export's own duration in the written summary.json (one atomic file replace: either version is
+    a complete manifest)."""
+    import json
+    import os
+
+    path = Path(out_dir) / "summary.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.setdefault("timings_s", {})["export"] = seconds
+    tmp = path.with_name(f".summary.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _network_layers() -> dict:

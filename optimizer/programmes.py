@@ -76,12 +76,22 @@ class Programme:
         """Type environments (digest §3) a size may use; empty: every type."""
         return self.size_type_environments.get(size, self.type_environments)
 
-    def sizes_for(self, variant: str) -> dict[str, float]:
-        """Plot sizes in m² for a size variant (``final`` is the study's final text)."""
-        if variant == "final":
+    def knows_variant(self, variant: str) -> bool:
+        """Whether this programme defines ``variant`` (``final`` always)."""
+        return variant == "final" or variant in self.variants
+
+    def sizes_for(self, variant: str, *, strict: bool = False) -> dict[str, float]:
+        """Plot sizes in m² for a size variant (``final`` is the study's final text).
+
+        A variant this programme does not define keeps the final sizes: in an integrated instance (S4) the poster
+        variant changes banks and clusters, while the sorting centre has one size in both versions (digest §1.8).
+        ``strict`` raises instead; :func:`optimizer.instance.load_instance` does so when no programme knows it.
+        """
+        if variant == "final" or (variant not in self.variants and not strict):
             return dict(self.sizes_m2)
-        if variant not in self.variants and self.variants:
-            msg = f"programme {self.id!r} has no size variant {variant!r}; known: final, {', '.join(self.variants)}"
+        if variant not in self.variants:
+            known = ", ".join(["final", *self.variants])
+            msg = f"programme {self.id!r} has no size variant {variant!r}; known: {known}"
             raise InputError(msg, file=self.file, field="variants")
         sizes = dict(self.sizes_m2)
         sizes.update({k: float(v) for k, v in self.variants.get(variant, {}).get("sizes", {}).items()})

@@ -103,7 +103,7 @@ def classify_instance(instance: "Instance", candidates: pd.DataFrame) -> pd.Data
     a = instance.assumptions
     return classify(
         candidates,
-        instance.demand,
+        instance.municipalities,  # one row per nis (demand points share their municipality's class)
         large_industry_min_ha=float(a["large_industry_min_ha"].value),
         near_urban_classes=str(a["near_urban_classes"].value),
         mixed_urban_classes=str(a["mixed_urban_classes"].value),

@@ -146,7 +146,8 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
 
     inst = sp.instance
     params = inst.parameters
-    demand = inst.demand.set_index("nis")
+    demand = inst.demand.set_index("id" if "id" in inst.demand else "nis")  # demand units (municipalities or points)
+    munis = inst.demand.drop_duplicates("nis").set_index("nis")  # a facility's municipality attributes
     cands = sp.sites.set_index("site_id")
     fac, alloc = tables.facilities, tables.allocations
     violations: list[str] = []
@@ -168,7 +169,9 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
         region_col = prog.region_for(str(params["size_variant"]))
         regions = (demand[region_col].astype(str) if region_col != "flanders"
                    else pd.Series("Vlaanderen", index=demand.index))
-        fac_region = regions.loc[f["nis"].astype(str)].to_numpy()
+        muni_regions = (munis[region_col].astype(str) if region_col != "flanders"
+                        else pd.Series("Vlaanderen", index=munis.index))
+        fac_region = muni_regions.loc[f["nis"].astype(str)].to_numpy()
         checks.append(f"{prog.id}: facilities per region")
         per_region = pd.Series(fac_region).value_counts()
         lo, up = prog.count_bounds(str(params["size_variant"]))
@@ -197,7 +200,7 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
                                   f" is not one of {list(allowed_types)}")
             if _truthy(site.get("reserve", False)) and not prog.may_use_reserve:
                 violations.append(f"{prog.id} at {row.site_id}: reserve land is for storage/transhipment and banks only")
-            if prog.sites_in_centrumstad and not bool(inst.demand.set_index("nis").at[str(site["nis"]), "centrumstad"]):
+            if prog.sites_in_centrumstad and not bool(munis.at[str(site["nis"]), "centrumstad"]):
                 violations.append(f"{prog.id} at {row.site_id}: not in a centrumstad")
             if rules is not None:
                 rule = programme_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""))
@@ -205,10 +208,11 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
                     violations.append(f"{prog.id} at {row.site_id}: breaks the {params['access_rules']} access rule")
         checks.append(f"{prog.id}: every municipality served once with its full flow")
         per_inh = inst.assumption(prog.demand_per_inhabitant)
-        served = a.groupby("nis")["share"].sum().reindex(demand.index, fill_value=0.0)
+        unit = a["demand_id"] if "demand_id" in a else a["nis"]
+        served = a.groupby(unit)["share"].sum().reindex(demand.index, fill_value=0.0)
         for nis in served.index[np.abs(served.to_numpy() - 1.0) > 1e-6][:3]:
-            violations.append(f"{prog.id}: municipality {nis} served {served[nis]:.4f} times")
-        tonnes = a.groupby("nis")["tonnes"].sum().reindex(demand.index, fill_value=0.0)
+            violations.append(f"{prog.id}: demand unit {nis} served {served[nis]:.4f} times")
+        tonnes = a.groupby(unit)["tonnes"].sum().reindex(demand.index, fill_value=0.0)
         expected_t = demand["population"].astype(float) * per_inh
         if not np.allclose(tonnes.to_numpy(), expected_t.to_numpy(), rtol=1e-6, atol=1e-6):
             violations.append(f"{prog.id}: allocated tonnes differ from population × {per_inh} t")
@@ -230,13 +234,13 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
                               f"(municipality {site_nis[k]}), not in municipality {f['nis'].iloc[k]}")
         if params["single_source"]:
             checks.append(f"{prog.id}: single source")
-            split = a.groupby("nis")["facility_id"].nunique()
+            split = a.groupby(unit)["facility_id"].nunique()
             for nis in split.index[(split > 1).to_numpy()][:3]:
                 violations.append(f"{prog.id}: municipality {nis} is split over {split[nis]} facilities")
         if assignment == "own_region":
             checks.append(f"{prog.id}: served inside own {prog.region}")
-            own = regions.loc[a["nis"].astype(str)].to_numpy()
-            theirs = regions.loc[fac_by_id.loc[a["facility_id"], "nis"].astype(str)].to_numpy()
+            own = regions.loc[unit.loc[a.index].astype(str)].to_numpy()
+            theirs = muni_regions.loc[fac_by_id.loc[a["facility_id"], "nis"].astype(str)].to_numpy()
             for k in np.flatnonzero(own != theirs)[:3]:
                 violations.append(f"{prog.id}: {a['municipality'].iloc[k]} is served outside its {prog.region}")
         if params["enforce_capacity"] and prog.capacity_per_m2:
@@ -246,14 +250,16 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
             for k in np.flatnonzero(load > cap.to_numpy() * (1 + 1e-9) + 1e-6)[:3]:
                 violations.append(f"{prog.id} at {f['site_id'].iloc[k]}: load {load[k]:.0f} t over capacity {cap.iloc[k]:.0f} t")
         checks.append(f"{prog.id}: transport recomputed from coordinates")
-        for row in a.itertuples():  # one row per served municipality: independent of the vectorised core
-            m, s = demand.loc[row.nis], cands.loc[row.site_id]
-            d = float(np.hypot(m["x"] - s["x"], m["y"] - s["y"])) / 1000.0
-            r = f_intra * float(np.sqrt(max(m["area_km2"], 0.0) / np.pi))
-            km = circuity * float(np.sqrt(d * d + r * r))
-            transport += float(row.tonnes) * km * eur_per_tkm
-            if abs(km - row.km) > 1e-6 * max(1.0, km):
-                violations.append(f"{prog.id}: distance {row.municipality}→{row.site_id} is {row.km:.4f} km, recomputed {km:.4f}")
+        # from the raw coordinates, one row per allocation: independent of optimizer.distances and of the arcs
+        m = demand.loc[unit.loc[a.index].astype(str), ["x", "y", "area_km2"]].to_numpy(float)
+        s = cands.loc[a["site_id"], ["x", "y"]].to_numpy(float)
+        d = np.hypot(m[:, 0] - s[:, 0], m[:, 1] - s[:, 1]) / 1000.0
+        r = f_intra * np.sqrt(np.maximum(m[:, 2], 0.0) / np.pi)
+        km = circuity * np.sqrt(d * d + r * r)
+        transport += float(np.sum(a["tonnes"].to_numpy(float) * km)) * eur_per_tkm
+        for k in np.flatnonzero(np.abs(km - a["km"].to_numpy(float)) > 1e-6 * np.maximum(1.0, km))[:3]:
+            violations.append(f"{prog.id}: distance {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} is "
+                              f"{a['km'].iloc[k]:.4f} km, recomputed {km[k]:.4f}")
 
     checks.append("free land per site")
     taken = fac.groupby("site_id")["area_m2"].sum()
@@ -261,11 +267,13 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     for site in taken.index[(taken > free_m2 + 1e-6).to_numpy()]:
         violations.append(f"site {site}: {taken[site]:.0f} m² taken, {free_m2[site]:.0f} m² free")
 
-    checks.append("greenfield penalty (S7)")
+    checks.append("greenfield: forbidden, or charged its penalty (S7)")
     green = np.array([_truthy(raw.at[sid, "greenfield"]) if "greenfield" in raw.columns else False
                       for sid in fac["site_id"]], dtype=bool)
+    if green.any() and params["greenfield"] != "penalty":
+        violations.append(f"facility on greenfield site {fac['site_id'].to_numpy()[green][0]} while greenfield is forbidden")
     penalty = (float(inst.assumption("greenfield_penalty_eur_per_m2")) * float(fac["area_m2"].to_numpy()[green].sum())
-               if green.any() else 0.0)
+               if green.any() and params["greenfield"] == "penalty" else 0.0)
 
     checks.append("objective total")
     land = float(params["land_cost_eur_per_m2"]) * float(fac["area_m2"].sum())

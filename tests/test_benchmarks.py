@@ -329,3 +329,22 @@ def test_missing_baseline_package_is_refused_before_any_solve(monkeypatch):
     with pytest.raises(InputError, match=r"cbc needs pulp.*\[bench\]"):
         bench.run_bench("ci", baselines=("cbc",), progress=False, instances=[])
     bench.require_baselines(["highs"])  # HiGHS ships with the engine
+
+
+def test_keep_baselines_copies_columns_and_recomputes_ratios():
+    """A run of ours alone keeps the earlier baseline times per instance; ratios use our new times."""
+    spec = importlib.util.spec_from_file_location("run_benchmarks", ROOT / "benchmarks" / "run_benchmarks.py")
+    rb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rb)
+    previous = pd.DataFrame({
+        "instance": ["a", "b", "c"], "time_s": [1.0, 2.0, 4.0],
+        "highs_time_s": [3.0, 8.0, np.nan], "highs_status": ["optimal", "feasible", np.nan],
+        "highs_ratio": [3.0, 4.0, np.nan], "cbc_time_s": [np.nan] * 3,
+    })  # fmt: skip
+    new = pd.DataFrame({"instance": ["c", "a", "b"], "time_s": [1.0, 0.5, 2.0], "highs_time_s": [np.nan] * 3})
+    frame, kept = rb.keep_baselines(new, previous, ())
+    assert kept == ["highs"]  # cbc has no times to keep
+    by = frame.set_index("instance")
+    assert by.loc["a", "highs_ratio"] == pytest.approx(6.0) and by.loc["b", "highs_ratio"] == pytest.approx(4.0)
+    assert np.isnan(by.loc["c", "highs_ratio"]) and by.loc["b", "highs_status"] == "feasible"
+    assert rb.keep_baselines(new, previous, ("highs",))[1] == []  # a baseline run now is not overwritten

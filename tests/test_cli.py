@@ -103,3 +103,28 @@ def test_unknown_output_crs_is_refused_before_solving(tmp_path: Path) -> None:
     proc = siting("solve", "materialenbanken", "--out", str(tmp_path / "x"), "--crs", "EPSG:99999999")
     assert proc.returncode == 2 and "unknown CRS" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_solve_dispatches_chain_instances_to_the_chain_model(monkeypatch, tmp_path: Path) -> None:
+    """`siting solve s2b-plastics-chain` runs the multi-echelon chain model (as `siting chain` does)."""
+    from typer.testing import CliRunner
+
+    from optimizer import chain
+    from optimizer.cli import app
+    from optimizer.instance import is_chain_instance
+
+    assert is_chain_instance("s2b-plastics-chain") and not is_chain_instance("materialenbanken")
+    assert not is_chain_instance("no-such-instance")  # the full load reports that, with its own message
+    seen = {}
+
+    def fake_run_chain(name, overrides, out_dir, time_limit):  # noqa: ANN001, ANN202
+        seen.update(name=name, overrides=overrides, out_dir=out_dir, time_limit=time_limit)
+        return {"instance": name, "status": "optimal", "gap": 0.0}
+
+    monkeypatch.setattr(chain, "run_chain", fake_run_chain)
+    result = CliRunner().invoke(app, ["solve", "s2b-plastics-chain", "--out", str(tmp_path / "c"), "--time-limit", "7",
+                                      "--set", "chain_ambition=mid", "--json"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"name": "s2b-plastics-chain", "overrides": {"chain_ambition": "mid"}, "out_dir": tmp_path / "c",
+                    "time_limit": 7.0}
+    assert json.loads(result.stdout)["status"] == "optimal"

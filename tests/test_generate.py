@@ -57,3 +57,21 @@ def test_points_inside_polygons_with_boundaries() -> None:
     polys = gpd.read_file(path).assign(nis=lambda g: g["geoitem"].astype(int)).set_index("nis").geometry
     inside = shapely.contains_xy(polys.loc[d["nis"]].to_numpy(), d["x"].to_numpy(), d["y"].to_numpy())
     assert inside.all()
+
+
+def test_fine_p_median_with_small_k_is_certified_equal_to_dense() -> None:
+    """k = 1 with p = 3 leaves most points without an open nearest candidate: the certificate must fix it."""
+    from optimizer.generate import fine_location_problem
+    from optimizer.solve import SolveOptions, solve_problem
+    from optimizer.sparsify import matrix_cost_block, nearest_arcs, solve_sparsified, with_arcs
+    from optimizer.verify import verify_problem
+
+    d, c = fine_instance(300, 60, seed=2, with_access=False)
+    problem, source = fine_location_problem(d, c, p=3, k=1, t_per_weight=0.01, eur_per_tkm=0.2, circuity=1.3)
+    options = SolveOptions(mip_gap=0.0, backend="highspy")
+    dense = with_arcs(problem, nearest_arcs(matrix_cost_block(source(np.arange(300)).astype(float)), 300, 60, 60))
+    exact = solve_problem(dense, options)
+    result = solve_sparsified(problem, source, k=1, options=options)
+    assert result.certified and result.history[0]["beyond_clients"] > 0 and result.k.max() > 1
+    assert verify_problem(result.problem, result.solution).ok
+    assert result.solution.objective == pytest.approx(exact.objective, rel=1e-6)  # float32 dense rows vs float64

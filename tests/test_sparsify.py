@@ -8,7 +8,9 @@ import pytest
 from optimizer.matrix import matrix_problem
 from optimizer.problem import CountRows
 from optimizer.solve import SolveOptions, solve_problem
-from optimizer.sparsify import beyond_relaxation, matrix_cost_block, nearest_arcs, solve_sparsified
+from optimizer.distances import block_km, knearest_grouped
+from optimizer.sparsify import (PointArcSource, beyond_relaxation, matrix_cost_block, nearest_arcs, solve_sparsified,
+                                with_arcs)
 from optimizer.verify import verify_problem
 
 
@@ -92,3 +94,57 @@ def test_count_rows_unchanged_in_sparse_problem() -> None:
     result = solve_sparsified(dense, matrix_cost_block(cost), k=2, options=SolveOptions(mip_gap=0.0))
     assert result.certified
     assert result.solution.objective == pytest.approx(solve_problem(dense, SolveOptions(mip_gap=0.0)).objective)
+
+
+def test_small_k_and_few_facilities_leave_clients_without_an_open_neighbour_and_are_certified() -> None:
+    """The known k-nearest bug: with k = 1 and p = 1 most clients' only arc goes to a closed option.
+
+    A plain k-nearest model is then infeasible; the beyond arcs keep the relaxation feasible and the certificate
+    grows k until the optimum is proven equal to the dense one.
+    """
+    rng = np.random.default_rng(5)
+    west, east = rng.normal(0, 1, (15, 2)), rng.normal((40, 0), 1, (15, 2))  # two clusters of clients
+    clients = np.vstack([west, east])
+    sites = np.vstack([rng.normal(0, 1, (4, 2)), rng.normal((40, 0), 1, (4, 2))])
+    weights = np.ones(30)
+    cost = np.sqrt(((clients[:, None] - sites[None]) ** 2).sum(-1))
+    dense = matrix_problem(weights, None, np.zeros(8), cost, p=1)
+    sparse_k1 = solve_problem(with_arcs(dense, nearest_arcs(matrix_cost_block(cost), 30, 8, 1)),
+                              SolveOptions(mip_gap=0.0))
+    assert sparse_k1.status == "infeasible"  # no single option is every client's nearest
+    exact = solve_problem(dense, SolveOptions(mip_gap=0.0))
+    result = solve_sparsified(dense, matrix_cost_block(cost), k=1, growth=2, options=SolveOptions(mip_gap=0.0))
+    assert result.certified and result.rounds >= 2
+    assert result.history[0]["beyond_clients"] >= 15  # the far cluster went beyond in the first round
+    assert result.solution.objective == pytest.approx(exact.objective, rel=1e-9)
+    assert verify_problem(result.problem, result.solution).ok
+
+
+def test_knearest_grouped_matches_brute_force() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.random((200, 2)) * 5e4, rng.random((70, 2)) * 5e4
+    ga, gb = rng.integers(0, 3, 200), rng.integers(0, 3, 70)
+    k = rng.integers(1, 30, 200)
+    origin, dest, km, next_km = knearest_grouped(a, b, k, origin_group=ga, dest_group=gb)
+    full = block_km(a, b, origin_group=ga, dest_group=gb).astype(float)
+    assert np.all(np.diff(origin) >= 0)
+    for i in range(200):
+        row = np.sort(full[i][np.isfinite(full[i])])
+        mine = km[origin == i]
+        kk = min(k[i], len(row))
+        assert len(mine) == kk and np.allclose(mine, row[:kk], rtol=1e-6)
+        assert np.all(gb[dest[origin == i]] == ga[i])
+        assert next_km[i] == (pytest.approx(row[kk], rel=1e-6) if kk < len(row) else np.inf)
+
+
+def test_point_arc_source_agrees_with_its_dense_rows() -> None:
+    rng = np.random.default_rng(3)
+    n, m = 120, 40
+    source = PointArcSource(rng.random((n, 2)) * 3e4, rng.random((m, 2)) * 3e4, rng.integers(0, 2, n),
+                            rng.integers(0, 2, m), rng.uniform(1, 5, n), rng.uniform(0, 2, n), 1.3)
+    fast = nearest_arcs(source, n, m, 5)
+    slow = nearest_arcs(matrix_cost_block(source(np.arange(n)).astype(float)), n, m, 5)
+    assert np.array_equal(fast.arc_client, slow.arc_client)
+    assert np.allclose(fast.arc_cost, slow.arc_cost, rtol=1e-5)
+    assert np.allclose(fast.beyond_cost, slow.beyond_cost, rtol=1e-5)
+    assert fast.arc_km is not None and np.all(fast.arc_km > 0)

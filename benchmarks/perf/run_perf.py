@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -71,13 +72,27 @@ def _record(suite: str, name: str, method: str, problem: LocationProblem, sol: S
         "verified": None if report is None else report.ok, "seconds": seconds, "limit_s": limit,
         "build_s": sol.timings_s.get("build", float("nan")),
         "rest_s": seconds - sol.timings_s.get("build", 0.0), "timings": sol.timings_s, "solver": sol.solver,
-        "n_arcs": problem.n_arcs, "load_avg": os.getloadavg()[0],
+        "n_arcs": problem.n_arcs, "load_avg": os.getloadavg()[0], "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }  # fmt: skip
+
+
+def _spopt(problem: LocationProblem, limit: float) -> Solution:
+    """spopt ``PMedian`` solved by PuLP's CBC (:func:`optimizer.bench.spopt_pmedian`) as a :class:`Solution`."""
+    from optimizer.bench import spopt_pmedian
+
+    res = spopt_pmedian(problem, limit)
+    empty = np.zeros(0)
+    return Solution(status=res.status, objective=res.objective, bound=res.bound,
+                    open_options=empty if res.open_options is None else res.open_options,
+                    arc_share=empty if res.arc_share is None else res.arc_share,
+                    solver="spopt PMedian (PuLP/CBC)", timings_s={"solve": res.time_s})  # fmt: skip
 
 
 def _solve(method: str, problem: LocationProblem, limit: float) -> tuple[Solution, float]:
     t0 = time.perf_counter()
-    if method == "plain":
+    if method == "spopt":
+        sol = _spopt(problem, limit)
+    elif method == "plain":
         sol = solve_plain(problem, SolveOptions(time_limit_s=limit))
     else:
         sol = solve_problem(problem, SolveOptions(backend="highspy", time_limit_s=limit))
@@ -96,7 +111,8 @@ def _emit(out, row: dict) -> None:  # noqa: ANN001
 
 
 def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pmed_plain_limit: float,
-        methods: tuple[str, ...], pmed_limit: float) -> None:
+        methods: tuple[str, ...], pmed_limit: float, instances: set[str] | None = None,
+        spopt_limit: float = 600.0) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a") as out:
         out.write(json.dumps({"meta": {"command": " ".join(sys.argv), "machine": platform.machine(),
@@ -107,8 +123,10 @@ def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pme
             if suite in ("capabc", "pmed", "cap", "holmberg"):
                 cases = benchmark_set(SETS[suite])
                 for case in cases:
+                    if instances is not None and case.name not in instances:
+                        continue
                     problem = case.load()
-                    for method in methods:
+                    for method in (m for m in methods if m != "spopt"):
                         if method == "ours":
                             lim = pmed_limit if suite == "pmed" else limit
                         else:
@@ -118,7 +136,7 @@ def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pme
             elif suite == "pm2000":
                 problem, raw = pmedian_2000x200()
                 for method in methods:
-                    lim = limit if method == "ours" else pmed_plain_limit
+                    lim = {"ours": limit, "spopt": spopt_limit}.get(method, pmed_plain_limit)
                     sol, seconds = _solve(method, problem, lim)
                     _emit(out, _record(suite, problem.name, method, problem, sol, seconds, None, lim))
                 if "ours" in methods:
@@ -177,12 +195,34 @@ def summary(out_path: Path) -> str:
         lines.append(f"Total ours {tot['ours']:.1f} s, plain {tot['plain']:.1f} s (ratio {tot['plain'] / max(tot['ours'], 1e-9):.1f}×); "
                      f"median ours {med_o:.2f} s" + (f", plain {statistics.median(meds):.2f} s" if meds else "")
                      + (f"; median per-instance ratio {statistics.median(ratios):.1f}×" if ratios else "") + ".")  # fmt: skip
+        loads = [r["load_avg"] for k, r in rows.items() if k[0] == suite and r.get("load_avg") is not None]
+        if loads:  # the machine is shared: timings under load are upper bounds
+            lines.append(f"1-min load average at the solves: {min(loads):.1f}–{max(loads):.1f} "
+                         f"(median {statistics.median(loads):.1f}; 2 cores).")  # fmt: skip
         extra = [r for k, r in rows.items() if k[0] == suite and k[2] not in ("ours", "plain")]
         for r in extra:
             lines.append(f"{r['method']}: {r['seconds']:.1f} s, {r['status']}, objective {r['objective']:.6f}, "
                          f"certified {r.get('certified')}, rounds {r.get('rounds')}, arcs {r['n_arcs']}.")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
+
+
+def _instances(text: str | None) -> set[str] | None:
+    """``"pmed26-pmed40,capa8000"`` → the set of names (a ``prefixA-prefixB`` range expands the numbers)."""
+    if not text:
+        return None
+    names: set[str] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not hi:
+            names.add(lo)
+            continue
+        a, b = re.fullmatch(r"([A-Za-z]+)(\d+)", lo), re.fullmatch(r"([A-Za-z]+)(\d+)", hi)
+        if not (a and b and a.group(1) == b.group(1)):
+            msg = f"bad range {part!r}: use e.g. pmed26-pmed40"
+            raise ValueError(msg)
+        names.update(f"{a.group(1)}{k}" for k in range(int(a.group(2)), int(b.group(2)) + 1))
+    return names
 
 
 def main() -> None:
@@ -192,14 +232,17 @@ def main() -> None:
     parser.add_argument("--pmed-limit", type=float, default=600.0, help="time limit of ours on pmed (s)")
     parser.add_argument("--plain-limit", type=float, default=120.0, help="time limit of plain HiGHS on capabc (s)")
     parser.add_argument("--pmed-plain-limit", type=float, default=300.0, help="plain HiGHS limit on p-median (s)")
-    parser.add_argument("--methods", default="ours,plain")
+    parser.add_argument("--methods", default="ours,plain", help="ours,plain[,spopt] (spopt: pm2000 only)")
+    parser.add_argument("--spopt-limit", type=float, default=600.0, help="CBC time limit of spopt on pm2000 (s)")
+    parser.add_argument("--instances", default=None,
+                        help="only these instances of the published sets, e.g. pmed26-pmed40 or capa8000,pmed30")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "perf.jsonl")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     if not args.summary_only:
         suites = ["capabc", "pmed", "pm2000"] if args.suite == "all" else args.suite.split(",")
         run(suites, args.out, args.limit, args.plain_limit, args.pmed_plain_limit, tuple(args.methods.split(",")),
-            args.pmed_limit)
+            args.pmed_limit, _instances(args.instances), args.spopt_limit)
     print(summary(args.out))
 
 

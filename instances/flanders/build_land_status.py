@@ -1,0 +1,92 @@
+"""Build the STAND-IN candidate tables for temporary reserve land (S6) and greenfield (S7).
+
+Run from the project root (no third-party data needed; reads only the committed base layer)::
+
+    python instances/flanders/build_land_status.py
+
+The study asks for two kinds of land the base layer does not map:
+
+* **reserve land and vacancy for temporary use** — "Het tijdelijk gebruik van reserveterreinen en leegstand kan
+  ruimte creëren voor de opslag en overslag van materialen" (L12175-12179, L12977-12983; digest O4, §7 S6), open
+  only to storage/transhipment and material banks;
+* **greenfield** — discouraged (O8, L11563-11570; reuse first, O2 L12703-12707) yet listed as a WA3 layer
+  "Onontgonnen greenfields" (L5115; digest A12, §7 S7).
+
+No layer of either is available (the Flemish vacancy inventory and the planned-but-undeveloped business land are
+not in ``../shared``). **These tables are stand-ins, not those layers.** They are derived deterministically from
+``candidates.csv`` with two named assumptions of ``models/assumptions.toml``:
+
+``candidates_reserve.csv``
+    the base candidates plus one ``RES-<nis>`` row per municipality: reserve land and vacant plots inside its
+    business parks, ``reserve_vacancy_share`` × the occupied business-park hectares, at the municipality's point,
+    flagged ``reserve = true``; only where that is at least ``MIN_PLOT_HA`` (the smallest plot of a programme that
+    may use reserve land, a 5,000 m² small bank or cluster).
+``candidates_greenfield.csv``
+    the base candidates plus one ``GF-<nis>`` row — a new economic zone on open land, ``greenfield_candidate_ha``
+    hectares, flagged ``greenfield = true`` — in every municipality whose existing business parks have less free
+    land than one sorting-centre plot (40,000 m², L10671-10672): where the existing zones are full.
+
+Both rows share the point, municipality and zone type of the municipality's aggregate zone, so they differ from it
+only by their land status. Planners with the real layers add ``reserve`` / ``greenfield`` columns (true/false) to
+their own candidate table instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import tomllib
+
+HERE = Path(__file__).resolve().parent
+PROJECT_ROOT = HERE.parents[1]
+MIN_PLOT_HA = 0.5  # smallest plot of a programme that may use reserve land (5,000 m², L10051, L11406-11409)
+SORTING_PLOT_HA = 4.0  # one plastics sorting centre (40,000 m², L10671-10672)
+
+
+def _assumption(name: str) -> float:
+    with (PROJECT_ROOT / "models" / "assumptions.toml").open("rb") as fh:
+        return float(tomllib.load(fh)["assumptions"][name]["value"])
+
+
+def _extra_rows(zones: pd.DataFrame, prefix: str, what: str, free_ha: pd.Series, flag: str) -> pd.DataFrame:
+    rows = zones.loc[free_ha.index].copy()
+    rows["site_id"] = prefix + rows["nis"].astype(str)
+    rows["name"] = rows["name"].str.replace("Economische zones ", f"{what} ", regex=False)
+    rows["free_ha"] = free_ha.round(2)
+    rows[flag] = True
+    return rows
+
+
+def reserve_table(candidates: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Base candidates plus the reserve/vacancy stand-in rows (see module docstring)."""
+    zones = candidates[candidates["zone_type"] == "economic_zone"]
+    reserve_ha = zones["occupied_ha"].astype(float) * share
+    rows = _extra_rows(zones, "RES-", "Reserve en leegstand", reserve_ha[reserve_ha >= MIN_PLOT_HA], "reserve")
+    rows["occupied_ha"] = float("nan")
+    out = pd.concat([candidates.assign(reserve=False), rows], ignore_index=True)
+    return out
+
+
+def greenfield_table(candidates: pd.DataFrame, greenfield_ha: float) -> pd.DataFrame:
+    """Base candidates plus the greenfield stand-in rows (see module docstring)."""
+    zones = candidates[candidates["zone_type"] == "economic_zone"]
+    full = zones["free_ha"].astype(float) < SORTING_PLOT_HA
+    rows = _extra_rows(zones, "GF-", "Greenfield (nieuwe economische zone)",
+                       pd.Series(greenfield_ha, index=zones.index[full]), "greenfield")
+    rows["total_ha"], rows["occupied_ha"] = rows["free_ha"], 0.0
+    return pd.concat([candidates.assign(greenfield=False), rows], ignore_index=True)
+
+
+def main() -> None:
+    candidates = pd.read_csv(HERE / "candidates.csv")
+    reserve = reserve_table(candidates, _assumption("reserve_vacancy_share"))
+    green = greenfield_table(candidates, _assumption("greenfield_candidate_ha"))
+    reserve.to_csv(HERE / "candidates_reserve.csv", index=False)
+    green.to_csv(HERE / "candidates_greenfield.csv", index=False)
+    print(f"candidates_reserve.csv: {int(reserve['reserve'].sum())} reserve rows; "
+          f"candidates_greenfield.csv: {int(green['greenfield'].sum())} greenfield rows")
+
+
+if __name__ == "__main__":
+    main()
