@@ -594,7 +594,7 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     lr = lagrangian_bound(problem, ub, multipliers=d1, index=index, time_limit_s=deadline.share(0.3))
     # the Lagrangian open set is often a better start for the local search
     y_lr = np.asarray(lr.y) > 0.5
-    if problem.counts.matrix.shape[0] == 0 or _feasible(problem, y_lr):
+    if not deadline.expired() and (problem.counts.matrix.shape[0] == 0 or _feasible(problem, y_lr)):
         y1 = local_search(problem, y_lr, index, time_limit_s=deadline.share(0.2))
         x1 = assign_nearest(problem, y1, index)
         if x1 is not None and _feasible(problem, y1) and solution_cost(problem, y1, x1) < ub - 1e-9 * max(1.0, abs(ub)):
@@ -604,6 +604,10 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
     if lr.bound >= ub - gap_tol * max(1.0, abs(ub)):
         timings["solve"] = 0.0
         return finish(problem, "optimal", y0, x0, lr.bound, solver=solver, timings_s=timings, gap_tol=options.mip_gap)
+    if deadline.expired(MIN_HIGHS_S):  # no time for fixing, tree or HiGHS: the incumbent and the Lagrangian bound
+        timings["solve"] = 0.0
+        return finish(problem, "feasible", y0, x0, lr.bound, solver=solver, timings_s=timings,
+                      log="time limit after the Lagrangian bound\n", gap_tol=options.mip_gap)  # fmt: skip
     t3 = time.perf_counter()
     fix_closed, fix_open, keep = reduced_cost_fixing(problem, lr, ub)
     keep |= x0 > 0  # the incumbent stays feasible

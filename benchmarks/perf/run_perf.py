@@ -25,6 +25,8 @@ Usage::
 
     nohup python benchmarks/perf/run_perf.py --suite all > /tmp/perf.log 2>&1 &
     python benchmarks/perf/run_perf.py --suite capabc --plain-limit 120 --limit 60
+    python benchmarks/perf/run_perf.py --suite pmed --instances pmed26-pmed40     # a subset (resume a cut run)
+    python benchmarks/perf/run_perf.py --suite pm2000 --methods ours,spopt       # spopt PMedian + CBC on pm2000
     python benchmarks/perf/run_perf.py --summary-only --out benchmarks/perf/out/perf.jsonl
 """
 
@@ -192,7 +194,8 @@ def summary(out_path: Path) -> str:
         med_o = statistics.median([rows[(suite, n, "ours")]["seconds"] for n in names if (suite, n, "ours") in rows])
         meds = [rows[(suite, n, "plain")]["seconds"] for n in names if (suite, n, "plain") in rows]
         lines.append("")
-        lines.append(f"Total ours {tot['ours']:.1f} s, plain {tot['plain']:.1f} s (ratio {tot['plain'] / max(tot['ours'], 1e-9):.1f}×); "
+        plain_text = f", plain {tot['plain']:.1f} s (ratio {tot['plain'] / max(tot['ours'], 1e-9):.1f}×)" if meds else ""
+        lines.append(f"Total ours {tot['ours']:.1f} s{plain_text}; "
                      f"median ours {med_o:.2f} s" + (f", plain {statistics.median(meds):.2f} s" if meds else "")
                      + (f"; median per-instance ratio {statistics.median(ratios):.1f}×" if ratios else "") + ".")  # fmt: skip
         loads = [r["load_avg"] for k, r in rows.items() if k[0] == suite and r.get("load_avg") is not None]
@@ -201,8 +204,13 @@ def summary(out_path: Path) -> str:
                          f"(median {statistics.median(loads):.1f}; 2 cores).")  # fmt: skip
         extra = [r for k, r in rows.items() if k[0] == suite and k[2] not in ("ours", "plain")]
         for r in extra:
-            lines.append(f"{r['method']}: {r['seconds']:.1f} s, {r['status']}, objective {r['objective']:.6f}, "
-                         f"certified {r.get('certified')}, rounds {r.get('rounds')}, arcs {r['n_arcs']}.")  # fmt: skip
+            ours = rows.get((suite, r["instance"], "ours"))
+            vs = f" ({r['seconds'] / ours['seconds']:.1f}× ours)" if ours else ""
+            same = "" if ours is None else (", same objective as ours" if abs(r["objective"] - ours["objective"])
+                                            <= 1e-6 * max(1.0, abs(ours["objective"])) else ", objective differs from ours")
+            cert = f", certified {r.get('certified')}, rounds {r.get('rounds')}" if "certified" in r else ""
+            lines.append(f"{r['method']}: {r['seconds']:.1f} s{vs}, {r['status']}, objective {r['objective']:.6f}"
+                         f"{same}, verified {r['verified']}{cert}, arcs {r['n_arcs']}, load {r.get('load_avg', float('nan')):.1f}.")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
