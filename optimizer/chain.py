@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -529,6 +530,7 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
               time_limit_s: float | None = None) -> dict:
     """Load, compile, solve, verify and (optionally) export a chain instance; returns the summary."""
     from optimizer.diagnose import InfeasibleError
+    from optimizer.export import versions
     from optimizer.instance import load_instance
     from optimizer.pipeline import NoSolutionError
     from optimizer.verify import VerificationError
@@ -552,7 +554,8 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
     p = cc.problem
     summary = {
         "instance": inst.name, "title": inst.title, "status": sol.status,
-        "gap": max(0.0, (sol.objective - sol.bound) / max(abs(sol.objective), 1e-9)),
+        "gap": (max(0.0, (sol.objective - sol.bound) / max(abs(sol.objective), 1e-9)) if math.isfinite(sol.bound)
+                else None),  # no proven bound: no gap to claim
         "objective_eur_per_yr": sol.objective,
         "transport_eur_per_yr": float(flows["cost_eur"].sum()),
         "land_cost_eur_per_yr": float(sol.objective - flows["cost_eur"].sum()),
@@ -571,6 +574,11 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
                                                      "existing open", "new counts", "free land", "arc costs from coordinates",
                                                      "objective"]},
         "timings_s": sol.timings_s,
+        # the run manifest, as for every solve: what was solved, with which inputs and software, how well
+        "bound": sol.bound if math.isfinite(sol.bound) else None,
+        "solver": "highs",
+        "instance_hash": inst.content_hash(),
+        "versions": versions(),
     }
     if out_dir is not None:
         write_chain(Path(out_dir), fac, flows, summary)

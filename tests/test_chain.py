@@ -222,3 +222,23 @@ def test_bad_ambition_is_one_clear_error() -> None:
 
     with pytest.raises(InputError, match="chain_ambition"):
         load_instance("s2b-plastics-chain", {"chain_ambition": "mars"})
+
+
+def test_chain_run_writes_a_full_run_manifest(tmp_path) -> None:
+    """A time-limited S2b run from the CLI: verified result, honest gap, and the manifest every run must carry."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_ROOT
+
+    out = tmp_path / "s2b"
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "s2b-plastics-chain", "--out", str(out),
+                           "--time-limit", "10", "-q"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] in ("optimal", "feasible") and s["verification"]["passed"]
+    assert s["gap"] is None or 0.0 <= s["gap"] < 1.0
+    assert (s["gap"] is None) == (s["bound"] is None)
+    assert len(s["instance_hash"]) == 64 and "highspy" in s["versions"]
+    assert {"build", "solve"} <= set(s["timings_s"])

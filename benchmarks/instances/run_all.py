@@ -5,7 +5,7 @@ Run from the project root::
     python benchmarks/instances/run_all.py [NAME ...] [--out benchmarks/instances/out]
 
 For every instance of ``siting list`` (except ``fine-*``, maintained elsewhere) it runs ``siting solve NAME``
-— or ``siting chain NAME`` for the multi-echelon plastics-chain instances, which ``siting solve`` refuses —
+(which hands the multi-echelon plastics-chain instances to the chain model, as ``siting chain NAME`` does)
 with the instance's own default time limit, then checks what a planner gets: exit code 0, a verified summary,
 and a GeoPackage with its layers. It writes ``results.json`` next to the results and the table, the command, the
 date and the load average into ``benchmarks/instances/README.md`` (the measured section is regenerated, the text
@@ -62,7 +62,7 @@ def _gpkg_layers(path: Path) -> list[str]:
 def solve_one(inst: dict, out_root: Path) -> dict:
     """Run the CLI on one instance and collect what it wrote."""
     out = out_root / inst["name"]
-    command = "chain" if inst["kind"] == "chain" else "solve"
+    command = "solve"
     args = [sys.executable, "-m", "optimizer.cli", command, inst["name"], "--out", str(out), "--json"]
     t0 = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True, cwd=PROJECT_ROOT, check=False,
@@ -75,7 +75,7 @@ def solve_one(inst: dict, out_root: Path) -> dict:
     s = json.loads(proc.stdout[proc.stdout.index("{"):])
     layers = _gpkg_layers(out / "result.gpkg")
     row.update({"status": s["status"], "gap": s.get("gap"), "gpkg_layers": layers})
-    if command == "chain":
+    if inst["kind"] == "chain":
         row.update({"verified": s["verification"]["passed"], "objective": s["objective_eur_per_yr"],
                     "unit": "EUR/yr", "land_take_ha": s["new_land_take_ha"],
                     "land_per_programme_ha": {f"new {k}": v for k, v in s["land_take_per_echelon_ha"].items()},
@@ -138,7 +138,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = []
     for inst in named_instances(args.names or None):
-        print(f"{inst['name']}: siting {'chain' if inst['kind'] == 'chain' else 'solve'} …", flush=True)
+        print(f"{inst['name']}: siting solve …", flush=True)
         row = solve_one(inst, args.out)
         rows.append(row)
         print(f"  exit {row['exit']}, {row.get('status', row.get('error'))}, gap {_fmt_gap(row.get('gap'))}, "
