@@ -461,6 +461,9 @@ def _validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, 
     share = float(assumptions["seaport_free_share"].value)
     frame.loc[ports, "free_ha"] = pd.to_numeric(frame.loc[ports, "total_ha"], errors="coerce") * share
     frame["free_from_assumption"] = ports
+    _fail_first(ports & frame["free_ha"].isna(), path, "total_ha",
+                "seaport without free_ha needs its total area: fill in total_ha in hectares (free land is then "
+                "total_ha × the named assumption seaport_free_share), or give free_ha")
     _fail_first(frame["free_ha"].isna(), path, "free_ha",
                 "free area missing: fill in free_ha in hectares (only seaports may leave it blank)")
     _check_coordinates(frame, path)

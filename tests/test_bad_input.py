@@ -97,6 +97,16 @@ def header_only(table: str) -> Mutation:
     return go
 
 
+def cells(table: str, row: int, **values: object) -> Mutation:
+    """Set several cells of one row (``row`` 0-based data row)."""
+
+    def go(root: Path) -> None:
+        for col, value in values.items():
+            cell(table, row, col, value)(root)
+
+    return go
+
+
 def all_cells(table: str, col: str, value: object) -> Mutation:
     def go(root: Path) -> None:
         frame = pd.read_csv(root / table, dtype=str, keep_default_na=False)
@@ -252,6 +262,8 @@ CASES = [
     Case("cand-free-negative", cell(CANDS, 2, "free_ha", "-3"), CANDS, "free_ha", 4, "negative"),
     Case("cand-free-blank", cell(CANDS, 3, "free_ha", ""), CANDS, "free_ha", 5, "free area missing"),
     Case("cand-free-text", cell(CANDS, 1, "free_ha", "veel"), CANDS, "free_ha", 3, "not a number"),
+    Case("cand-seaport-no-area", cells(CANDS, 2, zone_type="seaport", free_ha="", total_ha=""), CANDS, "total_ha", 4,
+         "seaport without free_ha needs its total area"),
     Case("cand-municipality-unknown", cell(CANDS, 5, "nis", "99999"), CANDS, "nis", 7, "not in the demand table"),
     Case("cand-duplicate-site", cell(CANDS, 4, "site_id", "EZ-35002"), CANDS, "site_id", 6, "duplicate id"),
     Case("cand-column-missing", drop(CANDS, "zone_type"), CANDS, "zone_type", None, "missing column"),
