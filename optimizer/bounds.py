@@ -208,16 +208,18 @@ class _YSubproblem:
         return solve
 
     def _solve_lp(self, rho: np.ndarray, required: np.ndarray, closed: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        import highspy
+        from optimizer.highs_backend import run_lp
 
         h = self.highs
         m = len(rho)
         cols = np.arange(m, dtype=np.int32)
         h.changeColsCost(m, cols, rho.astype(float))
         h.changeColsBounds(m, cols, required.astype(float), np.where(closed, 0.0, 1.0))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = run_lp(h)
+        if status == "infeasible":  # proven: no open set satisfies the rows with these fixings
             return float("inf"), np.zeros(m), np.zeros(m)
+        if status != "optimal":  # nothing proven: the trivial bound (never +inf, which would claim infeasibility)
+            return float("-inf"), np.zeros(m), np.zeros(m)
         sol = h.getSolution()
         y = np.asarray(sol.col_value)
         rc = np.asarray(sol.col_dual)

@@ -227,7 +227,7 @@ class _CoverLp:
         *,
         flips: bool = False,
     ) -> tuple[float, np.ndarray, np.ndarray]:
-        import highspy
+        from optimizer.highs_backend import run_lp
 
         h = self.highs
         m = len(v)
@@ -236,9 +236,11 @@ class _CoverLp:
         cols = np.arange(m, dtype=np.int32)
         h.changeColsCost(m, cols, v.astype(float))
         h.changeColsBounds(m, cols, fixed_in.astype(float), np.where(out, 0.0, 1.0))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = run_lp(h)
+        if status == "infeasible":  # proven: no cover with these fixings
             return float("inf"), np.zeros(m), np.full(m, np.inf)
+        if status != "optimal":  # nothing proven: the trivial bound, and no flip can be priced
+            return float("-inf"), np.zeros(m), np.zeros(m)
         sol = h.getSolution()
         y = np.asarray(sol.col_value)
         rc = np.asarray(sol.col_dual)

@@ -54,6 +54,25 @@ HIGHS_SETUP_S_PER_NNZ = 3e-5
 _BANNER_SHOWN = False  # HiGHS prints its banner at the first construction in a process, on the C-level stdout
 
 
+def run_lp(h: highspy.Highs) -> str:
+    """Solve a (re-)modified LP: ``"optimal"``, ``"infeasible"`` or ``"unknown"``.
+
+    After cost/bound changes HiGHS' warm-started simplex can end in ``kUnknown`` with a perfectly feasible LP
+    (seen in the Lagrangian outer problem). Such an outcome proves nothing: it is retried once from scratch, and
+    callers must treat a remaining ``"unknown"`` as "no bound" (−inf), never as infeasible (+inf).
+    """
+    for attempt in range(2):
+        if attempt:
+            h.clearSolver()
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal"
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return "infeasible"
+    return "unknown"
+
+
 def new_highs(log: bool = False) -> highspy.Highs:
     """A ``highspy.Highs`` with console output off unless ``log``.
 

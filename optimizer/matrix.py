@@ -621,7 +621,7 @@ def _parse_costs(text: pd.DataFrame, file: Path, *, blank_forbidden: bool) -> np
     if hit.size:
         r, c = hit[0]
         got = raw[r, c]
-        what = ("is empty" if got == "" else "is NaN" if str(got).strip().lower() == "nan"
+        what = ("is empty" if got == "" else "is not a finite number (NaN)" if str(got).strip().lower() == "nan"
                 else f"is not a finite number: {str(got)!r}")
         msg = f"cost {what}" + ("; give a finite cost, or leave the cell empty to forbid the pair" if blank_forbidden
                                 else "; give a finite cost, or omit the triplet to forbid the pair")

@@ -256,3 +256,27 @@ def test_highs_output_only_with_log(log: bool) -> None:
         assert "HiGHS" in proc.stdout, proc.stdout[:500]
     else:
         assert proc.stdout == "", proc.stdout[:500]
+
+
+def test_unknown_lp_outcome_is_no_bound_not_infeasibility() -> None:
+    """Regression (hypothesis seed 6277): HiGHS' warm-started outer LP ended in kUnknown, read as infeasible (+inf
+    bound), and a feasible single-source problem came back 'feasible' with an invalid bound. Now: optimal."""
+    problem = make_problem(6277, single_source=True, capacitated=True, rows="p", integer=True)
+    ref = solve_problem(problem, SolveOptions(backend="pyomo", mip_gap=0.0))
+    ours = solve_highspy(problem, SolveOptions(backend="highspy", mip_gap=0.0, time_limit_s=30), strategy="auto")
+    assert ref.status == ours.status == "optimal"
+    assert ours.objective == pytest.approx(ref.objective) and ours.bound <= ref.objective + 1e-6
+
+
+def test_run_lp_never_reports_a_feasible_lp_as_infeasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An LP whose first run ends 'unknown' is retried from scratch; an unresolved outcome stays 'unknown'."""
+    import highspy
+
+    from optimizer.highs_backend import new_highs, run_lp
+
+    h = new_highs()
+    h.addVar(0.0, 1.0)
+    h.changeColCost(0, 1.0)
+    assert run_lp(h) == "optimal"
+    monkeypatch.setattr(type(h), "getModelStatus", lambda self: highspy.HighsModelStatus.kUnknown)
+    assert run_lp(h) == "unknown"
