@@ -6,6 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The suite is a gate: property tests draw the same examples on every run, so CI is reproducible and a red run
+# is a real regression. To search new examples (and keep any failure found as a regression test), run
+#   HYPOTHESIS_PROFILE=explore python -m pytest tests/test_highs_backend.py tests/test_properties.py
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=300, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SITING_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
