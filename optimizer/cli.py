@@ -142,6 +142,14 @@ def solve(
         return
     target = out_dir if out_dir is not None else Path("results") / Path(name).stem
     if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
+        unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet), ("--mip-gap", mip_gap),
+                                                ("--threads", threads), ("--backend", backend != "auto")) if given]
+        if unsupported:
+            from optimizer.errors import InputError
+
+            msg = (f"{', '.join(unsupported)} not available for the plastics-chain model yet; drop the option "
+                   "(the chain uses the manifest's mip_gap and writes EPSG:31370)")
+            raise InputError(msg, field=unsupported[0])
         _run_chain(name, overrides, target, time_limit, quiet, as_json)
         return
     show_progress = not (quiet or as_json)

@@ -128,3 +128,5 @@ def test_solve_dispatches_chain_instances_to_the_chain_model(monkeypatch, tmp_pa
     assert seen == {"name": "s2b-plastics-chain", "overrides": {"chain_ambition": "mid"}, "out_dir": tmp_path / "c",
                     "time_limit": 7.0}
     assert json.loads(result.stdout)["status"] == "optimal"
+    refused = CliRunner().invoke(app, ["solve", "s2b-plastics-chain", "--out", str(tmp_path / "d"), "--crs", "EPSG:4326"])
+    assert refused.exit_code == 2 and "--crs not available for the plastics-chain model" in refused.stderr
