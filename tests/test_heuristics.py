@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from bruteforce import brute_force
 from optimizer.bounds import _YSubproblem, lagrangian_bound, lagrangian_branch_and_bound, reduced_cost_fixing
@@ -16,16 +15,7 @@ from optimizer.heuristics import ArcIndex, assign, greedy_open, incumbent_for, l
 from optimizer.problem import CountRows, LocationProblem, Solution
 from optimizer.verify import verify_problem
 from test_highs_backend import make_problem
-
-specs = st.builds(
-    dict,
-    seed=st.integers(0, 10_000),
-    single_source=st.booleans(),
-    capacitated=st.booleans(),
-    rows=st.sampled_from(["none", "p", "groups"]),
-    land=st.booleans(),
-    required=st.booleans(),
-)
+from test_highs_backend import problems as specs  # the same random problem classes as the backend tests
 
 
 def _as_solution(problem: LocationProblem, y: np.ndarray, x: np.ndarray) -> Solution:
@@ -123,12 +113,17 @@ def test_y_subproblem_matches_enumeration() -> None:
                 out = min(out, float(rho @ z))
             return out
 
-        expected = best({})
-        assert value == pytest.approx(expected) or (np.isinf(value) and np.isinf(expected))
-        if np.isfinite(expected):
-            for j in range(m):
-                alt = best({j: not y[j]}) - expected
-                assert flip[j] == pytest.approx(alt) or (np.isinf(flip[j]) and np.isinf(alt))
+        _assert_value_and_flips(value, y, flip, best)
+
+
+def _assert_value_and_flips(value: float, y: np.ndarray, flip: np.ndarray, best) -> None:  # noqa: ANN001
+    """The subproblem's value equals enumeration ``best({})`` and each flip cost equals ``best({j: not y_j})``."""
+    expected = best({})
+    assert value == pytest.approx(expected) or (np.isinf(value) and np.isinf(expected))
+    if np.isfinite(expected):
+        for j in range(len(y)):
+            alt = best({j: not y[j]}) - expected
+            assert flip[j] == pytest.approx(alt) or (np.isinf(flip[j]) and np.isinf(alt))
 
 
 def test_cover_knapsack_matches_enumeration() -> None:
@@ -152,12 +147,7 @@ def test_cover_knapsack_matches_enumeration() -> None:
                     out = min(out, float(v @ z))
             return out
 
-        expected = best({})
-        assert value == pytest.approx(expected) or (np.isinf(value) and np.isinf(expected))
-        if np.isfinite(expected):
-            for j in range(m):
-                alt = best({j: not y[j]}) - expected
-                assert flip[j] == pytest.approx(alt) or (np.isinf(flip[j]) and np.isinf(alt))
+        _assert_value_and_flips(value, y, flip, best)
 
 
 @pytest.mark.parametrize("seed", range(5))
