@@ -556,8 +556,14 @@ def solve_highspy(
         from optimizer.cflp_strong import solve_cflp
 
         return solve_cflp(problem, options)
+    if strategy == "sscflp":
+        from optimizer.solver.sscflp import applicable, solve_sscflp
+
+        if applicable(problem):
+            return solve_sscflp(problem, options)
+        strategy = "strong"  # the knapsack Lagrangian needs a single-source capacitated problem with exact DPs
     if strategy != "strong":
-        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian or cflp"
+        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian, cflp or sscflp"
         raise ValueError(msg)
     return solve_strong(problem, options)
 
@@ -614,14 +620,17 @@ def choose_strategy(problem: LocationProblem) -> str:
 
     * uncapacitated (p-median, UFLP; any count rows, land and required options): ``"lagrangian"``;
     * multi-source with finite capacities: ``"cflp"``;
-    * single-source capacitated: ``"strong"``.
+    * single-source capacitated: ``"sscflp"`` (:mod:`optimizer.solver.sscflp`) where its knapsacks are exact
+      (:func:`optimizer.solver.sscflp.applicable`), otherwise ``"strong"``.
     """
     capacitated = bool(np.isfinite(problem.capacity).any())
     if not capacitated:
         return "lagrangian"
     if not problem.single_source:
         return "cflp"
-    return "strong"
+    from optimizer.solver.sscflp import applicable
+
+    return "sscflp" if applicable(problem) else "strong"
 
 
 def _share(options, fraction: float) -> float | None:  # noqa: ANN001

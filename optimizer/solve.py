@@ -131,6 +131,11 @@ def choose_backend(problem: LocationProblem, requested: str) -> str:
         return requested
     if "highspy" in BACKENDS and problem.n_arcs > 20_000:
         return "highspy"
+    if "highspy" in BACKENDS and problem.single_source and np.isfinite(problem.capacity).any():
+        from optimizer.solver.sscflp import applicable
+
+        if applicable(problem):  # the knapsack Lagrangian tree (Holmberg p57: open at 60 s via Pyomo, 31 s here)
+            return "highspy"
     return "pyomo"
 
 

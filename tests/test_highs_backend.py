@@ -17,7 +17,7 @@ from optimizer.problem import CountRows, LocationProblem
 from optimizer.solve import BACKENDS, SolveOptions, solve_problem
 from optimizer.verify import verify_problem
 
-STRATEGIES = ("plain", "strong", "lagrangian", "cflp")
+STRATEGIES = ("plain", "strong", "lagrangian", "cflp", "sscflp")
 
 
 def make_problem(
@@ -159,7 +159,7 @@ def test_registration_time_limit_and_status() -> None:
     assert verify_problem(problem, sol).ok
     assert choose_strategy(problem) == "cflp"
     assert choose_strategy(make_problem(5, capacitated=False)) == "lagrangian"
-    assert choose_strategy(make_problem(5, single_source=True)) == "strong"
+    assert choose_strategy(make_problem(5, single_source=True)) == "sscflp"  # integer demands: exact knapsacks
 
 
 def test_infeasible_is_reported() -> None:
