@@ -278,9 +278,10 @@ class _Lagrangian:
 
     def prune_level(self, upper_bound: float, gap: float = 0.0) -> float:
         """Bound at or above which no solution better than ``upper_bound`` (by more than ``gap``) exists."""
-        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB
-            return upper_bound - 1.0 + 1e-6 + gap * max(1.0, abs(upper_bound))
-        return upper_bound - max(gap, 1e-9) * max(1.0, abs(upper_bound))
+        relative = upper_bound - max(gap, 1e-9) * max(1.0, abs(upper_bound))
+        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB (or the gap, if lower)
+            return min(upper_bound - 1.0 + 1e-6, relative) if gap > 0 else upper_bound - 1.0 + 1e-6
+        return relative
 
     def rounded(self, raw: float) -> float:
         return float(np.ceil(raw - 1e-7)) if self.integral and np.isfinite(raw) else raw
@@ -630,7 +631,9 @@ def solve_with_fixing(problem: LocationProblem, options, *, branch: bool = True)
         # half of the time left, or all of it when the other half would not clearly cover HiGHS' set-up of the
         # reduced model (3 nonzeros per arc; 1.5 × the estimate, so that HiGHS is not skipped after all)
         share = 1.0 if deadline.expired(3 * HIGHS_SETUP_S_PER_NNZ * 3 * len(kept)) else 0.5
-        bb = lagrangian_branch_and_bound(
+        from optimizer.solver.uncapacitated_tree import branch_and_bound  # node-level arcs, early stop, rows
+
+        bb = branch_and_bound(
             sub, (y0, x0[kept]), lr.multipliers, forced_open=forced_open, forced_closed=forced_closed,
             gap=options.mip_gap, time_limit_s=deadline.share(share),
         )  # fmt: skip

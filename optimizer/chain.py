@@ -186,9 +186,21 @@ def _arc_upper_bounds(p: ChainProblem) -> np.ndarray:
     return ub
 
 
-def solve_chain(p: ChainProblem, time_limit_s: float = 300.0, mip_gap: float = 1e-6) -> ChainSolution:
-    """Build and solve the chain MIP with HiGHS."""
+def solve_chain(p: ChainProblem, time_limit_s: float = 300.0, mip_gap: float = 1e-6, *,
+                model: str = "lean") -> ChainSolution:  # fmt: skip
+    """Build and solve the chain MIP with HiGHS.
+
+    ``model="lean"`` (default) solves the strengthened, scaled form of :mod:`optimizer.solver.chain_mip` (echelon
+    cover and count rows, no per-arc links; ``s5-hub-ambition-high``: 0.01 % in 25 s where this reference model
+    stood at 4 % after 120 s); ``"reference"`` the rows of :func:`build_matrix` as they are.
+    """
     import time
+
+    if model == "lean":
+        from optimizer.solver.chain_mip import solve_chain_mip
+
+        r = solve_chain_mip(p, time_limit_s, mip_gap, reference=build_matrix)
+        return ChainSolution(r.open_fac, r.flow_t, r.objective, r.bound, r.status, r.timings_s)
 
     import highspy
 

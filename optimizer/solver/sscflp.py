@@ -216,9 +216,10 @@ class SscflpLagrangian:
         ub = self.ub
         if not np.isfinite(ub):
             return float("inf")
-        if self.integral:
-            return ub - 1.0 + 1e-6 + gap * max(1.0, abs(ub))
-        return ub - max(gap, 1e-9) * max(1.0, abs(ub))
+        relative = ub - max(gap, 1e-9) * max(1.0, abs(ub))
+        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB (or the gap, if lower)
+            return min(ub - 1.0 + 1e-6, relative) if gap > 0 else ub - 1.0 + 1e-6
+        return relative
 
     def run(
         self,
