@@ -49,6 +49,8 @@ BEYOND_SHARE_TOL = 1e-7  # a beyond-arc share above this counts as used
 # a client that went beyond gets k ≥ this × the rank of its cheapest open option: fewer rounds for a few more arcs
 # (measured on fine-10k-3k: 2.0 certifies in 3 rounds with 1.24 M arcs, 8.0 s; 1.25 in 4 rounds, 1.14 M, 9-10.6 s)
 RANK_MARGIN = 2.0
+MIN_ROUND_S = 0.5  # no relaxation round is started with less time left than this (the deadline is shared)
+FINISH_SHARE = 0.15  # share of the limit (at most 10 s) an uncapacitated solve keeps for its time-limit finish
 
 
 @dataclass
@@ -113,6 +115,22 @@ class PointArcSource:
         beyond = np.where(np.isfinite(next_d), self.cost_per_km * self.road_km(np.where(np.isfinite(next_d), next_d,
                                                                                          0.0), everyone), np.inf)
         return SparseArcs(ci, oj, self.cost_per_km[ci] * km, beyond, km)
+
+    def nearest_open(self, open_options: np.ndarray) -> SparseArcs:
+        """Every client's cheapest open allowed option (one cKDTree query per group); ``beyond_cost`` unused."""
+        from scipy.spatial import cKDTree
+
+        n = len(self.client_xy)
+        ci, oj, dist = np.arange(n), np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
+        for g in np.unique(self.client_group):
+            rows = np.flatnonzero(self.client_group == g)
+            opened = np.flatnonzero((self.option_group == g) & open_options[: len(self.option_group)])
+            if len(opened):
+                d, j = cKDTree(self.option_xy[opened]).query(self.client_xy[rows], k=1, workers=-1)
+                oj[rows], dist[rows] = opened[j], d / 1000.0  # metres (Lambert 72) to km
+        ok = oj >= 0
+        km = self.road_km(dist[ok], ci[ok])
+        return SparseArcs(ci[ok], oj[ok], self.cost_per_km[ci[ok]] * km, np.full(n, np.inf), km)
 
     def rank_of_open(self, clients: np.ndarray, open_options: np.ndarray) -> np.ndarray:
         """:func:`rank_of_open` with two cKDTree queries per group instead of dense rows."""
@@ -217,6 +235,52 @@ def rank_of_open(cost_block: CostBlock, clients: np.ndarray, n_options: int, ope
     return out
 
 
+def nearest_open_arcs(cost_block: CostBlock, n_clients: int, n_options: int, open_options: np.ndarray) -> SparseArcs:
+    """Every client's cheapest open allowed option (a client without one is left out)."""
+    fast = getattr(cost_block, "nearest_open", None)
+    if fast is not None:
+        return fast(np.asarray(open_options, dtype=bool))
+    open_cols = np.flatnonzero(open_options[:n_options])
+    rows_per_block = max(1, BLOCK_ENTRIES // max(n_options, 1))
+    out_c, out_o, out_v = [], [], []
+    for lo in range(0, n_clients, rows_per_block):
+        clients = np.arange(lo, min(n_clients, lo + rows_per_block))
+        costs = np.asarray(cost_block(clients), dtype=np.float64)[:, open_cols]
+        if not len(open_cols):
+            break
+        best = np.argmin(costs, axis=1)
+        value = costs[np.arange(len(clients)), best]
+        ok = np.isfinite(value)
+        out_c.append(clients[ok])
+        out_o.append(open_cols[best[ok]])
+        out_v.append(value[ok])
+    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))  # noqa: E731
+    return SparseArcs(cat(out_c, np.int64), cat(out_o, np.int64), cat(out_v, float), np.full(n_clients, np.inf))
+
+
+def with_assignment(a: SparseArcs, assign: SparseArcs, n_clients: int) -> tuple[SparseArcs, np.ndarray]:
+    """Arcs ``a`` plus the assignment arcs ``assign`` (one per client) not already in ``a``, and the 0/1 share
+    that serves every client by its assignment arc. O(arcs), no sort: a problem's arcs need no order."""
+    target = np.full(n_clients, -1, dtype=np.int64)
+    target[assign.arc_client] = assign.arc_option
+    hit = a.arc_option == target[a.arc_client]
+    first = np.zeros(n_clients, dtype=bool)
+    share = np.zeros(len(a.arc_client))
+    pos = np.flatnonzero(hit)
+    keep = pos[np.unique(a.arc_client[pos], return_index=True)[1]]  # one arc per client even with duplicates
+    share[keep] = 1.0
+    first[a.arc_client[keep]] = True
+    new = ~first[assign.arc_client]
+    client = np.concatenate([a.arc_client, assign.arc_client[new]])
+    option = np.concatenate([a.arc_option, assign.arc_option[new]])
+    cost = np.concatenate([a.arc_cost, assign.arc_cost[new]])
+    km = None
+    if a.arc_km is not None and assign.arc_km is not None:
+        km = np.concatenate([a.arc_km, assign.arc_km[new]])
+    share = np.concatenate([share, np.ones(int(new.sum()))])
+    return SparseArcs(client, option, cost, a.beyond_cost, km), share
+
+
 def beyond_relaxation(template: LocationProblem, arcs: SparseArcs) -> LocationProblem:
     """The certifying relaxation: the sparse arcs plus one beyond arc per client to an always-open dummy option.
 
@@ -309,6 +373,15 @@ def solve_sparsified(
     -------
     SparseResult
         Solution of the final sparse problem, with a dense-valid bound and the certificate status.
+
+    Notes
+    -----
+    Time limit: the rounds and the final solve share one deadline; a round gets what is left and no round is
+    started with less than :data:`MIN_ROUND_S` left (the old "at least 1 s per round" overran a 120 s limit by
+    14 s on ``fine-10k-3k --set assignment=any``). Every relaxation's bound is valid for the dense problem, so the
+    bound returned is the best of all rounds (that run reported its last round's 76,195 after round 2 had reached
+    105,381). When the time is up on an uncapacitated problem, the best relaxation's open set is completed by
+    sending every client to its cheapest open option (one nearest-neighbour query), which is a dense solution.
     """
     from optimizer.solve import SolveOptions, solve_problem
 
@@ -319,14 +392,39 @@ def solve_sparsified(
     relaxed_bound = -np.inf
     timings = {"sparsify": 0.0}
     t_start = time.perf_counter()
+    end = None if options.time_limit_s is None else t_start + float(options.time_limit_s)
+    uncapacitated = not np.isfinite(template.capacity).any()
+    best_open: np.ndarray | None = None  # open set of the best relaxation solution (for the time-limit finish)
+    best_open_cost = np.inf
+
+    from optimizer.solver.partition import partition_groups
+
+    groups = partition_groups(template) if uncapacitated else None
+    # time kept for the finish of an uncapacitated solve stopped by the limit (nearest open option, region moves)
+    reserve = 0.0 if end is None or not uncapacitated else min(FINISH_SHARE * float(options.time_limit_s), 10.0)
+
+    def left() -> float | None:
+        return None if end is None else max(0.0, end - time.perf_counter())
+
+    def budget() -> float | None:
+        return None if end is None else max(0.0, left() - reserve)
+
+    out_of_time = False
+    arcs = None
+    s_per_arc = 0.0
     for round_ in range(1, max_rounds + 1):
+        # a round needs its arcs built and some time to solve: estimated from the last round's arc rate
+        if round_ > 1 and end is not None and budget() < MIN_ROUND_S + s_per_arc * float(k_i.sum()):
+            out_of_time = True
+            break
         t0 = time.perf_counter()
         arcs = nearest_arcs(cost_block, n, m, k_i)
         relaxation = beyond_relaxation(template, arcs)
         t_arcs = time.perf_counter() - t0
+        s_per_arc = t_arcs / max(1, len(arcs.arc_client))
         timings["sparsify"] += t_arcs
         # no start from the last round's open set: measured slower on fine-10k-3k than the backend's own heuristic
-        sol = solve_problem(relaxation, _remaining(options, time.perf_counter() - t_start))
+        sol = solve_problem(relaxation, _until(options, budget()))
         for key, value in sol.timings_s.items():
             timings[key] = timings.get(key, 0.0) + value
         n_sparse = len(arcs.arc_client)
@@ -349,15 +447,21 @@ def solve_sparsified(
             relaxed_bound = max(relaxed_bound, sol.bound)
         if sol.status == "infeasible":
             break  # the relaxation contains every dense solution: the dense problem is infeasible too
+        if sol.has_solution and sol.objective < best_open_cost:
+            best_open, best_open_cost = np.asarray(sol.open_options[:m], dtype=bool), sol.objective
         if sol.has_solution and not len(beyond_clients):
             # a dense solution with a dense-valid bound; certified when the relaxation was solved to the gap (a
             # time-limited relaxation returns its solution with the proven gap instead of growing k further)
-            certified = sol.status == "optimal"
             problem = with_arcs(template, arcs)
+            bound = min(sol.objective, max(relaxed_bound, sol.bound))
+            closed = sol.objective - bound <= max(options.mip_gap, 1e-6) * max(1.0, abs(sol.objective)) + 1e-9
+            certified = sol.status == "optimal" or closed
             final = replace(
                 sol,
                 open_options=sol.open_options[:m],
                 arc_share=sol.arc_share[:n_sparse],
+                bound=bound,
+                status="optimal" if closed else "feasible",
                 solver=sol.solver + (" (sparsified, certified)" if certified else " (sparsified, time limit)"),
                 timings_s=timings,
             )
@@ -372,10 +476,16 @@ def solve_sparsified(
             new_k = np.maximum(new_k, np.ceil(RANK_MARGIN * rank).astype(np.int64))
         k_i[grow] = np.minimum(new_k, m)
         timings["sparsify"] += time.perf_counter() - t_grow
+        if end is not None and budget() < MIN_ROUND_S + s_per_arc * float(k_i.sum()):
+            out_of_time = True
+            break
+    if out_of_time and uncapacitated and best_open is not None and arcs is not None:
+        return _finish_nearest(template, cost_block, arcs, k_i, best_open, relaxed_bound, options, timings,
+                               history, sol, groups, left())  # fmt: skip
     while True:  # rounds exhausted: solve the sparse problem, widening it while it is infeasible only by sparsity
         problem = with_arcs(template, nearest_arcs(cost_block, n, m, k_i))
-        sol = solve_problem(problem, _remaining(options, time.perf_counter() - t_start))
-        if sol.status != "infeasible" or k_i.min() >= m:
+        sol = solve_problem(problem, _until(replace(options, warm_start=best_open), left()))
+        if sol.status != "infeasible" or k_i.min() >= m or (end is not None and left() < MIN_ROUND_S):
             break
         k_i = np.minimum(k_i * max(growth, 2), m)
     if sol.has_solution:  # only the relaxations' bound is valid for the dense problem
@@ -388,8 +498,60 @@ def solve_sparsified(
     return SparseResult(problem, sol, False, k_i, len(history), history)
 
 
-def _remaining(options, elapsed_s: float):  # noqa: ANN001, ANN202 - SolveOptions
-    """``options`` with what is left of the time limit after ``elapsed_s`` (at least 1 s): rounds share it."""
-    if options.time_limit_s is None:
+def _finish_nearest(template: LocationProblem, cost_block: CostBlock, last_arcs: SparseArcs, k_i: np.ndarray,
+                    open_options: np.ndarray, bound: float, options, timings: dict, history: list[dict],  # noqa: ANN001
+                    last: Solution, groups: list[np.ndarray] | None, left: float | None) -> SparseResult:  # fmt: skip
+    """Out of time (uncapacitated): the best relaxation's open set, every client to its cheapest open option.
+
+    The open set satisfies the count rows, land and required options (the relaxation has them all); with no
+    capacities, each client's cheapest open option is the best assignment for it. Where the options form
+    exactly-one rows, the open set is first improved by region moves on the true costs
+    (:func:`optimizer.solver.partition.region_descent`, within the time kept for this): the relaxation lets far
+    clients pay their beyond arc, so its open set can be poor for the dense problem (``fine-10k-3k`` any: 148,507
+    as it is). The arcs are the last round's k-nearest plus the assignment arcs; the bound is the best relaxation
+    bound."""
+    n, m = template.n_clients, template.n_options
+    t0 = time.perf_counter()
+    if groups is not None:
+        from optimizer.solver.partition import region_descent
+
+        open_options, _ = region_descent(_columns(cost_block, n), groups, template.option_cost(), open_options,
+                                         time_limit_s=None if left is None else 0.5 * left)  # fmt: skip
+    assign = nearest_open_arcs(cost_block, n, m, open_options)
+    arcs, share = with_assignment(last_arcs, assign, n)
+    problem = with_arcs(template, arcs)
+    y = np.asarray(open_options, dtype=bool).copy()
+    objective = float(arcs.arc_cost @ share + problem.option_cost() @ y)
+    if len(assign.arc_client) < n:  # a client without an open option: no dense solution from this open set
+        status, objective = "no_solution", float("nan")
+    else:
+        closed = np.isfinite(bound) and objective - bound <= max(options.mip_gap, 1e-6) * max(1.0, abs(objective))
+        status = "optimal" if closed else "feasible"
+    timings["sparsify"] += time.perf_counter() - t0
+    sol = Solution(y, share, objective, min(bound, objective) if np.isfinite(objective) else bound, status,
+                   solver=last.solver + " (sparsified, time limit: nearest open option)", timings_s=timings,
+                   log=last.log)  # fmt: skip
+    return SparseResult(problem, sol, False, k_i, len(history), history)
+
+
+def _columns(cost_block: CostBlock, n_clients: int):  # noqa: ANN202
+    """Column access to a cost source for :func:`optimizer.solver.partition.region_descent`."""
+    from optimizer.solver.partition import source_columns
+
+    if isinstance(cost_block, PointArcSource):
+        return source_columns(cost_block)
+    rows_per_block = max(1, BLOCK_ENTRIES // 1000)
+
+    def columns(options: np.ndarray) -> np.ndarray:
+        parts = [np.asarray(cost_block(np.arange(lo, min(n_clients, lo + rows_per_block))), dtype=np.float64)[:, options]
+                 for lo in range(0, n_clients, rows_per_block)]  # fmt: skip
+        return np.vstack(parts)
+
+    return columns
+
+
+def _until(options, left: float | None):  # noqa: ANN001, ANN202 - SolveOptions
+    """``options`` with the time limit set to what is left (unchanged without a limit)."""
+    if left is None or options.time_limit_s is None:
         return options
-    return replace(options, time_limit_s=max(1.0, float(options.time_limit_s) - elapsed_s))
+    return replace(options, time_limit_s=max(0.0, float(left)))

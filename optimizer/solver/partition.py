@@ -1,0 +1,135 @@
+"""Problems where every option belongs to exactly one "exactly one" count row ("one bank per arrondissement").
+
+With any-assignment the regions are coupled only through the clients that a neighbouring region's bank serves
+more cheaply; the open set is one choice per region. :func:`region_descent` improves such a choice one region
+at a time: for region ``r`` every option is scored with the other regions fixed (each client's cost is the
+cheaper of that option and its best other open option), and the best replaces the current one; sweeps repeat
+until none improves. Costs come column-wise (clients × the region's options), so a cost source that computes
+them from coordinates never forms the dense matrix: ``fine-10k-3k --set assignment=any`` (10,000 × 2,589)
+costs one 10,000 × (options of the region) block per region and sweep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from optimizer.problem import LocationProblem
+
+Columns = Callable[[np.ndarray], np.ndarray]
+"""``columns(options) -> costs``: every client's cost from each of ``options``, shape ``(n, len(options))``
+(``inf``: forbidden)."""
+
+
+def partition_groups(problem: LocationProblem) -> list[np.ndarray] | None:
+    """The option groups when the count rows are exactly-one rows partitioning the options, else ``None``
+    (required options, other rows or land that can bind break the structure)."""
+    counts = problem.counts
+    if counts.matrix.shape[0] == 0 or problem.required_mask().any():
+        return None
+    if not (np.all(counts.lower == 1) and np.all(counts.upper == 1)):
+        return None
+    a = counts.matrix.tocsc()
+    if a.nnz != problem.n_options or np.any(np.diff(a.indptr) != 1):
+        return None
+    free = np.asarray(problem.site_free_m2, float)
+    per_site = np.bincount(problem.option_site, weights=problem.area_m2, minlength=len(free))
+    if np.any(per_site > free + 1e-9):  # land could bind between options of different rows
+        return None
+    rows = a.tocsr()
+    return [rows.indices[rows.indptr[r] : rows.indptr[r + 1]] for r in range(rows.shape[0])]
+
+
+def source_columns(source) -> Columns:  # noqa: ANN001 - optimizer.sparsify.PointArcSource (no import upwards)
+    """:data:`Columns` of a point source (its cost formula on straight-line km, per block of options)."""
+    from optimizer.distances import block_km
+
+    everyone = np.arange(len(source.client_xy))
+
+    def columns(options: np.ndarray) -> np.ndarray:
+        km = block_km(source.client_xy, source.option_xy[options], origin_group=source.client_group,
+                      dest_group=source.option_group[options]).astype(np.float64)  # fmt: skip
+        r = source.intrazonal_km[everyone][:, None]
+        road = source.circuity * np.sqrt(km * km + r * r)
+        return source.cost_per_km[:, None] * road
+
+    return columns
+
+
+def arc_columns(problem: LocationProblem) -> Columns:
+    """:data:`Columns` of a problem's own arcs (missing arcs are forbidden)."""
+    import scipy.sparse as sp
+
+    matrix = sp.csc_matrix((problem.arc_cost.astype(float) + 0.0, (problem.arc_client, problem.arc_option)),
+                           shape=(problem.n_clients, problem.n_options))  # fmt: skip
+    present = sp.csc_matrix((np.ones(problem.n_arcs), (problem.arc_client, problem.arc_option)),
+                            shape=matrix.shape)  # fmt: skip
+
+    def columns(options: np.ndarray) -> np.ndarray:
+        values = matrix[:, options].toarray()
+        values[present[:, options].toarray() == 0] = np.inf
+        return values
+
+    return columns
+
+
+def region_descent(
+    columns: Columns,
+    groups: list[np.ndarray],
+    option_cost: np.ndarray,
+    open_options: np.ndarray,
+    *,
+    time_limit_s: float | None = None,
+    max_sweeps: int = 20,
+) -> tuple[np.ndarray, float]:
+    """Improve a one-per-group open set by best-response moves, one group at a time (module docstring).
+
+    Parameters
+    ----------
+    columns
+        Cost source by option columns.
+    groups
+        Option indices of each exactly-one row.
+    option_cost
+        Opening cost per option (cost units).
+    open_options
+        A feasible open mask (exactly one option per group).
+    time_limit_s, max_sweeps
+        Stop after this many seconds (checked after each group) or sweeps.
+
+    Returns
+    -------
+    (open_options, cost)
+        The improved mask and its objective (each client served by its cheapest open option).
+    """
+    t0 = time.perf_counter()
+    f = np.asarray(option_cost, float)
+    chosen = np.array([int(g[np.flatnonzero(open_options[g])[0]]) for g in groups])
+    current = columns(chosen)  # n × groups: each client's cost from each group's open option
+    best = float(current.min(axis=1).sum() + f[chosen].sum())
+    for _ in range(max_sweeps):
+        improved = False
+        for r, g in enumerate(groups):
+            if len(g) < 2:
+                continue
+            others = np.delete(current, r, axis=1).min(axis=1) if len(groups) > 1 else np.full(len(current), np.inf)
+            cand = columns(g)
+            value = np.minimum(cand, others[:, None]).sum(axis=0) + f[g] + (f[chosen].sum() - f[chosen[r]])
+            k = int(np.argmin(value))
+            if value[k] < best - 1e-9 * max(1.0, abs(best)) and g[k] != chosen[r]:
+                best, chosen[r] = float(value[k]), int(g[k])
+                current[:, r] = cand[:, k]
+                improved = True
+            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+                return _mask(chosen, len(open_options)), best
+        if not improved:
+            break
+    return _mask(chosen, len(open_options)), best
+
+
+def _mask(chosen: np.ndarray, m: int) -> np.ndarray:
+    y = np.zeros(m, dtype=bool)
+    y[chosen] = True
+    return y
