@@ -1,4 +1,4 @@
-"""Single-source capacitated facility location: knapsack Lagrangian, Lagrangian heuristic, fixing, reduced MIP.
+"""Single-source capacitated facility location: knapsack Lagrangian, Lagrangian heuristic and branch and bound.
 
 The relaxation of Holmberg, Rönnqvist & Yuan (1999, EJOR 113:544) and Díaz & Fernández (2002): relax the
 assignment rows ``Σ_{a∈A(i)} x_a = 1`` with multipliers ``λ_i``, keep each facility's capacity row with
@@ -8,23 +8,30 @@ binary ``x`` and the aggregated capacity row ``Σ_j Q_j y_j ≥ D``::
     v_j(λ) = f_j + min { Σ_{a∈A(j)} (c_a − λ_i) x_a : Σ_{a∈A(j)} d_i x_a ≤ Q_j, x_a ∈ {0, 1} }.
 
 ``v_j`` is a **0-1 knapsack** per facility, solved exactly by dynamic programming over capacity for all
-facilities at once (one vectorised update per client; integer demands and capacities divided by the demands'
+facilities at once (one vectorised update per item rank; integer demands and capacities divided by the demands'
 gcd). Where that grid would exceed :data:`MAX_STATES` states, demands and capacities are rounded *down* to a
 coarser grid (``⌊d/s⌋``, ``⌊Q/s⌋``), which relaxes every capacity row, so the bound stays valid (weaker). The outer
 problem is the covering knapsack (or its LP with count rows / binding land) of :mod:`optimizer.cflp_strong`.
 Because the knapsacks are integer, ``max_λ L(λ)`` is above the LP bound of the strong formulation; on the
 Holmberg instances it leaves 0–2 % (p57: 0.66 %).
 
-1. **Subgradient** optimisation of ``λ`` (Polyak step towards the incumbent).
-2. **Lagrangian heuristic**: the open set of the relaxation is completed into a single-source assignment
-   (regret greedy with one level of ejection, :func:`optimizer.heuristics.assign_single_source`) and improved by
-   shift and swap moves of clients (:func:`gap_local_search`); unused facilities are closed.
+1. **Subgradient** optimisation of ``λ`` (Polyak step towards the incumbent); the DP runs in layers (the
+   ``t``-th item of every facility at once), 1.2 ms per pass on p57 (200 × 30, capacities 400).
+2. **Lagrangian heuristic**: the relaxation's open set gets the knapsack choices as its assignment (each client
+   its cheapest chosen open facility, the rest placed where there is room; :meth:`SscflpLagrangian.offer`) or
+   the regret greedy (:func:`optimizer.heuristics.assign_single_source`), then shift and swap moves
+   (:func:`gap_local_search`); the best few open sets get an exact assignment by HiGHS (a generalised
+   assignment problem, 0.1–0.3 s here).
 3. **Fixing**: ``L(λ | y_j flipped)`` from the outer knapsack fixes facilities; forcing arc ``(i, j)`` lifts the
    bound by at least ``flip_j⁺ + max(0, r_ij + V_j(Q_j − d_i) − V_j(Q_j))`` (``V_j(c)`` the knapsack value with
-   capacity ``c``, read off the same DP table), so arcs whose forced bound exceeds the incumbent are removed.
-   On p57 this keeps 1,935 of 6,000 arcs and no facility.
-4. What remains goes to HiGHS on the strengthened formulation of the reduced problem with the incumbent; the
-   reported bound is ``max(L, min(MIP bound, fixing level))``.
+   capacity ``c``, read off the same DP table), so arcs whose forced bound exceeds the incumbent are removed
+   (:meth:`SscflpLagrangian.fixing`, used at the tree's leaves).
+4. **Branch and bound** on the open-variables with this bound at every node (:func:`sscflp_branch_and_bound`).
+   The duality gap lies mostly in the open set (p57: 172 of the 177 between bound and optimum; with the optimal
+   open set fixed the bound is 26,034 against 26,039), so a node whose options are all fixed is solved as an
+   assignment problem by HiGHS, below the incumbent only (a cut-off row), after more subgradient steps that
+   usually prune it first. HiGHS on the whole strengthened model took 18–60 s on p57 under load, this tree
+   31 s (load 3–4) and closes all 71 Holmberg instances (``benchmarks/perf/README.md``, Round 3).
 """
 
 from __future__ import annotations
@@ -42,14 +49,12 @@ from optimizer.highs_backend import Deadline, _highs_version, build_matrices, fi
 from optimizer.problem import LocationProblem, Solution
 
 MAX_STATES = 4096  # capacity states of the knapsack DP per facility (beyond: a coarser grid, weaker bound)
-MAX_CLIENTS = 5_000
-SWAP_MAX_CLIENTS = 1_500  # client swaps use n × n matrices: only up to this many clients  # beyond, the dense assignment moves and the per-client DP steps get too slow
+MAX_CLIENTS = 5_000  # beyond, the dense assignment moves and the per-layer DP steps get too slow
+SWAP_MAX_CLIENTS = 1_500  # client swaps use n × n matrices: only up to this many clients
 MAX_DP_WORK = 40_000_000  # arcs × states above which this scheme is not chosen (one DP pass ~ this many cells)
 NODE_ITER = 35  # subgradient steps per tree node (p57 with the optimum known: 20 → 751 nodes 31 s, 35 → 527/387
 # nodes 25/18 s by flip / fractional branching, 60 → 389 nodes 43 s)
 LEAF_ITER = 300  # extra subgradient steps at a leaf before its assignment MIP (most leaves are pruned by them)
-POLISH_WITHIN = 0.005  # open sets whose heuristic value is within this of the incumbent get an exact assignment
-DEBUG = False
 HEURISTIC_EVERY = 10  # subgradient iterations between Lagrangian heuristic calls
 VOLUME_ALPHA = 0.1  # smoothing of the relaxed open sets (primal estimate)
 
@@ -69,7 +74,7 @@ def applicable(problem: LocationProblem) -> bool:
 
 
 class _Knapsacks:
-    """``v_j(λ)`` for all facilities: 0-1 knapsacks by DP over a common capacity grid, one update per client."""
+    """``v_j(λ)`` for all facilities: 0-1 knapsacks by DP over a common capacity grid, one layer per item rank."""
 
     def __init__(self, problem: LocationProblem) -> None:
         p = problem
@@ -235,7 +240,8 @@ class SscflpLagrangian:
         forced_closed: np.ndarray | None = None,
     ) -> SscflpBound:
         """Subgradient optimisation from ``lam`` with the Lagrangian heuristic every ``heuristic_every`` steps;
-        ``forced_open`` / ``forced_closed`` fix options (tree nodes)."""
+        ``forced_open`` / ``forced_closed`` fix options (tree nodes). (Stopping a node early when its bound cannot
+        reach the level, as the uncapacitated tree does, doubled the nodes here: p58 1,105 against 497.)"""
         p = self.problem
         n, m = p.n_clients, p.n_options
         lam = np.asarray(lam, float).copy()
@@ -365,20 +371,6 @@ class SscflpLagrangian:
             self.assign_mip(y, None, deadline.share(0.1, cap=per_set_s))
             done += 1
         return done
-
-    def polish_near(self, y: np.ndarray, deadline: Deadline, gap: float = 0.0) -> None:
-        """Solve the assignment of the open set ``y`` exactly (below the incumbent) when its heuristic value is
-        within :data:`POLISH_WITHIN` of the incumbent: the heuristics leave a few tenths of a percent that decide
-        whether the tree can prune (p57: the optimum found after 20 s instead of 35 s)."""
-        p = self.problem
-        for cand in (y | p.required_mask(),):
-            key = cand.tobytes()
-            if key in self.polished or key not in self.candidates:
-                continue
-            if self.candidates[key][0] > self.ub * (1 + POLISH_WITHIN) + 1e-9:
-                continue
-            self.polished.add(key)
-            self.assign_mip(cand, None, deadline.share(0.05, cap=1.0), cutoff=self.level(gap))
 
     def assign_mip(self, y: np.ndarray, arcs: np.ndarray | None, time_limit_s: float | None,
                    cutoff: float | None = None) -> str:  # fmt: skip
@@ -580,7 +572,6 @@ def sscflp_branch_and_bound(
         if res.raw_bound >= lag.level(gap):
             continue
         lag.offer(res.y, res.x)
-        lag.polish_near(res.y, deadline, gap)
         if res.raw_bound >= lag.level(gap):
             continue
         free = ~fo & ~fc
@@ -591,16 +582,12 @@ def sscflp_branch_and_bound(
         if not free.any():  # every option fixed: the node is an assignment problem
             leaves += 1
             y = fo | required
-            if DEBUG: print("leaf", res.raw_bound, lag.level(gap), res.iterations)
             res = lag.run(res.multipliers, max_iter=LEAF_ITER, patience=20, theta=0.5, gap=gap, heuristic_every=0,
                           forced_open=y, forced_closed=~y, time_limit_s=deadline.left())  # fmt: skip
-            if DEBUG: print("  after", res.raw_bound, res.iterations)
             if res.raw_bound >= lag.level(gap):
                 continue
             _, _, keep = lag.fixing(res, gap)
-            t=time.perf_counter()
             status = lag.assign_mip(y, keep, deadline.left(), cutoff=lag.level(gap))
-            if DEBUG: print("  mip", status, keep.sum(), time.perf_counter()-t, lag.ub)
             if status not in ("optimal", "infeasible"):
                 unresolved = min(unresolved, res.raw_bound)
             continue
@@ -614,7 +601,7 @@ def sscflp_branch_and_bound(
         stack.extend(children if ym[j] >= 0.5 else children[::-1])  # the last pushed is explored first
     if np.isfinite(unresolved):
         return SscflpTree(lag.rounded(min(unresolved, lag.ub)), False, nodes, leaves)
-    return SscflpTree(lag.ub, True, nodes, leaves)
+    return SscflpTree(lag.rounded(min(lag.ub, lag.level(gap))), True, nodes, leaves)  # proven: the final level
 
 
 def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001 - SolveOptions

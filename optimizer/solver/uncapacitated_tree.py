@@ -229,7 +229,7 @@ def branch_and_bound(
     branching
         ``"flip"`` (the open option of the relaxation whose closing costs most, "open" child first),
         ``"fractional"`` (the option with the most fractional smoothed value, likelier side first), ``"row"``
-        (halve the choice set of an exactly-one count row, else ``"flip"``) or ``"auto"`` (``"row"`` when every
+        (halve the choice set of an exactly-one count row, else ``"flip"``) or ``"auto"`` (``"flip"`` when every
         option lies in an exactly-one row, else ``"fractional"``: pmed36 with its optimum known, 2,117 nodes in
         57.6 s against 2,425 in 67.7 s by ``"flip"``, load 8).
     search
@@ -253,7 +253,9 @@ def branch_and_bound(
         a = problem.counts.matrix.tocsc()
         one = (problem.counts.lower == 1) & (problem.counts.upper == 1)
         in_one = np.asarray(a[one].sum(axis=0)).ravel() > 0 if one.any() else np.zeros(m, bool)
-        branching = "row" if one.any() and in_one.all() else "fractional"
+        # exactly-one rows: "flip" (row halving found worse incumbents on fine-2k-500 any: 121,934 against
+        # 121,792 in 60 s, the bound unchanged); otherwise "fractional"
+        branching = "flip" if one.any() and in_one.all() else "fractional"
     y_best, x_best = np.asarray(incumbent[0], dtype=bool), np.asarray(incumbent[1], float)
     d1, _, _, _ = index.nearest_two(y_best)
     ub = float(d1.sum() + f[y_best].sum())
@@ -353,4 +355,6 @@ def branch_and_bound(
         children = [(fo, closed_child, res.multipliers, res.raw_bound, 0.5, child_node),
                     (open_child, fc, res.multipliers, res.raw_bound, 0.5, child_node)]  # fmt: skip
         push(children if open_first else children[::-1])  # depth first: the last pushed is explored first
-    return BranchResult((y_best, x_best), ub, ub, True, nodes)
+    # finished: every pruned node's bound reached the level of its time, which only fell as the incumbent improved,
+    # so what is proven is the final level (the incumbent itself when no gap was asked for)
+    return BranchResult((y_best, x_best), ub, root_lag.rounded(min(ub, root_lag.prune_level(ub, gap))), True, nodes)
