@@ -1,6 +1,7 @@
-"""Crash-safe output folders: write everything into a temporary sibling, then move it into place.
+"""Crash-safe writing: a file or a folder is written under a temporary sibling name, then moved into place.
 
-A run killed at any moment leaves the previous result or nothing at the target path, never half a result.
+A run killed at any moment leaves the previous version or nothing at the target path, never half a file. The
+one file writer (:func:`write_atomic`) and the one folder writer (:func:`atomic_directory`) of the engine.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +34,27 @@ def atomic_directory(out_dir: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_atomic(target: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a unique temporary sibling of ``target``, then move it over ``target``.
+
+    The temporary name keeps ``target``'s suffix, so writers that choose the format by suffix (pandas, numpy,
+    matplotlib) write the right one; a unique name (``mkstemp``) lets concurrent writers of the same target (sweep
+    workers, cache fills) each finish with a complete file. On any exception the temporary file is removed and
+    ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def replace_dir(new: Path, target: Path) -> None:

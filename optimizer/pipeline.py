@@ -1,29 +1,32 @@
-"""One solve, end to end: instance → distances/model → solve → verify → export.
+"""One solve, end to end: load → compile → solve → verify → export, for each instance kind.
 
-:func:`run` is what ``siting solve`` calls; it is also the Python API for scripts and sweeps. Each stage reports
-to an optional ``progress`` callback so the CLI can show it; nothing is written until the verifier has passed.
+:func:`run` (named instances and manifests) is what ``siting solve`` calls; it is also the Python API for scripts
+and sweeps. Each stage reports to an optional ``progress`` callback so the CLI can show it; nothing is written
+until the verifier has passed. Matrix instances (:func:`run_matrix`) and plastics-chain instances
+(:func:`run_chain`) take the same stages with their own model, verifier and summary (one schema for all three is
+the next step, issue 14).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from optimizer.diagnose import InfeasibleError, explain_infeasible, presolve_checks
-from optimizer.export import ResultTables, result_tables, summary_dict, write_result
-from optimizer.formulation import SitingProblem, compile_instance
-from optimizer.instance import Instance, load_instance
-from optimizer.problem import Solution
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import VerificationError, verify_problem, verify_siting
+from optimizer.check.diagnose import explain_infeasible, presolve_checks
+from optimizer.check.verify import verify_problem, verify_siting
+from optimizer.data.instance import Instance, load_instance
+from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
+from optimizer.model.formulation import SitingProblem, compile_instance
+from optimizer.output.export import network_layer, record_export_time, write_result
+from optimizer.output.tables import ResultTables, result_tables, summary_dict
+from optimizer.problem import Solution, Status
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 Progress = Callable[[str], None]
-
-
-class NoSolutionError(Exception):
-    """The time limit ran out before the solver found any feasible solution."""
 
 
 @dataclass
@@ -75,7 +78,7 @@ def solve_instance(
         solution = solve_problem(sp.problem, options)
         sparsify_summary = {**sp.sparsify, "certified": None}
     solution.timings_s = {"compile": timings["compile"], **solution.timings_s}
-    if solution.status == "infeasible":
+    if solution.status == Status.INFEASIBLE:
         raise InfeasibleError(explain_infeasible(sp))
     if not solution.has_solution:
         msg = f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise --time-limit"
@@ -96,14 +99,14 @@ def solve_instance(
 
 
 def _solve_sparsified(sp: SitingProblem, options: SolveOptions, k: int) -> tuple[Solution, dict]:
-    """Solve on k-nearest arcs, certified against the dense problem (:func:`optimizer.sparsify.solve_sparsified`).
+    """Solve on k-nearest arcs, certified against the dense problem (:func:`optimizer.solver.sparsified.solve_sparsified`).
 
     ``sp.problem`` becomes the final sparse problem, so the verifier and the export see the arcs the solution
     refers to; the verifier still recomputes every allocation's distance and cost from the coordinates.
     """
     import numpy as np
 
-    from optimizer.sparsify import solve_sparsified
+    from optimizer.solver.sparsified import solve_sparsified
 
     result = solve_sparsified(sp.problem, sp.arc_source, k=k, options=options)
     sp.problem = result.problem
@@ -155,40 +158,114 @@ def run(
         progress("writing results")
         t = time.perf_counter()
         summary["timings_s"]["total_before_export"] = round(t - t0, 4)
-        written = write_result(out_dir, tables, summary, extra_layers=_network_layers(), geoparquet=geoparquet,
+        written = write_result(out_dir, tables, summary, extra_layers=network_layer(), geoparquet=geoparquet,
                                crs=crs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
-        _add_export_time(written, summary["timings_s"]["export"])
+        record_export_time(written, summary["timings_s"]["export"])
     return RunResult(sp, solution, tables, summary, written)
 
 
-def _add_export_time(out_dir: Path, seconds: float) -> None:
-    """Record the export's own duration in the written summary.json (one atomic file replace: either version is
-    a complete manifest)."""
-    import json
-    import os
+def run_matrix(
+    path: Path,
+    *,
+    out_dir: Path | None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    threads: int | None = None,
+    backend: str = "auto",
+) -> dict:
+    """Solve the matrix instance at ``path`` (``docs/matrix-format.md``), verify it, and write ``facilities.csv``,
+    ``assignments.csv`` and ``summary.json``; returns the summary."""
+    import hashlib
 
-    path = Path(out_dir) / "summary.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data.setdefault("timings_s", {})["export"] = seconds
-    tmp = path.with_name(f".summary.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    import numpy as np
+    import pandas as pd
+
+    from optimizer.atomic import atomic_directory
+    from optimizer.data.matrix_files import load_matrix_instance
+    from optimizer.output.export import json_default
+    from optimizer.output.tables import versions
+
+    t0 = time.perf_counter()
+    problem = load_matrix_instance(path)
+    t_load = time.perf_counter() - t0
+    options = SolveOptions(time_limit_s=time_limit_s, mip_gap=1e-6 if mip_gap is None else mip_gap, threads=threads,
+                           backend=backend)
+    solution = solve_problem(problem, options)
+    if solution.status == Status.INFEASIBLE:
+        raise InfeasibleError([f"{problem.name}: capacities, counts or required facilities cannot all hold"])
+    if not solution.has_solution:
+        raise NoSolutionError(f"no feasible solution within {time_limit_s} s")
+    report = verify_problem(problem, solution).raise_if_failed()
+    files = sorted(Path(path).rglob("*")) if Path(path).is_dir() else [Path(path)]
+    digest = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            digest.update(f.name.encode())
+            digest.update(f.read_bytes())
+    used = np.flatnonzero(solution.arc_share > 1e-9)
+    assignments = pd.DataFrame(
+        {
+            "client": problem.client_ids[problem.arc_client[used]],
+            "facility": problem.option_ids[problem.arc_option[used]],
+            "share": solution.arc_share[used],
+            "cost": problem.arc_cost[used] * solution.arc_share[used],
+        }
+    )
+    facilities = pd.DataFrame({"facility": problem.option_ids, "open": solution.open_options})
+    summary = {
+        "instance": problem.name,
+        "instance_hash": digest.hexdigest(),
+        "status": solution.status,
+        "optimal": solution.status == Status.OPTIMAL,
+        "objective": solution.objective,
+        "objective_recomputed": report.objective,
+        "bound": solution.bound,
+        "gap": solution.gap,
+        "open_facilities": int(solution.open_options.sum()),
+        "size": {"clients": problem.n_clients, "facilities": problem.n_options, "arcs": problem.n_arcs},
+        "solver": solution.solver,
+        "timings_s": {"load": t_load, **solution.timings_s},
+        "verification": {"passed": True, "checks": report.checks},
+        "solve_options": options.__dict__,
+        "versions": versions(),
+    }
+    if out_dir is not None:
+        out_dir = Path(out_dir).resolve()
+        with atomic_directory(out_dir) as tmp:
+            facilities.to_csv(tmp / "facilities.csv", index=False)
+            assignments.to_csv(tmp / "assignments.csv", index=False)
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n")
+        summary["out_dir"] = str(out_dir)
+    return summary
 
 
-def _network_layers() -> dict:
-    """The strategic networks used, as a line layer for the GeoPackage."""
-    import geopandas as gpd
-    import shapely
+def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
+              time_limit_s: float | None = None) -> dict:
+    """Load, compile, solve, verify and (optionally) export a chain instance (S2b, S5, S8); returns the summary."""
+    from optimizer.check.chain import verify_chain
+    from optimizer.model.chain_compile import compile_chain
+    from optimizer.output.chain import chain_summary, chain_tables, write_chain
+    from optimizer.solver.chain import solve_chain
 
-    from optimizer.networks import load_strategic_networks
-    from optimizer.settings import CRS
-
-    nets = load_strategic_networks()
-    nodes = nets.nodes.set_index("node_id")
-    links = nets.links
-    a = nodes.loc[links["from_node"], ["x", "y"]].to_numpy()
-    b = nodes.loc[links["to_node"], ["x", "y"]].to_numpy()
-    geoms = shapely.linestrings(__import__("numpy").stack([a, b], axis=1))
-    keep = [c for c in ("link_id", "mode", "route", "cemt_class", "freight", "length_km") if c in links]
-    return {"networks": gpd.GeoDataFrame(links[keep].reset_index(drop=True), geometry=geoms, crs=CRS)}
+    inst = load_instance(name_or_path, overrides or {})
+    cc = compile_chain(inst)
+    limit = float(inst.parameters["time_limit_s"]) if time_limit_s is None else time_limit_s
+    sol = solve_chain(cc.problem, limit, float(inst.parameters["mip_gap"]))
+    if sol.status == Status.INFEASIBLE:
+        p = cc.problem
+        need = p.supply_t.sum() * p.yields[0]
+        raise InfeasibleError([f"the chain cannot process its flows: {p.supply_t.sum():,.0f} t PMD, {need:,.0f} t "
+                               f"to mechanical recycling plus {p.gw_supply_t.sum():,.0f} t imports, with at most "
+                               f"{p.new_count[1, 1]:g} new mechanical and {p.new_count[2, 1]:g} new chemical plants"])
+    if not sol.status.has_solution:
+        raise NoSolutionError(f"no feasible chain solution within {limit:g} s (status {sol.status})")
+    violations = verify_chain(cc.problem, sol, cc.coords, cc.costs)
+    if violations:
+        raise VerificationError(violations)
+    fac, flows = chain_tables(cc, sol)
+    summary = chain_summary(inst, cc, sol, fac, flows)
+    if out_dir is not None:
+        write_chain(Path(out_dir), fac, flows, summary)
+        summary["out_dir"] = str(out_dir)
+    return summary

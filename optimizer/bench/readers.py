@@ -1,8 +1,9 @@
 """Readers for the published facility-location benchmark libraries and their optimum tables.
 
 The data live outside the repository, in ``../shared/benchmarks`` relative to the project root (override with
-``$SITING_BENCHMARKS_DIR``); each folder's ``SOURCE.txt`` documents origin, format and pitfalls. Every reader
-returns a :class:`~optimizer.problem.LocationProblem` (through :func:`optimizer.matrix.matrix_problem`), so the
+``$SITING_BENCHMARKS_DIR``, :func:`optimizer.settings.benchmarks_dir`); each folder's ``SOURCE.txt`` documents
+origin, format and pitfalls. Every reader returns a :class:`~optimizer.problem.LocationProblem` (through
+:func:`optimizer.data.matrix.matrix_problem`), so the
 benchmarks exercise exactly the path a user's matrix instance takes. Known optima are read from the *original*
 optimum tables (``capopt.txt``, ``pmedopt.txt``, ``os``, …), not re-typed.
 
@@ -32,23 +33,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from optimizer.data.matrix import matrix_problem
 from optimizer.errors import InputError
-from optimizer.matrix import matrix_problem
 from optimizer.problem import LocationProblem
-from optimizer.settings import PROJECT_ROOT
-
-BENCHMARKS_ENV = "SITING_BENCHMARKS_DIR"
+from optimizer.settings import BENCHMARKS_DIR_ENV, benchmarks_dir
 CAPABC_CAPACITIES = {
     "capa": (8000, 10000, 12000, 14000),
     "capb": (5000, 6000, 7000, 8000),
     "capc": (5000, 5750, 6500, 7250),
 }
-
-
-def benchmarks_dir() -> Path:
-    """Folder holding the benchmark libraries: ``$SITING_BENCHMARKS_DIR`` or ``PROJECT_ROOT/../shared/benchmarks``."""
-    env = os.environ.get(BENCHMARKS_ENV)
-    return Path(env) if env else (PROJECT_ROOT.parent / "shared" / "benchmarks").resolve()
 
 
 def benchmarks_available() -> bool:
@@ -459,7 +452,7 @@ def benchmark_set(set_name: str) -> list[BenchmarkCase]:
     """One set by name; ``a+b`` joins sets. Raises ``KeyError`` listing the known names."""
     sets = benchmark_sets()
     if not sets:
-        msg = f"benchmark data not found at {benchmarks_dir()} (set ${BENCHMARKS_ENV})"
+        msg = f"benchmark data not found at {benchmarks_dir()} (set ${BENCHMARKS_DIR_ENV})"
         raise FileNotFoundError(msg)
     cases: list[BenchmarkCase] = []
     for part in set_name.split("+"):

@@ -12,19 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optimizer.formulation import M2_PER_HA, SitingProblem, region_of
+from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+from optimizer.model.formulation import SitingProblem, region_of
+from optimizer.model.rows import land_rows
+from optimizer.problem import LocationProblem
+from optimizer.settings import M2_PER_HA
+from optimizer.solver.highs import new_highs
+from optimizer.solver.matrices import build_matrices
 
 MODE_WORDS = {"road": "road (motorway access)", "water": "water (CEMT waterway)", "rail": "rail (freight line)"}
 IIS_TIME_LIMIT_S = 30.0
 MAX_NAMED = 3  # names listed per category in one sentence
-
-
-class InfeasibleError(Exception):
-    """The instance has no solution; ``reasons`` are planner-readable sentences."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("; ".join(reasons))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -73,8 +71,6 @@ def presolve_checks(sp: SitingProblem) -> list[str]:
 
 
 def _rule_of(sp: SitingProblem, prog, size: str) -> tuple[str, dict]:
-    from optimizer.networks import load_mode_rules, programme_rule
-
     rule_set = str(sp.instance.parameters["access_rules"])
     code = prog.access_codes.get(size, f"{prog.id}_{size}")
     if rule_set == "none":
@@ -111,11 +107,9 @@ def _site_regions(sp: SitingProblem, prog) -> np.ndarray:
 def _why_no_site(sp: SitingProblem, prog, region: str, need: int, have: int) -> str:
     """One sentence: the region, the count rule, and which rule removes its candidate sites.
 
-    The filters of :func:`optimizer.formulation.compile_instance` are re-applied one at a time (zone type, type
+    The filters of :func:`optimizer.model.formulation.compile_instance` are re-applied one at a time (zone type, type
     environment, transport-mode rule, free land, size rule) and the first one that leaves no site is named.
     """
-    from optimizer.networks import mode_rule_ok
-
     inst = sp.instance
     here = sp.sites[_site_regions(sp, prog) == region]
     unit = prog.region_for(str(inst.parameters["size_variant"])) if hasattr(prog, "region_for") else prog.region
@@ -234,7 +228,7 @@ def explain_infeasible(sp: SitingProblem) -> list[str]:
     return [*iis, generic]
 
 
-def iis_rows(problem) -> dict[str, np.ndarray] | None:
+def iis_rows(problem: LocationProblem) -> dict[str, np.ndarray] | None:
     """Rows of an irreducible infeasible subsystem of the LP relaxation, per constraint family.
 
     Returns ``{"assign": client indices, "capacity": option indices, "counts": count-row indices, "land": site
@@ -242,11 +236,8 @@ def iis_rows(problem) -> dict[str, np.ndarray] | None:
     """
     import highspy
 
-    from optimizer.highs_backend import build_matrices
-
     mm = build_matrices(problem, strengthen=False)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("iis_strategy", 2)  # elastic LP: measured to find small IISs where the dual ray finds none
     h.setOptionValue("iis_time_limit", IIS_TIME_LIMIT_S)
     lp = highspy.HighsLp()
@@ -267,10 +258,7 @@ def iis_rows(problem) -> dict[str, np.ndarray] | None:
     out = {name: rows[(rows >= sl.start) & (rows < sl.stop)] - sl.start for name, sl in mm.row_blocks.items()}
     capped = np.flatnonzero(np.isfinite(problem.capacity))
     out["capacity"] = capped[out.get("capacity", np.zeros(0, int))]
-    free = np.asarray(problem.site_free_m2, float)
-    has_option = np.bincount(problem.option_site, minlength=len(free)) > 0
-    limited = np.flatnonzero(np.isfinite(free) & has_option)
-    out["land"] = limited[out.get("land", np.zeros(0, int))]
+    out["land"] = land_rows(problem).sites[out.get("land", np.zeros(0, int))]
     return out
 
 

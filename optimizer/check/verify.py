@@ -3,36 +3,34 @@
 Two layers, deliberately written without reusing the model code:
 
 * :func:`verify_problem` checks a solution against the array problem: every constraint type of
-  :mod:`optimizer.model`, and the objective recomputed from scratch (loops over the solution's open options and
+  :mod:`optimizer.model.pyomo_model`, and the objective recomputed from scratch (loops over the solution's open options and
   used arcs only, so it stays cheap).
 * Domain checks (:func:`verify_siting`) re-derive the study's rules from the
   instance tables — one facility per region, the size rule, eligibility, modes, land, assignment inside the
   region — and recompute transport from coordinates, so an error in compiling the instance is caught too.
 
-A violation raises :class:`VerificationError`; it is an error, never a warning.
+A violation raises :class:`~optimizer.errors.VerificationError`; it is an error, never a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import VerificationError
+from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+from optimizer.geo.typology import classify_instance
 from optimizer.problem import LocationProblem, Solution
+
+if TYPE_CHECKING:
+    from optimizer.model.formulation import SitingProblem
+    from optimizer.output.tables import ResultTables
 
 ABS_TOL = 1e-6
 REL_TOL = 1e-6
-
-
-class VerificationError(Exception):
-    """A solution breaks a constraint or its objective does not match the recomputed one."""
-
-    def __init__(self, violations: list[str]) -> None:
-        self.violations = violations
-        head = "; ".join(violations[:5])
-        more = f" (+{len(violations) - 5} more)" if len(violations) > 5 else ""
-        super().__init__(f"verification failed: {head}{more}")
 
 
 @dataclass
@@ -134,7 +132,7 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
 
 
-def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables") -> VerificationReport:  # noqa: F821
+def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -> VerificationReport:
     """Check the written tables against the study's rules, re-derived from the instance (not from the model).
 
     Checks: facilities per region and programme; the size rule and the programme's plot sizes; eligibility (zone
@@ -142,8 +140,6 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     exactly once per programme with its full tonnage; assignment inside its own region where required; free land
     per site; capacity where enforced; transport recomputed from coordinates; objective total.
     """
-    from optimizer.networks import load_mode_rules, mode_rule_ok, programme_rule
-
     inst = sp.instance
     params = inst.parameters
     demand = inst.demand.set_index("id" if "id" in inst.demand else "nis")  # demand units (municipalities or points)
@@ -153,8 +149,6 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
     violations: list[str] = []
     checks: list[str] = []
     rules = load_mode_rules() if params["access_rules"] != "none" else None
-    from optimizer.typology import classify_instance
-
     raw = inst.candidates.set_index("site_id")
     types = classify_instance(inst, cands.drop(columns=[c for c in cands.columns if c.startswith("type_")]))
     checks.append("type environments re-derived from the candidates and networks")
@@ -250,7 +244,7 @@ def verify_siting(sp: "SitingProblem", solution: Solution, tables: "ResultTables
             for k in np.flatnonzero(load > cap.to_numpy() * (1 + 1e-9) + 1e-6)[:3]:
                 violations.append(f"{prog.id} at {f['site_id'].iloc[k]}: load {load[k]:.0f} t over capacity {cap.iloc[k]:.0f} t")
         checks.append(f"{prog.id}: transport recomputed from coordinates")
-        # from the raw coordinates, one row per allocation: independent of optimizer.distances and of the arcs
+        # from the raw coordinates, one row per allocation: independent of optimizer.geo.distances and of the arcs
         m = demand.loc[unit.loc[a.index].astype(str), ["x", "y", "area_km2"]].to_numpy(float)
         s = cands.loc[a["site_id"], ["x", "y"]].to_numpy(float)
         d = np.hypot(m[:, 0] - s[:, 0], m[:, 1] - s[:, 1]) / 1000.0

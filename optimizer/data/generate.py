@@ -3,8 +3,9 @@
 Planners will not stop at 285 municipalities. This generator needs only what the project ships
 (``instances/flanders/*.csv``): demand points are spread over each municipality in proportion to its population
 — inside its polygon when a boundaries file is given, otherwise uniformly within its equivalent-area disk — and
-candidate parcels in proportion to its business-park hectares, each carrying the networks' access attributes.
-The same seed gives the same tables.
+candidate parcels in proportion to its business-park hectares. The same seed gives the same tables.
+:func:`optimizer.model.fine.fine_instance` adds the networks' access attributes to the parcels and
+:func:`optimizer.model.fine.fine_location_problem` turns the tables into a p-median.
 """
 
 from __future__ import annotations
@@ -69,17 +70,16 @@ def _points_in_polygons(rng: np.random.Generator, polygons, counts: np.ndarray) 
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
 
 
-def fine_instance(
+def fine_points(
     n_demand: int,
     n_candidates: int,
     *,
     seed: int = 0,
     boundaries: Path | None = None,
-    with_access: bool = True,
     municipalities: pd.DataFrame | None = None,
     sites: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Generate demand points and candidate parcels for all of Flanders.
+    """Generate demand points and candidate parcels for all of Flanders (without access attributes).
 
     Parameters
     ----------
@@ -91,8 +91,6 @@ def fine_instance(
     boundaries
         Optional polygon layer of the 2025 municipalities with a ``nis`` (or ``NISCODE``/``CODE_INS``) column, any
         CRS; points are then drawn inside the polygons instead of equivalent-area disks.
-    with_access
-        Add the access attributes of :func:`optimizer.networks.access_attributes` to the candidates.
     municipalities, sites
         Base tables (default: the shipped ``instances/flanders/municipalities.csv`` and ``candidates.csv``).
 
@@ -141,11 +139,6 @@ def fine_instance(
             "y": np.round(cy, 1),
         }
     )
-    if with_access:
-        from optimizer.networks import access_attributes, load_strategic_networks
-
-        attrs = access_attributes(candidates["x"].to_numpy(), candidates["y"].to_numpy(), load_strategic_networks())
-        candidates = pd.concat([candidates, attrs.reset_index(drop=True)], axis=1)
     return demand, candidates
 
 
@@ -169,71 +162,6 @@ def _boundary_polygons(path: Path, nis: np.ndarray) -> np.ndarray:
     return by_code.loc[nis].to_numpy()
 
 
-def fine_location_problem(
-    demand: pd.DataFrame,
-    candidates: pd.DataFrame,
-    *,
-    p: int,
-    k: int,
-    t_per_weight: float,
-    eur_per_tkm: float,
-    circuity: float,
-    name: str = "fine-flanders",
-):  # noqa: ANN201 - (LocationProblem, PointArcSource), imported lazily
-    """A single-programme p-median problem on generated tables, with k-nearest arcs and their cost source.
-
-    Every demand point sends ``weight · t_per_weight`` t/yr to one of ``p`` facilities; the arc cost is
-    tonnes × straight km × ``circuity`` × ``eur_per_tkm``. Only the ``k`` nearest candidates of each point get an
-    arc. Solve it with :func:`optimizer.sparsify.solve_sparsified` ``(problem, source)``, never as it is: with a
-    small ``k`` and few facilities a point's ``k`` nearest candidates may all stay closed, so the fixed k-nearest
-    problem can be infeasible or lose the optimum; the certificate grows ``k`` until neither can happen.
-
-    Returns
-    -------
-    problem : LocationProblem
-        The p-median with the first ``k`` nearest arcs per point.
-    source : optimizer.sparsify.PointArcSource
-        The cost of every point × candidate pair (k-nearest by cKDTree, dense rows on demand).
-    """
-    from optimizer.problem import CountRows, LocationProblem
-    from optimizer.sparsify import PointArcSource
-
-    n, m = len(demand), len(candidates)
-    tonnes = demand["weight"].to_numpy(float) * t_per_weight
-    source = PointArcSource(
-        client_xy=demand[["x", "y"]].to_numpy(float),
-        option_xy=candidates[["x", "y"]].to_numpy(float),
-        client_group=np.zeros(n, np.int64),
-        option_group=np.zeros(m, np.int64),
-        cost_per_km=tonnes * eur_per_tkm,
-        intrazonal_km=np.zeros(n),
-        circuity=circuity,
-    )
-    arcs = source.nearest(k)
-    problem = LocationProblem(
-        name=name,
-        client_ids=demand["point_id"].to_numpy(),
-        demand=tonnes,
-        site_ids=candidates["site_id"].to_numpy(),
-        site_free_m2=np.full(m, np.inf),
-        option_ids=candidates["site_id"].to_numpy(),
-        option_site=np.arange(m),
-        option_programme=np.full(m, "facility"),
-        option_size=np.full(m, "single"),
-        capacity=np.full(m, np.inf),
-        fixed_cost=np.zeros(m),
-        area_m2=np.zeros(m),
-        arc_client=arcs.arc_client,
-        arc_option=arcs.arc_option,
-        arc_cost=arcs.arc_cost,
-        arc_km=arcs.arc_km,
-        counts=CountRows.from_groups([np.arange(m)], [p], [p], [f"exactly {p} facilities"], m),
-        single_source=True,
-        meta={"k": int(k)},
-    )
-    return problem, source
-
-
 def fine_tables(
     n_demand: int,
     n_candidates: int,
@@ -243,7 +171,7 @@ def fine_tables(
     sites: pd.DataFrame,
     boundaries: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Generated demand points and parcels in the instance table schema (what :mod:`optimizer.instance` loads).
+    """Generated demand points and parcels in the instance table schema (what :mod:`optimizer.data.instance` loads).
 
     Demand points keep every column of their municipality (``nis``, region columns, ``centrumstad``…) so the
     per-arrondissement and per-service-area rules work unchanged; they get their own ``id``, the inhabitants
@@ -251,8 +179,8 @@ def fine_tables(
     its points), which keeps the intrazonal distance term at the scale of a point instead of a municipality.
     Parcels are economic-zone candidates with ``site_id``, ``name``, ``nis``, ``free_ha`` and ``total_ha``.
     """
-    demand, parcels = fine_instance(n_demand, n_candidates, seed=seed, boundaries=boundaries, with_access=False,
-                                    municipalities=municipalities, sites=sites)
+    demand, parcels = fine_points(n_demand, n_candidates, seed=seed, boundaries=boundaries,
+                                  municipalities=municipalities, sites=sites)
     munis = municipalities.set_index("nis")
     per_muni = demand.groupby("nis")["point_id"].transform("size").to_numpy()
     base = munis.loc[demand["nis"]].reset_index()

@@ -8,10 +8,10 @@ give; each is defined once, with its basis, in ``models/assumptions.toml`` or ``
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optimizer.data.tomlfile import read_toml
 from optimizer.errors import InputError
 from optimizer.settings import PROJECT_ROOT
 
@@ -85,7 +85,7 @@ class Programme:
 
         A variant this programme does not define keeps the final sizes: in an integrated instance (S4) the poster
         variant changes banks and clusters, while the sorting centre has one size in both versions (digest §1.8).
-        ``strict`` raises instead; :func:`optimizer.instance.load_instance` does so when no programme knows it.
+        ``strict`` raises instead; :func:`optimizer.data.instance.load_instance` does so when no programme knows it.
         """
         if variant == "final" or (variant not in self.variants and not strict):
             return dict(self.sizes_m2)
@@ -98,19 +98,6 @@ class Programme:
         return sizes
 
 
-def _read_toml(path: Path) -> dict:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as e:
-        raise InputError("file not found", file=path) from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=path) from e
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        raise InputError(f"malformed TOML: {e}", file=path, row=line) from e
-
-
 def load_assumptions(models_dir: Path = MODELS_DIR) -> dict[str, Assumption]:
     """All named assumptions of ``models/``; a name defined twice is an error."""
     found: dict[str, Assumption] = {}
@@ -118,7 +105,7 @@ def load_assumptions(models_dir: Path = MODELS_DIR) -> dict[str, Assumption]:
         path = models_dir / fname
         if not path.exists():
             continue
-        for name, spec in _read_toml(path).get("assumptions", {}).items():
+        for name, spec in read_toml(path).get("assumptions", {}).items():
             if name in found:
                 msg = f"assumption {name!r} is also defined in {found[name].file}; define it in one place"
                 raise InputError(msg, file=path, field=f"assumptions.{name}")
@@ -135,7 +122,7 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         known = ", ".join(sorted(p.stem for p in models_dir.glob("*.toml") if p.stem not in ("assumptions", "access")))
         msg = f"unknown programme {programme_id!r}; known programmes: {known}"
         raise InputError(msg, field="programme")
-    data = _read_toml(path)
+    data = read_toml(path)
     spec = data.get("programme", {})
 
     def need(key: str) -> object:

@@ -2,16 +2,30 @@
 
 Road distance is estimated as straight-line distance × a circuity factor, with an intrazonal term for demand
 spread over a municipality (see :func:`road_km`). Network distances on the strategic graphs or an OSM road
-graph live in :mod:`optimizer.networks`. No Python loop ever runs over pairs: dense matrices are computed in
+graph live in :mod:`optimizer.geo.network_distance` and :mod:`optimizer.geo.osm`. No Python loop ever runs over pairs: dense matrices are computed in
 row blocks with numpy broadcasting (bounded memory), sparse ones over arc arrays.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 M_PER_KM = 1000.0
 BLOCK_ELEMENTS = 4_000_000  # pairs per block: bounds temporary memory to ~100 MB in float64
+
+
+def as_xy(xy: Any) -> np.ndarray:
+    """Coordinates as a float array of shape (n, 2) (EPSG:31370 metres); ``ValueError`` when they are not."""
+    arr = np.asarray(xy, dtype=float)
+    if arr.ndim == 1 and arr.size == 2:
+        arr = arr.reshape(1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"coordinates must have shape (n, 2) in EPSG:31370 metres, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("coordinates must be finite numbers (EPSG:31370 metres)")
+    return arr
 
 
 def euclidean_km(origins_xy: np.ndarray, dests_xy: np.ndarray, *, dtype: type = np.float64) -> np.ndarray:
@@ -82,7 +96,7 @@ def knearest_km(origins_xy: np.ndarray, dests_xy: np.ndarray, k: int) -> tuple[n
     Notes
     -----
     A sparse arc set is only safe when the optimum provably does not need a longer arc: see
-    :mod:`optimizer.sparsify`, which grows ``k`` until that is proven.
+    :mod:`optimizer.solver.sparsified`, which grows ``k`` until that is proven.
     """
     from scipy.spatial import cKDTree
 

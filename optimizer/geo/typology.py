@@ -2,7 +2,7 @@
 
 The study maps six type environments for circular activities (L12228-12676, synthesis map; areas in digest §1.5)
 but ships no layer. Each class is re-derived here from what the instance has — the candidate's zone type, its
-multimodal access attributes (:func:`optimizer.networks.access_attributes`), the municipality's centrumstad flag
+multimodal access attributes (:func:`optimizer.geo.access.access_attributes`), the municipality's centrumstad flag
 and uitrustingsgraad class, and its business-park hectares — or from the planner's own column when the candidate
 table already has one (``type_<name>`` = true/false). Overlaps are *not* removed, as in the study (footnote *1,
 L12455-12463): a site may be, say, both an inland port and a corridor.

@@ -1,9 +1,10 @@
-"""Sparsification with a guarantee: solve on each client's k cheapest options and prove nothing was lost.
+"""Arcs and sparsification: each client's k cheapest options, and the relaxation that proves nothing was lost.
 
 Dense client × option cost matrices (2,000 × 200 = 400,000 arcs; a fine-grained Flanders instance has
-millions) make models large, while optimal solutions use only short arcs. This module solves on the ``k`` cheapest
-allowed options per client and **certifies** the result against the dense problem, growing ``k`` for the clients
-where the certificate fails.
+millions) make models large, while optimal solutions use only short arcs.
+:func:`optimizer.solver.sparsified.solve_sparsified` solves on the ``k`` cheapest allowed options per client and
+**certifies** the result against the dense problem, growing ``k`` for the clients where the certificate fails;
+this module builds the arcs and the certifying relaxation.
 
 The certificate is a relaxation. Every client ``i`` gets one extra "beyond" arc to an always-open dummy option
 without capacity, count or land, costing ``b_i`` = the cheapest of *its arcs left out*. Any dense solution maps to
@@ -15,7 +16,7 @@ arcs go to the beyond arc at ``b_i`` ≤ their cost, which only frees capacity),
 If the relaxation's optimal solution uses no beyond arc it is a solution of the sparse problem with the same
 cost, so all three are equal: the sparse optimum is the dense optimum, and the relaxation's proven bound is a
 valid bound for the dense problem. Otherwise ``k`` grows for the clients that used their beyond arc — by
-×``growth``, and at least to :data:`RANK_MARGIN` × the rank of the client's cheapest option open in the
+×``growth``, and at least to :data:`~optimizer.solver.sparsified.RANK_MARGIN` × the rank of the client's cheapest option open in the
 relaxation's solution, so one round usually reaches it — and the round repeats. The argument holds for capacities, single sourcing, count rows, land and required
 options alike; for uncapacitated problems it is the rigorous form of "grow k until no client wants to go beyond
 its k-th nearest candidate" (cf. the radius formulation of García, Labbé & Marín 2011 and Elloumi 2010).
@@ -30,14 +31,13 @@ may all stay closed; the beyond arc keeps the relaxation feasible and the growth
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.problem import CountRows, LocationProblem, Solution
+from optimizer.problem import CountRows, LocationProblem
 
 CostBlock = Callable[[np.ndarray], np.ndarray]
 """``cost_block(clients) -> costs``: for client indices (int array), the cost of serving each client's whole demand
@@ -45,10 +45,6 @@ from every option, shape ``(len(clients), n_options)`` (float32 or float64, in t
 ``np.inf`` marks a forbidden pair."""
 
 BLOCK_ENTRIES = 4_000_000  # client rows per cost block are chosen so a block holds about this many costs
-BEYOND_SHARE_TOL = 1e-7  # a beyond-arc share above this counts as used
-# a client that went beyond gets k ≥ this × the rank of its cheapest open option: fewer rounds for a few more arcs
-# (measured on fine-10k-3k: 2.0 certifies in 3 rounds with 1.24 M arcs, 8.0 s; 1.25 in 4 rounds, 1.14 M, 9-10.6 s)
-RANK_MARGIN = 2.0
 
 
 @dataclass
@@ -75,7 +71,7 @@ class PointArcSource:
     """Arc costs between demand points and options, with a fast k-nearest (cKDTree) instead of dense rows.
 
     The cost of serving client ``i`` from option ``j`` is ``cost_per_km[i] · circuity · sqrt(d_ij² + r_i²)``
-    (``d`` straight-line km, ``r`` the client's intrazonal km: :func:`optimizer.distances.road_km`), allowed only
+    (``d`` straight-line km, ``r`` the client's intrazonal km: :func:`optimizer.geo.distances.road_km`), allowed only
     when ``client_group[i] == option_group[j]`` (programme, and region when assignment stays in the region). The
     cost grows with ``d`` for every client, so its k cheapest options are its k nearest allowed ones. Calling the
     source gives dense float32 rows (a :data:`CostBlock`); :meth:`nearest` never forms them.
@@ -94,7 +90,7 @@ class PointArcSource:
         return self.circuity * np.sqrt(straight_km * straight_km + r * r)
 
     def __call__(self, clients: np.ndarray) -> np.ndarray:
-        from optimizer.distances import block_km
+        from optimizer.geo.distances import block_km
 
         d = block_km(self.client_xy[clients], self.option_xy, origin_group=self.client_group[clients],
                      dest_group=self.option_group)
@@ -104,7 +100,7 @@ class PointArcSource:
 
     def nearest(self, k: np.ndarray | int) -> SparseArcs:
         """The ``k[i]`` cheapest allowed arcs per client and the cheapest left out (cKDTree per group)."""
-        from optimizer.distances import knearest_grouped
+        from optimizer.geo.distances import knearest_grouped
 
         ci, oj, d, next_d = knearest_grouped(self.client_xy, self.option_xy, k, origin_group=self.client_group,
                                              dest_group=self.option_group)
@@ -202,6 +198,17 @@ def with_arcs(template: LocationProblem, arcs: SparseArcs) -> LocationProblem:
     )
 
 
+def restrict_arcs(problem: LocationProblem, kept: np.ndarray) -> LocationProblem:
+    """``problem`` with only the arcs ``kept`` (indices), e.g. after reduced-cost fixing removed the others."""
+    return replace(
+        problem,
+        arc_client=problem.arc_client[kept],
+        arc_option=problem.arc_option[kept],
+        arc_cost=problem.arc_cost[kept],
+        arc_km=None if problem.arc_km is None else problem.arc_km[kept],
+    )
+
+
 def rank_of_open(cost_block: CostBlock, clients: np.ndarray, n_options: int, open_options: np.ndarray) -> np.ndarray:
     """Per client, how many allowed options cost no more than its cheapest open one (``k`` that reaches it)."""
     fast = getattr(cost_block, "rank_of_open", None)
@@ -247,149 +254,3 @@ def beyond_relaxation(template: LocationProblem, arcs: SparseArcs) -> LocationPr
         counts=CountRows(matrix, counts.lower, counts.upper, counts.names),
         required=required,
     )
-
-
-@dataclass
-class SparseResult:
-    """Outcome of :func:`solve_sparsified`.
-
-    Attributes
-    ----------
-    problem
-        The sparse problem (the template with the final arcs) that ``solution`` refers to.
-    solution
-        Solution of ``problem``; its ``bound`` is valid for the *dense* problem.
-    certified
-        ``True`` when the sparse optimum is proven equal to the dense optimum (within the MIP gap).
-    k
-        Options kept per client in the final round.
-    rounds
-        Relaxations solved.
-    history
-        Per round: arcs, clients that used their beyond arc, relaxation objective and bound, seconds.
-    """
-
-    problem: LocationProblem
-    solution: Solution
-    certified: bool
-    k: np.ndarray
-    rounds: int
-    history: list[dict] = field(default_factory=list)
-
-
-def solve_sparsified(
-    template: LocationProblem,
-    cost_block: CostBlock,
-    *,
-    k: int = 16,
-    growth: int = 4,
-    max_rounds: int = 8,
-    options=None,  # noqa: ANN001 - SolveOptions
-) -> SparseResult:
-    """Solve on the ``k`` cheapest options per client and certify (or grow ``k``) as in the module docstring.
-
-    Parameters
-    ----------
-    template
-        The problem without arcs (its arc arrays are ignored): clients, options, counts, land, required.
-    cost_block
-        Cost source for blocks of clients (see :data:`CostBlock`).
-    k
-        Initial options per client.
-    growth
-        Factor by which ``k`` grows for a client that used its beyond arc.
-    max_rounds
-        Relaxations to solve at most; if the last one still uses beyond arcs, the sparse problem is solved as is
-        (widened while it is infeasible only for lack of arcs) and returned with ``certified=False``; its bound
-        is then the relaxations' bound, still valid for the dense problem.
-    options
-        :class:`~optimizer.solve.SolveOptions` for every solve.
-
-    Returns
-    -------
-    SparseResult
-        Solution of the final sparse problem, with a dense-valid bound and the certificate status.
-    """
-    from optimizer.solve import SolveOptions, solve_problem
-
-    options = options or SolveOptions()
-    n, m = template.n_clients, template.n_options
-    k_i = np.full(n, max(1, int(k)), dtype=np.int64)
-    history: list[dict] = []
-    relaxed_bound = -np.inf
-    timings = {"sparsify": 0.0}
-    t_start = time.perf_counter()
-    for round_ in range(1, max_rounds + 1):
-        t0 = time.perf_counter()
-        arcs = nearest_arcs(cost_block, n, m, k_i)
-        relaxation = beyond_relaxation(template, arcs)
-        t_arcs = time.perf_counter() - t0
-        timings["sparsify"] += t_arcs
-        # no start from the last round's open set: measured slower on fine-10k-3k than the backend's own heuristic
-        sol = solve_problem(relaxation, _remaining(options, time.perf_counter() - t_start))
-        for key, value in sol.timings_s.items():
-            timings[key] = timings.get(key, 0.0) + value
-        n_sparse = len(arcs.arc_client)
-        beyond_share = sol.arc_share[n_sparse:] if sol.has_solution else np.zeros(0)
-        beyond_clients = relaxation.arc_client[n_sparse:][beyond_share > BEYOND_SHARE_TOL]
-        history.append(
-            {
-                "round": round_,
-                "arcs": n_sparse,
-                "beyond_clients": int(len(beyond_clients)),
-                "objective": sol.objective,
-                "bound": sol.bound,
-                "status": sol.status,
-                "k_max": int(k_i.max()),
-                "arcs_s": t_arcs,
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-        if np.isfinite(sol.bound):
-            relaxed_bound = max(relaxed_bound, sol.bound)
-        if sol.status == "infeasible":
-            break  # the relaxation contains every dense solution: the dense problem is infeasible too
-        if sol.has_solution and not len(beyond_clients):
-            # a dense solution with a dense-valid bound; certified when the relaxation was solved to the gap (a
-            # time-limited relaxation returns its solution with the proven gap instead of growing k further)
-            certified = sol.status == "optimal"
-            problem = with_arcs(template, arcs)
-            final = replace(
-                sol,
-                open_options=sol.open_options[:m],
-                arc_share=sol.arc_share[:n_sparse],
-                solver=sol.solver + (" (sparsified, certified)" if certified else " (sparsified, time limit)"),
-                timings_s=timings,
-            )
-            return SparseResult(problem, final, certified, k_i, round_, history)
-        if not sol.has_solution or k_i.min() >= m:
-            break
-        t_grow = time.perf_counter()
-        grow = np.unique(beyond_clients) if len(beyond_clients) else np.arange(n)
-        new_k = k_i[grow] * growth
-        if sol.has_solution and len(beyond_clients):  # reach at least the relaxation's cheapest open option
-            rank = rank_of_open(cost_block, grow, m, np.asarray(sol.open_options, dtype=bool))
-            new_k = np.maximum(new_k, np.ceil(RANK_MARGIN * rank).astype(np.int64))
-        k_i[grow] = np.minimum(new_k, m)
-        timings["sparsify"] += time.perf_counter() - t_grow
-    while True:  # rounds exhausted: solve the sparse problem, widening it while it is infeasible only by sparsity
-        problem = with_arcs(template, nearest_arcs(cost_block, n, m, k_i))
-        sol = solve_problem(problem, _remaining(options, time.perf_counter() - t_start))
-        if sol.status != "infeasible" or k_i.min() >= m:
-            break
-        k_i = np.minimum(k_i * max(growth, 2), m)
-    if sol.has_solution:  # only the relaxations' bound is valid for the dense problem
-        sol = replace(sol, bound=min(sol.objective, relaxed_bound))
-        if sol.gap > options.mip_gap:  # optimal for the sparse problem is not proven optimal for the dense one
-            sol = replace(sol, status="feasible")
-    for key, value in sol.timings_s.items():
-        timings[key] = timings.get(key, 0.0) + value
-    sol = replace(sol, timings_s=timings)
-    return SparseResult(problem, sol, False, k_i, len(history), history)
-
-
-def _remaining(options, elapsed_s: float):  # noqa: ANN001, ANN202 - SolveOptions
-    """``options`` with what is left of the time limit after ``elapsed_s`` (at least 1 s): rounds share it."""
-    if options.time_limit_s is None:
-        return options
-    return replace(options, time_limit_s=max(1.0, float(options.time_limit_s) - elapsed_s))

@@ -1,4 +1,4 @@
-"""Compile an :class:`~optimizer.instance.Instance` into a generic :class:`~optimizer.problem.LocationProblem`.
+"""Compile an :class:`~optimizer.data.instance.Instance` into a generic :class:`~optimizer.problem.LocationProblem`.
 
 This is where the study's rules become arrays:
 
@@ -7,12 +7,12 @@ This is where the study's rules become arrays:
   the size rule ("large where the region holds a centrumstad") decides which size a site may take;
 * count rows = "``per_region`` facilities in every region" (or a total count for Flanders);
 * arcs = client → option pairs allowed by the assignment rule (own region, or any), costed with
-  :mod:`optimizer.distances`; above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or ``sparsify = "on"``) only each
-  client's k nearest allowed options (cKDTree), with a :class:`~optimizer.sparsify.PointArcSource` from which
+  :mod:`optimizer.geo.distances`; above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or ``sparsify = "on"``) only each
+  client's k nearest allowed options (cKDTree), with a :class:`~optimizer.model.arcs.PointArcSource` from which
   the solve grows them until the sparse optimum is proven equal to the dense one;
 * land rows = free hectares per candidate site, shared by every programme placed on it.
 
-The returned :class:`SitingProblem` keeps the lookup tables that :mod:`optimizer.export` and the domain
+The returned :class:`SitingProblem` keeps the lookup tables that :mod:`optimizer.output.tables` and the domain
 verifier need to turn indices back into municipalities, sites and regions.
 """
 
@@ -23,14 +23,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from optimizer.distances import equivalent_radius_km, pair_euclidean_km, road_km
+from optimizer.data.instance import Instance
+from optimizer.data.programmes import Programme
 from optimizer.errors import InputError
-from optimizer.instance import Instance
+from optimizer.geo.access import access_attributes
+from optimizer.geo.access_rules import AccessParameters, load_mode_rules, mode_rule_ok, programme_rule
+from optimizer.geo.distances import equivalent_radius_km, pair_euclidean_km, road_km
+from optimizer.geo.network_tables import load_strategic_networks
+from optimizer.geo.typology import classify_instance, eligible
+from optimizer.model.arcs import PointArcSource
 from optimizer.problem import CountRows, LocationProblem
-from optimizer.programmes import Programme
-from optimizer.settings import SPARSIFY_MIN_PAIRS
+from optimizer.settings import M2_PER_HA, SPARSIFY_MIN_PAIRS
 
-M2_PER_HA = 10_000.0
 FLANDERS = "Vlaanderen"
 
 
@@ -45,7 +49,7 @@ class SitingProblem:
     sites: pd.DataFrame  # candidates with access attributes, region per programme and eligibility flags
     cost_per_tkm: float
     circuity: float
-    arc_source: object | None = None  # sparsify.PointArcSource when the arcs are k-nearest (to be certified)
+    arc_source: PointArcSource | None = None  # when the arcs are k-nearest (to be certified)
     sparsify: dict = field(default_factory=dict)  # mode, pairs, threshold: why the arcs are dense or sparse
 
 
@@ -80,8 +84,6 @@ def option_area_m2(instance: Instance, programme: Programme, size: str, area: fl
 
 def site_access(instance: Instance) -> pd.DataFrame:
     """Access attributes (modes, knooppuntwaarde) of every candidate from the strategic networks."""
-    from optimizer.networks import AccessParameters, access_attributes, load_strategic_networks
-
     networks = load_strategic_networks()
     thresholds = AccessParameters.from_assumptions({k: a.value for k, a in instance.assumptions.items()}, instance.path)
     attrs = access_attributes(instance.candidates["x"].to_numpy(), instance.candidates["y"].to_numpy(), networks,
@@ -102,19 +104,15 @@ def _size_per_region(programme: Programme, demand: pd.DataFrame, regions: pd.Ser
 
 def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> SitingProblem:
     """Turn a validated instance into a :class:`SitingProblem` (see module docstring)."""
-    from optimizer.networks import load_mode_rules, programme_rule, mode_rule_ok
-
     params = instance.parameters
     chains = [p.id for p in instance.programmes if p.kind == "chain"]
     if chains:
         msg = (f"programme {chains[0]!r} is a multi-echelon chain: solve it with `siting chain {instance.name}` "
-               "(optimizer/chain.py), not with `siting solve`")
+               "(optimizer/model/chain.py), not with `siting solve`")
         raise InputError(msg, file=instance.path, field="programmes.place")
     demand, cands = instance.demand, instance.candidates.copy()
     access = site_access(instance) if access is None else access
     cands = cands.join(access)
-    from optimizer.typology import classify_instance, eligible
-
     cands = cands.join(classify_instance(instance, cands))
     reserve, greenfield = _flag(cands, "reserve"), _flag(cands, "greenfield")
     cands["reserve"], cands["greenfield"] = reserve, greenfield
@@ -298,11 +296,9 @@ def _dense_arcs(clients_p: pd.DataFrame, options_p: pd.DataFrame, n0: int, o0: i
 
 def _point_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region: set[str],
                       xy: tuple[np.ndarray, np.ndarray], intrazonal: np.ndarray, circuity: float,
-                      cost_per_tkm: float):  # noqa: ANN202
+                      cost_per_tkm: float) -> PointArcSource:
     """The k-nearest cost source of all programmes: a pair is allowed when client and option share a group
     (the programme, and the region where the assignment stays inside it)."""
-    from optimizer.sparsify import PointArcSource
-
     own = clients["programme"].isin(own_region).to_numpy()
     c_key = clients["programme"].astype(str) + np.where(own, "\x1f" + clients["region"].astype(str), "")
     o_own = options["programme"].isin(own_region).to_numpy()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from optimizer.model.rows import land_rows
 from optimizer.problem import LocationProblem
 
 
@@ -84,16 +85,16 @@ def build_pyomo_model(problem: LocationProblem) -> pyo.ConcreteModel:
 
     model.count = pyo.Constraint(range(counts.shape[0]), rule=count_rule)
 
-    n_sites = len(problem.site_ids)
-    by_site, site_start = group_offsets(problem.option_site, n_sites)
-    limited = [s for s in range(n_sites) if np.isfinite(problem.site_free_m2[s]) and site_start[s + 1] > site_start[s]]
+    land = land_rows(problem)
+    row_of_site = {int(site): r for r, site in enumerate(land.sites)}
 
     def land_rule(mdl: pyo.ConcreteModel, s: int) -> pyo.Expression:
-        members = by_site[site_start[s] : site_start[s + 1]]
+        r = row_of_site[s]
+        members = land.matrix.indices[land.matrix.indptr[r] : land.matrix.indptr[r + 1]]
         used = sum(float(problem.area_m2[j]) * mdl.y[int(j)] for j in members)
         return used <= float(problem.site_free_m2[s])
 
-    model.land = pyo.Constraint(limited, rule=land_rule)
+    model.land = pyo.Constraint([int(s) for s in land.sites], rule=land_rule)
 
     for j in np.flatnonzero(problem.required_mask()):
         model.y[int(j)].fix(1)

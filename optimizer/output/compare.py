@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.maps import Result, read_result
+from optimizer.output.maps import Result, read_result
 
 OBJECTIVE_PARTS = ("total", "transport", "fixed", "land")
 

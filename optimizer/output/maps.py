@@ -16,7 +16,7 @@ import pandas as pd
 
 from optimizer.errors import InputError
 from optimizer.settings import CRS
-from optimizer.styles import PROGRAMME_COLOURS
+from optimizer.output.styles import PROGRAMME_COLOURS
 
 GPKG_NAME = "result.gpkg"
 WEB_CRS = "EPSG:4326"

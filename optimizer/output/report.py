@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.maps import Result, read_boundaries, read_result, render_png
+from optimizer.output.maps import Result, read_boundaries, read_result, render_png
 
 BASE_ASSUMPTIONS = ("access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share")
 CSS = """
@@ -107,7 +107,7 @@ def assumptions_table(summary: dict) -> pd.DataFrame:
         Columns name, value, unit, basis, used (the programmes and transport refer to it), overridden.
     """
     from optimizer.errors import InputError
-    from optimizer.programmes import load_assumptions, load_programme
+    from optimizer.data.programmes import load_assumptions, load_programme
 
     defined = load_assumptions()
     used = set(BASE_ASSUMPTIONS)

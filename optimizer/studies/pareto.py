@@ -9,8 +9,8 @@ objective next to transport. The front is traced by the ε-constraint method:
 3. between them, ``points - 2`` solves of "minimum transport subject to land take ≤ ε" for ε evenly spaced.
 
 Each point is a full solve of the instance's :class:`~optimizer.problem.LocationProblem` plus one extra row
-(``Σ area·y ≤ ε``), verified by :func:`optimizer.verify.verify_problem` (every constraint and the objective) and
-:func:`optimizer.verify.verify_siting` (the study's rules) before it is kept. Because every point is solved to
+(``Σ area·y ≤ ε``), verified by :func:`optimizer.check.verify.verify_problem` (every constraint and the objective)
+and :func:`optimizer.check.verify.verify_siting` (the study's rules) before it is kept. Because every point is solved to
 optimality, less land take never costs less transport: the front is monotone, and :func:`trace` checks it.
 """
 
@@ -24,17 +24,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.formulation import M2_PER_HA, SitingProblem, compile_instance
-from optimizer.instance import Instance
-from optimizer.problem import CountRows, LocationProblem, Solution, objective_parts
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import VerificationError, verify_problem, verify_siting
+from optimizer.check.verify import verify_problem, verify_siting
+from optimizer.data.instance import Instance
+from optimizer.errors import ParetoError, VerificationError
+from optimizer.model.formulation import SitingProblem, compile_instance
+from optimizer.output.tables import result_tables
+from optimizer.problem import CountRows, LocationProblem, Solution, Status, objective_parts
+from optimizer.settings import M2_PER_HA
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 TIE_WEIGHT = 1e-7  # land weight (objective units per m²·(transport scale)) that breaks ties without moving the optimum
-
-
-class ParetoError(Exception):
-    """A point of the front could not be solved to optimality."""
 
 
 @dataclass
@@ -67,16 +67,14 @@ def _with_rows(problem: LocationProblem, *, epsilon_m2: float | None, land_weigh
 
 def _solve(problem: LocationProblem, options: SolveOptions) -> Solution:
     sol = solve_problem(problem, options)
-    if sol.status != "optimal":
-        msg = f"a point of the front ended with status {sol.status!r}; raise the time limit"
+    if sol.status != Status.OPTIMAL:
+        msg = f"a point of the front ended with status {str(sol.status)!r}; raise the time limit"
         raise ParetoError(msg)
     return sol
 
 
 def _verified_point(sp_: SitingProblem, problem: LocationProblem, sol: Solution, eps_m2: float | None) -> ParetoPoint:
     """Verify a point (generic + domain) and summarise it."""
-    from optimizer.export import result_tables
-
     generic = verify_problem(problem, sol)
     params = {**sp_.instance.parameters, "land_cost_eur_per_m2": problem.land_cost_per_m2}
     inst = dataclasses.replace(sp_.instance, parameters=params)

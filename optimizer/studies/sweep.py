@@ -9,293 +9,37 @@ A sweep is a TOML file (see ``docs/sweeps.md``)::
                   set, instance, prefix and name (a template such as "{size_variant}-{access_rules}") optional
 
 Scenarios run in file order: the ``[[scenario]]`` list first, then each grid's product in the order its keys are
-written. Each scenario is one :func:`optimizer.pipeline.run` on a Dask worker (a local cluster sized to the
+written (the definition is read by :mod:`optimizer.studies.sweep_spec`). Each scenario is one :func:`optimizer.pipeline.run` on a Dask worker (a local cluster sized to the
 machine, or an existing scheduler) or in-process one after another (``workers=0``); it writes its own result
 folder ``scenarios/NAME`` and is skipped on a rerun when its folder already holds a verified result for the same
 resolved instance (``instance_hash``) and overrides. A failing scenario becomes a row with its reason. The sweep
-writes ``comparison.csv`` / ``comparison.parquet``, two PNG plots and ``sweep.json`` into its out folder.
+writes ``comparison.csv`` / ``comparison.parquet``, two PNG plots and ``sweep.json`` into its out folder
+(:mod:`optimizer.studies.sweep_outputs`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import math
 import os
-import re
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from optimizer.errors import InputError
+from optimizer.atomic import write_atomic
+from optimizer.data.instance import load_instance
+from optimizer.errors import InfeasibleError, InputError, NoSolutionError, VerificationError
+from optimizer.studies.sweep_outputs import SCENARIOS_DIR, comparison_table, write_outputs
+from optimizer.studies.sweep_spec import Scenario, Sweep
 
-SCENARIOS_DIR = "scenarios"
 SWEEP_KEY = "sweep-key.json"  # (instance hash, overrides) of a chain result, whose summary.json has no hash
-TABLE_CSV, TABLE_PARQUET, MANIFEST = "comparison.csv", "comparison.parquet", "sweep.json"
-PLOT_TRADEOFF, PLOT_FACILITIES = "land_take_vs_transport.png", "facilities_per_programme.png"
-# Columns that describe how a scenario was executed, not what it found: they differ between runs and worker
-# counts and are left out when two sweeps' tables are compared (see comparable()).
-EXECUTION_COLUMNS = ("time_s", "solve_s", "resumed", "threads", "worker")
-# Overrides a sweep may not set: the sweep chooses the solver threads itself (--threads-per-scenario).
-SWEEP_OWNED = {"threads": "solver threads are set by the sweep: use --threads-per-scenario"}
-_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")
-_SWEEP_KEYS = {"name", "title", "description", "instance", "set"}
-_SCENARIO_KEYS = {"name", "instance", "set"}
-_GRID_KEYS = {"prefix", "name", "instance", "set", "vary"}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Sweep definition
-# ---------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Scenario:
-    """One scenario: a name, the instance (a name or an absolute manifest path) and its ``--set`` overrides."""
-
-    name: str
-    instance: str
-    overrides: dict[str, str]
-    origin: str  # where it was defined, e.g. "scenario[2]" or "grid[1]"
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A validated sweep definition."""
-
-    name: str
-    title: str
-    description: str
-    path: Path
-    scenarios: tuple[Scenario, ...]
-    file_sha256: str = ""
-
-
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep definition; raise :class:`InputError` naming the file and field.
-
-    Structure is checked here, once: sections and keys, parameter and assumption names, instance names or paths,
-    grid lists, scenario names (unique, usable as folder names). Parameter *values* are checked per scenario by
-    the engine, so one bad value fails that scenario only and is reported in the comparison table.
-
-    Parameters
-    ----------
-    path
-        The sweep TOML file.
-
-    Returns
-    -------
-    Sweep
-        Scenarios in run order: the ``[[scenario]]`` list, then each ``[[grid]]`` product.
-    """
-    from optimizer.programmes import _read_toml
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError("sweep file not found: check the path", file=path)
-    path = path.resolve()
-    data = _read_toml(path)
-    _check_keys(data, {"sweep", "scenario", "grid"}, path, "", "section")
-    head = data.get("sweep", {})
-    if not isinstance(head, dict):
-        raise InputError("[sweep] must be a table", file=path, field="sweep")
-    _check_keys(head, _SWEEP_KEYS, path, "sweep.", "key")
-    known = _known_keys()
-    base_instance = head.get("instance")
-    if base_instance is not None:
-        base_instance = _resolve_instance(base_instance, path, "sweep.instance")
-    base_set = _overrides(head.get("set", {}), path, "sweep.set", known)
-
-    scenarios: list[Scenario] = []
-    listed = data.get("scenario", [])
-    if not isinstance(listed, list):
-        raise InputError("write scenarios as [[scenario]] tables", file=path, field="scenario")
-    for i, spec in enumerate(listed, start=1):
-        where = f"scenario[{i}]"
-        if not isinstance(spec, dict):
-            raise InputError("write scenarios as [[scenario]] tables", file=path, field=where)
-        _check_keys(spec, _SCENARIO_KEYS, path, f"{where}.", "key")
-        if "name" not in spec:
-            raise InputError("every [[scenario]] needs a name", file=path, field=f"{where}.name")
-        name = _check_name(spec["name"], path, f"{where}.name")
-        instance = _scenario_instance(spec, base_instance, path, where)
-        overrides = {**base_set, **_overrides(spec.get("set", {}), path, f"{where}.set", known)}
-        scenarios.append(Scenario(name, instance, overrides, where))
-
-    grids = data.get("grid", [])
-    if not isinstance(grids, list):
-        raise InputError("write grids as [[grid]] tables", file=path, field="grid")
-    for g, spec in enumerate(grids, start=1):
-        scenarios += _expand_grid(spec, g, path, base_instance, base_set, known)
-
-    if not scenarios:
-        raise InputError("the sweep has no scenarios: add [[scenario]] or [[grid]] tables", file=path)
-    seen: dict[str, str] = {}
-    for sc in scenarios:
-        if sc.name in seen:
-            msg = f"duplicate scenario name {sc.name!r} (also {seen[sc.name]}): names must be unique"
-            raise InputError(msg, file=path, field=f"{sc.origin}.name")
-        seen[sc.name] = sc.origin
-    return Sweep(
-        name=_check_name(head.get("name", path.stem), path, "sweep.name"),
-        title=str(head.get("title", "")),
-        description=str(head.get("description", "")),
-        path=path,
-        scenarios=tuple(scenarios),
-        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-    )
-
-
-def _known_keys() -> tuple[dict, dict]:
-    from optimizer.instance import PARAMETERS
-    from optimizer.programmes import load_assumptions
-
-    return PARAMETERS, load_assumptions()
-
-
-def _check_keys(table: dict, allowed: set[str], path: Path, prefix: str, what: str) -> None:
-    import difflib
-
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
-            raise InputError(f"unknown {what} {key!r}{hint}", file=path, field=f"{prefix}{key}")
-
-
-def _check_name(value: object, path: Path, where: str) -> str:
-    name = str(value).strip() if isinstance(value, (str, int)) else ""
-    if not _NAME_OK.match(name):
-        msg = (f"scenario name {value!r} cannot be a folder name: use letters, digits and . _ = , + - "
-               "(starting with a letter or digit)")
-        raise InputError(msg, file=path, field=where)
-    return name
-
-
-def _resolve_instance(value: object, path: Path, where: str) -> str:
-    """A named instance stays a name (resolved on the worker); a manifest path becomes absolute."""
-    from optimizer.instance import resolve_instance_path
-
-    if not isinstance(value, str) or not value.strip():
-        raise InputError("give an instance name (see `siting list`) or a manifest path", file=path, field=where)
-    value = value.strip()
-    local = (path.parent / value)
-    if value.endswith(".toml") or local.exists() or "/" in value:
-        if not local.exists():
-            raise InputError(f"instance manifest {value!r} not found (relative to the sweep file)", file=path,
-                             field=where)
-        return str(local.resolve())
-    try:
-        resolve_instance_path(value)
-    except InputError as e:
-        raise InputError(e.message, file=path, field=where) from e
-    return value
-
-
-def _scenario_instance(spec: dict, base: str | None, path: Path, where: str) -> str:
-    if "instance" in spec:
-        return _resolve_instance(spec["instance"], path, f"{where}.instance")
-    if base is None:
-        raise InputError("no instance: set instance under [sweep] or in the scenario", file=path,
-                         field=f"{where}.instance")
-    return base
-
-
-def _as_override(value: object, path: Path, where: str) -> str:
-    """A TOML value as the string ``--set`` would pass (true/false for booleans)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    raise InputError(f"a value must be a string, number or boolean, got {value!r}", file=path, field=where)
-
-
-def _check_override_key(key: str, path: Path, where: str, known: tuple[dict, dict]) -> None:
-    from optimizer.instance import _unknown
-
-    parameters, assumptions = known
-    if key in SWEEP_OWNED:
-        raise InputError(SWEEP_OWNED[key], file=path, field=where)
-    if key.startswith("assumption."):
-        name = key.removeprefix("assumption.")
-        if name not in assumptions:
-            raise InputError(_unknown(name, assumptions).replace("parameter", "assumption"), file=path, field=where)
-    elif key not in parameters:
-        raise InputError(_unknown(key, parameters), file=path, field=where)
-
-
-def _flatten(table: dict, path: Path, where: str) -> dict[str, object]:
-    """``{assumption = {x = 1}}`` and ``{"assumption.x" = 1}`` both give ``{"assumption.x": 1}``."""
-    if not isinstance(table, dict):
-        raise InputError("'set' is a table: set = { key = value }", file=path, field=where)
-    flat: dict[str, object] = {}
-    for key, value in table.items():
-        if key == "assumption" and isinstance(value, dict):
-            for name, v in value.items():
-                flat[f"assumption.{name}"] = v
-        else:
-            flat[key] = value
-    return flat
-
-
-def _overrides(table: object, path: Path, where: str, known: tuple[dict, dict]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in _flatten(table, path, where).items():  # type: ignore[arg-type]
-        _check_override_key(key, path, f"{where}.{key}", known)
-        out[key] = _as_override(value, path, f"{where}.{key}")
-    return out
-
-
-def _expand_grid(spec: object, g: int, path: Path, base_instance: str | None, base_set: dict[str, str],
-                 known: tuple[dict, dict]) -> list[Scenario]:
-    where = f"grid[{g}]"
-    if not isinstance(spec, dict):
-        raise InputError("write grids as [[grid]] tables", file=path, field=where)
-    _check_keys(spec, _GRID_KEYS, path, f"{where}.", "key")
-    instance = _scenario_instance(spec, base_instance, path, where)
-    fixed = {**base_set, **_overrides(spec.get("set", {}), path, f"{where}.set", known)}
-    vary = _flatten(spec.get("vary", {}), path, f"{where}.vary")
-    if not vary:
-        raise InputError("empty grid: give vary = { key = [value, ...] }", file=path, field=f"{where}.vary")
-    axes: list[tuple[str, list[str]]] = []
-    for key, values in vary.items():
-        at = f"{where}.vary.{key}"
-        _check_override_key(key, path, at, known)
-        if key in spec.get("set", {}):
-            raise InputError(f"{key!r} is both fixed (set) and varied (vary) in this grid", file=path, field=at)
-        if not isinstance(values, list) or not values:
-            raise InputError("empty grid axis: give a non-empty list of values", file=path, field=at)
-        strings = [_as_override(v, path, at) for v in values]
-        if len(set(strings)) != len(strings):
-            raise InputError("a value is listed twice on this grid axis", file=path, field=at)
-        axes.append((key, strings))
-    prefix = str(spec.get("prefix", ""))
-    template = spec.get("name")
-    out = []
-    for combo in itertools.product(*(values for _, values in axes)):
-        chosen = dict(zip((k for k, _ in axes), combo, strict=True))
-        if template is not None:
-            name = str(template)
-            for key, value in chosen.items():
-                name = name.replace("{" + key + "}", value)
-            if "{" in name:
-                raise InputError(f"name template {template!r} names a key that is not varied", file=path,
-                                 field=f"{where}.name")
-        else:
-            name = prefix + ("-" if prefix else "") + ",".join(f"{k.removeprefix('assumption.')}={v}"
-                                                               for k, v in chosen.items())
-        out.append(Scenario(_check_name(name, path, f"{where}.name"), instance, {**fixed, **chosen}, where))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# One scenario (runs on a Dask worker or in-process)
-# ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ScenarioTask:
     """What a worker needs to run one scenario (small and picklable)."""
@@ -316,10 +60,7 @@ def run_scenario(task: ScenarioTask) -> dict:
     (``resumed``). Failures become records with a status (input error, infeasible, no solution, verification
     failed, crashed) and a one-line reason.
     """
-    from optimizer.diagnose import InfeasibleError
-    from optimizer.instance import load_instance
-    from optimizer.pipeline import NoSolutionError, run
-    from optimizer.verify import VerificationError
+    from optimizer.pipeline import run, run_chain  # looked up at call time: tests replace them
 
     _announce(task)
     t0 = time.perf_counter()
@@ -337,11 +78,9 @@ def run_scenario(task: ScenarioTask) -> dict:
             record["time_s"] = time.perf_counter() - t0
             return record
         del instance
-        if chain:  # a multi-echelon chain instance (S2b, S5, S8) is solved by optimizer.chain, not the pipeline
-            from optimizer.chain import run_chain
-
+        if chain:  # a multi-echelon chain instance (S2b, S5, S8) has its own run (optimizer.pipeline.run_chain)
             run_chain(task.instance, overrides=task.overrides, out_dir=folder)
-            _atomic(folder / SWEEP_KEY, lambda p: p.write_text(json.dumps(
+            write_atomic(folder / SWEEP_KEY, lambda p: p.write_text(json.dumps(
                 {"instance_hash": key, "overrides": task.overrides}), encoding="utf-8"))
         else:
             run(task.instance, overrides=task.overrides, out_dir=folder, threads=task.threads)
@@ -656,224 +395,3 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, running=len(self.running), failed=self.failed,
                              resumed=self.resumed)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Comparison table and plots
-# ---------------------------------------------------------------------------------------------------------------
-def comparison_table(records: list[dict]) -> pd.DataFrame:
-    """One row per scenario, in sweep order: what was set, what it cost, the land it took, how it ended.
-
-    Columns: ``order``, ``scenario``, ``instance``, ``overrides``, ``set.KEY`` (the value each scenario gives to
-    every key any scenario sets; blank: the instance's own value), ``status``, ``error``, ``objective_total``,
-    ``objective_unit``, ``transport_eur_per_yr``, ``transport_tkm_per_yr``, ``land_take_ha``, per programme P
-    ``facilities.P``, ``count.P.SIZE``, ``land_take_ha.P``, ``tkm_per_yr.P``, then ``gap``, ``instance_hash``,
-    ``result_dir`` and the execution columns ``time_s`` (seconds the scenario took to solve), ``solve_s``,
-    ``resumed``, ``threads``, ``worker`` (see :data:`EXECUTION_COLUMNS`).
-    """
-    records = sorted(records, key=lambda r: r["order"])
-    set_keys = list(dict.fromkeys(k for r in records for k in r["overrides"]))
-    programmes: dict[str, list[str]] = {}
-    for r in records:
-        for pid, p in ((r["summary"] or {}).get("programmes") or {}).items():
-            sizes = programmes.setdefault(pid, [])
-            sizes += [s for s in p["count_per_size"] if s not in sizes]
-    rows = []
-    for r in records:
-        s = r["summary"]
-        row: dict[str, object] = {
-            "order": r["order"], "scenario": r["scenario"], "instance": r["instance"],
-            "overrides": ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "(instance as is)",
-        }
-        row.update({f"set.{k}": r["overrides"].get(k) for k in set_keys})
-        row.update(status=r["status"], error=r["error"] or None)
-        obj = (s or {}).get("objective") or {}
-        row.update(objective_total=obj.get("total"), objective_unit=obj.get("unit"),
-                   transport_eur_per_yr=(s or {}).get("transport_eur_per_yr"),
-                   transport_tkm_per_yr=(s or {}).get("transport_tkm_per_yr"),
-                   land_take_ha=(s or {}).get("land_take_ha"))
-        progs = (s or {}).get("programmes") or {}
-        for pid, sizes in programmes.items():
-            p = progs.get(pid)
-            row[f"facilities.{pid}"] = None if p is None else p["facilities"]
-            for size in sizes:
-                row[f"count.{pid}.{size}"] = None if p is None else p["count_per_size"].get(size, 0)
-            row[f"land_take_ha.{pid}"] = None if p is None else p["land_take_ha"]
-            row[f"tkm_per_yr.{pid}"] = None if p is None else p["tkm_per_yr"]
-        timings = (s or {}).get("timings_s") or {}
-        row.update(gap=(s or {}).get("gap"), instance_hash=(s or {}).get("instance_hash"),
-                   result_dir=f"{SCENARIOS_DIR}/{r['scenario']}" if s else None)
-        solved_s = (timings.get("total_before_export") or 0) + (timings.get("export") or 0)
-        row.update(time_s=solved_s if s else r.get("time_s"), solve_s=timings.get("solve"),
-                   resumed=bool(r["resumed"]), threads=r["threads"], worker=r["worker"])
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    for col in table.columns:
-        if col.startswith(("facilities.", "count.")) or col in ("order", "threads"):
-            table[col] = table[col].astype("Int64")
-        elif col.startswith(("land_take_ha", "tkm_per_yr.", "objective_total", "transport_", "gap", "time_s",
-                             "solve_s")):
-            table[col] = table[col].astype("float64")
-        elif col not in ("resumed",):
-            table[col] = table[col].astype("string")
-    return table
-
-
-def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """The table without its execution columns: equal for the same sweep, whatever the workers or resumes."""
-    return table.drop(columns=[c for c in EXECUTION_COLUMNS if c in table.columns]).reset_index(drop=True)
-
-
-def write_outputs(result: SweepResult) -> dict[str, Path]:
-    """Write the comparison table (CSV, Parquet), the two plots and ``sweep.json``; each file atomically."""
-    out = result.out_dir
-    files = {"csv": out / TABLE_CSV, "parquet": out / TABLE_PARQUET, "tradeoff_png": out / PLOT_TRADEOFF,
-             "facilities_png": out / PLOT_FACILITIES, "manifest": out / MANIFEST}
-    table = result.table
-    _atomic(files["csv"], lambda p: table.to_csv(p, index=False))
-    _atomic(files["parquet"], lambda p: table.to_parquet(p, index=False))
-    _atomic(files["tradeoff_png"], lambda p: plot_tradeoff(table, result.sweep).savefig(p, dpi=150))
-    _atomic(files["facilities_png"], lambda p: plot_facilities(table, result.sweep).savefig(p, dpi=150))
-    manifest = {
-        "sweep": result.sweep.name, "title": result.sweep.title, "file": str(result.sweep.path),
-        "file_sha256": result.sweep.file_sha256, "mode": result.mode, "workers": result.workers,
-        "threads_per_scenario": result.threads_per_scenario, "wall_s": round(result.wall_s, 3),
-        "interrupted": result.interrupted, "scenarios": len(table),
-        "solved": int(table["result_dir"].notna().sum()), "resumed": int(table["resumed"].sum()),
-        "failed": table.loc[table["result_dir"].isna(), ["scenario", "status", "error"]].to_dict("records"),
-    }
-    _atomic(files["manifest"], lambda p: p.write_text(json.dumps(manifest, indent=2, default=str) + "\n",
-                                                      encoding="utf-8"))
-    return files
-
-
-def _atomic(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{target.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _transport_axis(table: pd.DataFrame) -> tuple[str, str, float]:
-    """EUR/yr when every solved scenario has it, else t·km/yr (an objective = tkm scenario has no EUR)."""
-    solved = table[table["result_dir"].notna()]
-    if len(solved) and solved["transport_eur_per_yr"].notna().all():
-        return "transport_eur_per_yr", "transport cost (thousand EUR/yr)", 1e3
-    return "transport_tkm_per_yr", "transport (million t·km/yr)", 1e6
-
-
-def plot_tradeoff(table: pd.DataFrame, sweep: Sweep):  # noqa: ANN201 - matplotlib Figure
-    """Land take (ha) against transport cost per scenario.
-
-    Each point carries the number(s) of its scenario(s) (scenarios with the same result share a point); the key on
-    the right gives the names, failed scenarios with their status.
-    """
-    from matplotlib.figure import Figure
-
-    col, xlabel, scale = _transport_axis(table)
-    solved = table[table["result_dir"].notna()]
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
-    ax = fig.add_subplot()
-    groups: dict[tuple[float, float], list[int]] = {}
-    for _, r in solved.iterrows():
-        key = (round(float(r[col]) / scale, 6), round(float(r["land_take_ha"]), 6))
-        groups.setdefault(key, []).append(int(r["order"]))
-    for (x, y), orders in groups.items():
-        ax.scatter([x], [y], s=40 + 15 * (len(orders) - 1), color="#1f77b4", zorder=3)
-        ax.annotate(",".join(map(str, orders)), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8,
-                    fontweight="bold")
-    xs, ys = [k[0] for k in groups], [k[1] for k in groups]
-    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:  # scenarios of very different programmes: log axes
-        ax.set_xscale("log")
-        if min(ys) > 0 and max(ys) / min(ys) > 30:
-            ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("land take (ha)")
-    ax.grid(True, alpha=0.3)
-    ax.margins(x=0.12, y=0.12)
-    ax.set_title(f"{sweep.title or sweep.name}: land take vs transport", fontsize=10)
-    key_lines = [f"{int(r.order):>2}  {r.scenario}" + ("" if pd.notna(r.result_dir) else f"  ({r.status})")
-                 for r in table.itertuples()]
-    ax.text(1.02, 1.0, "\n".join(key_lines), transform=ax.transAxes, fontsize=8, va="top", ha="left",
-            family="monospace")
-    return fig
-
-
-def plot_facilities(table: pd.DataFrame, sweep: Sweep):  # noqa: ANN201 - matplotlib Figure
-    """Facilities per programme per scenario: bars grouped per scenario (one per programme it places), stacked by
-    size, with the counts written on the bars; a failed scenario shows its status instead."""
-    import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-
-    programmes = [c.removeprefix("facilities.") for c in table.columns if c.startswith("facilities.")]
-    sizes = {pid: [c.split(".", 2)[2] for c in table.columns if c.startswith(f"count.{pid}.")] for pid in programmes}
-    n = len(table)
-    fig = Figure(figsize=(max(6.0, 0.9 * n + 3), 5.5), layout="constrained")
-    ax = fig.add_subplot()
-    palette = colormaps["tab10"]
-    labelled: set[str] = set()
-    for i, (_, r) in enumerate(table.iterrows()):
-        if pd.isna(r["result_dir"]):
-            ax.text(i, 0, str(r["status"]), rotation=90, ha="center", va="bottom", fontsize=8, color="#a00")
-            continue
-        present = [pid for pid in programmes if pd.notna(r[f"facilities.{pid}"])]
-        width = 0.8 / max(1, len(present))
-        for j, pid in enumerate(present):
-            x = i + (j - (len(present) - 1) / 2) * width
-            bottom = 0.0
-            colour = palette(programmes.index(pid) % 10)
-            for k, size in enumerate(sizes[pid]):
-                count = float(r[f"count.{pid}.{size}"])
-                if count <= 0:
-                    continue
-                shade = 1.0 - 0.55 * k / max(1, len(sizes[pid]) - 1)
-                label = f"{pid}: {size}"
-                ax.bar(x, count, width, bottom=bottom, color=colour, alpha=shade, edgecolor="white",
-                       label=None if label in labelled else label)
-                labelled.add(label)
-                ax.text(x, bottom + count / 2, f"{count:.0f}", ha="center", va="center", fontsize=7)
-                bottom += count
-    ax.set_xticks(np.arange(n), table["scenario"].astype(str), rotation=35, ha="right", fontsize=8)
-    ax.set_xlim(-0.6, n - 0.4)
-    ax.set_ylabel("facilities")
-    ax.set_title(f"{sweep.title or sweep.name}: facilities per programme and size", fontsize=10)
-    ax.grid(True, axis="y", alpha=0.3)
-    if labelled:
-        handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda q: (programmes.index(labels[q].split(":")[0]), labels[q]))
-        ax.legend([handles[q] for q in order], [labels[q] for q in order], fontsize=8, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0))
-    return fig
-
-
-def render_table(result: SweepResult):  # noqa: ANN201 - rich Table
-    """A terminal summary of the comparison table (the CSV/Parquet hold every column)."""
-    from rich.table import Table
-
-    table = result.table
-    col, label, scale = _transport_axis(table)
-    out = Table(title=f"sweep {result.sweep.name} — {len(table)} scenarios, {result.mode}, "
-                      f"{result.workers} workers × {result.threads_per_scenario} solver threads, "
-                      f"{result.wall_s:.1f} s")
-    for name in ("scenario", "status", label, "land take (ha)", "facilities", "gap", "time (s)", "note"):
-        out.add_column(name, justify="right" if name not in ("scenario", "status", "note", "facilities") else "left")
-    programmes = [c.removeprefix("facilities.") for c in table.columns if c.startswith("facilities.")]
-    for _, r in table.iterrows():
-        solved = pd.notna(r["result_dir"])
-        counts = []
-        for pid in programmes:
-            if solved and pd.notna(r[f"facilities.{pid}"]):
-                sizes = [c for c in table.columns if c.startswith(f"count.{pid}.")]
-                per = " + ".join(f"{int(r[c])} {c.split('.', 2)[2]}" for c in sizes if pd.notna(r[c]) and r[c] > 0)
-                counts.append(f"{pid} {int(r[f'facilities.{pid}'])}" + (f" ({per})" if per else ""))
-        note = "resumed" if r["resumed"] else ""
-        if not solved:
-            note = str(r["error"])
-        out.add_row(str(r["scenario"]), str(r["status"]),
-                    f"{r[col] / scale:,.1f}" if solved else "", f"{r['land_take_ha']:.1f}" if solved else "",
-                    "; ".join(counts), "" if pd.isna(r["gap"]) else f"{100 * r['gap']:.3f}%",
-                    "" if pd.isna(r["time_s"]) else f"{r['time_s']:.1f}", note)
-    return out

@@ -22,241 +22,66 @@ facility location problem", INFORMS J. Comput. 24:597) on the relaxation of Corn
    forced; options whose flip lifts the bound above the incumbent are fixed.
 4. **Branch and bound** on the open-variables with the same bound at every node (``v_j`` does not depend on the
    branching, only the outer knapsack does), depth first, fixing by flip cost at every node.
-5. Whatever the tree leaves open (time limit) goes to HiGHS on the strengthened formulation with the fixings.
+5. Whatever the tree leaves open (time limit) goes to HiGHS on the strengthened formulation with the fixings
+   (:mod:`optimizer.solver.strategy_cflp`).
+
+The outer knapsack is :mod:`~optimizer.solver.lagrangian.cover`; the subgradient search, result types and branching
+rules are the shared skeleton of :mod:`~optimizer.solver.lagrangian.common`.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.heuristics import ArcIndex, assign_transport, incumbent_for, solution_cost
-from optimizer.problem import LocationProblem, Solution
+from optimizer.model.rows import land_can_bind
+from optimizer.problem import LocationProblem
+from optimizer.solver.assign import ArcIndex, assign_transport
+from optimizer.solver.heuristics import Feasibility, solution_cost
+from optimizer.solver.lagrangian.common import (
+    ActiveArcs,
+    LagrangianBound,
+    SubgradientSearch,
+    TreeResult,
+    branch_option,
+    cheapest_arc_multipliers,
+    fix_by_flip,
+    smoothed,
+)
+from optimizer.solver.lagrangian.cover import CoverKnapsack, CoverLp
+from optimizer.solver.options import time_left
 
-DP_MAX_STATES = 20_000  # capacity grid size of the knapsack DP when capacities are not small integers
-FLIP_DP_MAX_CELLS = 20_000_000  # prefix + suffix DP tables for the flip costs (2 × 160 MB at most), else per item
-NODE_ITER = 150  # subgradient steps per tree node (capb6000: 40 → 721 nodes, 150 → 105, 400 → 95)
-VOLUME_ALPHA = 0.1  # smoothing of the relaxed open sets into the primal estimate that guides branching
-FIX_TOL = 1e-9  # relative margin by which a forced bound must exceed the incumbent before fixing
+# subgradient steps per tree node: fewer steps cost many more nodes, more steps save few (measured on capb6000:
+# benchmarks/perf/README.md, "Constants behind the code")
+NODE_ITER = 150
 
 
-@dataclass
-class CflpBound:
-    """A Lagrangian bound of the CFLP and what fixing and branching need.
+@dataclass(kw_only=True)
+class CflpBound(LagrangianBound):
+    """A CFLP Lagrangian bound (:class:`~optimizer.solver.lagrangian.common.LagrangianBound`, ``values`` = ``v_j(λ)``,
+    never rounded: ``raw_bound`` = ``bound``) and what the Lagrangian heuristic found along the way.
 
     Attributes
     ----------
-    bound
-        Valid lower bound (cost units) for the node it was computed at.
-    multipliers
-        ``λ`` (one per client) giving it.
-    y
-        Open set of the relaxation at ``multipliers``.
-    v
-        Facility values ``v_j(λ)`` at ``multipliers``.
-    flip_cost
-        ``L(λ | y_j flipped) − L(λ)`` per option (``inf``: the flip is infeasible or not allowed).
     kernel
         Options that were open in some relaxation along the way (the "kernel" of promising options).
     incumbent, upper_bound
         Best solution found by the Lagrangian heuristic so far, and its objective.
-    y_mean
-        Exponentially smoothed relaxed open sets (a primal estimate, as in the volume algorithm) for branching.
     """
 
-    bound: float
-    multipliers: np.ndarray
-    y: np.ndarray
-    v: np.ndarray
-    flip_cost: np.ndarray
-    kernel: np.ndarray
-    iterations: int = 0
+    kernel: np.ndarray | None = None
     incumbent: tuple[np.ndarray, np.ndarray] | None = None
     upper_bound: float = float("inf")
-    y_mean: np.ndarray | None = None
 
 
-class _CoverKnapsack:
-    """``min v·y  s.t. Σ Q_j y_j ≥ D`` over binaries with forced options, exactly by dynamic programming."""
-
-    def __init__(self, problem: LocationProblem) -> None:
-        cap = np.asarray(problem.capacity, float)
-        demand = float(np.sum(problem.demand))
-        self.required = problem.required_mask()
-        q = np.where(np.isfinite(cap), np.minimum(cap, demand), demand)
-        integral = bool(np.all(np.abs(q - np.round(q)) < 1e-9)) and abs(demand - round(demand)) < 1e-9
-        if integral and np.all(q >= 0):
-            g = int(np.gcd.reduce(np.round(q).astype(np.int64))) or 1
-            need = math.ceil(demand / g - 1e-9)
-            if need <= DP_MAX_STATES:
-                self.weight = np.round(q).astype(np.int64) // g  # exact: Σ Q y ≥ D ⟺ Σ (Q/g) y ≥ ⌈D/g⌉
-                self.need = need
-                return
-        step = demand / DP_MAX_STATES
-        self.weight = np.ceil(q / step - 1e-12).astype(np.int64)  # rounding capacity up relaxes the row
-        self.need = int(math.floor(demand / step + 1e-9))
-
-    def _layers(self, v: np.ndarray, items: np.ndarray, need: int) -> np.ndarray:
-        """``layers[t, c]`` = cheapest cover of capacity ≥ c by the first t ``items`` (all with v > 0)."""
-        layers = np.empty((len(items) + 1, need + 1))
-        layers[0] = np.inf
-        layers[0, 0] = 0.0
-        for t, j in enumerate(items):
-            w = int(min(self.weight[j], need))
-            prev = layers[t]
-            shifted = (np.concatenate([np.zeros(w), prev[: need + 1 - w]]) if w > 0 else prev) + v[j]
-            layers[t + 1] = np.minimum(prev, shifted)
-        return layers
-
-    def _cover(self, v: np.ndarray, items: np.ndarray, need: int) -> float:
-        if need <= 0:
-            return 0.0
-        if not len(items):
-            return float("inf")
-        return float(self._layers(v, items, need)[-1, need])
-
-    def solve(
-        self,
-        v: np.ndarray,
-        forced_open: np.ndarray | None = None,
-        forced_closed: np.ndarray | None = None,
-        *,
-        flips: bool = False,
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Value, optimal ``y`` and (if ``flips``) the value increase when each ``y_j`` is flipped."""
-        m = len(v)
-        fixed_in = self.required if forced_open is None else self.required | forced_open
-        out = np.zeros(m, dtype=bool) if forced_closed is None else forced_closed & ~fixed_in
-        take = fixed_in | ((v <= 0) & ~out)  # non-positive items never hurt
-        base = float(v[take].sum())
-        shortfall = self.need - int(self.weight[take].sum())  # may be negative: capacity to spare
-        need = max(0, shortfall)
-        items = np.flatnonzero(~take & ~out)
-        y = take.copy()
-        if need > 0:
-            if not len(items):
-                return float("inf"), y, np.full(m, np.inf)
-            layers = self._layers(v, items, need)
-            rest = float(layers[-1, need])
-            if not np.isfinite(rest):
-                return float("inf"), y, np.full(m, np.inf)
-            c = need
-            for t in range(len(items), 0, -1):  # backtrack the chosen items
-                if c == 0:
-                    break
-                if layers[t, c] < layers[t - 1, c]:
-                    j = items[t - 1]
-                    y[j] = True
-                    c = max(0, c - int(min(self.weight[j], need)))
-            value = base + rest
-        else:
-            value = base
-        flip = np.full(m, np.inf)
-        if not flips:
-            return value, y, np.zeros(m)
-        free_take = take & ~fixed_in
-        extra = int(self.weight[free_take].max()) if free_take.any() else 0
-        top = need + extra  # largest residual capacity a flip can ask for
-        if (len(items) + 1) * (top + 1) <= FLIP_DP_MAX_CELLS:
-            self._flips_prefix_suffix(v, items, y, free_take, base, value, need, shortfall, top, flip)
-            return value, y, np.maximum(flip, 0.0)
-        for j in np.flatnonzero(free_take):  # a free non-positive item forced closed: more residual need
-            flip[j] = base - v[j] + self._cover(v, items, shortfall + int(self.weight[j])) - value
-        for j in items:
-            others = items[items != j]
-            if y[j]:  # forced closed
-                flip[j] = base + self._cover(v, others, need) - value
-            else:  # forced open
-                flip[j] = base + v[j] + self._cover(v, others, need - int(self.weight[j])) - value
-        return value, y, np.maximum(flip, 0.0)
-
-    def _flips_prefix_suffix(self, v: np.ndarray, items: np.ndarray, y: np.ndarray, free_take: np.ndarray,
-                             base: float, value: float, need: int, shortfall: int, top: int,
-                             flip: np.ndarray) -> None:  # fmt: skip
-        """All flip costs from one prefix and one suffix DP: O(items × capacity) instead of O(items² × capacity).
-
-        The cheapest cover of ``c`` without item ``t`` is ``min_a P_t[a] + S_{t+1}[c − a]`` (items before ``t``
-        cover ``a``, items after it the rest); a whole-row minimum per item.
-        """
-        n_items = len(items)
-        prefix = self._layers(v, items, top)  # prefix[t]: items[:t]
-        rev = self._layers(v, items[::-1], top)  # rev[u]: the last u items, so items[t+1:] is rev[n - t - 1]
-        for j in np.flatnonzero(free_take):  # a free non-positive item forced closed: more residual need
-            c = shortfall + int(self.weight[j])
-            flip[j] = base - v[j] + (0.0 if c <= 0 else float(prefix[-1, min(c, top)])) - value
-        for t, j in enumerate(items):
-            c = need if y[j] else max(0, need - int(self.weight[j]))  # forced closed / forced open
-            without = float(np.min(prefix[t, : c + 1] + rev[n_items - t - 1, c::-1]))
-            flip[j] = base + without - value + (0.0 if y[j] else v[j])
-
-
-class _CoverLp:
-    """LP relaxation of the outer problem with count rows and land (used when the DP does not apply)."""
-
-    def __init__(self, problem: LocationProblem) -> None:
-        import highspy
-        import scipy.sparse as sp
-
-        from optimizer.highs_backend import new_highs, pass_arrays
-
-        p = problem
-        m = p.n_options
-        demand = float(np.sum(p.demand))
-        cap = np.where(np.isfinite(p.capacity), np.minimum(p.capacity, demand), demand)
-        free = np.asarray(p.site_free_m2, float)
-        limited = np.flatnonzero(np.isfinite(free))
-        on = np.flatnonzero(np.isin(p.option_site, limited))
-        land = sp.csr_matrix((p.area_m2[on], (np.searchsorted(limited, p.option_site[on]), on)), shape=(len(limited), m))
-        a = sp.vstack([sp.csr_matrix(cap[None, :]), p.counts.matrix, land]).tocsc()
-        inf = highspy.kHighsInf
-        lo = np.concatenate([[demand], np.where(np.isfinite(p.counts.lower), p.counts.lower, -inf), np.full(len(limited), -inf)])
-        up = np.concatenate([[inf], np.where(np.isfinite(p.counts.upper), p.counts.upper, inf), free[limited]])
-        self.required = p.required_mask()
-        h = new_highs()
-        pass_arrays(h, np.zeros(m), self.required.astype(float), np.ones(m), lo, up, a)
-        self.highs = h
-
-    def solve(
-        self,
-        v: np.ndarray,
-        forced_open: np.ndarray | None = None,
-        forced_closed: np.ndarray | None = None,
-        *,
-        flips: bool = False,
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        from optimizer.highs_backend import run_lp
-
-        h = self.highs
-        m = len(v)
-        fixed_in = self.required if forced_open is None else self.required | forced_open
-        out = np.zeros(m, dtype=bool) if forced_closed is None else forced_closed & ~fixed_in
-        cols = np.arange(m, dtype=np.int32)
-        h.changeColsCost(m, cols, v.astype(float))
-        h.changeColsBounds(m, cols, fixed_in.astype(float), np.where(out, 0.0, 1.0))
-        status = run_lp(h)
-        if status == "infeasible":  # proven: no cover with these fixings
-            return float("inf"), np.zeros(m), np.full(m, np.inf)
-        if status != "optimal":  # nothing proven: the trivial bound, and no flip can be priced
-            return float("-inf"), np.zeros(m), np.zeros(m)
-        sol = h.getSolution()
-        y = np.asarray(sol.col_value)
-        rc = np.asarray(sol.col_dual)
-        flip = np.where(y < 1e-9, np.maximum(rc, 0.0), np.where(y > 1 - 1e-9, np.maximum(-rc, 0.0), 0.0))
-        flip[fixed_in | out] = np.inf
-        return float(h.getInfo().objective_function_value), y, flip
-
-
-class _FacilityKnapsacks:
+class FacilityKnapsacks:
     """``v_j(λ)`` for all options at once: continuous knapsacks over the arcs with ``c_a < λ_i``."""
 
     def __init__(self, problem: LocationProblem, index: ArcIndex) -> None:
-        from optimizer.bounds import _ActiveArcs
-
         self.problem = problem
-        self.active = _ActiveArcs(problem, index)
+        self.active = ActiveArcs(problem, index.order)
         self.demand = np.asarray(problem.demand, float)
         self.cap = np.asarray(problem.capacity, float)
         self.f = problem.option_cost().astype(float)
@@ -290,7 +115,7 @@ class _FacilityKnapsacks:
         return v, act.order[pos], share
 
 
-class _CflpLagrangian:
+class CflpLagrangian:
     """The relaxation of one problem: facility knapsacks, outer knapsack and the subgradient loop."""
 
     def __init__(self, problem: LocationProblem, index: ArcIndex | None = None) -> None:
@@ -299,11 +124,10 @@ class _CflpLagrangian:
         # the transportation-LP heuristic splits clients: no incumbents for a single-source problem (its bound,
         # that of the multi-source relaxation, stays valid)
         self.primal = not problem.single_source
-        self.knap = _FacilityKnapsacks(problem, self.index)
+        self.knap = FacilityKnapsacks(problem, self.index)
         rows = problem.counts.matrix.shape[0] > 0
-        free = np.asarray(problem.site_free_m2, float)
-        land_total = np.bincount(problem.option_site, weights=problem.area_m2, minlength=len(free))
-        self.outer = _CoverLp(problem) if rows or np.any(land_total > free + 1e-9) else _CoverKnapsack(problem)
+        self.outer = CoverLp(problem) if rows or land_can_bind(problem) else CoverKnapsack(problem)
+        self.feasibility = Feasibility(problem)
         self.tried: set[bytes] = set()
         self.ub = float("inf")
         self.best_solution: tuple[np.ndarray, np.ndarray] | None = None
@@ -324,7 +148,7 @@ class _CflpLagrangian:
         used = np.bincount(p.arc_option, weights=x, minlength=p.n_options) > 0
         trimmed = (yb & used) | p.required_mask()
         for cand in (trimmed, yb):  # unused options only add fixed cost, unless the rows need them
-            if _rows_ok(p, cand):
+            if self.feasibility.feasible(cand):
                 cost = solution_cost(p, cand, x)
                 if cost < self.ub:
                     self.ub, self.best_solution = cost, (cand, x)
@@ -346,49 +170,41 @@ class _CflpLagrangian:
         """Subgradient optimisation from ``lam`` at a node; see :func:`cflp_lagrangian`."""
         p = self.problem
         n, m = p.n_clients, p.n_options
-        lam = np.asarray(lam, float).copy()
+        search = SubgradientSearch(lam, theta=theta, patience=patience, time_limit_s=time_limit_s)
+        lam = search.lam
         kernel = np.zeros(m, dtype=bool)
-        best = CflpBound(-np.inf, lam.copy(), np.zeros(m, dtype=bool), np.zeros(m), np.zeros(m), kernel)
+        best = CflpBound(bound=-np.inf, raw_bound=-np.inf, multipliers=lam.copy(), y=np.zeros(m, dtype=bool),
+                         values=np.zeros(m), flip_cost=np.zeros(m), kernel=kernel)
         y_mean = np.zeros(m)  # smoothed relaxed open sets: a primal estimate, as in the volume algorithm
-        since = 0
-        t0 = time.perf_counter()
         it = 0
         for it in range(1, max_iter + 1):
             v, arcs, share = self.knap.evaluate(lam)
             value, y, _ = self.outer.solve(v, forced_open, forced_closed)
             if not np.isfinite(value):  # no feasible open set at this node
-                best = CflpBound(np.inf, lam.copy(), np.zeros(m, dtype=bool), v, np.full(m, np.inf), kernel, it)
+                best = CflpBound(bound=np.inf, raw_bound=np.inf, multipliers=lam.copy(), y=np.zeros(m, dtype=bool),
+                                 values=v, flip_cost=np.full(m, np.inf), kernel=kernel, iterations=it)
                 break
             bound = float(lam.sum() + value)
             yb = np.asarray(y) > 0.5
             kernel |= yb
-            y_mean = yb.astype(float) if it == 1 else (1 - VOLUME_ALPHA) * y_mean + VOLUME_ALPHA * yb
-            if bound > best.bound + 1e-12 * max(1.0, abs(bound)):
-                best = CflpBound(bound, lam.copy(), yb.copy(), v.copy(), np.zeros(m), kernel, it)
-                since = 0
-            else:
-                since += 1
-                if since >= patience:
-                    theta, since = theta / 2.0, 0
+            y_mean = smoothed(y_mean, yb, it)
+            if search.improves(bound, best.bound):
+                best = CflpBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=yb.copy(), values=v.copy(),
+                                 flip_cost=np.zeros(m), kernel=kernel, iterations=it)
             if heuristic_every and (it == 1 or it % heuristic_every == 0 or not np.isfinite(self.ub)):
                 self.offer(yb)
-            if best.bound >= min(stop_at, self.ub * (1 - 1e-12)) or theta < 1e-4:
-                break
-            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+            if best.bound >= min(stop_at, self.ub * (1 - 1e-12)) or search.stalled or search.out_of_time():
                 break
             served = np.bincount(p.arc_client[arcs], weights=share * yb[p.arc_option[arcs]], minlength=n)
-            g = 1.0 - served
-            norm = float(g @ g)
-            if norm < 1e-12:
-                break
             target = self.ub if np.isfinite(self.ub) else bound + abs(bound) * 0.05 + 1.0
-            lam += theta * max(target - bound, 1e-9 * max(1.0, abs(bound))) / norm * g
+            if not search.step(1.0 - served, target, bound):
+                break
         best.iterations = it
         best.kernel = kernel
         best.y_mean = y_mean
         if np.isfinite(best.bound):
-            best.flip_cost = self.outer.solve(best.v, forced_open, forced_closed, flips=True)[2]
-            if time_limit_s is None or time.perf_counter() - t0 <= time_limit_s:  # a transportation LP: in time only
+            best.flip_cost = self.outer.solve(best.values, forced_open, forced_closed, flips=True)[2]
+            if time_limit_s is None or time.perf_counter() - search.t0 <= time_limit_s:  # a transportation LP: in time only
                 self.offer(best.y)
         best.incumbent, best.upper_bound = self.best_solution, self.ub
         return best
@@ -424,40 +240,28 @@ def cflp_lagrangian(
     CflpBound
         The bound, the multipliers, flip costs for fixing and the best incumbent found.
     """
-    lag = _CflpLagrangian(problem, index)
+    lag = CflpLagrangian(problem, index)
     lag.ub, lag.best_solution = upper_bound, incumbent
     return lag.run(
-        _start_multipliers(problem, incumbent), max_iter=max_iter, time_limit_s=time_limit_s, patience=patience,
+        start_multipliers(problem, incumbent), max_iter=max_iter, time_limit_s=time_limit_s, patience=patience,
         heuristic_every=heuristic_every,
     )  # fmt: skip
 
 
-def _start_multipliers(problem: LocationProblem, incumbent: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+def start_multipliers(problem: LocationProblem, incumbent: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Each client's cheapest arc cost, raised to its cost at the incumbent when there is one."""
     n = problem.n_clients
-    lam = np.full(n, np.inf)
-    np.minimum.at(lam, problem.arc_client, problem.arc_cost)
-    lam = np.where(np.isfinite(lam), lam, 0.0)
+    lam = cheapest_arc_multipliers(problem)
     if incumbent is not None:  # each client's cost at the incumbent: usually close
         lam = np.maximum(lam, np.bincount(problem.arc_client, weights=problem.arc_cost * incumbent[1], minlength=n))
     return lam
-
-
-@dataclass
-class CflpTree:
-    """Outcome of :func:`cflp_branch_and_bound` (see :class:`optimizer.bounds.BranchResult`)."""
-
-    incumbent: tuple[np.ndarray, np.ndarray] | None
-    upper_bound: float
-    bound: float
-    finished: bool
-    nodes: int
 
 
 def cflp_branch_and_bound(
     problem: LocationProblem,
     root: CflpBound,
     *,
-    lagrangian: _CflpLagrangian | None = None,
+    lagrangian: CflpLagrangian | None = None,
     forced_open: np.ndarray | None = None,
     forced_closed: np.ndarray | None = None,
     gap: float = 0.0,
@@ -465,7 +269,7 @@ def cflp_branch_and_bound(
     max_nodes: int = 5_000,
     time_limit_s: float | None = None,
     branching: str = "fractional",
-) -> CflpTree:
+) -> TreeResult:
     """Depth-first branch and bound on the open-variables with the CFLP Lagrangian bound at every node.
 
     Each node re-optimises ``λ`` from its parent's (at most ``node_iter`` steps), prunes at the incumbent,
@@ -474,10 +278,11 @@ def cflp_branch_and_bound(
 
     Returns
     -------
-    CflpTree
+    TreeResult
         Incumbent, bounds (the smallest open-node bound when a limit stopped the search) and node count.
     """
-    lag = lagrangian or _CflpLagrangian(problem)
+    lag = lagrangian or CflpLagrangian(problem)
+    required = problem.required_mask()
     m = problem.n_options
     fo0 = np.zeros(m, dtype=bool) if forced_open is None else forced_open.copy()
     fc0 = np.zeros(m, dtype=bool) if forced_closed is None else forced_closed.copy()
@@ -491,12 +296,12 @@ def cflp_branch_and_bound(
     while stack:
         if nodes >= max_nodes or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
             open_bound = min(b for *_, b in stack)
-            return CflpTree(lag.best_solution, lag.ub, min(open_bound, lag.ub), False, nodes)
+            return TreeResult(lag.best_solution, lag.ub, min(open_bound, lag.ub), False, nodes)
         fo, fc, lam, parent_bound = stack.pop()
         if parent_bound >= level():
             continue
         nodes += 1
-        node_limit = None if time_limit_s is None else max(0.0, time_limit_s - (time.perf_counter() - t0))
+        node_limit = time_left(time_limit_s, time.perf_counter() - t0)
         res = lag.run(
             lam, forced_open=fo, forced_closed=fc, max_iter=node_iter, patience=max(5, node_iter // 8), theta=0.5,
             stop_at=level(), heuristic_every=0, time_limit_s=node_limit,
@@ -504,35 +309,20 @@ def cflp_branch_and_bound(
         if res.bound >= level():
             continue
         chosen = np.asarray(res.y) > 0.5
-        free = ~fo & ~fc
-        over = res.bound + res.flip_cost >= level()
-        fo = fo | (free & chosen & over)
-        fc = fc | (free & ~chosen & over)
-        free = ~fo & ~fc & ~problem.required_mask()
+        fo, fc, free = fix_by_flip(fo, fc, chosen, res, level(), required)
         if not free.any():
             continue  # every option fixed: its only open set was offered to the heuristic
-        if branching == "fractional":  # the most fractional primal estimate; its likelier side first
-            cand = np.flatnonzero(free)
-            j = int(cand[np.argmin(np.abs(res.y_mean[cand] - 0.5))])
-            open_first = res.y_mean[j] >= 0.5
-        else:  # the open option of the relaxation whose closing costs most
-            cand = np.flatnonzero(chosen & free)
-            if not len(cand):
-                cand = np.flatnonzero(free)
-                j = int(cand[np.argmin(res.flip_cost[cand])])
-            else:
-                j = int(cand[np.argmax(np.where(np.isfinite(res.flip_cost[cand]), res.flip_cost[cand], -1.0))])
-            open_first = True
+        j, open_first = branch_option(res, chosen, free, branching)
         closed_child, open_child = fc.copy(), fo.copy()
         closed_child[j] = True
         open_child[j] = True
         children = [(fo, closed_child, res.multipliers, res.bound), (open_child, fc, res.multipliers, res.bound)]
         stack.extend(children if open_first else children[::-1])  # the last pushed is explored first
-    return CflpTree(lag.best_solution, lag.ub, lag.ub, True, nodes)
+    return TreeResult(lag.best_solution, lag.ub, lag.ub, True, nodes)
 
 
 def lagrangian_local_search(
-    lag: _CflpLagrangian, v: np.ndarray, *, n_swaps: int = 12, rounds: int = 6, time_limit_s: float | None = None
+    lag: CflpLagrangian, v: np.ndarray, *, n_swaps: int = 12, rounds: int = 6, time_limit_s: float | None = None
 ) -> None:
     """Improve ``lag``'s incumbent by drop, add and swap moves screened with the Lagrangian values ``v``.
 
@@ -579,130 +369,3 @@ def lagrangian_local_search(
                 return
         if lag.ub >= before:
             return
-
-
-def _rows_ok(problem: LocationProblem, y: np.ndarray) -> bool:
-    from optimizer.heuristics import _Feasibility
-
-    return _Feasibility(problem).feasible(y)
-
-
-def solve_cflp(problem: LocationProblem, options, *, branch_time_share: float = 0.9) -> Solution:  # noqa: ANN001
-    """Lagrangian bound → fixing → Lagrangian branch and bound → HiGHS on what is left (multi-source CFLP).
-
-    Parameters
-    ----------
-    problem
-        A multi-source problem with finite capacities (count rows, land and required options allowed).
-    options
-        :class:`~optimizer.solve.SolveOptions`; the time limit covers all phases.
-    branch_time_share
-        Share of the remaining time for the Lagrangian tree before HiGHS takes over.
-
-    Returns
-    -------
-    Solution
-        ``timings_s`` has ``build``, ``heuristic``, ``bound`` and ``solve`` seconds.
-    """
-    from optimizer.highs_backend import (
-        HIGHS_SETUP_S_PER_NNZ,
-        MIN_HIGHS_S,
-        Deadline,
-        _highs_version,
-        build_matrices,
-        finish,
-        run_highs,
-    )
-
-    deadline = Deadline.after(options.time_limit_s)
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    index = ArcIndex.of(problem)
-    lag = _CflpLagrangian(problem, index)
-    timings["build"] = time.perf_counter() - t0
-    solver = f"HiGHS {_highs_version()} via highspy (CFLP Lagrangian branch and bound)"
-    t1 = time.perf_counter()
-    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index,
-                          time_limit_s=deadline.share(0.1, cap=1.0))  # fmt: skip
-    if start is not None:
-        lag.ub, lag.best_solution = solution_cost(problem, *start), start
-    timings["heuristic"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    root = lag.run(_start_multipliers(problem, start), time_limit_s=deadline.share(0.3))
-    if lag.best_solution is not None and not deadline.expired():
-        lagrangian_local_search(lag, root.v, time_limit_s=deadline.share(0.3))
-    gap = options.mip_gap
-    log = f"lagrangian bound {root.bound:.10g} after {root.iterations} it, incumbent {lag.ub:.10g}\n"
-    bound = root.bound
-    if lag.best_solution is not None and root.bound < lag.ub - max(gap, 1e-9) * max(1.0, abs(lag.ub)):
-        fix = (root.bound + root.flip_cost > lag.ub * (1 + FIX_TOL)) & ~problem.required_mask()
-        fix &= root.y == lag.best_solution[0]  # never cut the incumbent off (it can only tie, within round-off)
-        forced_open, forced_closed = fix & root.y, fix & ~root.y
-        log += f"root fixing: {int(forced_closed.sum())} closed, {int(forced_open.sum())} open of {problem.n_options}\n"
-        # the tree never opens a root-closed option: drop its arcs (the relaxation is unchanged otherwise)
-        kept = np.flatnonzero(~forced_closed[problem.arc_option])
-        sub = _restrict_arcs(problem, kept)
-        sub_lag = _CflpLagrangian(sub)
-        sub_lag.ub = lag.ub
-        sub_lag.best_solution = (lag.best_solution[0], lag.best_solution[1][kept])
-        # the tree's share, or all the time left when HiGHS could not even set up the model in the rest
-        setup = HIGHS_SETUP_S_PER_NNZ * 4 * problem.n_arcs
-        share = 1.0 if deadline.expired(1.5 * setup / max(1e-9, 1.0 - branch_time_share)) else branch_time_share
-        tree = cflp_branch_and_bound(
-            sub, replace(root, multipliers=root.multipliers), lagrangian=sub_lag, forced_open=forced_open,
-            forced_closed=forced_closed, gap=gap, node_iter=NODE_ITER, time_limit_s=deadline.share(share),
-        )  # fmt: skip
-        if sub_lag.ub < lag.ub:
-            x = np.zeros(problem.n_arcs)
-            x[kept] = sub_lag.best_solution[1]
-            lag.ub, lag.best_solution = sub_lag.ub, (sub_lag.best_solution[0], x)
-        bound = max(bound, tree.bound)
-        log += f"lagrangian branch and bound: {tree.nodes} nodes, {'finished' if tree.finished else 'stopped'}\n"
-        timings["bound"] = time.perf_counter() - t2
-        model = None
-        if not tree.finished and not deadline.expired(MIN_HIGHS_S):
-            model = build_matrices(problem, strengthen=True)
-        if model is not None and deadline.too_short_for(model):
-            log += "time limit: HiGHS not started\n"
-        elif model is not None:
-            t3 = time.perf_counter()
-            k = model.n_x
-            upper, lower = model.col_upper.copy(), model.col_lower.copy()
-            upper[k + np.flatnonzero(forced_closed)] = 0.0
-            lower[k + np.flatnonzero(forced_open)] = 1.0
-            upper[:k][forced_closed[problem.arc_option]] = 0.0
-            model = replace(model, col_upper=upper, col_lower=lower)
-            status, y, x, mip_bound, hlog = run_highs(problem, model, deadline.options(options),
-                                                      incumbent=lag.best_solution)  # fmt: skip
-            log += hlog
-            if status in ("optimal", "feasible"):
-                x = _clean(problem, y, x)
-                if solution_cost(problem, y > 0.5, x) < lag.ub:
-                    lag.ub, lag.best_solution = solution_cost(problem, y > 0.5, x), (y > 0.5, x)
-            if np.isfinite(mip_bound):  # valid for the fixed model, i.e. for every solution below the incumbent
-                bound = max(bound, min(mip_bound, lag.ub))
-            timings["solve"] = time.perf_counter() - t3
-    timings.setdefault("bound", time.perf_counter() - t2)
-    timings.setdefault("solve", 0.0)
-    if lag.best_solution is None:
-        status = "infeasible" if not np.isfinite(root.bound) and root.bound > 0 else "no_solution"
-        empty = (np.zeros(problem.n_options), np.zeros(problem.n_arcs))
-        return finish(problem, status, *empty, bound, solver=solver, timings_s=timings, log=log)
-    y, x = lag.best_solution
-    return finish(problem, "optimal", y, x, min(bound, lag.ub), solver=solver, timings_s=timings, log=log, gap_tol=options.mip_gap)
-
-
-def _restrict_arcs(problem: LocationProblem, kept: np.ndarray) -> LocationProblem:
-    return replace(
-        problem,
-        arc_client=problem.arc_client[kept],
-        arc_option=problem.arc_option[kept],
-        arc_cost=problem.arc_cost[kept],
-        arc_km=None if problem.arc_km is None else problem.arc_km[kept],
-    )
-
-
-def _clean(problem: LocationProblem, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    from optimizer.highs_backend import clean_solution
-
-    return clean_solution(problem, y, x)[1]

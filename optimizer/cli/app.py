@@ -1,0 +1,84 @@
+"""The ``siting`` application, its consoles and exit codes, and the helpers every command group shares.
+
+Exit codes: 0 solved (optimal, or feasible with its proven gap when the time limit was hit), 1 internal error,
+2 bad input (one line naming file, row and field), 3 infeasible (with the reason in the instance's terms),
+4 no feasible solution within the time limit, 5 a result failed independent verification (nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="siting",
+    help="circular-siting: where should Flanders put the infrastructure of its circular economy?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_VERIFY = 2, 3, 4, 5
+
+
+def guard(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known failures into one line on stderr and the documented exit code (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from optimizer.errors import InfeasibleError, InputError, NoSolutionError, VerificationError
+
+        try:
+            return func(*args, **kwargs)
+        except InputError as e:
+            err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except InfeasibleError as e:
+            err.print("infeasible: the instance has no solution:", markup=False)
+            for reason in e.reasons:
+                err.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INFEASIBLE) from None
+        except NoSolutionError as e:
+            err.print(f"no solution: {e}", markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_NO_SOLUTION) from None
+        except VerificationError as e:
+            err.print(f"{e} — nothing was written", markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_VERIFY) from None
+        except KeyboardInterrupt:
+            err.print("interrupted — no result was written", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class nullcontext:
+    """A context that does nothing (no spinner for --quiet and --json)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def gap_text(gap: float | None, digits: int = 3) -> str:
+    """A gap as a percentage, or 'unknown' when no bound was proven (never a silent 0 %)."""
+    if gap is None or not math.isfinite(gap):
+        return "unknown (no bound proven)"
+    return f"{100 * gap:.{digits}f}%"
+
+
+def print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
+    """Report the files a command wrote: JSON for scripts, one line for people, nothing when quiet."""
+    if as_json:
+        print(json.dumps({k: str(v) for k, v in written.items()}))
+    elif not quiet:
+        out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)

@@ -1,0 +1,72 @@
+"""Commands built from many solves: ``siting pareto`` and ``sweep``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from optimizer.cli.app import err, guard, out
+
+
+@guard
+def pareto(
+    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
+    points: Annotated[int, typer.Option("--points", help="points on the front, end points included")] = 7,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+) -> None:
+    """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
+    from optimizer.data.instance import load_instance, parse_overrides
+    from optimizer.errors import InputError
+    from optimizer.studies import pareto as pareto_mod
+
+    if points < 2:
+        raise InputError("--points must be at least 2 (the two end points)", field="--points")
+    inst = load_instance(name, parse_overrides(set_ or []))
+    front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
+    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-pareto"
+    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take")
+    table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
+                  title=f"{inst.name} — transport vs land take (every point verified)")
+    for row in front.itertuples():
+        table.add_row(str(row.point), f"{row.land_take_ha:.1f}", f"{row.transport:,.0f}", str(row.facilities))
+    out.print(table)
+    out.print(f"written {files['csv']} and {files['png']}")
+
+
+@guard
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep definition (TOML); see docs/sweeps.md")],
+    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786 "
+                                                       "(default: DASK_SCHEDULER_ADDRESS, else a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
+                                                     "0 runs in-process, one scenario after another")] = None,
+    sequential: Annotated[bool, typer.Option("--sequential", help="same as --workers 0")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="sweep folder (default results/sweeps/NAME)")] = None,
+    threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
+                                                                  "(default: cores / workers)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
+    from optimizer.studies.sweep import run_sweep
+    from optimizer.studies.sweep_outputs import render_table
+    from optimizer.studies.sweep_spec import load_sweep
+
+    spec = load_sweep(file)
+    target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    try:
+        result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
+                           threads_per_scenario=threads_per_scenario, console=None if quiet else err)
+    except KeyboardInterrupt as e:
+        done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
+        err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
+                  markup=False)
+        raise typer.Exit(130) from None
+    if not quiet:
+        out.print(render_table(result))
+        out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
+                  f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")
