@@ -8,16 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from optimizer.chain import (
-    ChainProblem,
-    ChainSolution,
-    CostModel,
-    brute_force_chain,
-    compile_chain,
-    solve_chain,
-    verify_chain,
-)
-from optimizer.instance import load_instance
+from optimizer.check.chain import brute_force_chain, verify_chain
+from optimizer.data.instance import load_instance
+from optimizer.model.chain import ChainProblem, ChainSolution, CostModel
+from optimizer.model.chain_compile import compile_chain
+from optimizer.solver.chain import solve_chain
 
 COSTS = CostModel(road_eur_per_tkm=0.10, water_eur_per_tkm=0.035, transhipment_eur_per_t=4.0, circuity=1.3,
                   water_detour=1.1)

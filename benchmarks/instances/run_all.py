@@ -30,8 +30,8 @@ HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))  # run as a script from any folder: import the project's package
 
-from optimizer.instance import list_instances
-from optimizer.programmes import load_programme
+from optimizer.data.instance import list_instances
+from optimizer.data.programmes import load_programme
 
 MARKER = "<!-- measured: everything below is written by run_all.py -->"
 EXCLUDED_PREFIXES = ("fine-",)  # another engineer's instances, benchmarked separately

@@ -11,12 +11,12 @@ Suites
     sets, to check the default strategy per problem class does not lose to plain HiGHS there.
 ``pm2000``
     Seeded p-median, 2,000 clients × 200 candidates, p = 20 (:func:`instances.pmedian_2000x200`), dense and
-    sparsified with the certificate of :mod:`optimizer.sparsify`.
+    sparsified with the certificate of :mod:`optimizer.solver.sparsified`.
 
 For every instance *ours* (``solve_problem`` with the ``highspy`` backend, its default strategy) and *plain*
-(:func:`optimizer.highs_backend.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
+(:func:`optimizer.solver.strategy_strong.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
 same rows as the Pyomo reference model) are solved one after the other, each checked by
-:func:`optimizer.verify.verify_problem` and against the published optimum. Times are wall-clock seconds of the
+:func:`optimizer.check.verify.verify_problem` and against the published optimum. Times are wall-clock seconds of the
 solve call (model build + heuristics + bounds + solver), split into build and the rest. One JSON line per
 solve goes to ``--out``; the summary table (medians, totals, ratios) is printed at the end and can be rebuilt
 from the JSON lines with ``--summary-only``.
@@ -50,14 +50,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from instances import pmedian_2000x200  # noqa: E402
-
-from optimizer.benchmarks import benchmark_set  # noqa: E402
-from optimizer.highs_backend import solve_plain  # noqa: E402
+from optimizer.bench.readers import benchmark_set  # noqa: E402
+from optimizer.check.verify import verify_problem  # noqa: E402
+from optimizer.model.arcs import matrix_cost_block  # noqa: E402
 from optimizer.problem import LocationProblem, Solution  # noqa: E402
-from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
-from optimizer.sparsify import matrix_cost_block, solve_sparsified  # noqa: E402
-from optimizer.verify import verify_problem  # noqa: E402
-
+from optimizer.solver.options import SolveOptions  # noqa: E402
+from optimizer.solver.solve import solve_problem
+from optimizer.solver.sparsified import solve_sparsified
+from optimizer.solver.strategy_strong import solve_plain  # noqa: E402
 
 SETS = {"capabc": "orlib-capabc", "pmed": "pmed", "cap": "orlib-cflp", "holmberg": "holmberg"}
 
@@ -79,8 +79,8 @@ def _record(suite: str, name: str, method: str, problem: LocationProblem, sol: S
 
 
 def _spopt(problem: LocationProblem, limit: float) -> Solution:
-    """spopt ``PMedian`` solved by PuLP's CBC (:func:`optimizer.bench.spopt_pmedian`) as a :class:`Solution`."""
-    from optimizer.bench import spopt_pmedian
+    """spopt ``PMedian`` solved by PuLP's CBC (:func:`optimizer.bench.baselines.spopt_pmedian`) as a :class:`Solution`."""
+    from optimizer.bench.baselines import spopt_pmedian
 
     res = spopt_pmedian(problem, limit)
     empty = np.zeros(0)

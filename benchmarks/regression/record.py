@@ -44,8 +44,11 @@ BENCH_SAMPLE: dict[str, tuple[str, ...]] = {
 }
 # Cases the regression test re-solves: each takes a few seconds at most (see the baseline's "seconds").
 FAST_CASES = (
-    "bench:orlib-cflp/cap41", "bench:orlib-cflp/cap71", "bench:orlib-uflp/cap71",
-    "bench:pmed/pmed1", "bench:pmed/pmed2", "bench:holmberg/p1", "bench:holmberg/p11",
+    "named:materialenbanken", "named:s1d-materialenbanken-per-city", "named:s1e-materialenbank-central",
+    "named:s2-sorteercentra", "named:s3-clusters", "named:s4-integrated", "named:s9-loose-access",
+    "named:fine-2k-500",
+    "bench:orlib-cflp/cap41", "bench:orlib-cflp/cap131", "bench:orlib-uflp/cap71", "bench:pmed/pmed1",
+    "bench:pmed/pmed5", "bench:holmberg/p1", "bench:holmberg/p11", "bench:holmberg/p41",
 )
 
 
@@ -54,14 +57,14 @@ FAST_CASES = (
 # ------------------------------------------------------------------------------------------------------------------
 def named_cases() -> list[str]:
     """Every named instance of ``siting list``."""
-    from optimizer.instance import list_instances
+    from optimizer.data.instance import list_instances
 
     return [f"named:{row['name']}" for row in list_instances()]
 
 
 def bench_cases() -> list[str]:
     """The benchmark sample whose data are present."""
-    from optimizer.benchmarks import benchmark_sets
+    from optimizer.bench.readers import benchmark_sets
 
     sets = benchmark_sets()
     cases = []
@@ -110,8 +113,9 @@ def _solve_bench(name: str) -> dict:
     """Read the benchmark file and solve it as ``siting solve`` solves a matrix instance."""
     import numpy as np
 
-    from optimizer.benchmarks import benchmark_set
-    from optimizer.solve import SolveOptions, solve_problem
+    from optimizer.bench.readers import benchmark_set
+    from optimizer.solver.options import SolveOptions
+    from optimizer.solver.solve import solve_problem
 
     set_name, _, instance = name.partition("/")
     case = next(c for c in benchmark_set(set_name) if c.name == instance)
