@@ -1,7 +1,8 @@
 """Crash-safe writing: a file or a folder is written under a temporary sibling name, then moved into place.
 
 A run killed at any moment leaves the previous version or nothing at the target path, never half a file. The
-one file writer (:func:`write_atomic`) and the one folder writer (:func:`atomic_directory`) of the engine.
+one file writer (:func:`write_atomic`) and the one folder writer (:func:`atomic_directory`) of the engine, and the
+rule for which folders it may replace (:func:`check_replaceable`: only its own results, never a user's folder).
 """
 
 from __future__ import annotations
@@ -13,14 +14,39 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from optimizer.errors import InputError
+
+RESULT_MARKER = "summary.json"  # every result folder siting writes holds one
+
+
+def check_replaceable(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse an output folder siting may not replace: one that holds files it did not write (no ``summary.json``:
+    a user's folder, ``.``), that is not a folder, or that holds one of the run's ``inputs`` (a manifest).
+
+    Raises :class:`~optimizer.errors.InputError` (exit 2), so a command can call it before solving.
+    """
+    out = Path(out_dir).resolve()
+    for path in inputs:
+        if out == Path(path).resolve() or out in Path(path).resolve().parents:
+            msg = f"the result folder holds an input of this run ({path}); write the result to another --out"
+            raise InputError(msg, file=out, field="--out")
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder; choose a folder for the result", file=out, field="--out")
+    if out.is_dir() and any(out.iterdir()) and not (out / RESULT_MARKER).is_file():
+        msg = (f"the folder exists and holds files siting did not write (no {RESULT_MARKER}); siting replaces only "
+               "its own result folders: choose a new or empty folder")
+        raise InputError(msg, file=out, field="--out")
+
 
 @contextmanager
 def atomic_directory(out_dir: Path) -> Iterator[Path]:
     """Yield a temporary folder next to ``out_dir``; on success fsync its files and swap it into place.
 
     On any exception (KeyboardInterrupt included) the temporary folder is removed and ``out_dir`` is untouched.
+    An existing ``out_dir`` is replaced only when it is empty or a previous result (:func:`check_replaceable`).
     """
     out_dir = Path(out_dir).resolve()
+    check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))

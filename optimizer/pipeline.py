@@ -142,10 +142,12 @@ def run(
     progress: Progress = _noop,
     geoparquet: bool = False,
     crs: str | None = None,
+    extra_dirs: dict[str, Path] | None = None,
 ) -> RunResult:
     """Load, solve, verify and (if ``out_dir`` is given) export a named instance or manifest path.
 
-    ``geoparquet`` also writes every layer as GeoParquet; ``crs`` reprojects the GIS output (default EPSG:31370).
+    ``geoparquet`` also writes every layer as GeoParquet; ``crs`` reprojects the GIS output (default EPSG:31370);
+    ``extra_dirs`` (name -> folder) are copied into the result folder in the same atomic move.
     """
     t0 = time.perf_counter()
     progress("loading instance")
@@ -159,7 +161,7 @@ def run(
         t = time.perf_counter()
         summary["timings_s"]["total_before_export"] = round(t - t0, 4)
         written = write_result(out_dir, tables, summary, extra_layers=network_layer(), geoparquet=geoparquet,
-                               crs=crs)
+                               crs=crs, extra_dirs=extra_dirs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
         record_export_time(written, summary["timings_s"]["export"])
     return RunResult(sp, solution, tables, summary, written)

@@ -1,7 +1,7 @@
 """The package layout stays what issue 14 made it: imports point down only, and no module grows too large.
 
 ``lint-imports`` checks the contracts declared in ``pyproject.toml`` ([tool.importlinter]): the layers of the
-package (cli > studies|bench > pipeline > check > output > solver > model > geo > data > base) and the layers
+package (cli > studies|bench > pipeline > check > output > solver > model > geo > data > base > errors) and the layers
 inside ``solver`` and ``geo``. A broken contract fails this test, so CI fails on an upward import or a cycle.
 """
 

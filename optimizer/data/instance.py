@@ -210,12 +210,17 @@ def _resolve_parameters(manifest: dict, path: Path, overrides: dict[str, str]) -
             raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
         params[key] = _coerce(value, PARAMETERS[key], f"parameters.{key}", path)
     for key, value in overrides.items():
-        if key.startswith("assumption."):
-            continue
-        if key not in PARAMETERS:
-            raise InputError(unknown_message(key, PARAMETERS), file="--set", field=key)
-        params[key] = _coerce(value, PARAMETERS[key], key, "--set")
+        if not key.startswith("assumption."):
+            params[key] = check_parameter(key, value)
     return params
+
+
+def check_parameter(key: str, value: object, file: str | Path = "--set") -> object:
+    """One parameter given from outside a manifest (``--set key=value``, ``siting locate``'s options): a known name,
+    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`."""
+    if key not in PARAMETERS:
+        raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
+    return _coerce(value, PARAMETERS[key], key, file)
 
 
 def unknown_message(key: str, known: dict) -> str:

@@ -175,3 +175,24 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         sites_in_centrumstad=bool(spec.get("sites_in_centrumstad", False)),
         kind=str(spec.get("kind", "location")),
     )
+
+
+def programme_catalogue(models_dir: Path = MODELS_DIR) -> list[dict]:
+    """Every programme of ``models/`` with what a caller needs to offer it (id, name, region, sizes, variants).
+
+    What ``siting programmes --json`` prints and the QGIS plugin offers; a size set by a named assumption (no
+    ``area_m2`` in the programme file) is ``None``, not NaN, so the list is valid JSON.
+    """
+    rows = []
+    for path in sorted(models_dir.glob("*.toml")):
+        if path.name in ASSUMPTION_FILES:
+            continue
+        p = load_programme(path.stem, models_dir)
+        rows.append({
+            "id": p.id, "name": p.name, "kind": p.kind, "locate": p.kind != "chain", "region": p.region,
+            "per_region": p.per_region, "count": p.count_bounds("final")[0], "size_rule": p.size_rule,
+            "sizes_m2": {k: (v if v == v else None) for k, v in p.sizes_m2.items()},  # NaN: set by an assumption
+            "size_variants": ["final", *p.variants], "zone_types": list(p.zone_types),
+            "source": p.source,
+        })
+    return rows

@@ -146,6 +146,7 @@ def check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> pd
                     other = int(np.flatnonzero((text == text.iloc[first]).to_numpy())[0]) + _first_row(path)
                     _fail_first(dup, path, col, f"duplicate id {text.iloc[first]!r} (also in row {other}): "
                                                 "ids must be unique — remove or renumber the row")
+                frame[col] = text  # numeric ids (1, 2, ...) are text like every other id
             if kind == "text":
                 frame[col] = series.astype(str)
             continue

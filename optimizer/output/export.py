@@ -8,6 +8,7 @@ previous result or nothing — never half a GeoPackage. The tables come from :mo
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +51,13 @@ def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layers: dict | None = None,
-                 geoparquet: bool = False, crs: str | None = None) -> Path:
+                 geoparquet: bool = False, crs: str | None = None, extra_dirs: dict[str, Path] | None = None) -> Path:
     """Write GeoPackage (with QGIS default styles), CSVs and summary.json into ``out_dir`` atomically.
 
     Everything goes into a temporary folder first and is moved into place at the end. ``geoparquet=True`` also
     writes each layer as ``<layer>.parquet`` (GeoParquet). ``crs`` reprojects the GIS layers (default: Belgian
-    Lambert 72, EPSG:31370, the engine's own CRS); CSV coordinates stay in EPSG:31370.
+    Lambert 72, EPSG:31370, the engine's own CRS); CSV coordinates stay in EPSG:31370. ``extra_dirs`` (name ->
+    folder) are copied in as sub-folders, e.g. the instance ``siting locate`` generated.
     """
     import pyogrio
 
@@ -91,6 +93,8 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
         tables.allocations.to_csv(tmp / "allocations.csv", index=False)
         tables.facilities.to_csv(tmp / "facilities.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
+        for name, folder in (extra_dirs or {}).items():
+            shutil.copytree(folder, tmp / name)
     return out_dir
 
 
