@@ -1,9 +1,11 @@
 """Command line (``siting``): thin commands by group — parse, call the engine, print.
 
-Groups: :mod:`~optimizer.cli.instances` (list, show, validate), :mod:`~optimizer.cli.solve` (solve, chain),
-:mod:`~optimizer.cli.studies` (pareto, sweep), :mod:`~optimizer.cli.results` (map, report, compare) and
-:mod:`~optimizer.cli.bench`; the application, consoles and exit codes are in :mod:`~optimizer.cli.app`. Heavy
-libraries are imported inside the commands that use them, so ``siting --help`` stays fast.
+Groups: :mod:`~optimizer.cli.instances` (list, programmes, show, validate), :mod:`~optimizer.cli.solve` (solve,
+chain), :mod:`~optimizer.cli.locate` (locate: solve on GIS layers), :mod:`~optimizer.cli.studies` (pareto, sweep),
+:mod:`~optimizer.cli.results` (map, report, compare) and :mod:`~optimizer.cli.bench`; the application, consoles,
+exit codes and SIGTERM handling are in :mod:`~optimizer.cli.app`, machine-readable progress (``--progress jsonl``)
+in :mod:`~optimizer.cli.progress`. Heavy libraries are imported inside the commands that use them, so ``siting
+--help`` stays fast.
 
 Exit codes: 0 solved (optimal, or feasible with its proven gap when the time limit was hit), 1 internal error,
 2 bad input (one line naming file, row and field), 3 infeasible (with the reason in the instance's terms),
@@ -12,14 +14,16 @@ Exit codes: 0 solved (optimal, or feasible with its proven gap when the time lim
 
 from __future__ import annotations
 
-from optimizer.cli import bench, instances, results, solve, studies
+from optimizer.cli import bench, instances, locate, results, solve, studies
 from optimizer.cli.app import app
 
 # registered here, in the order `siting --help` lists them
 app.command("list")(instances.list_cmd)
+app.command()(instances.programmes)
 app.command()(instances.show)
 app.command()(instances.validate)
 app.command()(solve.solve)
+app.command()(locate.locate)
 app.command()(studies.pareto)
 app.command()(studies.sweep)
 app.command("map")(results.map_cmd)

@@ -36,6 +36,7 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from optimizer.errors import InfeasibleError, InputError, NoSolutionError, VerificationError
 
+        restore = terminate_as_interrupt()  # SIGTERM (QGIS's Cancel, `kill PID`) cleans up like Ctrl-C
         try:
             return func(*args, **kwargs)
         except InputError as e:
@@ -55,8 +56,22 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             err.print("interrupted — no result was written", markup=False)
             raise typer.Exit(130) from None
+        finally:
+            restore()
 
     return wrapper
+
+
+def terminate_as_interrupt() -> Callable[[], None]:
+    """Make SIGTERM (QGIS's Cancel, ``kill PID``) stop a run like Ctrl-C, so temporary folders are removed and
+    nothing half-written is left; returns a function that restores the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 class nullcontext:

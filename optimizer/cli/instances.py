@@ -1,7 +1,8 @@
-"""Commands about instances: ``siting list``, ``show`` and ``validate``."""
+"""Commands about instances and programmes: ``siting list``, ``programmes``, ``show`` and ``validate``."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -11,13 +12,35 @@ from optimizer.cli.app import guard, out
 
 
 @guard
-def list_cmd() -> None:
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
     """List the named instances."""
     from optimizer.data.instance import list_instances
 
+    if as_json:
+        print(json.dumps(list_instances(), indent=2))
+        return
     table = Table("name", "title", title="named instances (instances/*.toml)")
     for row in list_instances():
         table.add_row(row["name"], row["title"])
+    out.print(table)
+
+
+@guard
+def programmes(
+    as_json: Annotated[bool, typer.Option("--json", help="print the programmes as JSON")] = False,
+) -> None:
+    """List the facility programmes of models/: what `siting locate --programme` accepts."""
+    from optimizer.data.programmes import programme_catalogue
+
+    rows = programme_catalogue()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("programme", "name", "count", "sizes (m²)", "size rule", "locate", title="programmes (models/*.toml)")
+    for r in rows:
+        count = f"{r['per_region']} per {r['region']}" if r["region"] != "flanders" else f"{r['count']:g} in total"
+        sizes = ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} (assumption)" for k, v in r["sizes_m2"].items())
+        table.add_row(r["id"], r["name"], count, sizes, r["size_rule"], "yes" if r["locate"] else "no (chain)")
     out.print(table)
 
 

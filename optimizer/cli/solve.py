@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from optimizer.cli.app import gap_text, guard, nullcontext, out
+from optimizer.cli.progress import Progress, progress_option
 
 
 @guard
@@ -26,6 +27,7 @@ def solve(
     geoparquet: Annotated[bool, typer.Option("--geoparquet", help="also write every layer as GeoParquet")] = False,
     crs: Annotated[str | None, typer.Option("--crs", help="CRS of the GIS output, e.g. EPSG:4326 "
                                                           "(default EPSG:31370, Belgian Lambert 72)")] = None,
+    progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
     from optimizer.data.instance import is_chain_instance, parse_overrides
@@ -37,6 +39,10 @@ def solve(
         _solve_matrix(name, out_dir, time_limit, mip_gap, threads, backend, quiet, as_json)
         return
     target = out_dir if out_dir is not None else Path("results") / Path(name).stem
+    from optimizer.atomic import check_replaceable
+    from optimizer.data.instance import resolve_instance_path
+
+    check_replaceable(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
     if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
         unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet), ("--mip-gap", mip_gap),
                                                 ("--threads", threads), ("--backend", backend != "auto")) if given]
@@ -48,19 +54,16 @@ def solve(
             raise InputError(msg, field=unsupported[0])
         _run_chain(name, overrides, target, time_limit, quiet, as_json)
         return
-    show_progress = not (quiet or as_json)
+    show_progress = not (quiet or as_json) and progress_option(progress) == "none"
     with out.status("starting", spinner="dots") if show_progress else nullcontext() as status:
-
-        def progress(stage: str) -> None:
-            if status is not None:
-                status.update(stage)
-
+        report = Progress(progress, quiet=quiet or as_json, status=status)
         result = run(name, overrides=overrides, out_dir=target, time_limit_s=time_limit, mip_gap=mip_gap,
-                     threads=threads, backend=backend, progress=progress, geoparquet=geoparquet, crs=crs)
+                     threads=threads, backend=backend, progress=report.stage, geoparquet=geoparquet, crs=crs)
+        report.stage("done")
     if as_json:
         print(json.dumps(result.summary, indent=2, default=str))
     elif not quiet:
-        _print_summary(result.summary, result.out_dir)
+        print_summary(result.summary, result.out_dir)
 
 
 def _checked_crs(crs: str | None) -> str | None:
@@ -107,7 +110,8 @@ def _solve_matrix(name: str, out_dir: Path | None, time_limit: float | None, mip
         out.print(f"written to {summary['out_dir']}")
 
 
-def _print_summary(s: dict, where: Path | None) -> None:
+def print_summary(s: dict, where: Path | None) -> None:
+    """The result of a solve for people: facilities per programme, objective, gap, timings, where it was written."""
     status = s["status"]
     if status != "optimal":
         out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {status}, proven gap {gap_text(s['gap'])} "
