@@ -97,3 +97,12 @@ def print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
         print(json.dumps({k: str(v) for k, v in written.items()}))
     elif not quiet:
         out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
+
+
+def print_tensions(flags: list[dict]) -> None:
+    """Rule tensions (optimizer.output.tension) as one yellow 'flag' line each."""
+    from optimizer.output.tension import tension_lines
+
+    for line in tension_lines(flags):
+        out.print("[yellow]flag[/yellow]: ", end="")
+        out.print(line, markup=False, highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from optimizer.cli.app import gap_text, guard, nullcontext, out
+from optimizer.cli.app import gap_text, guard, nullcontext, out, print_tensions
 from optimizer.cli.progress import Progress, progress_option
 
 
@@ -131,10 +131,7 @@ def print_summary(s: dict, where: Path | None) -> None:
     obj = s["objective"]
     out.print(f"status [bold]{status}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} {obj['unit']} "
               f"(transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take {s['land_take_ha']:.1f} ha")
-    for pid, p in s["programmes"].items():
-        if p["over_nominal_capacity"]:
-            out.print(f"[yellow]note[/yellow]: {pid} above its assumed throughput in {', '.join(p['over_nominal_capacity'])} "
-                      f"(max {100 * p['max_utilisation_nominal']:.0f}%; capacity enforced: {s['parameters']['enforce_capacity']})")
+    print_tensions(s.get("rule_tensions") or [])
     sparse = s.get("sparsify") or {}
     if sparse.get("sparse"):
         k = sparse["k_final"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.output.maps import Result, read_result
+from optimizer.output.tension import flags_from_summary, tension_lines
 
 OBJECTIVE_PARTS = ("total", "transport", "fixed", "land")
 
@@ -67,8 +68,90 @@ def compare_results(a: str | Path | Result, b: str | Path | Result) -> dict:
     reassigned = [{"programme": r.programme, "municipality": _s(r.municipality_a) or _s(r.municipality_b),
                    "from": _s(r.site_a), "to": _s(r.site_b)} for r in m.sort_values(["programme", "nis"]).itertuples()]
     same = not reassigned and not any(row["change"] for row in regions)
+    flags_a = flags_from_summary(sa, ra.layers.get("facilities"))
+    flags_b = flags_from_summary(sb, rb.layers.get("facilities"))
+    headline += _land_kind_rows(sa, sb)
     return {"a": str(ra.folder), "b": str(rb.folder), "headline": headline, "programmes": programmes,
-            "regions": regions, "reassigned": reassigned, "same": same}
+            "regions": regions, "reassigned": reassigned, "same": same,
+            "settings": settings_changed(sa, sb), "rule_cost": rule_cost(sa, sb),
+            "tensions": tension_rows(flags_a, flags_b), "tension_sentences": {"a": tension_lines(flags_a),
+                                                                               "b": tension_lines(flags_b)}}
+
+
+LAND_KINDS = ("existing_zone", "reserve", "greenfield")
+
+
+def _land_kind_rows(sa: dict, sb: dict) -> list[tuple]:
+    """Land take per kind of land (existing zone, reserve, greenfield) when either result used reserve or greenfield."""
+    ka, kb = sa.get("land_take_by_kind_ha") or {}, sb.get("land_take_by_kind_ha") or {}
+    if not any((ka.get(k) or 0) > 0 or (kb.get(k) or 0) > 0 for k in LAND_KINDS[1:]):
+        return []
+    return [(f"land take on {k.replace('_', ' ')} (ha)", ka.get(k, 0.0), kb.get(k, 0.0),
+             _delta(ka.get(k, 0.0), kb.get(k, 0.0))) for k in LAND_KINDS]
+
+
+def settings_changed(sa: dict, sb: dict) -> list[dict]:
+    """Run parameters and named assumptions whose values differ between the two results."""
+    rows = []
+    pa, pb = sa.get("parameters") or {}, sb.get("parameters") or {}
+    for key in dict.fromkeys([*pa, *pb]):
+        if pa.get(key) != pb.get(key) and key not in ("time_limit_s", "threads"):
+            rows.append({"setting": key, "a": pa.get(key), "b": pb.get(key)})
+    aa, ab = sa.get("assumptions") or {}, sb.get("assumptions") or {}
+    for key in dict.fromkeys([*aa, *ab]):
+        va, vb = (aa.get(key) or {}).get("value"), (ab.get(key) or {}).get("value")
+        if va != vb:
+            rows.append({"setting": f"assumption.{key}", "a": va, "b": vb})
+    return rows
+
+
+def rule_cost(sa: dict, sb: dict) -> dict | None:
+    """The price of the reuse-first rule (S7) when one result forbids greenfield and the other allows it.
+
+    The price is the objective of the result that keeps the rule minus the one that lifts it (EUR/yr, the same
+    objective and units), and per m² of greenfield the lifted result takes: below that figure per m² and year,
+    taking open land would be cheaper than keeping the rule. None when the pair does not differ in that rule.
+    """
+    ga, gb = (sa.get("parameters") or {}).get("greenfield"), (sb.get("parameters") or {}).get("greenfield")
+    if ga == gb or "forbid" not in (ga, gb):
+        return None
+    kept, lifted = (sa, sb) if ga == "forbid" else (sb, sa)
+    ok, ol = (kept.get("objective") or {}), (lifted.get("objective") or {})
+    if ok.get("unit") != ol.get("unit") or ok.get("total") is None or ol.get("total") is None:
+        return None
+    price = float(ok["total"]) - float(ol["total"])
+    green_ha = float((lifted.get("land_take_by_kind_ha") or {}).get("greenfield", 0.0))
+    per_m2 = price / (green_ha * 1e4) if green_ha > 0 else None
+    which = "A" if kept is sa else "B"
+    if green_ha > 0:
+        sentence = (f"the reuse-first rule ({which}: greenfield forbidden) costs {price:,.0f} {ok['unit']} against "
+                    f"greenfield = {lifted['parameters']['greenfield']}, which takes {green_ha:.1f} ha of greenfield: "
+                    f"{per_m2:,.3f} EUR per m² of greenfield avoided per year")
+    else:
+        sentence = (f"the reuse-first rule costs nothing here: with greenfield = {lifted['parameters']['greenfield']} "
+                    "no greenfield is taken (existing zones are cheaper)")
+    return {"kept": which, "price": price, "unit": ok["unit"], "greenfield_ha": green_ha,
+            "price_per_m2_greenfield": per_m2, "sentence": sentence}
+
+
+def _util_text(flag: dict | None) -> str:
+    if flag is None:
+        return ""
+    return (f"{100 * flag['min']:.0f}–{100 * flag['max']:.0f} % (median {100 * flag['median']:.0f} %), "
+            f"{len(flag['facilities'])} of {flag['n_facilities']} concerned")
+
+
+def tension_rows(flags_a: list[dict], flags_b: list[dict]) -> list[dict]:
+    """Rule tensions of A and B side by side: programme, rule, A, B and whether the flag appeared or went."""
+    keyed_a = {(f["programme"], f["rule"]): f for f in flags_a}
+    keyed_b = {(f["programme"], f["rule"]): f for f in flags_b}
+    rows = []
+    for key in dict.fromkeys([*keyed_a, *keyed_b]):
+        fa, fb = keyed_a.get(key), keyed_b.get(key)
+        change = "new in B" if fa is None else "gone in B" if fb is None else ""
+        rows.append({"programme": key[0], "rule": key[1], "a": _util_text(fa), "b": _util_text(fb),
+                     "change": change})
+    return rows
 
 
 def _facilities(result: Result) -> pd.DataFrame:
@@ -111,6 +194,17 @@ def to_markdown(diff: dict) -> str:
     lines = ["# Comparison", "", f"A: `{diff['a']}`  ", f"B: `{diff['b']}`", "", "| figure | A | B | change |",
              "|---|---:|---:|---:|"]
     lines += [f"| {f} | {_fmt(a)} | {_fmt(b)} | {c} |" for f, a, b, c in diff["headline"]]
+    if diff.get("rule_cost"):
+        lines += ["", f"**Price of the rule**: {diff['rule_cost']['sentence']}."]
+    if diff.get("settings"):
+        lines += ["", "## Settings that differ", "", "| setting | A | B |", "|---|---|---|"]
+        lines += [f"| {r['setting']} | {_fmt(r['a'])} | {_fmt(r['b'])} |" for r in diff["settings"]]
+    if diff.get("tensions"):
+        lines += ["", "## Rule tensions (utilisation against the assumed capacity)", "",
+                  "| programme | flag | A | B | change |", "|---|---|---|---|---|"]
+        lines += [f"| {r['programme']} | {r['rule']} | {r['a']} | {r['b']} | {r['change']} |" for r in diff["tensions"]]
+        for side in ("a", "b"):
+            lines += [f"- {side.upper()}: {line}" for line in diff["tension_sentences"][side]]
     lines += ["", "## Programmes", "", "| programme | land take A (ha) | land take B (ha) | per size A | per size B |",
               "|---|---:|---:|---|---|"]
     lines += [f"| {p['programme']} | {_fmt(p['land_take_ha_a'])} | {_fmt(p['land_take_ha_b'])} | "
@@ -157,4 +251,20 @@ def rich_tables(diff: dict) -> list:
                   title=f"municipalities reassigned ({len(diff['reassigned'])})")
     for r in diff["reassigned"]:
         moved.add_row(r["programme"], r["municipality"], r["from"], r["to"])
-    return [head, progs, regions, moved]
+    tables = [head]
+    if diff.get("rule_cost"):
+        cost = Table("price of the rule", title="reuse first (S7)")
+        cost.add_row(diff["rule_cost"]["sentence"])
+        tables.append(cost)
+    if diff.get("settings"):
+        settings = Table("setting", "A", "B", title="settings that differ")
+        for r in diff["settings"]:
+            settings.add_row(r["setting"], _fmt(r["a"]), _fmt(r["b"]))
+        tables.append(settings)
+    if diff.get("tensions"):
+        tension = Table("programme", "flag", "A", "B", "change",
+                        title="rule tensions (utilisation against the assumed capacity)")
+        for r in diff["tensions"]:
+            tension.add_row(r["programme"], r["rule"], r["a"], r["b"], r["change"])
+        tables.append(tension)
+    return [*tables, progs, regions, moved]

@@ -272,7 +272,7 @@ def render_html(result: Result, out: Path, boundaries=None) -> Path:
         group = folium.FeatureGroup(name="facilities")
         for row in f.itertuples():
             radius = 12 - 3 * min(sizes.index(str(row.size)), 2)
-            util = getattr(row, "utilisation_nominal", float("nan"))
+            util = float(getattr(row, "utilisation", float("nan")))  # load / assumed capacity (output.tension)
             tip = (f"<b>{row.site_name}</b><br>{row.programme} — {row.size}<br>region {row.region}<br>"
                    f"load {row.load_t:,.0f} t/yr" + (f", utilisation {100 * util:.0f}%" if np.isfinite(util) else ""))
             folium.CircleMarker([row.geometry.y, row.geometry.x], radius=radius, color="black", weight=1,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optimizer.output.maps import Result, read_boundaries, read_result, render_png
+from optimizer.output.tension import flags_from_summary, tension_lines
 
 BASE_ASSUMPTIONS = ("access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share")
 CSS = """
@@ -31,7 +32,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;border-bottom:2px soli
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0}
 th,td{border-bottom:1px solid #e5e5e5;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.over td{background:#fff5eb}img{max-width:100%;border:1px solid #ddd}
+tr.over td{background:#fff5eb}.flag{background:#fff5eb;border-left:4px solid #e6550d;padding:.4em .8em}img{max-width:100%;border:1px solid #ddd}
 .basis{color:#555;font-size:.85em}details summary{cursor:pointer;color:#225}footer{color:#888;font-size:.8em;margin-top:2em}
 """
 
@@ -46,6 +47,7 @@ class ReportData:
     regions: pd.DataFrame
     assumptions: pd.DataFrame
     greenfield_share: float | None
+    tensions: list[str] = field(default_factory=list)  # rule-tension sentences (optimizer.output.tension)
 
 
 def report_data(result: Result) -> ReportData:
@@ -55,7 +57,7 @@ def report_data(result: Result) -> ReportData:
     alloc = pd.DataFrame(result.layers["allocations"].drop(columns="geometry"))
     per_fac = alloc.groupby("facility_id").agg(municipalities=("municipality", lambda m: ", ".join(sorted(m))),
                                                n_municipalities=("nis", "nunique"), tkm=("tkm", "sum"))
-    util = fac["utilisation"] if fac["utilisation"].notna().any() else fac.get("utilisation_nominal")
+    util = fac["utilisation"] if fac["utilisation"].notna().any() else fac.get("utilisation_nominal")  # older results
     regions = pd.DataFrame({
         "programme": fac["programme"], "region": fac["region"], "facility": fac["site_name"], "site_id": fac["site_id"],
         "size": fac["size"], "area_m2": fac["area_m2"], "load_t": fac["load_t"],
@@ -81,7 +83,8 @@ def report_data(result: Result) -> ReportData:
         ("facilities", f"{len(fac)}", ", ".join(f"{n} {k}" for k, n in fac.groupby("size").size().items())),
         ("solver", f"{s.get('status', '?')}", f"proven gap {100 * gap:.4f} %" if gap is not None else "gap unknown"),
     ]
-    return ReportData(result, key, programmes, regions, assumptions_table(s), green)
+    tensions = tension_lines(flags_from_summary(s, result.layers["facilities"]))
+    return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions)
 
 
 def _greenfield_share(result: Result) -> float | None:
@@ -177,12 +180,11 @@ def to_html(data: ReportData, map_png: bytes) -> str:
     params = "".join(f"<tr><td><code>{_esc(k)}</code></td><td>{_esc(v)}</td></tr>"
                      for k, v in s.get("parameters", {}).items())
     gap = s.get("gap")
-    notes = []
-    for pid, p in s.get("programmes", {}).items():
-        if p.get("over_nominal_capacity"):
-            notes.append(f"<p><b>Note</b>: {_esc(pid)} runs above its assumed throughput in "
-                         f"{_esc(', '.join(p['over_nominal_capacity']))} (up to "
-                         f"{100 * (p.get('max_utilisation_nominal') or 0):.0f} %; rows shaded below).</p>")
+    notes = [f"<p class='flag'><b>Rule tension</b> — {_esc(line)}</p>" for line in data.tensions]
+    if data.tensions:
+        notes.append("<p class='basis'>Facilities above 100 % are shaded in the table per region. Utilisation = load "
+                     "/ (plot area × the programme's assumed throughput); the floor is the named assumption "
+                     "<code>utilisation_floor</code>.</p>")
     img = base64.b64encode(map_png).decode("ascii")
     title = s.get("title") or data.result.name
     versions = s.get("versions", {})
@@ -204,7 +206,8 @@ def to_html(data: ReportData, map_png: bytes) -> str:
 <h2>Per region</h2>
 <table><tr><th>region</th><th>facility</th><th>size</th><th class="n">load (t/yr)</th><th class="n">utilisation</th>
 <th class="n">municipalities</th><th class="n">t·km/yr</th><th>municipalities served</th></tr>{reg_rows}</table>
-<p class="basis">Utilisation is the load against the plot's assumed throughput (named assumption below).</p>
+<p class="basis">Utilisation is the load against the plot's assumed capacity: plot area × the programme's assumed
+throughput (named assumption below), whether or not the run enforces it.</p>
 <h2>Assumptions used</h2>
 <p>The study gives sizes and counts but no tonnages, capacities or transport costs; every such figure is a named
 assumption with its basis, defined once in <code>models/assumptions.toml</code> or <code>models/access.toml</code>.</p>
@@ -242,6 +245,7 @@ def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
            _md_table(["programme", "facilities", "per size", "land take (ha)", "t/yr", "t·km/yr"],
                      [[r.programme, r.facilities, r.per_size, f"{r.land_take_ha:,.1f}", f"{r.tonnes_per_yr:,.0f}",
                        f"{r.tkm_per_yr:,.0f}"] for r in data.programmes.itertuples()], {1, 3, 4, 5}), "",
+           *[part for line in data.tensions for part in (f"**Rule tension** — {line}", "")],
            "## Map", "", f"![map]({map_name})", "", "## Per region", "",
            _md_table(["region", "facility", "size", "load (t/yr)", "utilisation", "municipalities", "t·km/yr"],
                      [[r.region, f"{r.facility} ({r.site_id})", r.size, f"{r.load_t:,.0f}", _fmt_util(r.utilisation),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.output.tension import programme_rules, rule_tensions, utilisation_stats
 from optimizer.problem import Solution, Status, objective_parts
 from optimizer.settings import CRS, M2_PER_HA
 
@@ -44,6 +45,11 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     open_idx = np.flatnonzero(solution.open_options)
     opt = options.iloc[open_idx].reset_index(drop=True)
     site_rows = sites.iloc[opt["site"].to_numpy()].reset_index(drop=True)
+    # one definition of capacity and utilisation (optimizer.output.tension): the plot's assumed throughput,
+    # whether or not this instance enforces it as a constraint
+    cap_per_m2 = {p.id: (sp.instance.assumption(p.capacity_per_m2) if p.capacity_per_m2 else np.nan)
+                  for p in sp.instance.programmes}
+    capacity = opt["area_m2"].to_numpy(float) * opt["programme"].map(cap_per_m2).to_numpy(float)
     facilities = pd.DataFrame(
         {
             "facility_id": problem.option_ids[open_idx],
@@ -55,9 +61,10 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
             "region": opt["region"],
             "size": opt["size"],
             "area_m2": opt["area_m2"],
-            "capacity_t": opt["capacity_t"].replace(np.inf, np.nan),
+            "capacity_t": capacity,
+            "capacity_enforced": np.isfinite(opt["capacity_t"].to_numpy(float)),
             "load_t": load[open_idx],
-            "utilisation": load[open_idx] / opt["capacity_t"].replace(np.inf, np.nan),
+            "utilisation": load[open_idx] / capacity,
             "n_clients": n_served[open_idx],
             "x": site_rows["x"],
             "y": site_rows["y"],
@@ -66,11 +73,6 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     for col in ACCESS_COLUMNS:
         if col in site_rows:
             facilities[col] = site_rows[col].to_numpy()
-    # utilisation against the assumed throughput, also when capacity is not enforced in this instance
-    cap_per_m2 = {p.id: (sp.instance.assumption(p.capacity_per_m2) if p.capacity_per_m2 else np.nan)
-                  for p in sp.instance.programmes}
-    nominal = facilities["area_m2"] * facilities["programme"].map(cap_per_m2)
-    facilities["utilisation_nominal"] = facilities["load_t"] / nominal
     # land take by kind of land (S6, S7): an existing economic zone, temporary reserve land, or greenfield
     facilities["land_kind"] = np.where(opt.get("greenfield", False), "greenfield",
                                        np.where(opt.get("reserve", False), "reserve", "existing_zone"))
@@ -124,6 +126,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
     """The run manifest: objective parts, land take, counts, status, gap, timings, hashes, versions."""
     fac = tables.facilities
     parts = objective_parts(sp.problem, solution.open_options, solution.arc_share)
+    utilisation = utilisation_stats(fac)
     per_programme = {}
     for prog in sp.instance.programmes:
         f = fac[fac["programme"] == prog.id]
@@ -135,8 +138,8 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "land_take_by_kind_ha": _by_kind_ha(f),
             "tonnes_per_yr": float(al["tonnes"].sum()),
             "tkm_per_yr": float(al["tkm"].sum()),
-            "max_utilisation_nominal": float(f["utilisation_nominal"].max()) if len(f) else None,
-            "over_nominal_capacity": f.loc[f["utilisation_nominal"] > 1 + 1e-9, "region"].tolist(),
+            "capacity_t_per_yr": float(f["capacity_t"].sum()) if f["capacity_t"].notna().any() else None,
+            "utilisation": utilisation.get(prog.id, {"min": None, "median": None, "max": None}),
         }
     return {
         "instance": sp.instance.name,
@@ -162,6 +165,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "land_take_ha": float(fac["area_m2"].sum() / M2_PER_HA),
         "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
+        "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
         "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
         "solver": solution.solver,
         "timings_s": {k: round(v, 4) for k, v in solution.timings_s.items()},

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from optimizer.check.verify import verify_problem, verify_siting
 from optimizer.data.instance import Instance
-from optimizer.errors import ParetoError, VerificationError
+from optimizer.errors import InputError, ParetoError, VerificationError
 from optimizer.model.formulation import SitingProblem, compile_instance
 from optimizer.output.tables import result_tables
 from optimizer.problem import CountRows, LocationProblem, Solution, Status, objective_parts
@@ -124,6 +124,10 @@ def trace(instance: Instance, points: int = 7, *, time_limit_s: float | None = N
         msg = "a front needs at least 2 points (its two end points)"
         raise ValueError(msg)
     sp_ = siting or compile_instance(instance)
+    fixed = fixed_land_take_m2(sp_.problem)
+    if fixed is not None:
+        raise InputError(_no_tradeoff(instance, fixed, "the count and the size of every facility are fixed by the "
+                                      "rules"), file=instance.path)
     base = dataclasses.replace(sp_.problem, land_cost_per_m2=0.0)
     options = SolveOptions(time_limit_s=float(time_limit_s or instance.parameters["time_limit_s"]),
                            mip_gap=1e-9, backend="highspy")
@@ -138,6 +142,9 @@ def trace(instance: Instance, points: int = 7, *, time_limit_s: float | None = N
     p_l0 = _with_rows(base, epsilon_m2=None, land_weight=1.0, zero_transport=True)
     land_min_m2 = float(np.dot(p_l0.area_m2, _solve(p_l0, options).open_options))
     land_max_m2 = point_t.land_take_ha * M2_PER_HA
+    if land_max_m2 - land_min_m2 <= 1e-6 * max(land_max_m2, 1.0):
+        raise InputError(_no_tradeoff(instance, land_max_m2, "the least land any solution takes is the land the "
+                                      "least-transport solution takes"), file=instance.path)
     eps = np.linspace(land_max_m2, land_min_m2, points)
     rows = [point_t]
     for e in eps[1:]:
@@ -162,6 +169,36 @@ def trace(instance: Instance, points: int = 7, *, time_limit_s: float | None = N
     frame.attrs["cost_unit"] = sp_.problem.cost_unit
     check_monotone(frame)
     return frame
+
+
+def fixed_land_take_m2(problem: LocationProblem) -> float | None:
+    """The land take every feasible solution has, when the count rows fix it; else None.
+
+    Land take is fixed when every option lies in exactly one count row with lower = upper (a fixed count) and all
+    options of such a row have the same area (one size per region): then every solution takes
+    Σ count × area m². This is a structural test, no solve.
+    """
+    counts = problem.counts
+    fixed_rows = np.flatnonzero(counts.lower == counts.upper)
+    if len(fixed_rows) == 0 or problem.n_options == 0:
+        return None
+    rows = counts.matrix[fixed_rows].tocsr()
+    if not np.array_equal(np.asarray(rows.sum(axis=0)).ravel(), np.ones(problem.n_options)):
+        return None  # an option outside the fixed-count rows, or in two of them
+    starts, lengths = rows.indptr[:-1], np.diff(rows.indptr)
+    keep = lengths > 0
+    area = problem.area_m2[rows.indices]
+    lo = np.minimum.reduceat(area, starts[keep]) if keep.any() else np.zeros(0)
+    hi = np.maximum.reduceat(area, starts[keep]) if keep.any() else np.zeros(0)
+    if np.any(hi - lo > 1e-9 * np.maximum(hi, 1.0)):
+        return None  # a region may choose between sizes
+    return float(np.dot(counts.lower[fixed_rows][keep], lo))
+
+
+def _no_tradeoff(instance: Instance, land_m2: float, why: str) -> str:
+    return (f"{instance.name}: every solution takes the same land, {land_m2 / M2_PER_HA:,.2f} ha ({why}), so there is "
+            "no transport vs land-take trade-off to trace; use an instance whose count or size is open, e.g. "
+            "s2c-sorteercentra-open, or --set size_rule=free --set enforce_capacity=true")
 
 
 def check_monotone(front: pd.DataFrame, rel_tol: float = 1e-6) -> None:
