@@ -261,10 +261,10 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
     for site in taken.index[(taken > free_m2 + 1e-6).to_numpy()]:
         violations.append(f"site {site}: {taken[site]:.0f} m² taken, {free_m2[site]:.0f} m² free")
 
-    checks.append("greenfield: forbidden, or charged its penalty (S7)")
+    checks.append("greenfield: forbidden, allowed, or charged its penalty (S7)")
     green = np.array([_truthy(raw.at[sid, "greenfield"]) if "greenfield" in raw.columns else False
                       for sid in fac["site_id"]], dtype=bool)
-    if green.any() and params["greenfield"] != "penalty":
+    if green.any() and params["greenfield"] == "forbid":
         violations.append(f"facility on greenfield site {fac['site_id'].to_numpy()[green][0]} while greenfield is forbidden")
     penalty = (float(inst.assumption("greenfield_penalty_eur_per_m2")) * float(fac["area_m2"].to_numpy()[green].sum())
                if green.any() and params["greenfield"] == "penalty" else 0.0)

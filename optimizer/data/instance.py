@@ -71,8 +71,9 @@ PARAMETERS: dict[str, Parameter] = {
     "sparsify": Parameter(str, "auto", "k-nearest arcs with an optimality certificate: auto (above "
                           "settings.SPARSIFY_MIN_PAIRS client x option pairs), on or off", ("auto", "on", "off")),
     "sparsify_k": Parameter(int, 16, "nearest options per client in the first sparsified round", minimum=1),
-    "greenfield": Parameter(str, "forbid", "greenfield candidates (S7): forbid (reuse first, the base case) or "
-                            "penalty (allowed at assumption greenfield_penalty_eur_per_m2)", ("forbid", "penalty")),
+    "greenfield": Parameter(str, "forbid", "greenfield candidates (S7): forbid (reuse first, the base case), allow "
+                            "(on a par with existing zones: the rule lifted) or penalty (allowed at assumption "
+                            "greenfield_penalty_eur_per_m2)", ("forbid", "allow", "penalty")),
     "chain_ambition": Parameter(str, "flanders", "plastics chain ambition level (S5): flanders (LOW), belgium "
                                 "(MID, + Belgian bales) or europe (HIGH, + European imports by water)",
                                 ("flanders", "belgium", "europe")),

@@ -118,9 +118,11 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     cands["reserve"], cands["greenfield"] = reserve, greenfield
     munis = instance.municipalities  # one row per nis: demand points share their municipality's attributes
     in_city = munis.set_index("nis")["centrumstad"].reindex(cands["nis"].astype(str)).fillna(False).to_numpy(bool)
-    # reuse first (S7, O2/O8): greenfield candidates are ineligible unless allowed at the named penalty
-    allow_green = params["greenfield"] == "penalty"
-    penalty_m2 = float(instance.assumption("greenfield_penalty_eur_per_m2")) if allow_green and greenfield.any() else 0.0
+    # reuse first (S7, O2/O8): greenfield candidates are ineligible unless allowed (allow: on a par with existing
+    # zones, the rule lifted; penalty: at the named penalty per m2 and year)
+    allow_green = params["greenfield"] in ("allow", "penalty")
+    penalty_m2 = (float(instance.assumption("greenfield_penalty_eur_per_m2"))
+                  if params["greenfield"] == "penalty" and greenfield.any() else 0.0)
     circuity = float(instance.assumption("access_circuity"))
     cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
     rules = load_mode_rules() if params["access_rules"] != "none" else None

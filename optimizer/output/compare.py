@@ -124,9 +124,11 @@ def rule_cost(sa: dict, sb: dict) -> dict | None:
     per_m2 = price / (green_ha * 1e4) if green_ha > 0 else None
     which = "A" if kept is sa else "B"
     if green_ha > 0:
+        penalty = ((lifted.get("assumptions") or {}).get("greenfield_penalty_eur_per_m2") or {}).get("value")
         sentence = (f"the reuse-first rule ({which}: greenfield forbidden) costs {price:,.0f} {ok['unit']} against "
                     f"greenfield = {lifted['parameters']['greenfield']}, which takes {green_ha:.1f} ha of greenfield: "
-                    f"{per_m2:,.3f} EUR per m² of greenfield avoided per year")
+                    f"on average {per_m2:,.3f} EUR per m² of greenfield avoided per year"
+                    + (f" (the named greenfield penalty is {penalty:g} EUR/m²/yr)" if penalty is not None else ""))
     else:
         sentence = (f"the reuse-first rule costs nothing here: with greenfield = {lifted['parameters']['greenfield']} "
                     "no greenfield is taken (existing zones are cheaper)")

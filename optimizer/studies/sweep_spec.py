@@ -150,7 +150,7 @@ def _resolve_instance(value: object, path: Path, where: str) -> str:
         raise InputError("give an instance name (see `siting list`) or a manifest path", file=path, field=where)
     value = value.strip()
     local = (path.parent / value)
-    if value.endswith(".toml") or local.exists() or "/" in value:
+    if value.endswith(".toml") or local.is_file() or "/" in value:  # a folder named like an instance is no manifest
         if not local.exists():
             raise InputError(f"instance manifest {value!r} not found (relative to the sweep file)", file=path,
                              field=where)
