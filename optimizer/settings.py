@@ -19,6 +19,15 @@ M2_PER_HA = 10_000.0
 # (< 0.1 M pairs) stay dense.
 SPARSIFY_MIN_PAIRS = 1_000_000
 
+# `siting sensitivity` without --vary: each programme's tonnage per inhabitant and throughput per m² and the road
+# cost per t·km, one at a time, at this share below and above their values (docs/sensitivity.md). A study setting,
+# not a model figure: ±25 % spans the range the assumptions' own bases give (e.g. PMD 16-20 kg/inhabitant around
+# 18 kg, road freight 0.08-0.12 EUR/t·km around 0.10; models/assumptions.toml, models/access.toml).
+SENSITIVITY_DEFAULT_RANGE = 0.25
+# Robust-site classes of the sensitivity map: chosen in at least ROBUST of the solved variants, or in fewer than RARE.
+SENSITIVITY_ROBUST_SHARE = 0.8
+SENSITIVITY_RARE_SHARE = 0.5
+
 THREADS_ENV = "SITING_THREADS"
 CACHE_DIR_ENV = "SITING_CACHE_DIR"
 BENCHMARKS_DIR_ENV = "SITING_BENCHMARKS_DIR"

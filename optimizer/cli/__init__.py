@@ -1,8 +1,8 @@
 """Command line (``siting``): thin commands by group — parse, call the engine, print.
 
 Groups: :mod:`~optimizer.cli.instances` (list, programmes, show, validate), :mod:`~optimizer.cli.solve` (solve,
-chain), :mod:`~optimizer.cli.locate` (locate: solve on GIS layers), :mod:`~optimizer.cli.studies` (pareto, sweep),
-:mod:`~optimizer.cli.results` (map, report, compare) and :mod:`~optimizer.cli.bench`; the application, consoles,
+chain), :mod:`~optimizer.cli.locate` (locate: solve on GIS layers), :mod:`~optimizer.cli.studies` (pareto, sweep,
+sensitivity), :mod:`~optimizer.cli.results` (map, report, compare) and :mod:`~optimizer.cli.bench`; the application, consoles,
 exit codes and SIGTERM handling are in :mod:`~optimizer.cli.app`, machine-readable progress (``--progress jsonl``)
 in :mod:`~optimizer.cli.progress`. Heavy libraries are imported inside the commands that use them, so ``siting
 --help`` stays fast.
@@ -26,6 +26,7 @@ app.command()(solve.solve)
 app.command()(locate.locate)
 app.command()(studies.pareto)
 app.command()(studies.sweep)
+app.command()(studies.sensitivity)
 app.command("map")(results.map_cmd)
 app.command()(results.report)
 app.command()(results.compare)

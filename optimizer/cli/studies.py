@@ -1,4 +1,4 @@
-"""Commands built from many solves: ``siting pareto`` and ``sweep``."""
+"""Commands built from many solves: ``siting pareto``, ``sweep`` and ``sensitivity``."""
 
 from __future__ import annotations
 
@@ -70,3 +70,67 @@ def sweep(
         out.print(render_table(result))
         out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
                   f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")
+
+
+@guard
+def sensitivity(
+    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
+    vary: Annotated[list[str] | None, typer.Option("--vary", help="NAME=LOW:HIGH, values or -25%:+25% of the run's "
+                                                                  "value (repeatable; default: the preset, see "
+                                                                  "docs/sensitivity.md)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override of the base run: key=value (repeatable)")] = None,
+    samples: Annotated[int, typer.Option(help="joint Latin-hypercube variants over all varied assumptions")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the joint sample")] = 0,
+    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786")] = None,
+    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
+                                                     "0 runs in-process")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder (default results/NAME-sensitivity)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
+    robust-site map."""
+    from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
+    from optimizer.errors import InputError
+    from optimizer.studies import sensitivity as sens
+
+    if samples < 0:
+        raise InputError("must be ≥ 0", field="--samples")
+    base_set = parse_overrides(set_ or [])
+    inst = load_instance(name, base_set)
+    variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
+    instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
+    spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
+    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-sensitivity"
+    try:
+        result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
+                                      console=None if quiet else err)
+    except KeyboardInterrupt:
+        err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
+                  markup=False)
+        raise typer.Exit(130) from None
+    if quiet:
+        return
+    rows = sens.tornado_rows(result.table, spec.variations)
+    base = result.table[result.table["scenario"] == sens.BASE]
+    unit = str(base["objective_unit"].iat[0]) if len(base) else ""
+    table = Table("assumption", "low … high", f"objective at low / high ({unit})", "land take at low / high (ha)",
+                  title=f"{inst.name} — sensitivity, one at a time ({len(result.table)} variants, "
+                        f"{result.wall_s:.0f} s; base objective "
+                        + (f"{float(base['objective_total'].iat[0]):,.0f}" if len(base) else "?") + ")")
+    for r in rows.itertuples():
+        table.add_row(r.assumption, f"{r.low:g} … {r.high:g} {r.unit}",
+                      f"{_num(r.objective_low, r.status_low)} / {_num(r.objective_high, r.status_high)}",
+                      f"{_num(r.land_take_low_ha, r.status_low, 2)} / {_num(r.land_take_high_ha, r.status_high, 2)}")
+    out.print(table)
+    counts = result.robust["class"].value_counts()
+    out.print(f"sites: {counts.get('robust', 0)} robust, {counts.get('often', 0)} often, {counts.get('rare', 0)} rare "
+              f"over {int(result.table['result_dir'].notna().sum())} solved variants")
+    out.print(f"written {result.files['csv']}, {result.files['tornado_png'].name}, {result.files['robust_png'].name}, "
+              f"{result.files['robust_csv'].name}, {result.files['manifest'].name}; variants in "
+              f"{result.out_dir / 'scenarios'}", markup=False)
+
+
+def _num(value: float, status: str, digits: int = 0) -> str:
+    import math
+
+    return f"{value:,.{digits}f}" if math.isfinite(value) else (status or "not solved")
