@@ -63,3 +63,60 @@ def test_s7_pair_differs_and_compare_prices_the_rule(tmp_path: Path) -> None:
     assert cost["price_per_m2_greenfield"] == pytest.approx(cost["price"] / (b["land_take_by_kind_ha"]["greenfield"]
                                                                               * 1e4))
     assert any(r["setting"] == "greenfield" for r in diff["settings"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# S7b: the land on the market today (candidates_available.csv)
+# ---------------------------------------------------------------------------------------------------------------
+FLANDERS = Path(__file__).resolve().parents[1] / "instances" / "flanders"
+
+
+def _build():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bls", FLANDERS / "build_land_status.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_available_land_table_equals_a_fresh_build_and_keeps_the_available_total() -> None:
+    import io
+
+    mod = _build()
+    base = pd.read_csv(FLANDERS / "candidates.csv")
+    a = load_instance("s7b-greenfield-available-land").assumptions
+    available_ha = float(a["available_business_land_ha"].value)
+    fresh = mod.available_table(base, available_ha, float(a["greenfield_candidate_ha"].value))
+    committed = pd.read_csv(FLANDERS / "candidates_available.csv")
+    pd.testing.assert_frame_equal(committed, pd.read_csv(io.StringIO(fresh.to_csv(index=False))), check_dtype=False)
+    existing = committed[~committed["greenfield"]]
+    zones = existing["zone_type"] == "economic_zone"
+    assert existing.loc[zones, "free_ha"].sum() == pytest.approx(available_ha, abs=0.01 * zones.sum())
+    assert (existing.loc[zones, "free_ha"] <= existing.loc[zones, "mapped_free_ha"] + 1e-9).all()
+    green = committed[committed["greenfield"]]
+    assert (existing.set_index("nis").loc[green["nis"], "free_ha"] < mod.SORTING_PLOT_HA).all()
+
+
+def test_reuse_first_cannot_hold_the_programme_on_available_land_and_says_where() -> None:
+    from optimizer.check.diagnose import presolve_checks
+
+    sp = compile_instance(load_instance("s7b-greenfield-available-land", {"greenfield": "forbid"}))
+    reasons = presolve_checks(sp)
+    assert reasons and any("greenfield candidates there are forbidden" in r for r in reasons)
+    # each reason names a programme of the instance and a count that the free land cannot meet
+    assert all(r.split(":")[0] in {"materialenbank", "sorteercentrum", "cluster"} for r in reasons)
+    assert compile_instance(load_instance("s7b-greenfield-available-land")).problem.n_options > sp.problem.n_options
+
+
+@pytest.mark.slow
+def test_s7b_takes_greenfield_only_at_its_penalty(tmp_path: Path) -> None:
+    from optimizer.pipeline import run
+
+    result = run("s7b-greenfield-available-land")
+    s = result.summary
+    fac = result.tables.facilities
+    green = fac[fac["land_kind"] == "greenfield"]
+    assert s["land_take_by_kind_ha"]["greenfield"] == pytest.approx(green["area_m2"].sum() / 1e4) and len(green)
+    penalty = load_instance("s7b-greenfield-available-land").assumption("greenfield_penalty_eur_per_m2")
+    assert s["objective"]["fixed"] == pytest.approx(penalty * green["area_m2"].sum())

@@ -134,6 +134,13 @@ def _why_no_site(sp: SitingProblem, prog, region: str, need: int, have: int) -> 
         rule_key, rule = _rule_of(sp, prog, size)
         access_ok = mode_rule_ok(here, rule) if rule else np.ones(len(here), dtype=bool)
         land_ok = here["free_ha"].to_numpy(float) * M2_PER_HA >= area
+        green = (here["greenfield"].to_numpy(bool) if "greenfield" in here else np.zeros(len(here), dtype=bool))
+        forbidden = green if inst.parameters.get("greenfield", "forbid") == "forbid" else np.zeros(len(here), bool)
+        fits = type_ok & env_ok & access_ok & land_ok & ~forbidden
+        green_would = (type_ok & env_ok & access_ok & land_ok & forbidden).any()
+        green_hint = "greenfield candidates there are forbidden (reuse first): --set greenfield=penalty allows them"
+        has_option = ((sp.options["programme"] == prog.id) & (sp.options["size"] == size)
+                      & (sp.options["region"] == region)).any()
         if not (type_ok & env_ok).any():
             details.append(f"{size}: no site lies in an allowed type environment ({', '.join(allowed_types)})")
             hints.append("add a candidate site in an allowed type environment")
@@ -144,10 +151,16 @@ def _why_no_site(sp: SitingProblem, prog, region: str, need: int, have: int) -> 
             details.append(f"{size}: the {rule_key} access rule requires {_describe_rule(rule)} and no site there "
                            f"meets it{why}")
             hints.append("try --set access_rules=loose or add a candidate site that meets the rule")
-        elif not (type_ok & env_ok & access_ok & land_ok).any():
+        elif not fits.any():
+            eligible = type_ok & env_ok & access_ok & ~forbidden
+            largest = float(here.loc[eligible, "free_ha"].max()) if eligible.any() else 0.0
             details.append(f"{size}: no eligible site has {area / M2_PER_HA:g} ha of free land "
-                           f"(largest {here['free_ha'].max():.2f} ha)")
-            hints.append("try --set size_rule=free or size_variant=poster, or add free land")
+                           f"(largest {largest:.2f} ha)")
+            hints.append(green_hint if green_would else "try --set size_rule=free or size_variant=poster, or add free land")
+        elif has_option and fits.sum() < need:
+            details.append(f"{size}: only {int(fits.sum())} eligible site(s) have {area / M2_PER_HA:g} ha of free land "
+                           f"for the {need} needed")
+            hints.append(green_hint if green_would else "add free land or lower the count")
         else:
             details.append(f"{size}: not allowed here by the size rule {prog.size_rule!r} or another site rule "
                            "(reserve land, centrumstad)")

@@ -73,7 +73,7 @@ def compare_results(a: str | Path | Result, b: str | Path | Result) -> dict:
     headline += _land_kind_rows(sa, sb)
     return {"a": str(ra.folder), "b": str(rb.folder), "headline": headline, "programmes": programmes,
             "regions": regions, "reassigned": reassigned, "same": same,
-            "settings": settings_changed(sa, sb), "rule_cost": rule_cost(sa, sb),
+            "settings": settings_changed(sa, sb), "rule_cost": rule_cost(sa, sb, same_land=_same_land(ra, rb)),
             "tensions": tension_rows(flags_a, flags_b), "tension_sentences": {"a": tension_lines(flags_a),
                                                                                "b": tension_lines(flags_b)}}
 
@@ -105,7 +105,17 @@ def settings_changed(sa: dict, sb: dict) -> list[dict]:
     return rows
 
 
-def rule_cost(sa: dict, sb: dict) -> dict | None:
+def _same_land(ra: Result, rb: Result) -> bool:
+    """Whether both results offered the same candidate sites with the same free land."""
+    ca, cb = ra.layers.get("candidates"), rb.layers.get("candidates")
+    if ca is None or cb is None or len(ca) != len(cb) or "free_ha" not in ca or "free_ha" not in cb:
+        return False
+    a = ca.set_index(ca["site_id"].astype(str))["free_ha"].astype(float).sort_index()
+    b = cb.set_index(cb["site_id"].astype(str))["free_ha"].astype(float).sort_index()
+    return bool(a.index.equals(b.index) and ((a - b).abs() < 1e-9).all())
+
+
+def rule_cost(sa: dict, sb: dict, same_land: bool = True) -> dict | None:
     """The price of the reuse-first rule (S7) when one result forbids greenfield and the other allows it.
 
     The price is the objective of the result that keeps the rule minus the one that lifts it (EUR/yr, the same
@@ -132,7 +142,10 @@ def rule_cost(sa: dict, sb: dict) -> dict | None:
     else:
         sentence = (f"the reuse-first rule costs nothing here: with greenfield = {lifted['parameters']['greenfield']} "
                     "no greenfield is taken (existing zones are cheaper)")
-    return {"kept": which, "price": price, "unit": ok["unit"], "greenfield_ha": green_ha,
+    if not same_land:
+        sentence += (" — caution: A and B offer different candidate land, so this mixes the rule with the land "
+                     "(compare two runs on the same candidates for the rule alone)")
+    return {"kept": which, "price": price, "unit": ok["unit"], "greenfield_ha": green_ha, "same_land": same_land,
             "price_per_m2_greenfield": per_m2, "sentence": sentence}
 
 

@@ -31,7 +31,7 @@ def plot_tornado(rows: pd.DataFrame, base: pd.DataFrame, title: str):  # noqa: A
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     n = max(len(rows), 1)
     fig = Figure(figsize=(12, 1.2 + 0.65 * n), layout="constrained")
@@ -65,6 +65,7 @@ def plot_tornado(rows: pd.DataFrame, base: pd.DataFrame, title: str):  # noqa: A
             ax.set_xlim(centre - 1.8 * spread, centre + 1.8 * spread)
         ax.set_xlabel(xlabel + (f"; base {centre:,.2f}" if np.isfinite(centre) else ""))
         ax.grid(True, axis="x", alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"))
     axes[0].set_yticks(y, labels, fontsize=8)
     axes[0].legend(handles=[Patch(color=LOW_COLOUR, label="assumption at its low value"),
