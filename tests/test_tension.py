@@ -177,3 +177,14 @@ def test_cli_pareto_on_a_fixed_count_instance_says_why_in_one_line() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no transport vs land-take trade-off" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_a_front_that_collapses_to_one_point_says_so(tmp_path: Path) -> None:
+    """Sizes open but uncapacitated: the least-transport solution already takes the least land."""
+    path = tiny_manifest(tmp_path, ["materialenbank"], {"access_rules": "none", "enforce_capacity": False,
+                                                        "size_rule": "free", "time_limit_s": 60})
+    front = pareto.trace(load_instance(path), 3)
+    assert len(front) == 3 and front["land_take_ha"].nunique() == 1 and front["transport"].nunique() == 1
+    assert "single point" in front.attrs["note"]
+    files = pareto.write(front, tmp_path / "out", "tiny")
+    assert files["png"].stat().st_size > 10_000

@@ -35,6 +35,8 @@ def pareto(
     for row in front.itertuples():
         table.add_row(str(row.point), f"{row.land_take_ha:.1f}", f"{row.transport:,.0f}", str(row.facilities))
     out.print(table)
+    if front.attrs.get("note"):
+        out.print(f"[yellow]note[/yellow]: {front.attrs['note']}")
     out.print(f"written {files['csv']} and {files['png']}")
 
 

@@ -142,14 +142,14 @@ def trace(instance: Instance, points: int = 7, *, time_limit_s: float | None = N
     p_l0 = _with_rows(base, epsilon_m2=None, land_weight=1.0, zero_transport=True)
     land_min_m2 = float(np.dot(p_l0.area_m2, _solve(p_l0, options).open_options))
     land_max_m2 = point_t.land_take_ha * M2_PER_HA
-    if land_max_m2 - land_min_m2 <= 1e-6 * max(land_max_m2, 1.0):
-        raise InputError(_no_tradeoff(instance, land_max_m2, "the least land any solution takes is the land the "
-                                      "least-transport solution takes"), file=instance.path)
-    eps = np.linspace(land_max_m2, land_min_m2, points)
+    collapsed = land_max_m2 - land_min_m2 <= 1e-6 * max(land_max_m2, 1.0)
     rows = [point_t]
-    for e in eps[1:]:
-        p_e = _with_rows(base, epsilon_m2=float(e), land_weight=weight)
-        rows.append(_verified_point(sp_, p_e, _solve(p_e, options), float(e)))
+    if collapsed:  # every ε equals the end point's land take: the ε-problem is point T's, no need to solve it again
+        rows += [dataclasses.replace(point_t) for _ in range(points - 1)]
+    else:
+        for e in np.linspace(land_max_m2, land_min_m2, points)[1:]:
+            p_e = _with_rows(base, epsilon_m2=float(e), land_weight=weight)
+            rows.append(_verified_point(sp_, p_e, _solve(p_e, options), float(e)))
     rows[0].epsilon_ha = land_max_m2 / M2_PER_HA
     frame = pd.DataFrame(
         {
@@ -167,6 +167,10 @@ def trace(instance: Instance, points: int = 7, *, time_limit_s: float | None = N
     for k in progs:
         frame[f"land_{k}_ha"] = [r.per_programme_ha.get(k, 0.0) for r in rows]
     frame.attrs["cost_unit"] = sp_.problem.cost_unit
+    if collapsed:
+        frame.attrs["note"] = (f"{instance.name}: the front is a single point — the least-transport solution already "
+                               f"takes the least land ({land_max_m2 / M2_PER_HA:,.2f} ha), so every point repeats it; "
+                               "no land can be traded for transport here (open the count or enforce capacity)")
     check_monotone(frame)
     return frame
 
@@ -196,6 +200,7 @@ def fixed_land_take_m2(problem: LocationProblem) -> float | None:
 
 
 def _no_tradeoff(instance: Instance, land_m2: float, why: str) -> str:
+    """One line for an instance whose land take cannot vary (raised before any solve, exit 2)."""
     return (f"{instance.name}: every solution takes the same land, {land_m2 / M2_PER_HA:,.2f} ha ({why}), so there is "
             "no transport vs land-take trade-off to trace; use an instance whose count or size is open, e.g. "
             "s2c-sorteercentra-open, or --set size_rule=free --set enforce_capacity=true")
@@ -233,6 +238,9 @@ def plot(front: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    if front.attrs.get("note"):
+        ax.text(0.01, 0.02, front.attrs["note"], transform=ax.transAxes, ha="left", va="bottom", fontsize=7,
+                color="#a50f15", wrap=True)
     ax.text(0.99, 0.98, "each point: minimum transport for at most that land take\n(ε-constraint, verified; "
             "between points the step is surely\nachievable; more --points may find better)",
             transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#555555")
