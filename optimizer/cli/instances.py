@@ -62,7 +62,8 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
         table.add_row(key, str(inst.parameters[key]), spec.doc)
     out.print(table)
     used = {a for p in inst.programmes for a in (p.demand_per_inhabitant, p.capacity_per_m2) if a}
-    used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share"}
+    used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
+             "utilisation_floor"}
     atable = Table("assumption", "value", "unit", title="named assumptions used (models/*.toml)")
     for key in sorted(used):
         a = inst.assumptions[key]

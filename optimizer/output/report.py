@@ -20,7 +20,8 @@ import pandas as pd
 from optimizer.output.maps import Result, read_boundaries, read_result, render_png
 from optimizer.output.tension import flags_from_summary, tension_lines
 
-BASE_ASSUMPTIONS = ("access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share")
+BASE_ASSUMPTIONS = ("access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
+                    "utilisation_floor")
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
