@@ -17,6 +17,7 @@ from pathlib import Path
 
 from optimizer.check.diagnose import explain_infeasible, presolve_checks
 from optimizer.check.verify import verify_problem, verify_siting
+from optimizer.check.verify_models import verify_models
 from optimizer.data.instance import Instance, load_instance
 from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
 from optimizer.model.formulation import SitingProblem, compile_instance
@@ -24,6 +25,7 @@ from optimizer.output.export import network_layer, record_export_time, write_res
 from optimizer.output.tables import ResultTables, result_tables, summary_dict
 from optimizer.problem import Solution, Status
 from optimizer.solver.options import SolveOptions
+from optimizer.solver.models import ModelSolution, solve_models
 from optimizer.solver.solve import solve_problem
 
 Progress = Callable[[str], None]
@@ -69,23 +71,26 @@ def solve_instance(
         threads=(int(params["threads"]) or None) if threads is None else threads,
         backend=backend,
     )
+    models = None
     if sp.arc_source is not None:
         progress(f"solving sparsified ({sp.problem.n_clients} clients, {sp.problem.n_options} options, "
                  f"{sp.sparsify['pairs']:,} pairs, k-nearest arcs with a certificate)")
         solution, sparsify_summary = _solve_sparsified(sp, options, int(params["sparsify_k"]))
     else:
-        progress(f"solving ({sp.problem.n_clients} clients, {sp.problem.n_options} options, {sp.problem.n_arcs} arcs)")
-        solution = solve_problem(sp.problem, options)
+        progress(f"solving ({sp.problem.n_clients} clients, {sp.problem.n_options} options, {sp.problem.n_arcs} arcs"
+                 + "".join(f"; {g.model}: {', '.join(g.programmes)}" for g in sp.groups if g.spec is not None) + ")")
+        models = solve_models(sp.problem, sp.groups, options)
+        solution = models.solution
         sparsify_summary = {**sp.sparsify, "certified": None}
     solution.timings_s = {"compile": timings["compile"], **solution.timings_s}
     if solution.status == Status.INFEASIBLE:
-        raise InfeasibleError(explain_infeasible(sp))
+        raise InfeasibleError(explain_models(sp, models))
     if not solution.has_solution:
         msg = f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise --time-limit"
         raise NoSolutionError(msg)
     progress("verifying")
     t = time.perf_counter()
-    generic = verify_problem(sp.problem, solution)
+    generic = verify_problem(sp.problem, solution) if models is None else verify_models(sp.problem, models)[0]
     tables = result_tables(sp, solution)
     domain = verify_siting(sp, solution, tables)
     if generic.violations or domain.violations:
@@ -94,8 +99,20 @@ def solve_instance(
     verification = {"passed": True, "checks": generic.checks + domain.checks,
                     "objective_recomputed": domain.objective}
     summary = summary_dict(sp, solution, tables, verification,
-                           {"solve_options": options.__dict__, "sparsify": sparsify_summary})
+                           {"solve_options": options.__dict__, "sparsify": sparsify_summary}, models)
     return sp, solution, tables, summary
+
+
+def explain_models(sp: SitingProblem, models: ModelSolution | None) -> list[str]:
+    """Why a solve found no solution, in the instance's terms: a coverage part's reason, or the p-median diagnosis."""
+    failed = models.failed if models is not None else None
+    if failed is None or failed.coverage is None:
+        return explain_infeasible(sp)
+    spec = failed.group.spec
+    within = "" if spec.service_km is None else f" within {spec.service_km:g} km"
+    reason = failed.message or ("the count, land and required-facility rules cannot all hold with every demand unit "
+                                "covered")
+    return [f"programme {', '.join(failed.group.programmes)} ({spec.model}{within}): {reason}"]
 
 
 def _solve_sparsified(sp: SitingProblem, options: SolveOptions, k: int) -> tuple[Solution, dict]:
@@ -176,8 +193,9 @@ def run_matrix(
     threads: int | None = None,
     backend: str = "auto",
 ) -> dict:
-    """Solve the matrix instance at ``path`` (``docs/matrix-format.md``), verify it, and write ``facilities.csv``,
-    ``assignments.csv`` and ``summary.json``; returns the summary."""
+    """Solve the matrix instance at ``path`` (``docs/matrix-format.md``) with its model, verify it, and write
+    ``facilities.csv``, ``assignments.csv``, ``clients.csv`` (per client its facility, distance and whether it is
+    covered) and ``summary.json``; returns the summary."""
     import hashlib
 
     import numpy as np
@@ -185,7 +203,9 @@ def run_matrix(
 
     from optimizer.atomic import atomic_directory
     from optimizer.data.matrix_files import load_matrix_instance
+    from optimizer.model.plan import matrix_groups
     from optimizer.output.export import json_default
+    from optimizer.output.matrix_models import matrix_model_tables
     from optimizer.output.tables import versions
 
     t0 = time.perf_counter()
@@ -193,12 +213,17 @@ def run_matrix(
     t_load = time.perf_counter() - t0
     options = SolveOptions(time_limit_s=time_limit_s, mip_gap=1e-6 if mip_gap is None else mip_gap, threads=threads,
                            backend=backend)
-    solution = solve_problem(problem, options)
+    models = solve_models(problem, matrix_groups(problem), options)
+    part = models.parts[0]
+    solution = part.solution  # the model's own objective and bound (a coverage model: facilities, covered demand...)
     if solution.status == Status.INFEASIBLE:
-        raise InfeasibleError([f"{problem.name}: capacities, counts or required facilities cannot all hold"])
+        raise InfeasibleError([f"{problem.name}: " + (part.message or "capacities, counts or required facilities "
+                                                      "cannot all hold")])
     if not solution.has_solution:
         raise NoSolutionError(f"no feasible solution within {time_limit_s} s")
-    report = verify_problem(problem, solution).raise_if_failed()
+    whole, reports = verify_models(problem, models)
+    whole.raise_if_failed()
+    report = reports[0]
     files = sorted(Path(path).rglob("*")) if Path(path).is_dir() else [Path(path)]
     digest = hashlib.sha256()
     for f in files:
@@ -215,6 +240,7 @@ def run_matrix(
         }
     )
     facilities = pd.DataFrame({"facility": problem.option_ids, "open": solution.open_options})
+    clients, equity, model = matrix_model_tables(problem, part, report)
     summary = {
         "instance": problem.name,
         "instance_hash": digest.hexdigest(),
@@ -223,20 +249,23 @@ def run_matrix(
         "objective": solution.objective,
         "objective_recomputed": report.objective,
         "bound": solution.bound,
-        "gap": solution.gap,
+        "gap": part.gap if np.isfinite(part.gap) else None,  # in the model's own sense (MCLP maximises)
         "open_facilities": int(solution.open_options.sum()),
         "size": {"clients": problem.n_clients, "facilities": problem.n_options, "arcs": problem.n_arcs},
         "solver": solution.solver,
         "timings_s": {"load": t_load, **solution.timings_s},
-        "verification": {"passed": True, "checks": report.checks},
+        "verification": {"passed": True, "checks": whole.checks},
         "solve_options": options.__dict__,
         "versions": versions(),
+        "model": model,
+        "equity": equity,
     }
     if out_dir is not None:
         out_dir = Path(out_dir).resolve()
         with atomic_directory(out_dir) as tmp:
             facilities.to_csv(tmp / "facilities.csv", index=False)
             assignments.to_csv(tmp / "assignments.csv", index=False)
+            clients.to_csv(tmp / "clients.csv", index=False)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n")
         summary["out_dir"] = str(out_dir)
     return summary

@@ -18,6 +18,10 @@ M2_PER_HA = 10_000.0
 # ones (benchmarks/perf/README.md, "Fine-grained Flanders instances"), while the 285-municipality instances
 # (< 0.1 M pairs) stay dense.
 SPARSIFY_MIN_PAIRS = 1_000_000
+# Distances (km) of the equity figures' "share of demand within" in every result (issue 16): walking and cycling
+# reach (1, 2, 5 km) up to a materialenbank's region (10, 20 km). A run changes them with --set
+# equity_within_km=...; a coverage programme's own service distance is always added.
+EQUITY_WITHIN_KM = (1.0, 2.0, 5.0, 10.0, 20.0)
 
 # `siting sensitivity` without --vary: each programme's tonnage per inhabitant and throughput per m² and the road
 # cost per t·km, one at a time, at this share below and above their values (docs/sensitivity.md). A study setting,

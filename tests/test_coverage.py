@@ -369,10 +369,11 @@ def test_equity_figures_by_hand():
     assert eq["max_km"] == 10.0
     assert eq["p95_km"] == 4.0  # 95 % of the demand lives within 4 km
     assert eq["mean_km"] == pytest.approx((50 + 60 + 60 + 50) / 100)
-    assert eq["share_within_2km"] == pytest.approx(0.8)
-    assert eq["share_within_5km"] == pytest.approx(0.95)
+    assert eq["share_within"] == {"2": pytest.approx(0.8), "5": pytest.approx(0.95)}
     assert weighted_quantile(d, w, 0.5) == 1.0
-    assert equity_figures(np.array([1.0, np.inf]), np.array([1.0, 1.0]))["unserved_share"] == 0.5
+    half = equity_figures(np.array([1.0, np.inf]), np.array([1.0, 1.0]))
+    assert half["unserved_share"] == 0.5 and half["max_km"] is None and half["mean_km"] is None
+    assert equity_figures(np.array([7.0, 1.0]), np.array([0.0, 2.0]))["max_km"] == 1.0  # no demand, no say
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.check.coverage_rules import check_coverage_rules
 from optimizer.errors import VerificationError
 from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
 from optimizer.geo.typology import classify_instance
@@ -168,6 +169,10 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
         fac_region = muni_regions.loc[f["nis"].astype(str)].to_numpy()
         checks.append(f"{prog.id}: facilities per region")
         per_region = pd.Series(fac_region).value_counts()
+        if prog.p is not None:
+            checks.append(f"{prog.id}: exactly p = {prog.p} facilities")
+            if len(f) != prog.p:
+                violations.append(f"{prog.id}: {len(f)} facilities, p = {prog.p}")
         lo, up = prog.count_bounds(str(params["size_variant"]))
         for region in sorted(regions.unique()):
             got = int(per_region.get(region, 0))
@@ -200,15 +205,22 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
                 rule = programme_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""))
                 if not mode_rule_ok(cands.loc[[row.site_id]], rule)[0]:
                     violations.append(f"{prog.id} at {row.site_id}: breaks the {params['access_rules']} access rule")
-        checks.append(f"{prog.id}: every municipality served once with its full flow")
         per_inh = inst.assumption(prog.demand_per_inhabitant)
         unit = a["demand_id"] if "demand_id" in a else a["nis"]
         served = a.groupby(unit)["share"].sum().reindex(demand.index, fill_value=0.0)
-        for nis in served.index[np.abs(served.to_numpy() - 1.0) > 1e-6][:3]:
-            violations.append(f"{prog.id}: demand unit {nis} served {served[nis]:.4f} times")
         tonnes = a.groupby(unit)["tonnes"].sum().reindex(demand.index, fill_value=0.0)
         expected_t = demand["population"].astype(float) * per_inh
-        if not np.allclose(tonnes.to_numpy(), expected_t.to_numpy(), rtol=1e-6, atol=1e-6):
+        if prog.is_coverage:  # a coverage model may leave a unit unserved: the coverage rules say when
+            checks.append(f"{prog.id}: every demand unit served at most once, with its full flow")
+            whole = served.to_numpy() > 1e-6
+            for nis in served.index[served.to_numpy() > 1 + 1e-6][:3]:
+                violations.append(f"{prog.id}: demand unit {nis} served {served[nis]:.4f} times")
+        else:
+            checks.append(f"{prog.id}: every municipality served once with its full flow")
+            whole = np.ones(len(served), bool)
+            for nis in served.index[np.abs(served.to_numpy() - 1.0) > 1e-6][:3]:
+                violations.append(f"{prog.id}: demand unit {nis} served {served[nis]:.4f} times")
+        if not np.allclose(tonnes.to_numpy()[whole], expected_t.to_numpy()[whole], rtol=1e-6, atol=1e-6):
             violations.append(f"{prog.id}: allocated tonnes differ from population × {per_inh} t")
         assignment = prog.assignment if params["assignment"] == "programme" else params["assignment"]
         fac_by_id = f.set_index("facility_id")
@@ -243,6 +255,9 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
             load = a.groupby("facility_id")["tonnes"].sum().reindex(f["facility_id"], fill_value=0.0).to_numpy()
             for k in np.flatnonzero(load > cap.to_numpy() * (1 + 1e-9) + 1e-6)[:3]:
                 violations.append(f"{prog.id} at {f['site_id'].iloc[k]}: load {load[k]:.0f} t over capacity {cap.iloc[k]:.0f} t")
+        if prog.is_coverage:
+            check_coverage_rules(inst, prog, f, a, demand, regions, muni_regions, cands, tables.demand, checks,
+                                 violations, types=types, rules=rules)
         checks.append(f"{prog.id}: transport recomputed from coordinates")
         # from the raw coordinates, one row per allocation: independent of optimizer.geo.distances and of the arcs
         m = demand.loc[unit.loc[a.index].astype(str), ["x", "y", "area_km2"]].to_numpy(float)

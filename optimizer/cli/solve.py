@@ -105,8 +105,13 @@ def _solve_matrix(name: str, out_dir: Path | None, time_limit: float | None, mip
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     elif not quiet:
-        out.print(f"{summary['instance']}: status [bold]{summary['status']}[/bold], objective "
-                  f"{summary['objective']:,.6f}, gap {gap_text(summary['gap'], 4)}, open {summary['open_facilities']}")
+        model = summary.get("model", {})
+        name = model.get("name", "pmedian")
+        service = f", service {model['service']:g}" if model.get("service") is not None else ""
+        out.print(f"{summary['instance']}: {name}{service}: status [bold]{summary['status']}[/bold], objective "
+                  f"{summary['objective']:,.6f} {model.get('objective_unit', '')}, gap {gap_text(summary['gap'], 4)}, "
+                  f"open {summary['open_facilities']}")
+        print_models(summary)
         out.print(f"written to {summary['out_dir']}")
 
 
@@ -121,8 +126,10 @@ def print_summary(s: dict, where: Path | None) -> None:
     table.add_column("facilities", justify="right")
     table.add_column("per size")
     table.add_column("land take (ha)", justify="right")
-    table.add_column("t/yr", justify="right")
-    table.add_column("t·km/yr", justify="right")
+    units = {p.get("model", {}).get("demand_unit", "t/yr") for p in s["programmes"].values()}
+    residents = units == {"residents"}  # S3c: coverage of people, not tonnes
+    table.add_column("residents" if residents else "t/yr", justify="right")
+    table.add_column("resident·km" if residents else "t·km/yr", justify="right")
     for pid, p in s["programmes"].items():
         sizes = ", ".join(f"{v} {k}" for k, v in sorted(p["count_per_size"].items()))
         table.add_row(pid, str(p["facilities"]), sizes, f"{p['land_take_ha']:.1f}", f"{p['tonnes_per_yr']:,.0f}",
@@ -132,6 +139,7 @@ def print_summary(s: dict, where: Path | None) -> None:
     out.print(f"status [bold]{status}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} {obj['unit']} "
               f"(transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take {s['land_take_ha']:.1f} ha")
     print_tensions(s.get("rule_tensions") or [])
+    print_models(s)
     sparse = s.get("sparsify") or {}
     if sparse.get("sparse"):
         k = sparse["k_final"]
@@ -143,7 +151,40 @@ def print_summary(s: dict, where: Path | None) -> None:
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "; verified: "
               + ("yes" if s["verification"]["passed"] else "NO"))
     if where is not None:
-        out.print(f"written to {where} (result.gpkg, allocations.csv, facilities.csv, summary.json)")
+        out.print(f"written to {where} (result.gpkg, allocations.csv, facilities.csv, demand.csv, summary.json)")
+
+
+def print_models(s: dict) -> None:
+    """The coverage models (model, service distance and the assumption behind it, objective, coverage), the counts
+    per region when a coverage model placed something, and the equity figures of every programme."""
+    from optimizer.output.equity import equity_lines
+
+    progs = s.get("programmes", {})
+    coverage = {pid: p["model"] for pid, p in progs.items() if p.get("model", {}).get("name", "pmedian") != "pmedian"}
+    for pid, m in coverage.items():
+        service = m.get("service_km")
+        named = f" (assumption {m['service_assumption']})" if m.get("service_assumption") else ""
+        distance = f"service distance {service:g} km{named}" if service is not None else "no service distance"
+        objective = (f"{m['objective']:,.6g} {m.get('objective_unit', '')}" if m.get("objective") is not None
+                     else "see its group")
+        reach = (f", {m['beyond_reach_demand']:,.0f} {m['demand_unit']} beyond reach of every candidate"
+                 if m.get("beyond_reach_demand") else "")
+        share = m.get("covered_share")
+        out.print(f"{pid}: [bold]{m['name']}[/bold], {distance}: objective {objective}, {m.get('status', '')}; "
+                  f"covered {m['covered_demand']:,.0f} {m['demand_unit']}"
+                  + (f" ({100 * share:.1f} %)" if share is not None else "") + reach)
+    if coverage:
+        regions = sorted({r for p in progs.values() for r in p.get("facilities_per_region", {})})
+        table = Table("region", *progs, title="facilities per region")
+        for r in regions:
+            table.add_row(r, *(str(p.get("facilities_per_region", {}).get(r, 0)) for p in progs.values()))
+        table.add_row("[bold]total[/bold]", *(f"[bold]{p['facilities']}[/bold]" for p in progs.values()))
+        out.print(table)
+    equity = s.get("equity")
+    if equity:
+        out.print("equity (distance to the serving facility, demand-weighted):")
+        for line in equity_lines(equity):
+            out.print(f"  {line}")
 
 
 @guard
@@ -183,4 +224,5 @@ def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: f
               f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
               f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
               f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
+    print_models(s)
     out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")

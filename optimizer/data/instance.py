@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.data.programmes import Assumption, Programme, load_assumptions, load_programme
+from optimizer.data.programmes import MODELS, Assumption, Programme, load_assumptions, load_programme
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
     check_columns,
@@ -36,7 +36,7 @@ from optimizer.data.tables import (
 )
 from optimizer.data.tomlfile import peek_toml, read_toml
 from optimizer.errors import InputError
-from optimizer.settings import PROJECT_ROOT
+from optimizer.settings import EQUITY_WITHIN_KM, PROJECT_ROOT
 
 INSTANCES_DIR = PROJECT_ROOT / "instances"
 
@@ -78,6 +78,14 @@ PARAMETERS: dict[str, Parameter] = {
                                 "(MID, + Belgian bales) or europe (HIGH, + European imports by water)",
                                 ("flanders", "belgium", "europe")),
     "chain_crossborder": Parameter(bool, False, "plastics chain: add the cross-border gateways NL/DE/FR (S8)"),
+    "model": Parameter(str, "programme", "model of every programme: programme (each its own, models/*.toml), pmedian "
+                       "(least transport + land cost), lscp, mclp, pcenter or pmedian_max (docs/programmes.md)",
+                       ("programme", *MODELS)),
+    "service_km": Parameter(str, "programme", "service distance of the coverage models: programme (each its own), "
+                            "a number of km, or the name of an assumption"),
+    "equity_within_km": Parameter(str, ",".join(f"{km:g}" for km in EQUITY_WITHIN_KM),
+                                  "distances (km, comma-separated) for the equity figures' 'share of demand "
+                                  "within'; each coverage programme's service distance is added"),
 }
 
 
@@ -192,6 +200,19 @@ def _coerce(value: object, spec: Parameter, where: str, file: str | Path) -> obj
     return out
 
 
+def equity_distances(text: str, file: str | Path) -> str:
+    """The ``equity_within_km`` parameter checked and normalised: distances in km, comma-separated, each > 0."""
+    try:
+        values = sorted({float(v) for v in str(text).split(",") if v.strip()})
+    except ValueError:
+        raise InputError(f"equity_within_km takes distances in km separated by commas, e.g. 2,5,10; got {text!r}",
+                         file=file, field="equity_within_km") from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError(f"equity_within_km needs at least one distance > 0 km; got {text!r}", file=file,
+                         field="equity_within_km")
+    return ",".join(f"{v:g}" for v in values)
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
     """``["key=value", ...]`` from ``--set`` into a dict (values stay strings until validated)."""
     out: dict[str, str] = {}
@@ -303,6 +324,11 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
+    programmes = [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
+                                                         service_km=str(parameters["service_km"]))
+                  for p in programmes]
+    parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
+                                                      "--set" if "equity_within_km" in overrides else path)
 
     if generator:
         demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)

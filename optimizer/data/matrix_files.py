@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data.matrix import build_problem, check_unique, check_values
+from optimizer.data.programmes import COVER_RULES, DEFAULT_MODEL, MODELS, NEEDS_COUNT, NEEDS_SERVICE
 from optimizer.data.tomlfile import read_toml
 from optimizer.errors import InputError
 from optimizer.problem import LocationProblem
 
 MANIFEST_NAME = "problem.toml"
 DEFAULT_TABLES = {"demands": "demands.csv", "facilities": "facilities.csv", "costs": "costs.csv"}
-PROBLEM_KEYS = {"name", "single_source", "p", "cost_unit", "description"}
+PROBLEM_KEYS = {"name", "single_source", "p", "cost_unit", "description", "model", "service", "lscp_objective",
+                "cover", "cover_zero_demand", "equity_within"}
 COST_FORMATS = ("dense", "triplets")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
@@ -114,7 +116,51 @@ def _problem_settings(problem: dict, manifest: Path | None, default_name: str) -
     if not isinstance(cost_unit, str):
         msg = f"cost_unit must be a string, got {cost_unit!r}"
         raise InputError(msg, file=manifest, field="problem.cost_unit")
-    return {"name": name, "single_source": single_source, "p": p, "cost_unit": cost_unit}
+    return {"name": name, "single_source": single_source, "p": p, "cost_unit": cost_unit,
+            "model": _model_settings(problem, manifest, p)}
+
+
+def _model_settings(problem: dict, manifest: Path | None, p: int | None) -> dict:
+    """The ``[problem]`` keys of a coverage model (``docs/matrix-format.md``, "Coverage models"), checked."""
+    model = problem.get("model", DEFAULT_MODEL)
+    if model not in MODELS:
+        msg = f"model must be one of {', '.join(MODELS)}, got {model!r}"
+        raise InputError(msg, file=manifest, field="problem.model")
+    service = problem.get("service")
+    if service is not None and (isinstance(service, bool) or not isinstance(service, (int, float))
+                                or not np.isfinite(service) or service < 0):
+        msg = f"service must be a number ≥ 0 in the unit of the costs, got {service!r}"
+        raise InputError(msg, file=manifest, field="problem.service")
+    if model in NEEDS_SERVICE and service is None:
+        msg = f"model {model} needs a service distance: service = ... in the unit of the costs"
+        raise InputError(msg, file=manifest, field="problem.service")
+    if model in NEEDS_COUNT and p is None:
+        msg = f"model {model} needs the number of facilities: p = ..."
+        raise InputError(msg, file=manifest, field="problem.p")
+    out: dict = {"model": model, "service": None if service is None else float(service)}
+    for key, allowed in (("lscp_objective", ("count", "cost")), ("cover", COVER_RULES)):
+        value = problem.get(key, allowed[0])
+        if value not in allowed:
+            msg = f"{key} must be one of {', '.join(allowed)}, got {value!r}"
+            raise InputError(msg, file=manifest, field=f"problem.{key}")
+        out[key] = value
+    zero = problem.get("cover_zero_demand", True)
+    if not isinstance(zero, bool):
+        msg = f"cover_zero_demand must be true or false, got {zero!r}"
+        raise InputError(msg, file=manifest, field="problem.cover_zero_demand")
+    out["cover_zero_demand"] = zero
+    within = problem.get("equity_within", [])
+    if not isinstance(within, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               and np.isfinite(v) and v > 0 for v in within):
+        msg = f"equity_within must be a list of distances > 0 in the unit of the costs, got {within!r}"
+        raise InputError(msg, file=manifest, field="problem.equity_within")
+    out["equity_within"] = [float(v) for v in within]
+    if model == DEFAULT_MODEL:
+        stray = sorted(k for k in ("service", "lscp_objective", "cover", "cover_zero_demand") if k in problem)
+        if stray:
+            msg = f"{stray[0]} applies to the coverage models only; set model = \"lscp\", \"mclp\", ... or remove it"
+            raise InputError(msg, file=manifest, field=f"problem.{stray[0]}")
+    return out
 
 
 def _load_tables(
@@ -162,7 +208,7 @@ def _load_tables(
             p=settings["p"],
             required=required,
             cost_unit=settings["cost_unit"],
-            meta={"format": "matrix", "source": str(manifest or directory)},
+            meta={"format": "matrix", "source": str(manifest or directory), "model": settings["model"]},
             file=manifest or directory,
         )
     except InputError as e:

@@ -3,7 +3,13 @@
 A programme (materialenbank, sorting centre, cluster, ...) is data: its sizes with their sources in the study,
 the spatial unit it is counted per, the size rule, eligible zone types and access rule, and the *names* of the
 assumptions that turn inhabitants into tonnes and m² into capacity. Assumptions are figures the study does not
-give; each is defined once, with its basis, in ``models/assumptions.toml`` or ``models/access.toml``.
+give; each is defined once, with its basis, in ``models/assumptions.toml``, ``models/access.toml`` or
+``models/coverage.toml``.
+
+A programme also names the model that places it (``model``, default ``pmedian``: least transport and land cost, the
+capacitated facility-location problem when capacities bind) or a coverage model (``lscp``, ``mclp``, ``pcenter``,
+``pmedian_max``) with its service distance and covered-demand definition (docs/programmes.md, "Models"). A count or
+service distance may name an assumption; :meth:`Programme.resolved` turns such names into numbers.
 """
 
 from __future__ import annotations
@@ -16,9 +22,16 @@ from optimizer.errors import InputError
 from optimizer.settings import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "models"
-ASSUMPTION_FILES = ("assumptions.toml", "access.toml")
+ASSUMPTION_FILES = ("assumptions.toml", "access.toml", "coverage.toml")
 SIZE_RULES = ("centrumstad", "single", "free")
 ASSIGNMENT_RULES = ("own_region", "any")
+# the models a programme can be placed by: today's p-median / CFLP and the coverage family (optimizer.model.coverage)
+DEFAULT_MODEL = "pmedian"
+COVERAGE_MODELS = ("lscp", "mclp", "pcenter", "pmedian_max")
+MODELS = (DEFAULT_MODEL, *COVERAGE_MODELS)
+COVER_RULES = ("all", "reachable")
+NEEDS_SERVICE = ("lscp", "mclp", "pmedian_max")
+NEEDS_COUNT = ("mclp", "pcenter")
 
 
 @dataclass(frozen=True)
@@ -40,8 +53,8 @@ class Programme:
     name: str
     source: str
     region: str
-    per_region: int | None
-    total_count: int | None
+    per_region: int | str | None  # a whole number, or an assumption's name until resolved()
+    total_count: int | str | None
     assignment: str
     zone_types: tuple[str, ...]
     demand_per_inhabitant: str
@@ -59,6 +72,86 @@ class Programme:
     may_use_reserve: bool = False
     sites_in_centrumstad: bool = False
     kind: str = "location"
+    model: str = DEFAULT_MODEL
+    service_km: float | str | None = None  # a number (km) or the name of an assumption
+    p: int | str | None = None  # exactly p facilities in total (a number or an assumption name)
+    lscp_objective: str = "count"
+    cover: str = "all"
+    cover_zero_demand: bool = True
+    demand_unit: str = "t/yr"
+    references: dict[str, str] = field(default_factory=dict)  # key -> assumption name, after resolved()
+
+    @property
+    def is_coverage(self) -> bool:
+        """Whether a coverage model (not the default p-median / CFLP) places this programme."""
+        return self.model != DEFAULT_MODEL
+
+    def resolved(self, assumptions: dict[str, Assumption], *, model: str = "programme",
+                 service_km: str = "programme") -> Programme:
+        """This programme with every assumption name (counts, ``p``, ``service_km``) replaced by its value.
+
+        ``model`` and ``service_km`` are the run parameters of the same names: ``"programme"`` keeps the
+        programme's own; anything else replaces it (a model name; a number in km or an assumption name, for the
+        coverage models only). The names
+        stay in :attr:`references` so that results can print which assumption set a figure.
+        """
+        from dataclasses import replace
+
+        where = {"file": self.file}
+        refs = dict(self.references)
+        chosen_model = self.model if model == "programme" else model
+        own = service_km == "programme" or chosen_model == DEFAULT_MODEL  # the p-median has no service distance
+        service: float | str | None = self.service_km if own else service_km
+        if not own:
+            where = {"file": "--set", "field": "service_km"}
+
+        def value(key: str, given: object, *, integer: bool = False) -> float | int | None:
+            if given is None or isinstance(given, (int, float)) and not isinstance(given, bool):
+                return given  # type: ignore[return-value]
+            text = str(given).strip()
+            try:
+                number = float(text)
+            except ValueError:
+                if text not in assumptions:
+                    raise InputError(f"{key} names unknown assumption {text!r}; give a number or the name of an "
+                                     "assumption in models/ (siting show NAME lists them)",
+                                     file=where.get("file"), field=where.get("field", f"programme.{key}")) from None
+                refs[key] = text
+                number = float(assumptions[text].value)
+            if integer:
+                if number != int(number) or number < 0:
+                    raise InputError(f"{key} must be a whole number ≥ 0, got {number:g}", file=self.file,
+                                     field=f"programme.{key}")
+                return int(number)
+            return number
+
+        per_region = value("per_region", self.per_region, integer=True)
+        total = value("total_count", self.total_count, integer=True)
+        p = value("p", self.p, integer=True)
+        km = value("service_km", service)
+        if km is not None and not km >= 0:
+            raise InputError(f"service_km must be ≥ 0 km, got {km:g}", **where)
+        out = replace(self, model=chosen_model, per_region=per_region, total_count=total, p=p, service_km=km,
+                      references=refs)
+        out.check_model(from_set=model != "programme")
+        return out
+
+    def check_model(self, *, from_set: bool = False) -> None:
+        """A model name we know, with what it needs (a service distance; a count for MCLP and p-center).
+
+        ``from_set``: the model was chosen with ``--set model=...``, so the error names that, not the file.
+        """
+        file, prefix = ("--set", "") if from_set else (self.file, "programme.")
+        if self.model not in MODELS:
+            raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}", file=file,
+                             field=f"{prefix}model")
+        if self.model in NEEDS_SERVICE and self.service_km is None:
+            raise InputError(f"programme {self.id!r}: model {self.model} needs a service distance: set service_km "
+                             "in the programme (km or an assumption name) or --set service_km=KM", file=file,
+                             field=f"{prefix}service_km")
+        if self.model in NEEDS_COUNT and self.per_region is None and self.total_count is None and self.p is None:
+            raise InputError(f"programme {self.id!r}: model {self.model} needs a number of facilities: p, "
+                             "per_region or total_count", file=file, field=f"{prefix}model")
 
     def region_for(self, variant: str) -> str:
         """Region column a size variant counts per (a variant may use another partition, e.g. the poster's)."""
@@ -67,9 +160,14 @@ class Programme:
         return self.region
 
     def count_bounds(self, variant: str = "final") -> tuple[float, float]:
-        """Facilities per region, as (lower, upper): the study's fixed count, or a variant's open range."""
+        """Facilities per region, as (lower, upper): the study's fixed count, or a variant's open range.
+
+        A coverage programme without a count (LSCP: the model decides how many) gives ``(0, inf)``.
+        """
         count = self.per_region if self.per_region is not None else self.total_count
         spec = self.variants.get(variant, {}) if variant != "final" else {}
+        if count is None and not {"count_min", "count_max"} & set(spec):
+            return 0.0, float("inf")
         return float(spec.get("count_min", count)), float(spec.get("count_max", count))
 
     def types_for(self, size: str) -> tuple[str, ...]:
@@ -174,7 +272,46 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         may_use_reserve=bool(spec.get("may_use_reserve", False)),
         sites_in_centrumstad=bool(spec.get("sites_in_centrumstad", False)),
         kind=str(spec.get("kind", "location")),
+        **_model_keys(spec, path),
     )
+
+
+def _model_keys(spec: dict, path: Path) -> dict[str, object]:
+    """The model keys of a programme file, checked (the values that name assumptions are resolved on load)."""
+    model = str(spec.get("model", DEFAULT_MODEL))
+    if model not in MODELS:
+        raise InputError(f"model must be one of {', '.join(MODELS)}", file=path, field="programme.model")
+    out: dict[str, object] = {"model": model}
+    for key in ("service_km", "p"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+            raise InputError(f"{key} must be a number or the name of an assumption", file=path, field=f"programme.{key}")
+        out[key] = value
+    for key in ("per_region", "total_count"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
+            raise InputError(f"{key} must be a whole number or the name of an assumption", file=path,
+                             field=f"programme.{key}")
+    choices = {"lscp_objective": ("count", "cost"), "cover": COVER_RULES}
+    for key, allowed in choices.items():
+        value = str(spec.get(key, allowed[0]))
+        if value not in allowed:
+            raise InputError(f"{key} must be one of {', '.join(allowed)}", file=path, field=f"programme.{key}")
+        out[key] = value
+    zero = spec.get("cover_zero_demand", True)
+    if not isinstance(zero, bool):
+        raise InputError("cover_zero_demand must be true or false", file=path, field="programme.cover_zero_demand")
+    out["cover_zero_demand"] = zero
+    out["demand_unit"] = str(spec.get("demand_unit", "t/yr"))
+    return out
+
+
+def _count_or_none(programme: Programme) -> float | str | None:
+    """The count of a programme for the catalogue: a number, an assumption's name, or ``None`` (the model decides)."""
+    count = programme.per_region if programme.per_region is not None else programme.total_count
+    if count is None or isinstance(count, str):
+        return count
+    return programme.count_bounds("final")[0]
 
 
 def programme_catalogue(models_dir: Path = MODELS_DIR) -> list[dict]:
@@ -190,7 +327,7 @@ def programme_catalogue(models_dir: Path = MODELS_DIR) -> list[dict]:
         p = load_programme(path.stem, models_dir)
         rows.append({
             "id": p.id, "name": p.name, "kind": p.kind, "locate": p.kind != "chain", "region": p.region,
-            "per_region": p.per_region, "count": p.count_bounds("final")[0], "size_rule": p.size_rule,
+            "per_region": p.per_region, "count": _count_or_none(p), "size_rule": p.size_rule, "model": p.model,
             "sizes_m2": {k: (v if v == v else None) for k, v in p.sizes_m2.items()},  # NaN: set by an assumption
             "size_variants": ["final", *p.variants], "zone_types": list(p.zone_types),
             "source": p.source,

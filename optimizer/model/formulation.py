@@ -10,7 +10,10 @@ This is where the study's rules become arrays:
   :mod:`optimizer.geo.distances`; above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or ``sparsify = "on"``) only each
   client's k nearest allowed options (cKDTree), with a :class:`~optimizer.model.arcs.PointArcSource` from which
   the solve grows them until the sparse optimum is proven equal to the dense one;
-* land rows = free hectares per candidate site, shared by every programme placed on it.
+* land rows = free hectares per candidate site, shared by every programme placed on it;
+* model groups = which model places which programmes (:mod:`optimizer.model.plan`): the default p-median / CFLP,
+  or a coverage model (LSCP, MCLP, p-center, p-median with a service distance) with its service distance; a
+  programme's ``p`` is one more count row ("exactly p in total").
 
 The returned :class:`SitingProblem` keeps the lookup tables that :mod:`optimizer.output.tables` and the domain
 verifier need to turn indices back into municipalities, sites and regions.
@@ -32,6 +35,7 @@ from optimizer.geo.distances import equivalent_radius_km, pair_euclidean_km, roa
 from optimizer.geo.network_tables import load_strategic_networks
 from optimizer.geo.typology import classify_instance, eligible
 from optimizer.model.arcs import PointArcSource
+from optimizer.model.plan import ModelGroup, check_separable, siting_groups
 from optimizer.problem import CountRows, LocationProblem
 from optimizer.settings import M2_PER_HA, SPARSIFY_MIN_PAIRS
 
@@ -51,6 +55,7 @@ class SitingProblem:
     circuity: float
     arc_source: PointArcSource | None = None  # when the arcs are k-nearest (to be certified)
     sparsify: dict = field(default_factory=dict)  # mode, pairs, threshold: why the arcs are dense or sparse
+    groups: list[ModelGroup] = field(default_factory=list)  # which model places which programmes
 
 
 def region_of(frame: pd.DataFrame, programme: Programme, variant: str = "final") -> pd.Series:
@@ -191,14 +196,19 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         option_idx = np.arange(first_option, first_option + len(options_p))
 
         # count rows: per_region facilities in every region (or a total for Flanders)
-        for region in sorted(regions.unique()):
+        lo, up = prog.count_bounds(variant)
+        for region in sorted(regions.unique()) if (lo, up) != (0.0, np.inf) else []:  # no count: the model decides
             members = option_idx[options_p["region"].to_numpy() == region]
-            lo, up = prog.count_bounds(variant)
             count_groups.append(members)
             count_lo.append(lo)
             count_up.append(up)
             want = f"{lo:g}" if lo == up else f"{lo:g}..{up:g}"
             count_names.append(f"{prog.id}: {want} per {prog.region_for(variant)} '{region}'")
+        if prog.p is not None:  # a coverage programme's p: exactly p facilities in total
+            count_groups.append(option_idx)
+            count_lo.append(float(prog.p))
+            count_up.append(float(prog.p))
+            count_names.append(f"{prog.id}: exactly p = {prog.p}")
         # at most one option (size) of this programme per site
         site_of = options_p["site"].to_numpy()
         for s in np.unique(site_of):
@@ -235,7 +245,12 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
     xy = (demand[["x", "y"]].to_numpy(float), cands[["x", "y"]].to_numpy(float))
     pairs = sum(_pair_count(c, o, own) for c, o, _, _, own in arcs)
     mode = str(params.get("sparsify", "off"))
-    sparse = mode == "on" or (mode == "auto" and pairs > SPARSIFY_MIN_PAIRS)
+    coverage = [p for p in instance.programmes if p.is_coverage]
+    if coverage and mode == "on":
+        msg = (f"programme {coverage[0].id!r} uses the coverage model {coverage[0].model}, which needs every allowed "
+               "pair (k-nearest arcs are certified for the p-median only): use sparsify=auto or off")
+        raise InputError(msg, file="--set", field="sparsify")
+    sparse = mode == "on" or (mode == "auto" and pairs > SPARSIFY_MIN_PAIRS and not coverage)
     decision = {"mode": mode, "pairs": int(pairs), "threshold_pairs": SPARSIFY_MIN_PAIRS, "sparse": sparse}
     if sparse:
         own = {str(c["programme"].iat[0]) for c, _, _, _, own in arcs if own and len(c)}
@@ -267,10 +282,20 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         counts=counts,
         single_source=bool(params["single_source"]),
         land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
-        cost_unit="EUR/yr" if params["objective"] == "eur" else "t·km/yr",
+        cost_unit="EUR/yr" if params["objective"] == "eur" else _distance_unit(instance.programmes),
     )
     problem.check_shapes()
-    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity, source, decision)
+    groups = siting_groups(instance.programmes, clients, options)
+    check_separable(problem, groups, cands["site_id"].to_numpy())
+    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity, source, decision, groups)
+
+
+def _distance_unit(programmes: list[Programme]) -> str:
+    """Unit of the transport term without a price: t·km/yr, or e.g. resident·km when every programme counts residents."""
+    units = {p.demand_unit for p in programmes}
+    if units == {"residents"}:
+        return "resident·km"
+    return "t·km/yr"
 
 
 def _pair_count(clients_p: pd.DataFrame, options_p: pd.DataFrame, own_region: bool) -> int:

@@ -78,7 +78,20 @@ def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd
         "solver": "highs",
         "instance_hash": inst.content_hash(),
         "versions": versions(),
+        "equity": chain_equity(inst, flows),
     }
+
+
+def chain_equity(inst: Instance, flows: pd.DataFrame) -> dict:
+    """Equity of the collection: distance from each municipality to the sorting centre(s) its PMD goes to, weighted by
+    the tonnes (:func:`optimizer.output.equity.equity_figures`); the links between echelons are not demand."""
+    from optimizer.output.equity import equity_figures, within_distances
+
+    within = within_distances(inst.parameters)
+    collect = flows[flows["kind"] == "collect"]
+    return {"unit": "km", "weight": "t/yr of PMD collected", "within_km": within,
+            "by_programme": {"sorting": equity_figures(collect["km"].to_numpy(float),
+                                                       collect["tonnes"].to_numpy(float), within)}}
 
 
 def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: dict) -> Path:

@@ -41,6 +41,7 @@ def compare_results(a: str | Path | Result, b: str | Path | Result) -> dict:
                          _delta(oa.get(part), ob.get(part))))
     for key, label in (("transport_tkm_per_yr", "transport (t·km/yr)"), ("land_take_ha", "land take (ha)")):
         headline.append((label, sa.get(key), sb.get(key), _delta(sa.get(key), sb.get(key))))
+    headline += model_rows(sa, sb) + equity_rows(sa, sb)
 
     programmes = []
     for pid in dict.fromkeys([*sa.get("programmes", {}), *sb.get("programmes", {})]):
@@ -166,6 +167,38 @@ def tension_rows(flags_a: list[dict], flags_b: list[dict]) -> list[dict]:
         change = "new in B" if fa is None else "gone in B" if fb is None else ""
         rows.append({"programme": key[0], "rule": key[1], "a": _util_text(fa), "b": _util_text(fb),
                      "change": change})
+    return rows
+
+
+def model_rows(sa: dict, sb: dict) -> list[tuple]:
+    """Headline rows of the coverage models: per programme its model's objective and covered share in A and B."""
+    rows = []
+    pa, pb = sa.get("programmes") or {}, sb.get("programmes") or {}
+    for pid in dict.fromkeys([*pa, *pb]):
+        ma, mb = (pa.get(pid) or {}).get("model") or {}, (pb.get(pid) or {}).get("model") or {}
+        if ma.get("name", "pmedian") == "pmedian" and mb.get("name", "pmedian") == "pmedian":
+            continue
+        model = lambda m: (f"{m.get('name', '')} {m['service_km']:g} km" if m.get("service_km") is not None  # noqa: E731
+                           else m.get("name", ""))
+        rows.append((f"{pid}: model", model(ma), model(mb), "" if model(ma) == model(mb) else "changed"))
+        unit = ma.get("objective_unit") or mb.get("objective_unit") or ""
+        for key, label in (("objective", f"objective ({unit})"), ("covered_share", "covered share")):
+            rows.append((f"{pid}: {label}", ma.get(key), mb.get(key), _delta(ma.get(key), mb.get(key))))
+    return rows
+
+
+def equity_rows(sa: dict, sb: dict) -> list[tuple]:
+    """Headline rows of the equity figures: per programme max, p95 and mean distance and every share within."""
+    ea, eb = (sa.get("equity") or {}).get("by_programme") or {}, (sb.get("equity") or {}).get("by_programme") or {}
+    unit = (sa.get("equity") or sb.get("equity") or {}).get("unit", "km")
+    rows = []
+    for name in dict.fromkeys([*ea, *eb]):
+        a, b = ea.get(name) or {}, eb.get(name) or {}
+        for key, label in (("max_km", "max"), ("p95_km", "p95"), ("mean_km", "mean")):
+            rows.append((f"equity {name}: {label} ({unit})", a.get(key), b.get(key), _delta(a.get(key), b.get(key))))
+        wa, wb = a.get("share_within") or {}, b.get("share_within") or {}
+        for d in sorted({*wa, *wb}, key=float):
+            rows.append((f"equity {name}: share within {d} {unit}", wa.get(d), wb.get(d), _delta(wa.get(d), wb.get(d))))
     return rows
 
 

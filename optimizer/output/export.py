@@ -92,6 +92,7 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
                 gdf.to_parquet(tmp / f"{name}.parquet", index=False)
         tables.allocations.to_csv(tmp / "allocations.csv", index=False)
         tables.facilities.to_csv(tmp / "facilities.csv", index=False)
+        tables.demand.to_csv(tmp / "demand.csv", index=False)  # per demand unit: its facility, km, covered flag
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
         for name, folder in (extra_dirs or {}).items():
             shutil.copytree(folder, tmp / name)

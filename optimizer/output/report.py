@@ -49,6 +49,8 @@ class ReportData:
     assumptions: pd.DataFrame
     greenfield_share: float | None
     tensions: list[str] = field(default_factory=list)  # rule-tension sentences (optimizer.output.tension)
+    equity: pd.DataFrame | None = None  # per programme: max, p95, mean km, shares within (optimizer.output.equity)
+    models: pd.DataFrame | None = None  # per coverage programme: model, service distance, objective, coverage
 
 
 def report_data(result: Result) -> ReportData:
@@ -85,7 +87,96 @@ def report_data(result: Result) -> ReportData:
         ("solver", f"{s.get('status', '?')}", f"proven gap {100 * gap:.4f} %" if gap is not None else "gap unknown"),
     ]
     tensions = tension_lines(flags_from_summary(s, result.layers["facilities"]))
-    return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions)
+    return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions, equity_table(s),
+                      models_table(s))
+
+
+def equity_table(summary: dict) -> pd.DataFrame:
+    """The summary's equity figures as one row per programme (empty for a result written before they existed)."""
+    eq = summary.get("equity") or {}
+    rows = []
+    for name, e in (eq.get("by_programme") or {}).items():
+        row = {"programme": name, "max_km": e.get("max_km"), "p95_km": e.get("p95_km"), "mean_km": e.get("mean_km"),
+               "unserved_share": e.get("unserved_share")}
+        row.update({f"within {k} {eq.get('unit', 'km')}": v for k, v in (e.get("share_within") or {}).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def models_table(summary: dict) -> pd.DataFrame:
+    """One row per programme placed by a coverage model: model, service distance (and its assumption), objective,
+    covered and beyond-reach share (empty when every programme used the default p-median)."""
+    rows = []
+    for pid, p in (summary.get("programmes") or {}).items():
+        m = p.get("model") or {}
+        if m.get("name", "pmedian") == "pmedian":
+            continue
+        total = (m.get("covered_demand") or 0.0) / m["covered_share"] if m.get("covered_share") else None
+        rows.append({"programme": pid, "model": m["name"], "service_km": m.get("service_km"),
+                     "assumption": m.get("service_assumption") or "", "objective": m.get("objective"),
+                     "unit": m.get("objective_unit", ""), "status": m.get("status", ""),
+                     "covered_share": m.get("covered_share"),
+                     "beyond_reach_share": (m.get("beyond_reach_demand") or 0.0) / total if total else None})
+    return pd.DataFrame(rows)
+
+
+def _share(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * float(value):.1f} %"
+
+
+def _num(value: object, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def _equity_rows(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and text rows of the equity table (shares in %, distances with two decimals)."""
+    within = [c for c in frame.columns if c.startswith("within ")]
+    header = ["programme", "max", "p95", "mean", *within, "unserved"]
+    rows = [[r["programme"], _num(r["max_km"]), _num(r["p95_km"]), _num(r["mean_km"]),
+             *(_share(r[c]) for c in within), _share(r["unserved_share"])] for _, r in frame.iterrows()]
+    return header, rows
+
+
+def _model_rows(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["programme", "model", "service distance", "objective", "status", "covered", "beyond reach"]
+    rows = [[r["programme"], r["model"],
+             ("—" if r["service_km"] is None or pd.isna(r["service_km"]) else f"{r['service_km']:g} km")
+             + (f" ({r['assumption']})" if r["assumption"] else ""),
+             f"{_num(r['objective'], 0 if r['unit'] == 'facilities' else 2)} {r['unit']}", r["status"],
+             _share(r["covered_share"]), _share(r["beyond_reach_share"])] for _, r in frame.iterrows()]
+    return header, rows
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _html_models_equity(data: ReportData) -> str:
+    """The Models and Equity sections of the HTML report (empty strings for results without them)."""
+    out = ""
+    if data.models is not None and not data.models.empty:
+        out += ("<h2>Coverage models</h2><p>Programmes placed by a coverage model (docs/programmes.md, 'Models'): the "
+                "service distance is a named assumption; the objective is the model's own.</p>"
+                + _html_table(*_model_rows(data.models)))
+    if data.equity is not None and not data.equity.empty:
+        out += ("<h2>Equity</h2><p>Distance from each demand unit to the facility that serves it, weighted by its "
+                "demand: the largest, the 95th percentile, the mean, and the share of demand within each "
+                "distance.</p>" + _html_table(*_equity_rows(data.equity)))
+    return out
+
+
+def _md_models_equity(data: ReportData) -> list[str]:
+    out: list[str] = []
+    if data.models is not None and not data.models.empty:
+        out += ["## Coverage models", "", _md_table(*_model_rows(data.models)), ""]
+    if data.equity is not None and not data.equity.empty:
+        out += ["## Equity", "", "Distance from each demand unit to the facility that serves it, demand-weighted.", "",
+                _md_table(*_equity_rows(data.equity)), ""]
+    return out
 
 
 def _greenfield_share(result: Result) -> float | None:
@@ -202,6 +293,7 @@ def to_html(data: ReportData, map_png: bytes) -> str:
 {''.join(notes)}
 <table><tr><th>programme</th><th class="n">facilities</th><th>per size</th><th class="n">land take (ha)</th>
 <th class="n">t/yr</th><th class="n">t·km/yr</th></tr>{prog_rows}</table>
+{_html_models_equity(data)}
 <h2>Map</h2>
 <img alt="map of the facilities, allocations, candidate sites and networks" src="data:image/png;base64,{img}">
 <h2>Per region</h2>
@@ -247,6 +339,7 @@ def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
                      [[r.programme, r.facilities, r.per_size, f"{r.land_take_ha:,.1f}", f"{r.tonnes_per_yr:,.0f}",
                        f"{r.tkm_per_yr:,.0f}"] for r in data.programmes.itertuples()], {1, 3, 4, 5}), "",
            *[part for line in data.tensions for part in (f"**Rule tension** — {line}", "")],
+           *_md_models_equity(data),
            "## Map", "", f"![map]({map_name})", "", "## Per region", "",
            _md_table(["region", "facility", "size", "load (t/yr)", "utilisation", "municipalities", "t·km/yr"],
                      [[r.region, f"{r.facility} ({r.site_id})", r.size, f"{r.load_t:,.0f}", _fmt_util(r.utilisation),

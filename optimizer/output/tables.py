@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.model.plan import is_whole
+from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
+from optimizer.output.equity import allocation_equity, within_distances
 from optimizer.output.tension import programme_rules, rule_tensions, utilisation_stats
 from optimizer.problem import Solution, Status, objective_parts
 from optimizer.settings import CRS, M2_PER_HA
 
 if TYPE_CHECKING:
     from optimizer.model.formulation import SitingProblem
+    from optimizer.solver.models import ModelSolution
 
 ACCESS_COLUMNS = ["motorway_access_km", "water_km", "water_cemt", "rail_freight_km", "has_road", "has_water",
                   "has_rail", "has_seaport", "n_modes", "knooppuntwaarde"]
@@ -106,11 +110,18 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     dem = demand[(["id"] if points else []) + ["nis", "name", "population", "x", "y"]
                  + [c for c in ("arrondissement", "province", "centrumstad") if c in demand]].copy()
     key = dem["id"].astype(str) if points else dem["nis"].astype(str)
+    nearest = nearest_candidate_km(problem) if any(p.is_coverage for p in sp.instance.programmes) else None
     for prog in sp.instance.programmes:
         sel = main[main["programme"] == prog.id].set_index("demand_id")
         dem[f"{prog.id}_facility"] = key.map(sel["facility_id"])
         dem[f"{prog.id}_t"] = key.map(sel["tonnes"])
         dem[f"{prog.id}_km"] = key.map(sel["km"])
+        if prog.is_coverage:  # the covered flag per demand unit (clients of a programme follow the demand rows)
+            mine = np.flatnonzero(clients["programme"].to_numpy() == prog.id)
+            covered, beyond = coverage_flags(nearest[mine], dem[f"{prog.id}_km"].fillna(np.inf).to_numpy(float),
+                                             prog.model, prog.service_km)
+            dem[f"{prog.id}_covered"] = covered
+            dem[f"{prog.id}_beyond_reach"] = beyond
 
     cand = sites[["site_id", "name", "zone_type", "nis", "x", "y", "total_ha", "free_ha"]
                  + [c for c in ACCESS_COLUMNS if c in sites] + [c for c in sites if c.startswith("eligible_")]].copy()
@@ -122,11 +133,20 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     return ResultTables(facilities, allocations, dem, cand)
 
 
-def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, extra: dict) -> dict:
-    """The run manifest: objective parts, land take, counts, status, gap, timings, hashes, versions."""
+def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, extra: dict,
+                 models: ModelSolution | None = None) -> dict:
+    """The run manifest: objective parts, land take, counts, status, gap, timings, hashes, versions; per programme
+    its model (:func:`optimizer.output.coverage.model_section`) and facilities per region; the equity figures.
+
+    With coverage models (``models`` has a coverage part) ``bound`` is the sum of the parts' bounds only when every
+    part minimised the cost, else ``None``; ``gap`` is the largest gap of the parts, each in its own objective.
+    """
     fac = tables.facilities
     parts = objective_parts(sp.problem, solution.open_options, solution.arc_share)
     utilisation = utilisation_stats(fac)
+    sections = model_section(sp, tables, models)
+    per_region = region_counts(fac)
+    gap = solution.gap if models is None or is_whole(sp.problem, sp.groups) else models.gap
     per_programme = {}
     for prog in sp.instance.programmes:
         f = fac[fac["programme"] == prog.id]
@@ -140,6 +160,8 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "tkm_per_yr": float(al["tkm"].sum()),
             "capacity_t_per_yr": float(f["capacity_t"].sum()) if f["capacity_t"].notna().any() else None,
             "utilisation": utilisation.get(prog.id, {"min": None, "median": None, "max": None}),
+            "model": sections[prog.id],
+            "facilities_per_region": per_region.get(prog.id, {}),
         }
     return {
         "instance": sp.instance.name,
@@ -158,7 +180,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "unit": sp.problem.cost_unit,
         },
         "bound": solution.bound if np.isfinite(solution.bound) else None,
-        "gap": solution.gap if np.isfinite(solution.gap) else None,
+        "gap": gap if np.isfinite(gap) else None,
         "transport_tkm_per_yr": float(tables.allocations["tkm"].sum()),
         "transport_eur_per_yr": float(tables.allocations["tkm"].sum() * sp.cost_per_tkm)
         if sp.problem.cost_unit.startswith("EUR") else None,
@@ -166,6 +188,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
         "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
+        "equity": siting_equity(sp, tables),
         "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
         "solver": solution.solver,
         "timings_s": {k: round(v, 4) for k, v in solution.timings_s.items()},
@@ -174,6 +197,23 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "crs": CRS,
         **extra,
     }
+
+
+def siting_equity(sp: SitingProblem, tables: ResultTables) -> dict:
+    """Equity figures per programme (:mod:`optimizer.output.equity`): distance from each demand unit to the facility
+    that serves it, weighted by its demand; ``within_km`` the run's distances plus every service distance."""
+    progs = sp.instance.programmes
+    within = within_distances(sp.instance.parameters, [p.service_km for p in progs if p.is_coverage])
+    dem = tables.demand
+    key = (dem["id"] if "id" in dem else dem["nis"]).astype(str)
+    by_programme = {}
+    for prog in progs:
+        weight = pd.Series(dem["population"].to_numpy(float) * sp.instance.assumption(prog.demand_per_inhabitant),
+                           index=key.to_numpy())
+        alloc = tables.allocations[tables.allocations["programme"] == prog.id]
+        by_programme[prog.id] = allocation_equity(alloc, weight, within)
+    return {"unit": "km", "weight": "demand of each unit (t/yr, or residents)", "within_km": within,
+            "by_programme": by_programme}
 
 
 def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
