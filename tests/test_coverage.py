@@ -134,7 +134,11 @@ def single_source_assignments(problem: LocationProblem, y: np.ndarray, allowed: 
 def brute(problem: LocationProblem, spec: CoverageSpec) -> float:
     """Optimum by enumeration (``inf``/``-inf`` when infeasible)."""
     d = dist_table(problem)
+    if spec.model == "pcenter" and spec.service_km is not None:
+        d = np.where(d <= spec.service_km, d, np.inf)  # the cap: farther arcs do not exist
     must = np.ones(problem.n_clients, bool) if spec.cover_zero_demand else problem.demand > 0
+    if spec.cover == "reachable" and spec.service_km is not None:
+        must &= d.min(axis=1) <= spec.service_km  # clients no candidate reaches are left out
     best = -np.inf if spec.model == "mclp" else np.inf
     for y in open_sets(problem, spec.p):
         near = np.where(y[None, :], d, np.inf).min(axis=1) if y.any() else np.full(problem.n_clients, np.inf)
@@ -192,10 +196,11 @@ def tiny_cases(draw, model: str, capacitated: bool = False):
     p = draw(st.one_of(st.none(), st.integers(1, m))) if model in ("lscp", "pmedian_max") else draw(st.integers(1, m))
     spec = CoverageSpec(
         model,
-        service_km=None if model == "pcenter" else service,
+        service_km=None if model == "pcenter" and draw(st.booleans()) else service,  # p-center: an optional cap
         p=p,
         lscp_objective=draw(st.sampled_from(["count", "cost"])),
         cover_zero_demand=draw(st.booleans()),
+        cover=draw(st.sampled_from(["all", "reachable"])),
     )
     return problem, spec
 

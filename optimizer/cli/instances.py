@@ -36,11 +36,18 @@ def programmes(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("programme", "name", "count", "sizes (m²)", "size rule", "locate", title="programmes (models/*.toml)")
+    table = Table("programme", "name", "model", "count", "sizes (m²)", "size rule", "locate",
+                  title="programmes (models/*.toml)")
     for r in rows:
-        count = f"{r['per_region']} per {r['region']}" if r["region"] != "flanders" else f"{r['count']:g} in total"
+        if r["count"] is None:
+            count = f"set by the model, per {r['region']}"
+        elif r["region"] != "flanders":
+            count = f"{r['per_region']} per {r['region']}"
+        else:
+            count = f"{r['count']:g} in total" if not isinstance(r["count"], str) else f"{r['count']} in total"
         sizes = ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} (assumption)" for k, v in r["sizes_m2"].items())
-        table.add_row(r["id"], r["name"], count, sizes, r["size_rule"], "yes" if r["locate"] else "no (chain)")
+        table.add_row(r["id"], r["name"], r.get("model", "pmedian"), count, sizes, r["size_rule"],
+                      "yes" if r["locate"] else "no (chain)")
     out.print(table)
 
 
@@ -56,12 +63,18 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
     out.print(f"demand units: {len(inst.demand)}   candidate sites: {len(inst.candidates)}")
     for prog in inst.programmes:
         sizes = ", ".join(f"{k} {v:,.0f} m²" for k, v in prog.sizes_for(str(inst.parameters["size_variant"])).items())
-        out.print(f"programme [bold]{prog.id}[/bold]: {prog.name}; per {prog.region}; sizes {sizes}; rule {prog.size_rule}")
+        model = prog.model
+        if prog.is_coverage and prog.service_km is not None:
+            named = f" = assumption {prog.references['service_km']}" if "service_km" in prog.references else ""
+            model += f", service distance {prog.service_km:g} km{named}, cover {prog.cover}"
+        out.print(f"programme [bold]{prog.id}[/bold]: {prog.name}; per {prog.region}; sizes {sizes}; rule {prog.size_rule}; "
+                  f"model {model}", markup=True)
     table = Table("parameter", "value", "meaning", title="parameters (change with --set key=value)")
     for key, spec in PARAMETERS.items():
         table.add_row(key, str(inst.parameters[key]), spec.doc)
     out.print(table)
     used = {a for p in inst.programmes for a in (p.demand_per_inhabitant, p.capacity_per_m2) if a}
+    used |= {a for p in inst.programmes for a in p.references.values()}  # service distances, counts
     used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
              "utilisation_floor"}
     atable = Table("assumption", "value", "unit", title="named assumptions used (models/*.toml)")

@@ -72,7 +72,8 @@ def model_section(sp: SitingProblem, tables: object, models: ModelSolution | Non
             entry.update({
                 "service_km": prog.service_km, "service_assumption": prog.references.get("service_km"),
                 "cover": prog.cover, "cover_zero_demand": prog.cover_zero_demand,
-                "objective_unit": OBJECTIVE_UNITS.get(prog.model, sp.problem.cost_unit),
+                "objective_unit": {"pcenter": "km (largest distance)", "mclp": f"covered {prog.demand_unit}"}.get(
+                    prog.model, OBJECTIVE_UNITS.get(prog.model, sp.problem.cost_unit)),
                 "covered_demand": float(weight[covered].sum()),
                 "covered_share": float(weight[covered].sum() / total) if total > 0 else None,
                 "beyond_reach_demand": float(weight[beyond].sum()),

@@ -206,12 +206,14 @@ def assumptions_table(summary: dict) -> pd.DataFrame:
 
     defined = load_assumptions()
     used = set(BASE_ASSUMPTIONS)
-    for pid in summary.get("programmes", {}):
+    for pid, entry in summary.get("programmes", {}).items():
+        used |= {(entry.get("model") or {}).get("service_assumption")} - {None}  # a coverage model's distance
         try:
             prog = load_programme(pid)
         except InputError:
             continue
         used |= {a for a in (prog.demand_per_inhabitant, prog.capacity_per_m2) if a}
+        used |= {a for a in (prog.per_region, prog.total_count, prog.p) if isinstance(a, str)}
     recorded = summary.get("assumptions") or {k: {"value": a.value, "unit": a.unit} for k, a in defined.items()}
     overrides = summary.get("overrides", {})
     rows = []
