@@ -218,6 +218,15 @@ def test_model_parameters_are_checked_on_load(overrides: dict, field: str, messa
     assert err.value.field == field and err.value.file == "--set"
 
 
+def test_lscp_and_mclp_refuse_enforced_capacities() -> None:
+    from optimizer.model.formulation import compile_instance
+
+    inst = load_instance("materialenbanken", {"model": "mclp", "service_km": "12", "enforce_capacity": "true"})
+    with pytest.raises(InputError, match="cannot honour capacities") as err:
+        compile_instance(inst)
+    assert err.value.field == "enforce_capacity"
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # S3c: the urban reuse network as a named instance
 # ----------------------------------------------------------------------------------------------------------------

@@ -146,6 +146,10 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         allowed_sizes = _size_per_region(prog, demand, regions, str(params["size_rule"]))
         per_t = instance.assumption(prog.demand_per_inhabitant)
         cap_per_m2 = instance.assumption(prog.capacity_per_m2) if prog.capacity_per_m2 else np.inf
+        if prog.model in ("lscp", "mclp") and params["enforce_capacity"] and np.isfinite(cap_per_m2):
+            msg = (f"programme {prog.id!r}: the coverage model {prog.model} covers demand without assigning it, so it "
+                   "cannot honour capacities; --set enforce_capacity=false, or use model pcenter or pmedian_max")
+            raise InputError(msg, file="--set", field="enforce_capacity")
         type_ok = cands["zone_type"].isin(prog.zone_types).to_numpy()
         type_ok = type_ok & (prog.may_use_reserve | ~reserve)  # reserve land: storage/transhipment and banks only (S6)
         type_ok = type_ok & (allow_green | ~greenfield)

@@ -62,7 +62,7 @@ def model_section(sp: SitingProblem, tables: object, models: ModelSolution | Non
     out: dict[str, dict] = {}
     demand = tables.demand
     for prog in sp.instance.programmes:
-        entry: dict = {"name": prog.model, "demand_unit": prog.demand_unit}
+        entry: dict = {"name": prog.model, "demand_unit": prog.demand_unit, "objective_unit": sp.problem.cost_unit}
         part = parts.get(prog.id)
         if prog.is_coverage:
             covered = demand.get(f"{prog.id}_covered", pd.Series(False, index=demand.index)).astype(bool)
@@ -80,9 +80,9 @@ def model_section(sp: SitingProblem, tables: object, models: ModelSolution | Non
             })
         if part is not None:
             shared = len(part.group.programmes) > 1
-            entry.update({
-                "objective": None if shared and part.coverage is not None else _finite(part.solution.objective),
-                "bound": None if shared and part.coverage is not None else _finite(part.solution.bound),
+            entry.update({  # a group of several programmes has one objective: see summary.json's objective
+                "objective": None if shared else _finite(part.solution.objective),
+                "bound": None if shared else _finite(part.solution.bound),
                 "gap": _finite(part.gap), "status": str(part.status),
                 "solved_with": list(part.group.programmes),
             })

@@ -113,9 +113,10 @@ def _matrix_model(arrays: CoverageArrays) -> MatrixModel:
     return MatrixModel(**{f.name: getattr(arrays, f.name) for f in fields(MatrixModel)})
 
 
-def _run(arrays: CoverageArrays, options: SolveOptions) -> tuple[Status, np.ndarray, np.ndarray, float, str]:
+def _run(problem: LocationProblem, arrays: CoverageArrays, options: SolveOptions,
+         ) -> tuple[Status, np.ndarray, np.ndarray, float, str]:
     """One MIP through the adapter: ``(status, y, x, bound, log)``, the bound in the minimised scale."""
-    status, y, x, bound, log = run_highs(None, _matrix_model(arrays), options)  # type: ignore[arg-type]
+    status, y, x, bound, log = run_highs(problem, _matrix_model(arrays), options)
     if status == Status.OPTIMAL and not np.isfinite(bound):  # presolve solved it outright: bound = its value
         bound = float(arrays.col_cost @ np.concatenate([x, y]))
     return status, y, x, bound, log
@@ -163,7 +164,7 @@ def solve_coverage(problem: LocationProblem, spec: CoverageSpec, options: SolveO
     else:
         arrays = build_assignment(problem, spec, float(spec.service_km), costs=True)
     t_build = time.perf_counter() - t0
-    status, y, x, bound, log = _run(arrays, deadline.options(options))
+    status, y, x, bound, log = _run(problem, arrays, deadline.options(options))
     timings = {"build": t_build, "solve": time.perf_counter() - t0 - t_build}
     if not status.has_solution:
         return _empty(problem, spec, status, "", timings, log=log)
@@ -191,7 +192,7 @@ def _solve_pcenter(problem: LocationProblem, spec: CoverageSpec, deadline: Deadl
             arrays = build_cover_feasibility(problem, spec, radius)
         ts = time.perf_counter()
         timings["build"] += ts - tb
-        status, y, x, _, _ = _run(arrays, deadline.options(feasibility))
+        status, y, x, _, _ = _run(problem, arrays, deadline.options(feasibility))
         timings["solve"] += time.perf_counter() - ts
         steps.append(f"radius {radius:.10g}: {status}")
         if not status.has_solution:
