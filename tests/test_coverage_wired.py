@@ -218,6 +218,21 @@ def test_model_parameters_are_checked_on_load(overrides: dict, field: str, messa
     assert err.value.field == field and err.value.file == "--set"
 
 
+def test_a_programme_p_is_a_count_row_and_mclp_counts_what_it_covers() -> None:
+    from optimizer.pipeline import solve_instance
+
+    inst = load_instance("materialenbanken")
+    prog = replace(inst.programmes[0], model="mclp", service_km=12.0, p=3, per_region=None, assignment="any")
+    inst.programmes = [prog]
+    sp, _, tables, summary = solve_instance(inst, backend="highspy")
+    entry = summary["programmes"]["materialenbank"]
+    assert entry["facilities"] == 3 and any(n.endswith("exactly p = 3") for n in sp.problem.counts.names)
+    covered = tables.demand["materialenbank_covered"].to_numpy(bool)
+    tonnes = tables.demand["population"].to_numpy(float) * inst.assumption(prog.demand_per_inhabitant)
+    assert entry["model"]["objective"] == pytest.approx(tonnes[covered].sum())
+    assert entry["model"]["covered_share"] == pytest.approx(tonnes[covered].sum() / tonnes.sum())
+
+
 def test_lscp_and_mclp_refuse_enforced_capacities() -> None:
     from optimizer.model.formulation import compile_instance
 
@@ -319,3 +334,33 @@ def test_s3c_tables_are_what_the_build_script_makes() -> None:
     for name, fresh in (("neighbourhoods.csv", demand), ("candidates.csv", candidates)):
         shipped = pd.read_csv(ROOT / "instances" / "s3c" / name, dtype={"id": str, "nis": str, "site_id": str})
         pd.testing.assert_frame_equal(fresh.reset_index(drop=True).astype(shipped.dtypes.to_dict()), shipped)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# equity figures in every result
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_equity_of_the_default_model_comes_from_its_allocations() -> None:
+    result = run("materialenbanken", backend="highspy", overrides={"equity_within_km": "10,30"})
+    equity = result.summary["equity"]
+    alloc = result.tables.allocations
+    e = equity["by_programme"]["materialenbank"]
+    assert equity["within_km"] == [10.0, 30.0] and e["unserved_share"] == 0.0
+    assert e["max_km"] == pytest.approx(alloc["km"].max())
+    assert e["mean_km"] == pytest.approx(np.average(alloc["km"], weights=alloc["tonnes"]))
+    assert e["share_within"]["10"] == pytest.approx(alloc.loc[alloc["km"] <= 10, "tonnes"].sum() / alloc["tonnes"].sum())
+    assert e["p95_km"] <= e["max_km"]
+
+
+def test_chain_results_carry_the_equity_of_collection() -> None:
+    """The chain's equity is that of its collection flows (municipality → sorting centre), weighted by tonnes; the
+    links between echelons are not demand (optimizer.output.chain.chain_summary puts it in every chain result)."""
+    from optimizer.output.chain import chain_equity
+
+    flows = pd.DataFrame({"kind": ["collect", "collect", "collect", "link"], "km": [2.0, 8.0, 30.0, 100.0],
+                          "tonnes": [50.0, 40.0, 10.0, 90.0]})
+    equity = chain_equity(load_instance("s2b-plastics-chain"), flows)
+    e = equity["by_programme"]["sorting"]
+    assert equity["unit"] == "km" and e["max_km"] == 30.0 and e["mean_km"] == pytest.approx(7.2)
+    assert e["share_within"]["5"] == pytest.approx(0.5) and e["share_within"]["10"] == pytest.approx(0.9)
