@@ -1,4 +1,4 @@
-"""The coverage rules of a programme, re-derived from the instance tables for :func:`optimizer.check.verify.verify_siting`.
+"""The coverage rules of a programme, re-derived from the instance tables for ``verify_siting``.
 
 For a programme placed by a coverage model the domain verifier recomputes, from the coordinates of the demand
 units and the open facilities (not from the model's arcs), the distance from every demand unit to every open

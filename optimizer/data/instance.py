@@ -324,8 +324,9 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
+    chosen_by = "--set" if {"model", "service_km"} & set(overrides) else path
     programmes = [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
-                                                         service_km=str(parameters["service_km"]))
+                                                         service_km=str(parameters["service_km"]), source=chosen_by)
                   for p in programmes]
     parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
                                                       "--set" if "equity_within_km" in overrides else path)

@@ -87,12 +87,13 @@ class Programme:
         return self.model != DEFAULT_MODEL
 
     def resolved(self, assumptions: dict[str, Assumption], *, model: str = "programme",
-                 service_km: str = "programme") -> Programme:
+                 service_km: str = "programme", source: str | Path = "--set") -> Programme:
         """This programme with every assumption name (counts, ``p``, ``service_km``) replaced by its value.
 
         ``model`` and ``service_km`` are the run parameters of the same names: ``"programme"`` keeps the
         programme's own; anything else replaces it (a model name; a number in km or an assumption name, for the
-        coverage models only). The names
+        coverage models only). ``source`` names where those parameters were set (``--set`` or the manifest) in an
+        error. The names
         stay in :attr:`references` so that results can print which assumption set a figure.
         """
         from dataclasses import replace
@@ -103,7 +104,7 @@ class Programme:
         own = service_km == "programme" or chosen_model == DEFAULT_MODEL  # the p-median has no service distance
         service: float | str | None = self.service_km if own else service_km
         if not own:
-            where = {"file": "--set", "field": "service_km"}
+            where = {"file": str(source), "field": "service_km"}
 
         def value(key: str, given: object, *, integer: bool = False) -> float | int | None:
             if given is None or isinstance(given, (int, float)) and not isinstance(given, bool):
@@ -133,15 +134,16 @@ class Programme:
             raise InputError(f"service_km must be ≥ 0 km, got {km:g}", **where)
         out = replace(self, model=chosen_model, per_region=per_region, total_count=total, p=p, service_km=km,
                       references=refs)
-        out.check_model(from_set=model != "programme")
+        out.check_model(source=None if model == "programme" else source)
         return out
 
-    def check_model(self, *, from_set: bool = False) -> None:
+    def check_model(self, *, source: str | Path | None = None) -> None:
         """A model name we know, with what it needs (a service distance; a count for MCLP and p-center).
 
-        ``from_set``: the model was chosen with ``--set model=...``, so the error names that, not the file.
+        ``source``: where the run chose the model (``--set`` or a manifest), named in the error instead of the
+        programme file.
         """
-        file, prefix = ("--set", "") if from_set else (self.file, "programme.")
+        file, prefix = (str(source), "") if source is not None else (self.file, "programme.")
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}", file=file,
                              field=f"{prefix}model")
