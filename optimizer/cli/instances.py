@@ -77,6 +77,19 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
     used |= {a for p in inst.programmes for a in p.references.values()}  # service distances, counts
     used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
              "utilisation_floor"}
+    if any(p.kind == "chain" for p in inst.programmes):  # yields, streams, imports, water transport
+        used |= {k for k in inst.assumptions if k.startswith("chain_") and not k.endswith("_by_period")}
+        used |= {"sorting_throughput_t_per_m2_yr", "cost_water_eur_per_tkm", "transhipment_eur_per_t",
+                 "link_detour_water"} & set(inst.assumptions)
+    if inst.existing is not None:  # figures of the existing-facility table given as assumption names
+        placed = {p.id for p in inst.programmes} | ({"sorteercentrum"} if any(p.kind == "chain" for p in inst.programmes)
+                                                     else set())
+        rows = inst.existing[inst.existing["programme"].isin(placed)]
+        used |= {a for names in rows["assumptions_used"] for a in names}
+        out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+    if inst.periods is not None:
+        used |= set(inst.periods.assumptions_used)
+        out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
     atable = Table("assumption", "value", "unit", title="named assumptions used (models/*.toml)")
     for key in sorted(used):
         a = inst.assumptions[key]

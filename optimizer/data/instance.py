@@ -10,8 +10,10 @@ Manifest layout::
     [tables]      demand = "flanders/municipalities.csv"      # CSV, or a GIS layer (see TableSpec)
                   candidates = { path = "zones.gpkg", layer = "zones", crs = "EPSG:4326",
                                  columns = { site_id = "ZONE_ID", free_ha = "VRIJ_HA" } }
+                  existing = "flanders/existing_facilities.csv"   # optional: docs/existing-facilities.md
     [generator]   instead of [tables]: seeded demand points and parcels (see GENERATOR_KEYS)
     [programmes]  place = ["materialenbank"]
+    [periods]     optional: a multi-period instance (optimizer.data.periods, docs/periods.md)
     [parameters]  see PARAMETERS
     [assumptions] NAME = value                                 # per-instance override of a named assumption
 """
@@ -26,7 +28,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.data.programmes import MODELS, Assumption, Programme, load_assumptions, load_programme
+from optimizer.data.existing import load_existing
+from optimizer.data.periods import PeriodSpec, read_periods
+from optimizer.data.programmes import (
+    ASSUMPTION_FILES,
+    MODELS,
+    MODELS_DIR,
+    Assumption,
+    Programme,
+    load_assumptions,
+    load_programme,
+)
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
     check_columns,
@@ -106,6 +118,8 @@ class Instance:
     overrides: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
+    existing: pd.DataFrame | None = None  # existing facilities (optimizer.data.existing), None without a table
+    periods: PeriodSpec | None = None  # the timeline of a multi-period instance (optimizer.data.periods)
 
     @property
     def municipalities(self) -> pd.DataFrame:
@@ -287,12 +301,21 @@ def is_chain_instance(name_or_path: str | Path) -> bool:
         return False
 
 
+def is_periods_instance(name_or_path: str | Path) -> bool:
+    """Whether the manifest has a ``[periods]`` section (solved by :func:`optimizer.pipeline.run_periods`)."""
+    try:
+        return "periods" in read_toml(resolve_instance_path(name_or_path))
+    except (InputError, TypeError, AttributeError):
+        return False
+
+
 def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
     """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions"}
+    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
+                                        "periods"}
     if unknown_sections:
         key = sorted(unknown_sections)[0]
         raise InputError(f"unknown section [{key}]", file=path, field=key)
@@ -339,6 +362,20 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         table_files = {"demand": demand_path, "candidates": cand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
     candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
+    existing = None
+    if "existing" in tables:
+        existing_path = _table_path(tables["existing"], path, "existing")
+        known = {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
+        existing, extra = load_existing(existing_path, candidates, demand, assumptions, known)
+        if len(extra):
+            candidates = pd.concat([candidates, extra], ignore_index=True)
+        table_files = {**table_files, "existing": existing_path}
+    periods = read_periods(manifest["periods"], path, assumptions) if "periods" in manifest else None
+    if periods is not None:
+        for pid in periods.demand_factor:
+            if pid not in place:
+                raise InputError(f"demand_factor names programme {pid!r}, which the instance does not place",
+                                 file=path, field="periods.demand_factor")
     return Instance(
         name=str(meta.get("name", path.stem)),
         path=path,
@@ -353,7 +390,20 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         overrides=dict(overrides),
         table_files=table_files,
         generator=generator,
+        existing=existing,
+        periods=periods,
     )
+
+
+def _table_path(spec: object, manifest_path: Path, role: str) -> Path:
+    """The resolved path of a table named in ``[tables]`` (a path relative to the manifest's folder)."""
+    if not isinstance(spec, str):
+        raise InputError("give the table as a path", file=manifest_path, field=f"tables.{role}")
+    table = (manifest_path.parent / spec).resolve()
+    if not table.is_file():
+        raise InputError(f"{role} table not found: {table}; check the path (relative to the manifest's folder)",
+                         file=manifest_path, field=f"tables.{role}")
+    return table
 
 
 # ---------------------------------------------------------------------------------------------------------------
