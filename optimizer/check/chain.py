@@ -27,14 +27,25 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
     y, f = np.asarray(s.open_fac, bool), np.asarray(s.flow_t, float)
     if np.any(f < -TOL):
         v.append("a negative flow")
-    inflow, outflow = np.zeros(p.n_fac), np.zeros(p.n_fac)
+    n_streams = len(p.shares)
+    inflow = np.zeros(p.n_fac)
+    in_k, out_k = np.zeros((p.n_fac, n_streams)), np.zeros((p.n_fac, n_streams))
     sent = {"collect": np.zeros(len(p.client_ids)), "import": np.zeros(len(p.gw_ids))}
+    streams, takes = p.arc_streams, p.fac_streams
     for k in range(p.n_arcs):
         if f[k] <= TOL:
             continue
         inflow[p.arc_to[k]] += f[k]
+        if streams[k] >= 0:
+            in_k[p.arc_to[k], streams[k]] += f[k]
+            if takes[p.arc_to[k]] >= 0 and takes[p.arc_to[k]] != streams[k]:
+                v.append(f"{p.fac_ids[p.arc_to[k]]} takes {p.stream_ids[takes[p.arc_to[k]]]} only, receives "
+                         f"{f[k]:.1f} t of {p.stream_ids[streams[k]]}")
+        elif p.fac_echelon[p.arc_to[k]] != 0:
+            v.append(f"unsorted PMD goes to {p.fac_ids[p.arc_to[k]]}, not to a sorting centre")
         if p.arc_kind[k] == "link":
-            outflow[p.arc_from[k]] += f[k]
+            if streams[k] >= 0:
+                out_k[p.arc_from[k], streams[k]] += f[k]
             if p.fac_echelon[p.arc_to[k]] != p.fac_echelon[p.arc_from[k]] + 1:
                 v.append(f"flow {p.fac_ids[p.arc_from[k]]}→{p.fac_ids[p.arc_to[k]]} skips or reverses an echelon")
         else:
@@ -48,10 +59,12 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
         cap = p.fac_capacity_t[j] if y[j] else 0.0
         if inflow[j] > cap + TOL * max(1.0, cap):
             v.append(f"{p.fac_ids[j]} receives {inflow[j]:.1f} t, capacity {cap:.1f} t (open: {bool(y[j])})")
-        if p.fac_echelon[j] < 2:
-            want = p.yields[p.fac_echelon[j]] * inflow[j]
-            if abs(outflow[j] - want) > TOL * max(1.0, want):
-                v.append(f"{p.fac_ids[j]} sends on {outflow[j]:.3f} t, yield says {want:.3f} t")
+        for s_ in range(n_streams if p.fac_echelon[j] < 2 else 0):
+            # sorting: a share of all it receives leaves as bales of each stream; mechanical: per stream
+            basis = p.shares[s_] * inflow[j] if p.fac_echelon[j] == 0 else in_k[j, s_]
+            want = p.yields[p.fac_echelon[j]] * basis
+            if abs(out_k[j, s_] - want) > TOL * max(1.0, want):
+                v.append(f"{p.fac_ids[j]} sends on {out_k[j, s_]:.3f} t of {p.stream_ids[s_]}, yield says {want:.3f} t")
         if p.fac_existing[j] and not y[j]:
             v.append(f"existing facility {p.fac_ids[j]} is closed")
     for e in range(3):
