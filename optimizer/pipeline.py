@@ -4,7 +4,7 @@
 and sweeps. Each stage reports to an optional ``progress`` callback so the CLI can show it; nothing is written
 until the verifier has passed. Matrix instances (:func:`run_matrix`) and plastics-chain instances
 (:func:`run_chain`) take the same stages with their own model, verifier and summary (one schema for all three is
-the next step, issue 14).
+the next step, issue 14); so do multi-period instances of either kind (:func:`run_periods`).
 """
 
 from __future__ import annotations
@@ -298,5 +298,71 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
     summary = chain_summary(inst, cc, sol, fac, flows)
     if out_dir is not None:
         write_chain(Path(out_dir), fac, flows, summary)
+        summary["out_dir"] = str(out_dir)
+    return summary
+
+
+def run_periods(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
+                time_limit_s: float | None = None, mip_gap: float | None = None, threads: int | None = None,
+                progress: Progress = _noop) -> dict:
+    """Load, compile, solve, verify every period and (optionally) export a multi-period instance (a manifest with
+    ``[periods]``: named programmes or the plastics chain, docs/periods.md); returns the summary."""
+    from optimizer.check.periods import verify_chain_periods, verify_siting_periods
+    from optimizer.model.periods_compile import compile_chain_periods, compile_siting_periods
+    from optimizer.output import periods as out
+    from optimizer.solver.periods import solve_periods
+
+    t0 = time.perf_counter()
+    progress("loading instance")
+    inst = load_instance(name_or_path, overrides or {})
+    params = inst.parameters
+    options = SolveOptions(time_limit_s=float(params["time_limit_s"]) if time_limit_s is None else time_limit_s,
+                           mip_gap=float(params["mip_gap"]) if mip_gap is None else mip_gap,
+                           threads=(int(params["threads"]) or None) if threads is None else threads)
+    chain = any(p.kind == "chain" for p in inst.programmes)
+    progress("model arrays per period")
+    compiled = compile_chain_periods(inst) if chain else compile_siting_periods(inst)
+    t_compile = time.perf_counter() - t0
+    if not chain:
+        reasons = [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                   for r in presolve_checks(sp)]
+        if reasons:
+            raise InfeasibleError(reasons)
+    progress(f"solving {compiled.mp.n_periods} periods × {compiled.mp.n_options} options")
+    sol = solve_periods(compiled.mp, options)
+    sol.timings_s = {"compile": t_compile, **sol.timings_s}
+    if sol.status == Status.INFEASIBLE:
+        reasons = [] if chain else [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                                    for r in explain_infeasible(sp) if not r.startswith("the rules cannot all hold")]
+        raise InfeasibleError(reasons or [
+            f"{inst.name}: HiGHS proved the periods infeasible, and no period's rules conflict in its LP relaxation: "
+            "whole facilities do not fit the land of some period, or the reserve-land and existing facilities' "
+            "windows cannot hold in sequence; relax the timeline's assumptions (docs/periods.md) and compare"])
+    if not sol.status.has_solution:
+        raise NoSolutionError(f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise "
+                              "--time-limit")
+    progress("verifying every period")
+    t = time.perf_counter()
+    if chain:
+        report = verify_chain_periods(compiled, sol)
+    else:
+        per, combined, transitions = out.siting_period_tables(compiled, sol)
+        report = verify_siting_periods(compiled, sol, per)
+    if report.violations:
+        raise VerificationError(report.violations)
+    sol.timings_s["verify"] = time.perf_counter() - t
+    verification = {"passed": True, "per_period": True, "checks": report.checks,
+                    "objective_recomputed": report.objective}
+    if chain:
+        summary, fac, flows, transitions = out.chain_periods_summary(compiled, sol, verification)
+    else:
+        summary = out.siting_periods_summary(compiled, sol, per, transitions, verification,
+                                             {"solve_options": options.__dict__})
+    if out_dir is not None:
+        progress("writing results")
+        if chain:
+            out.write_chain_periods(Path(out_dir), fac, flows, transitions, summary, compiled.mp.labels)
+        else:
+            out.write_siting_periods(Path(out_dir), combined, per, transitions, summary, compiled.mp.labels)
         summary["out_dir"] = str(out_dir)
     return summary

@@ -30,7 +30,7 @@ def solve(
     progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
-    from optimizer.data.instance import is_chain_instance, parse_overrides
+    from optimizer.data.instance import is_chain_instance, is_periods_instance, parse_overrides
     from optimizer.pipeline import run
 
     overrides = parse_overrides(set_ or [])
@@ -43,6 +43,17 @@ def solve(
     from optimizer.data.instance import resolve_instance_path
 
     check_replaceable(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
+    if is_periods_instance(name):  # multi-period (S6 over time, the P2C ramp-up): one MIP over all periods
+        unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet),
+                                                ("--backend", backend != "auto")) if given]
+        if unsupported:
+            from optimizer.errors import InputError
+
+            msg = (f"{', '.join(unsupported)} not available for multi-period instances yet; drop the option "
+                   "(they are solved by one HiGHS MIP and written in EPSG:31370)")
+            raise InputError(msg, field=unsupported[0])
+        _run_periods(name, overrides, target, time_limit, mip_gap, threads, quiet, as_json, progress)
+        return
     if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
         unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet), ("--mip-gap", mip_gap),
                                                 ("--threads", threads), ("--backend", backend != "auto")) if given]
@@ -226,3 +237,40 @@ def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: f
               f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
     print_models(s)
     out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")
+
+
+def _run_periods(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, mip_gap: float | None,
+                 threads: int | None, quiet: bool, as_json: bool, progress: str = "none") -> None:
+    from optimizer.pipeline import run_periods
+
+    show = not (quiet or as_json) and progress_option(progress) == "none"
+    with out.status("starting", spinner="dots") if show else nullcontext() as status:
+        report = Progress(progress, quiet=quiet or as_json, status=status)
+        s = run_periods(name, overrides, target, time_limit, mip_gap, threads, progress=report.stage)
+        report.stage("done")
+    if as_json:
+        print(json.dumps(s, indent=2, default=str))
+        return
+    if quiet:
+        return
+    if s["status"] != "optimal":
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
+    chain = s.get("kind") == "chain_periods"
+    table = Table("period", "years", "facilities" if not chain else "new (sort/mech/chem)", "opened", "closed",
+                  "new land (ha)", "yearly cost (EUR)", "one-off (EUR)", title=f"{s['instance']} — {s['title']}")
+    for p in s["periods"]:
+        if chain:
+            n = "/".join(str(v["new"]) for v in p["facilities_per_echelon"].values())
+            land, yearly = p["new_land_take_ha"], p["yearly_cost_eur"]
+        else:
+            n, land, yearly = str(p["facilities"]), p["land_take_ha"], p["objective"]["total"]
+        table.add_row(p["period"], f"{p['years']:g}", n, str(len(p["opened"])), str(len(p["closed"])), f"{land:.1f}",
+                      f"{yearly:,.0f}", f"{p['opening_cost_eur'] + p['closing_cost_eur']:,.0f}")
+    out.print(table)
+    obj = s["objective"]
+    out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.0f} "
+              f"{obj['unit']} (yearly costs × years {obj['yearly_costs_over_periods']:,.0f}, opening "
+              f"{obj['opening']:,.0f}, closing {obj['closing']:,.0f}); verified per period: yes")
+    t = s["timings_s"]
+    out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
+    out.print(f"written to {s['out_dir']} (result.gpkg with a layer per period, summary.json)")

@@ -51,10 +51,29 @@ class ReportData:
     tensions: list[str] = field(default_factory=list)  # rule-tension sentences (optimizer.output.tension)
     equity: pd.DataFrame | None = None  # per programme: max, p95, mean km, shares within (optimizer.output.equity)
     models: pd.DataFrame | None = None  # per coverage programme: model, service distance, objective, coverage
+    periods: pd.DataFrame | None = None  # one row per period of a multi-period result (docs/periods.md)
+
+
+def period_view(result: Result) -> tuple[Result, pd.DataFrame | None]:
+    """A multi-period result as its last period (map, regions) plus a table per period; others unchanged."""
+    s = result.summary
+    if not s.get("periods") or "period" not in result.layers.get("facilities", {}):
+        return result, None
+    last = s.get("programmes_period", s["periods"][-1]["period"])
+    layers = {k: (v[v["period"] == last] if k in ("facilities", "allocations") and "period" in v else v)
+              for k, v in result.layers.items()}
+    rows = [{"period": p["period"], "years": p["years"], "facilities": p["facilities"], "opened": len(p["opened"]),
+             "closed": len(p["closed"]), "land_take_ha": p["land_take_ha"],
+             "reserve_ha": p.get("land_take_by_kind_ha", {}).get("reserve", 0.0),
+             "yearly_cost": p["objective"]["total"], "one_off_eur": p["opening_cost_eur"] + p["closing_cost_eur"]}
+            for p in s["periods"]]
+    return Result(result.folder, s, layers), pd.DataFrame(rows)
 
 
 def report_data(result: Result) -> ReportData:
-    """Collect the report's figures from a written result."""
+    """Collect the report's figures from a written result (a multi-period one: its last period, and a table per
+    period)."""
+    result, periods = period_view(result)
     s = result.summary
     fac = pd.DataFrame(result.layers["facilities"].drop(columns="geometry"))
     alloc = pd.DataFrame(result.layers["allocations"].drop(columns="geometry"))
@@ -88,7 +107,7 @@ def report_data(result: Result) -> ReportData:
     ]
     tensions = tension_lines(flags_from_summary(s, result.layers["facilities"]))
     return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions, equity_table(s),
-                      models_table(s))
+                      models_table(s), periods)
 
 
 def equity_table(summary: dict) -> pd.DataFrame:
@@ -279,6 +298,17 @@ def to_html(data: ReportData, map_png: bytes) -> str:
         notes.append("<p class='basis'>Facilities above 100 % are shaded in the table per region. Utilisation = load "
                      "/ (plot area × the programme's assumed throughput); the floor is the named assumption "
                      "<code>utilisation_floor</code>.</p>")
+    if data.periods is not None:
+        notes.append("<h2>Per period</h2><table><tr><th>period</th><th class='n'>years</th><th class='n'>facilities"
+                     "</th><th class='n'>opened</th><th class='n'>closed</th><th class='n'>land take (ha)</th>"
+                     "<th class='n'>on reserve land (ha)</th><th class='n'>yearly cost</th><th class='n'>one-off "
+                     "(EUR)</th></tr>" + "".join(
+                         f"<tr><td>{_esc(r.period)}</td><td class='n'>{r.years:g}</td><td class='n'>{r.facilities}</td>"
+                         f"<td class='n'>{r.opened}</td><td class='n'>{r.closed}</td><td class='n'>{r.land_take_ha:,.1f}"
+                         f"</td><td class='n'>{r.reserve_ha:,.1f}</td><td class='n'>{r.yearly_cost:,.0f}</td>"
+                         f"<td class='n'>{r.one_off_eur:,.0f}</td></tr>" for r in data.periods.itertuples())
+                     + "</table><p class='basis'>The map and the tables below show the last period; every period "
+                     "is a layer of the GeoPackage.</p>")
     img = base64.b64encode(map_png).decode("ascii")
     title = s.get("title") or data.result.name
     versions = s.get("versions", {})
@@ -342,6 +372,14 @@ def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
                        f"{r.tkm_per_yr:,.0f}"] for r in data.programmes.itertuples()], {1, 3, 4, 5}), "",
            *[part for line in data.tensions for part in (f"**Rule tension** — {line}", "")],
            *_md_models_equity(data),
+           *(["## Per period", "", _md_table(
+               ["period", "years", "facilities", "opened", "closed", "land take (ha)", "on reserve land (ha)",
+                "yearly cost", "one-off (EUR)"],
+               [[r.period, f"{r.years:g}", r.facilities, r.opened, r.closed, f"{r.land_take_ha:,.1f}",
+                 f"{r.reserve_ha:,.1f}", f"{r.yearly_cost:,.0f}", f"{r.one_off_eur:,.0f}"]
+                for r in data.periods.itertuples()], {1, 2, 3, 4, 5, 6, 7, 8}), "",
+              "The map and the tables below show the last period; every period is a layer of the GeoPackage.", ""]
+             if data.periods is not None else []),
            "## Map", "", f"![map]({map_name})", "", "## Per region", "",
            _md_table(["region", "facility", "size", "load (t/yr)", "utilisation", "municipalities", "t·km/yr"],
                      [[r.region, f"{r.facility} ({r.site_id})", r.size, f"{r.load_t:,.0f}", _fmt_util(r.utilisation),
@@ -376,7 +414,7 @@ def make_report(path: str | Path, out_dir: Path | None = None, boundaries: str |
     bnd = read_boundaries(boundaries) if boundaries is not None else None
     target = Path(out_dir) if out_dir is not None else result.folder
     target.mkdir(parents=True, exist_ok=True)
-    png = _png_bytes(result, bnd)
+    png = _png_bytes(period_view(result)[0], bnd)
     (target / "map.png").write_bytes(png)
     data = report_data(result)
     html_path, md_path = target / "report.html", target / "report.md"
