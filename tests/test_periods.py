@@ -290,3 +290,23 @@ def test_chain_over_periods_matches_enumeration(seed: int) -> None:
     assert sol.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
     for q, s in zip(periods, sol.solutions):
         assert verify_chain(q, s, coords, COSTS) == []
+
+
+def test_p2c_rampup_follows_the_study_and_the_timeline() -> None:
+    """s2e (compiled, not solved: 10+ minutes on this machine; benchmarks/instances/run_all.py solves it): P2C at
+    26,000 t/yr before 2028 and 65,000 t/yr from 2028 (L10751-10754), imports and sorted share per period."""
+    from optimizer.data.instance import load_instance
+    from optimizer.model.periods_compile import compile_chain_periods
+
+    inst = load_instance("s2e-p2c-rampup")
+    pc = compile_chain_periods(inst)
+    assert pc.mp.labels == ("2025-2027", "2028-2030", "2031-2040")
+    p2c = [int(np.flatnonzero(c.facilities["existing_id"] == "indaver-p2c-antwerpen")[0]) for c in pc.periods]
+    assert [c.problem.fac_capacity_t[j] for c, j in zip(pc.periods, p2c)] == [26_000, 65_000, 65_000]
+    spec = inst.periods
+    base = pc.base.problem
+    for t, c in enumerate(pc.periods):
+        assert c.problem.gw_supply_t.sum() == pytest.approx(base.gw_supply_t.sum() * spec.import_factor[t])
+        assert c.problem.yields[0] == pytest.approx(base.yields[0] * spec.sorted_share_factor[t])
+    assert pc.mp.required[:, pc.base.facilities["existing"].to_numpy(bool)].all()  # the Indaver sites stay open
+    assert set(spec.assumptions_used) >= {"chain_import_factor_by_period", "opening_cost_eur_per_m2"}

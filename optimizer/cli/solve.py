@@ -207,9 +207,12 @@ def chain(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Solve a multi-echelon plastics-chain instance (S2b, S5, S8), verify it and write GeoPackage, CSV, summary."""
-    from optimizer.data.instance import parse_overrides
+    from optimizer.data.instance import is_periods_instance, parse_overrides
 
     target = out_dir if out_dir is not None else Path("results") / Path(name).stem
+    if is_periods_instance(name):  # the chain over periods (s2e-p2c-rampup): one MIP over all periods
+        _run_periods(name, parse_overrides(set_ or []), target, time_limit, None, None, quiet=False, as_json=as_json)
+        return
     _run_chain(name, parse_overrides(set_ or []), target, time_limit, quiet=False, as_json=as_json)
 
 
