@@ -260,15 +260,17 @@ def _run_periods(name: str, overrides: dict[str, str], target: Path, time_limit:
         out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
     chain = s.get("kind") == "chain_periods"
     table = Table("period", "years", "facilities" if not chain else "new (sort/mech/chem)", "opened", "closed",
-                  "new land (ha)", "yearly cost (EUR)", "one-off (EUR)", title=f"{s['instance']} — {s['title']}")
+                  "new land (ha)", "on reserve (ha)", "yearly cost (EUR)", "one-off (EUR)",
+                  title=f"{s['instance']} — {s['title']}")
     for p in s["periods"]:
         if chain:
             n = "/".join(str(v["new"]) for v in p["facilities_per_echelon"].values())
-            land, yearly = p["new_land_take_ha"], p["yearly_cost_eur"]
+            land, yearly, reserve = p["new_land_take_ha"], p["yearly_cost_eur"], "–"
         else:
             n, land, yearly = str(p["facilities"]), p["land_take_ha"], p["objective"]["total"]
+            reserve = f"{p['land_take_by_kind_ha'].get('reserve', 0.0):.1f}"
         table.add_row(p["period"], f"{p['years']:g}", n, str(len(p["opened"])), str(len(p["closed"])), f"{land:.1f}",
-                      f"{yearly:,.0f}", f"{p['opening_cost_eur'] + p['closing_cost_eur']:,.0f}")
+                      reserve, f"{yearly:,.0f}", f"{p['opening_cost_eur'] + p['closing_cost_eur']:,.0f}")
     out.print(table)
     obj = s["objective"]
     out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.0f} "
