@@ -105,6 +105,8 @@ def sensitivity(
 ) -> None:
     """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
     robust-site map."""
+    from optimizer.atomic import check_destination
+    from optimizer.cli.solve import default_out
     from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import sensitivity as sens
@@ -112,17 +114,18 @@ def sensitivity(
     if samples < 0:
         raise InputError("must be ≥ 0", field="--samples")
     base_set = parse_overrides(set_ or [])
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-sensitivity")
+    check_destination(target, (resolve_instance_path(name),), kind="sweep")  # before any solve
     inst = load_instance(name, base_set)
     variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
     instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
     spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
-    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-sensitivity"
     try:
         result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
                                       console=None if quiet else err)
     except KeyboardInterrupt:
         err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
-                  markup=False)
+                  markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if quiet:
         return

@@ -253,10 +253,7 @@ def run_sweep(
     if workers is not None and workers < 0:
         raise InputError("must be ≥ 0 (0 runs in-process)", field="--workers")
     (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
-    if not (out_dir / SWEEP_MARKER).exists():  # mark the folder as siting's before the first scenario writes
-        write_atomic(out_dir / SWEEP_MARKER, lambda p: p.write_text(json.dumps(
-            {"format": SWEEP_FORMAT, "format_version": 1, "sweep": sweep.name, "status": "running"}, indent=2) + "\n",
-            encoding="utf-8"))
+    mark_sweep_folder(out_dir, sweep.name)
 
     t0 = time.perf_counter()
     records: dict[int, dict] = {}
@@ -311,6 +308,16 @@ def run_sweep(
     if interrupted:
         raise KeyboardInterrupt(result)
     return result
+
+
+def mark_sweep_folder(out_dir: Path, name: str) -> None:
+    """Mark ``out_dir`` as a sweep folder (``sweep.json``) before anything else is written into it, so a rerun (a
+    resume) knows it as siting's; the finished sweep rewrites the file with its manifest."""
+    if not (out_dir / SWEEP_MARKER).exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(out_dir / SWEEP_MARKER, lambda p: p.write_text(json.dumps(
+            {"format": SWEEP_FORMAT, "format_version": 1, "sweep": name, "status": "running"}, indent=2) + "\n",
+            encoding="utf-8"))
 
 
 @contextmanager
