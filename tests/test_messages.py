@@ -176,9 +176,9 @@ def test_ctrl_c_in_a_sweep_prints_no_worker_tracebacks(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches the whole process group: the workers too. They ignore it; the sweep stops,
     keeps what finished and says so in one line."""
     (tmp_path / "s.toml").write_text(f'[sweep]\nname = "c"\ninstance = "{(BASE / "instance.toml").as_posix()}"\n'
-                                     '[[grid]]\nvary = { land_cost_eur_per_m2 = [0, 1, 2, 3, 4, 5] }\n')
+                                     '[[grid]]\nvary = { land_cost_eur_per_m2 = [0, 1, 2, 3] }\n')
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "sweep", "s.toml", "--workers", "2", "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "sweep", "s.toml", "--workers", "1", "--out",
                              str(out)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 180

@@ -265,3 +265,13 @@ def test_a_result_whose_instance_moved_is_not_taken_as_verified(tmp_path: Path) 
     assert r.exit_code == 2 and "--allow-unverified" in r.stderr and changes(before, snapshot(tmp_path)) == []
     r = CliRunner().invoke(app, ["report", str(out), "--allow-unverified", "--quiet"])
     assert r.exit_code == 0 and "UNVERIFIED" in (out / "report.html").read_text(), r.output
+
+
+@pytest.mark.parametrize("options", [["--set", "sparsify=on", "--set", "sparsify_k=2"], ["--crs", "EPSG:4326"]],
+                         ids=["sparsified", "wgs84-layers"])
+def test_sparsified_and_reprojected_results_verify(options: list[str], tmp_path: Path) -> None:
+    """k-nearest arcs (each stored pair costed from the arc source) and GeoPackage layers in another CRS."""
+    out = tmp_path / "res"
+    r = CliRunner().invoke(app, ["solve", str(BASE / "instance.toml"), "--out", str(out), "-q", *options])
+    assert r.exit_code == 0, r.output
+    assert _verify(out)[0] == 0
