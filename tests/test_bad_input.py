@@ -514,7 +514,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 SUBPROCESS_CASES = ["demand-negative", "gis-no-crs", "set-unknown-parameter", "matrix-negative-demand",
-                    "matrix-dense-row-short", "table-symlink-escape", "time-limit-nan"]
+                    "table-symlink-escape"]
 
 
 @pytest.mark.parametrize("case_id", SUBPROCESS_CASES)

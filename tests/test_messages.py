@@ -101,11 +101,12 @@ def test_show_cites_the_study_not_the_digest() -> None:
     assert "lines L10020-10133" in source and "DIGEST" not in source and "§" not in source
 
 
-def test_bench_without_data_says_where_the_data_go(tmp_path: Path) -> None:
+def test_bench_without_data_says_where_the_data_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITING_BENCHMARKS_DIR", str(tmp_path / "none"))
     before = snapshot(tmp_path)
-    proc = siting("bench", "ci", "--out", str(tmp_path / "bench"), env={"SITING_BENCHMARKS_DIR": str(tmp_path / "none")})
-    line = _one_error(proc.stderr)
-    assert proc.returncode == 2 and f"no benchmark data in {tmp_path / 'none'}" in line
+    r = CliRunner().invoke(app, ["bench", "ci", "--out", str(tmp_path / "bench")])
+    line = _one_error(r.stderr)
+    assert r.exit_code == 2 and f"no benchmark data in {tmp_path / 'none'}" in line
     assert "SITING_BENCHMARKS_DIR" in line and "benchmarks/README.md" in line
     assert changes(before, snapshot(tmp_path)) == []
 
