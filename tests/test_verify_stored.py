@@ -275,3 +275,20 @@ def test_sparsified_and_reprojected_results_verify(options: list[str], tmp_path:
     r = CliRunner().invoke(app, ["solve", str(BASE / "instance.toml"), "--out", str(out), "-q", *options])
     assert r.exit_code == 0, r.output
     assert _verify(out)[0] == 0
+
+
+def test_a_coverage_model_result_holds_and_a_false_coverage_claim_is_found(tmp_path: Path) -> None:
+    """A matrix instance solved by MCLP: its own objective (covered demand), coverage recomputed from the open set."""
+    shutil.copytree(MATRIX, tmp_path / "m", ignore=shutil.ignore_patterns("*.py"))
+    problem = tmp_path / "m" / "problem.toml"
+    problem.write_text(problem.read_text().replace("single_source = true",
+                                                   'single_source = true\nmodel = "mclp"\nservice = 30\np = 1'))
+    out = tmp_path / "res"
+    assert CliRunner().invoke(app, ["solve", str(tmp_path / "m"), "--out", str(out), "-q"]).exit_code == 0
+    assert _verify(out)[0] == 0
+    clients = pd.read_csv(out / "clients.csv")
+    assert not clients["covered"].all()
+    clients["covered"] = True  # every client claimed covered
+    clients.to_csv(out / "clients.csv", index=False)
+    code, _, stderr = _verify(out)
+    assert code == 5 and "covered" in stderr, stderr

@@ -20,41 +20,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optimizer.atomic import RESULT_MARKER, folder_marker
+from optimizer.check.stored_common import (
+    StoredCheck,
+    check_copies,
+    check_gap,
+    close,
+    hash_note,
+    number,
+    objective_total,
+    read_table,
+    recorded_overrides,
+)
+from optimizer.check.stored_kinds import check_chain, check_matrix
 from optimizer.errors import InputError, VerificationError
-
-GPKG_NAME = "result.gpkg"
-REL_TOL, ABS_TOL = 1e-6, 1e-6
-ID_COLUMNS = {"facility_id", "programme", "site_id", "site_name", "zone_type", "nis", "region", "size", "land_kind",
-              "demand_id", "municipality", "client", "facility", "kind", "from", "to", "name", "echelon", "source",
-              "type_environment"}
-
-
-@dataclass
-class StoredCheck:
-    """What :func:`verify_stored` found: the violations (empty when the result holds), notes and checks made."""
-
-    folder: Path
-    kind: str
-    instance: str
-    violations: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-    def as_dict(self) -> dict:
-        return {"result": str(self.folder), "kind": self.kind, "instance": self.instance, "verified": self.ok,
-                "violations": self.violations, "notes": self.notes, "checks": self.checks}
-
 
 class UnverifiedResultError(VerificationError):
     """A stored result that fails the independent check, refused by a command that reads results."""
@@ -105,21 +89,6 @@ def kind_of(summary: dict, folder: Path) -> str:
     if (folder / "assignments.csv").is_file():
         return "matrix"
     return "named"
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{path.name} is missing; the result is incomplete", file=path.parent)
-    frame = pd.read_csv(path, dtype={c: str for c in ID_COLUMNS}, keep_default_na=True)
-    for col in ID_COLUMNS & set(frame.columns):
-        frame[col] = frame[col].fillna("").astype(str)
-    return frame
-
-
-def _read_layer(gpkg: Path, layer: str):  # noqa: ANN202 - GeoDataFrame
-    import pyogrio
-
-    return pyogrio.read_dataframe(gpkg, layer=layer)
 
 
 def find_instance(folder: Path, summary: dict, instance: str | Path | None) -> str | Path:
@@ -174,57 +143,24 @@ def verify_stored(path: str | Path, instance: str | Path | None = None) -> Store
     kind = kind_of(summary, folder)
     source = find_instance(folder, summary, instance)
     check = StoredCheck(folder, kind, str(summary.get("instance", "")))
-    {"named": _check_named, "matrix": _check_matrix, "chain": _check_chain}[kind](folder, summary, source, check)
+    {"named": _check_named, "matrix": check_matrix, "chain": check_chain}[kind](folder, summary, source, check)
     return check
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= ABS_TOL + REL_TOL * max(abs(a), abs(b))
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _hash_note(check: StoredCheck, recorded: object, current: str) -> None:
-    check.checks.append("instance hash")
-    if recorded != current:
-        check.notes.append(f"the instance has changed since this result was written (hash {str(recorded)[:12]} then, "
-                           f"{current[:12]} now): the result is checked against the instance as it is now")
-
-
-def _check_gap(summary: dict, objective: float, check: StoredCheck) -> None:
-    bound, gap = _number(summary.get("bound")), _number(summary.get("gap"))
-    check.checks.append("summary: status, bound and gap")
-    if summary.get("status") not in ("optimal", "feasible"):
-        check.violations.append(f"summary.json: status {summary.get('status')!r} is not a solved result")
-    if bound is not None and gap is not None:
-        want = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-        if abs(want - gap) > 1e-6 + 1e-6 * abs(want):
-            check.violations.append(f"summary.json: gap {gap:.6g} does not follow from objective and bound ({want:.6g})")
-
-
-def _overrides(summary: dict) -> dict[str, str]:
-    given = summary.get("overrides")
-    if isinstance(given, dict):
-        return {str(k): str(v) for k, v in given.items()}
-    return {}
 
 
 # --- named instances ----------------------------------------------------------------------------------------------
 def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    from optimizer.check.verify import verify_problem, verify_siting
+    from optimizer.check.verify import verify_siting
     from optimizer.data.instance import load_instance
     from optimizer.model.formulation import compile_instance
     from optimizer.output.tables import ResultTables
     from optimizer.problem import Solution
 
-    fac, alloc = _read_csv(folder / "facilities.csv"), _read_csv(folder / "allocations.csv")
-    inst = load_instance(source, _overrides(summary))
-    _hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
+    inst = load_instance(source, recorded_overrides(summary))
+    hash_note(check, summary.get("instance_hash"), inst.content_hash())
     sp = compile_instance(inst)
     p = sp.problem
-    objective = _objective_total(summary, check)
+    objective = objective_total(summary, check)
 
     y = np.zeros(p.n_options, dtype=bool)
     option = pd.Index(p.option_ids).get_indexer(fac["facility_id"])
@@ -246,19 +182,18 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
     share = alloc["share"].to_numpy(float)[rows]
     problem = dataclasses.replace(p, arc_client=client[known].astype(np.int64), arc_option=opt[known].astype(np.int64),
                                   arc_cost=np.where(allowed, cost, 0.0), arc_km=km)
-    bound = _number(summary.get("bound"))
+    bound = number(summary.get("bound"))
     sol = Solution(open_options=y, arc_share=np.clip(share, -1.0, 2.0), objective=objective,
                    bound=bound if bound is not None else -np.inf, status=str(summary.get("status", "")))
-    generic = verify_problem(problem, sol)
-    check.checks += [f"stored tables: {c}" for c in generic.checks]
-    check.violations += generic.violations
+    _check_named_problem(sp, problem, sol, check)
     stored_cost = alloc["cost"].to_numpy(float)[rows]
     bad = np.flatnonzero(allowed & ~np.isclose(stored_cost, cost * share, rtol=1e-6, atol=1e-6))
     for k in bad[:3]:
         r = rows[k]
         check.violations.append(f"allocations.csv row {r + 2}: cost {stored_cost[k]:.6g}, the instance gives "
                                 f"{cost[k] * share[k]:.6g} for {alloc['municipality'].iloc[r]} → {alloc['site_id'].iloc[r]}")
-    tables = ResultTables(fac, alloc, pd.DataFrame(), pd.DataFrame())
+    demand_csv = folder / "demand.csv"  # per demand unit: covered flags of a coverage model
+    tables = ResultTables(fac, alloc, read_table(demand_csv) if demand_csv.is_file() else pd.DataFrame(), pd.DataFrame())
     try:
         domain = verify_siting(sp, sol, tables)
         check.checks += [f"the study's rules: {c}" for c in domain.checks]
@@ -266,19 +201,42 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
     _check_named_summary(summary, fac, alloc, check)
-    _check_gpkg(folder, {"facilities": fac, "allocations": alloc}, summary, check)
-    _check_gap(summary, objective, check)
+    check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
+    check_gap(summary, objective, check)
 
 
-def _objective_total(summary: dict, check: StoredCheck) -> float:
-    obj = summary.get("objective")
-    total = _number(obj.get("total")) if isinstance(obj, dict) else _number(obj)
-    if total is None:
-        total = _number(summary.get("objective_eur_per_yr"))
-    if total is None:
-        check.violations.append("summary.json: no objective recorded")
-        return float("nan")
-    return total
+def _check_named_problem(sp, problem, sol, check: StoredCheck) -> None:  # noqa: ANN001 - SitingProblem, arrays
+    """The array-level check of the stored allocation: every constraint, the objective and the bound.
+
+    Programmes placed by a coverage model (LSCP, MCLP, ...) may leave demand unserved by design: the default
+    model's part is checked as a whole problem of its own, the coverage parts by the coverage rules the domain
+    check re-derives from coordinates (:func:`optimizer.check.verify.verify_siting`), and the objective — the cost
+    of the stored allocation — is recomputed over everything.
+    """
+    from optimizer.check.verify import verify_problem
+    from optimizer.model.plan import is_whole, subproblem
+    from optimizer.problem import Solution, objective_parts
+
+    groups = getattr(sp, "groups", None) or []
+    if not groups or is_whole(sp.problem, groups) or all(g.spec is None for g in groups):
+        report = verify_problem(problem, sol)
+        check.checks += [f"stored tables: {c}" for c in report.checks]
+        check.violations += report.violations
+        return
+    for group in groups:
+        if group.spec is not None:
+            continue
+        sub, arcs = subproblem(problem, group)
+        part = Solution(np.asarray(sol.open_options)[group.options], np.asarray(sol.arc_share)[arcs], float("nan"),
+                        -np.inf, sol.status)
+        report = verify_problem(sub, part)
+        label = f"{', '.join(group.programmes)}: " if group.programmes else ""
+        check.checks += [f"stored tables: {label}{c}" for c in report.checks]
+        check.violations += [f"{label}{v}" for v in report.violations]
+    check.checks.append("stored tables: objective recomputed (cost of the stored allocation)")
+    total = objective_parts(problem, np.asarray(sol.open_options, bool), np.asarray(sol.arc_share, float))["total"]
+    if np.isfinite(sol.objective) and not close(total, sol.objective):
+        check.violations.append(f"objective {sol.objective:.6f} differs from recomputed {total:.6f}")
 
 
 def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -303,187 +261,17 @@ def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray,
 def _check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
     check.checks.append("summary: land take and counts per programme against the tables")
     land = float(fac["area_m2"].sum()) / 10_000.0
-    stated = _number(summary.get("land_take_ha"))
-    if stated is not None and not _close(stated, land):
+    stated = number(summary.get("land_take_ha"))
+    if stated is not None and not close(stated, land):
         check.violations.append(f"summary.json: land take {stated:.4f} ha, the facilities take {land:.4f} ha")
     for pid, p in (summary.get("programmes") or {}).items():
         f = fac[fac["programme"] == pid]
         if isinstance(p, dict) and p.get("facilities") is not None and int(p["facilities"]) != len(f):
             check.violations.append(f"summary.json: {pid} has {p['facilities']} facilities, facilities.csv lists {len(f)}")
-    tkm = _number(summary.get("transport_tkm_per_yr"))
-    if tkm is not None and "tkm" in alloc and not _close(tkm, float(alloc["tkm"].sum())):
+    tkm = number(summary.get("transport_tkm_per_yr"))
+    if tkm is not None and "tkm" in alloc and not close(tkm, float(alloc["tkm"].sum())):
         check.violations.append(f"summary.json: transport {tkm:,.2f} t·km/yr, the allocations sum to "
                                 f"{float(alloc['tkm'].sum()):,.2f}")
-
-
-# --- GeoPackage against CSV ---------------------------------------------------------------------------------------
-def _check_gpkg(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, check: StoredCheck) -> None:
-    """Every layer of ``result.gpkg`` that has a CSV copy holds the same rows, values and points."""
-    import pyogrio
-
-    gpkg = folder / GPKG_NAME
-    if not gpkg.is_file():
-        check.violations.append(f"{GPKG_NAME} is missing")
-        return
-    try:
-        layers = {str(n) for n, _ in pyogrio.list_layers(gpkg)}
-    except Exception as e:  # noqa: BLE001 - an unreadable GeoPackage is a finding, not a crash
-        check.violations.append(f"{GPKG_NAME} cannot be read ({str(e)[:80]})")
-        return
-    for layer, csv in tables.items():
-        check.checks.append(f"{GPKG_NAME} layer {layer} equals {layer}.csv")
-        if layer not in layers:
-            check.violations.append(f"{GPKG_NAME} has no layer {layer!r}")
-            continue
-        gdf = _read_layer(gpkg, layer)
-        if gdf.crs is not None and gdf.crs.to_epsg() != 31370:
-            gdf = gdf.to_crs("EPSG:31370")
-        check.violations += _compare_layer(layer, gdf, csv)
-    meta = (pyogrio.read_info(gpkg, layer=next(iter(tables))).get("dataset_metadata") or {})
-    for key in ("instance_hash", "status"):
-        if key in meta and key in summary and str(meta[key]) != str(summary[key]):
-            check.violations.append(f"{GPKG_NAME} metadata says {key} {meta[key]!r}, summary.json {summary[key]!r}")
-    obj = summary.get("objective")
-    total = _number(obj.get("total")) if isinstance(obj, dict) else None
-    if "objective" in meta and total is not None and not _close(float(meta["objective"]), total):
-        check.violations.append(f"{GPKG_NAME} metadata says objective {meta['objective']}, summary.json {total:.6f}")
-
-
-def _text(values: pd.Series) -> np.ndarray:
-    """Values as text, every spelling of a missing value (written by pandas or the GeoPackage) as ''."""
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    return text.replace({"nan": "", "None": "", "<NA>": "", "NaN": ""}).to_numpy()
-
-
-def _compare_layer(layer: str, gdf, csv: pd.DataFrame) -> list[str]:  # noqa: ANN001 - GeoDataFrame
-    name = f"{GPKG_NAME} layer {layer} and {layer}.csv"
-    if len(gdf) != len(csv):
-        return [f"{name} differ: {len(gdf)} rows in the GeoPackage, {len(csv)} in the CSV"]
-    out: list[str] = []
-    for col in [c for c in csv.columns if c in gdf.columns and c != "geometry"]:
-        a, b = gdf[col], csv[col]
-        if col in ID_COLUMNS or b.dtype == object:
-            diff = np.flatnonzero(_text(a) != _text(b))
-        else:
-            x, y = pd.to_numeric(a, errors="coerce").to_numpy(float), pd.to_numeric(b, errors="coerce").to_numpy(float)
-            diff = np.flatnonzero(~(np.isclose(x, y, rtol=1e-9, atol=1e-9) | (np.isnan(x) & np.isnan(y))))
-        if diff.size:
-            k = int(diff[0])
-            out.append(f"{name} differ in row {k + 2}, column {col}: {str(a.iloc[k])[:40]!r} in the GeoPackage, "
-                       f"{str(b.iloc[k])[:40]!r} in the CSV")
-    if {"x", "y"} <= set(csv.columns) and len(gdf):
-        geom = gdf.geometry
-        start = geom.apply(lambda g: g.coords[0] if g is not None and not g.is_empty else (np.nan, np.nan))
-        xy = np.array(list(start), dtype=float)
-        far = np.flatnonzero(np.hypot(xy[:, 0] - csv["x"].to_numpy(float), xy[:, 1] - csv["y"].to_numpy(float)) > 1.0)
-        if far.size:
-            out.append(f"{name} differ in row {int(far[0]) + 2}: the geometry lies elsewhere than x/y")
-    return out[:5]
-
-
-# --- matrix instances ---------------------------------------------------------------------------------------------
-def _check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    import hashlib
-
-    from optimizer.check.verify import verify_problem
-    from optimizer.data.matrix_files import load_matrix_instance, matrix_files_read
-    from optimizer.problem import Solution
-
-    fac, assign = _read_csv(folder / "facilities.csv"), _read_csv(folder / "assignments.csv")
-    problem = load_matrix_instance(source)
-    digest = hashlib.sha256()
-    for f in matrix_files_read(source):
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    _hash_note(check, summary.get("instance_hash"), digest.hexdigest())
-    objective = _objective_total(summary, check)
-    index = pd.Index(problem.option_ids)
-    where = index.get_indexer(fac["facility"])
-    for k in np.flatnonzero(where < 0)[:3]:
-        check.violations.append(f"facilities.csv: {fac['facility'].iloc[k]!r} is not a facility of the instance")
-    opened = fac["open"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"]).to_numpy()
-    y = np.zeros(problem.n_options, dtype=bool)
-    y[where[(where >= 0) & opened]] = True
-    client = pd.Index(problem.client_ids).get_indexer(assign["client"])
-    opt = index.get_indexer(assign["facility"])
-    lookup = pd.Series(np.arange(problem.n_arcs), index=problem.arc_client.astype(np.int64) * problem.n_options
-                       + problem.arc_option)
-    arc = lookup.reindex(client.astype(np.int64) * problem.n_options + opt).to_numpy()
-    x = np.zeros(problem.n_arcs)
-    for k in np.flatnonzero(np.isnan(arc) | (client < 0) | (opt < 0))[:3]:
-        check.violations.append(f"assignments.csv row {k + 2}: {assign['client'].iloc[k]!r} → "
-                                f"{assign['facility'].iloc[k]!r} is not an allowed pair of the instance")
-    ok = ~np.isnan(arc) & (client >= 0) & (opt >= 0)
-    a = arc[ok].astype(np.int64)
-    share = assign["share"].to_numpy(float)[ok]
-    if len(np.unique(a)) != len(a):
-        check.violations.append("assignments.csv lists a client-facility pair twice")
-    np.add.at(x, a, share)
-    stored = assign["cost"].to_numpy(float)[ok]
-    for k in np.flatnonzero(~np.isclose(stored, problem.arc_cost[a] * share, rtol=1e-6, atol=1e-6))[:3]:
-        check.violations.append(f"assignments.csv: cost {stored[k]:.6g} for {problem.client_ids[problem.arc_client[a[k]]]}"
-                                f", the instance gives {problem.arc_cost[a[k]] * share[k]:.6g}")
-    bound = _number(summary.get("bound"))
-    sol = Solution(open_options=y, arc_share=x, objective=objective, bound=bound if bound is not None else -np.inf,
-                   status=str(summary.get("status", "")))
-    report = verify_problem(problem, sol)
-    check.checks += [f"stored tables: {c}" for c in report.checks]
-    check.violations += report.violations
-    stated = summary.get("open_facilities")
-    if stated is not None and int(stated) != int(y.sum()):
-        check.violations.append(f"summary.json: {stated} open facilities, facilities.csv opens {int(y.sum())}")
-    _check_gap(summary, objective, check)
-
-
-# --- chain instances ----------------------------------------------------------------------------------------------
-def _check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    from optimizer.check.chain import verify_chain
-    from optimizer.data.instance import load_instance
-    from optimizer.model.chain import ChainSolution
-    from optimizer.model.chain_compile import compile_chain
-
-    fac, flows = _read_csv(folder / "facilities.csv"), _read_csv(folder / "flows.csv")
-    overrides = _overrides(summary) or {k: str(v) for k, v in (summary.get("parameters") or {}).items()}
-    inst = load_instance(source, overrides)
-    _hash_note(check, summary.get("instance_hash"), inst.content_hash())
-    cc = compile_chain(inst)
-    p = cc.problem
-    objective = _objective_total(summary, check)
-    ids = pd.Index(p.fac_ids)
-    where = ids.get_indexer(fac["facility_id"])
-    for k in np.flatnonzero(where < 0)[:3]:
-        check.violations.append(f"facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility of the instance")
-    y = np.zeros(p.n_fac, dtype=bool)
-    y[where[where >= 0]] = True
-    names = {"collect": cc.clients["name"].astype(str).to_numpy(), "import": np.asarray(p.gw_ids, dtype=str),
-             "link": np.asarray(p.fac_ids, dtype=str)}
-    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}"
-                     for kind, i, j in zip(p.arc_kind, p.arc_from, p.arc_to)])
-    arc = keys.get_indexer(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"])
-    for k in np.flatnonzero(arc < 0)[:3]:
-        check.violations.append(f"flows.csv row {k + 2}: {flows['kind'].iloc[k]} flow {flows['from'].iloc[k]!r} → "
-                                f"{flows['to'].iloc[k]!r} is not an arc of the instance")
-    ok = arc >= 0
-    f = np.zeros(p.n_arcs)
-    np.add.at(f, arc[ok], flows["tonnes"].to_numpy(float)[ok])
-    for col, values in (("km", p.arc_km), ("eur_per_t", p.arc_cost_per_t)):
-        bad = np.flatnonzero(~np.isclose(flows[col].to_numpy(float)[ok], values[arc[ok]], rtol=1e-6, atol=1e-6))
-        for k in bad[:2]:
-            check.violations.append(f"flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "
-                                    f"{flows['to'].to_numpy()[ok][k]} differs from the instance")
-    bound = _number(summary.get("bound"))
-    sol = ChainSolution(open_fac=y, flow_t=f, objective=objective, bound=bound if bound is not None else -np.inf,
-                        status=str(summary.get("status", "")))
-    check.checks += [f"stored tables: {c}" for c in ("supply", "imports", "capacity", "yields", "echelon order",
-                                                        "existing open", "new counts", "free land",
-                                                        "arc costs from coordinates", "objective")]
-    check.violations += verify_chain(p, sol, cc.coords, cc.costs)
-    transport = _number(summary.get("transport_eur_per_yr"))
-    if transport is not None and not _close(transport, float((flows["tonnes"] * flows["eur_per_t"]).sum())):
-        check.violations.append(f"summary.json: transport {transport:,.2f} EUR/yr, the flows cost "
-                                f"{float((flows['tonnes'] * flows['eur_per_t']).sum()):,.2f}")
-    _check_gpkg(folder, {"facilities": fac, "flows": flows}, summary, check)
-    _check_gap(summary, objective, check)
 
 
 def require_verified(path: str | Path, what: str, *, allow_unverified: bool = False) -> StoredCheck:
