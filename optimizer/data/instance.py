@@ -164,8 +164,13 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
     candidate = INSTANCES_DIR / f"{name_or_path}.toml"
     if candidate.exists():
         return candidate
-    known = ", ".join(r["name"] for r in list_instances())
-    raise InputError(f"no instance named {name_or_path!r}; known instances: {known} (see `siting list`)")
+    import difflib
+
+    names = [r["name"] for r in list_instances()]
+    close = difflib.get_close_matches(str(name_or_path), names, n=3)
+    known = (f"did you mean {', '.join(repr(c) for c in close)}?" if close
+             else "known: " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else ""))
+    raise InputError(f"no instance named {name_or_path!r}; {known} ({len(names)} named instances: see `siting list`)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
