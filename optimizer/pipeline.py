@@ -9,7 +9,6 @@ the next step, issue 14); so do multi-period instances of either kind (:func:`ru
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,10 +200,10 @@ def run_matrix(
     import numpy as np
     import pandas as pd
 
-    from optimizer.atomic import atomic_directory
-    from optimizer.data.matrix_files import load_matrix_instance
+    from optimizer.atomic import atomic_directory, result_marker
+    from optimizer.data.matrix_files import load_matrix_instance, matrix_files_read
     from optimizer.model.plan import matrix_groups
-    from optimizer.output.export import json_default
+    from optimizer.output.export import strict_dumps
     from optimizer.output.matrix_models import matrix_model_tables
     from optimizer.output.tables import versions
 
@@ -224,12 +223,10 @@ def run_matrix(
     whole, reports = verify_models(problem, models)
     whole.raise_if_failed()
     report = reports[0]
-    files = sorted(Path(path).rglob("*")) if Path(path).is_dir() else [Path(path)]
     digest = hashlib.sha256()
-    for f in files:
-        if f.is_file():
-            digest.update(f.name.encode())
-            digest.update(f.read_bytes())
+    for f in matrix_files_read(path):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
     used = np.flatnonzero(solution.arc_share > 1e-9)
     assignments = pd.DataFrame(
         {
@@ -242,7 +239,10 @@ def run_matrix(
     facilities = pd.DataFrame({"facility": problem.option_ids, "open": solution.open_options})
     clients, equity, model = matrix_model_tables(problem, part, report)
     summary = {
+        **result_marker(),
+        "kind": "matrix",
         "instance": problem.name,
+        "instance_path": str(Path(path).resolve()),
         "instance_hash": digest.hexdigest(),
         "status": solution.status,
         "optimal": solution.status == Status.OPTIMAL,
@@ -266,7 +266,7 @@ def run_matrix(
             facilities.to_csv(tmp / "facilities.csv", index=False)
             assignments.to_csv(tmp / "assignments.csv", index=False)
             clients.to_csv(tmp / "clients.csv", index=False)
-            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n")
+            (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
         summary["out_dir"] = str(out_dir)
     return summary
 

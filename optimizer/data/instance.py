@@ -178,8 +178,13 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
     candidate = INSTANCES_DIR / f"{name_or_path}.toml"
     if candidate.exists():
         return candidate
-    known = ", ".join(r["name"] for r in list_instances())
-    raise InputError(f"no instance named {name_or_path!r}; known instances: {known} (see `siting list`)")
+    import difflib
+
+    names = [r["name"] for r in list_instances()]
+    close = difflib.get_close_matches(str(name_or_path), names, n=3)
+    known = (f"did you mean {', '.join(repr(c) for c in close)}?" if close
+             else "known: " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else ""))
+    raise InputError(f"no instance named {name_or_path!r}; {known} ({len(names)} named instances: see `siting list`)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,7 +269,10 @@ def unknown_message(key: str, known: dict) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+    names = sorted(known)
+    listed = ", ".join(names[:8]) + (f", ... ({len(names)} in all; `siting show NAME` lists them)" if len(names) > 8
+                                     else "")
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {listed}"
     return f"unknown parameter {key!r}{hint}"
 
 
@@ -309,18 +317,67 @@ def is_periods_instance(name_or_path: str | Path) -> bool:
         return False
 
 
+SECTIONS: dict[str, set[str] | None] = {
+    "instance": {"name", "title", "description", "source", "data_roots"},
+    "tables": {"demand", "candidates", "existing"},
+    "generator": None,  # checked key by key in _generator_spec
+    "programmes": {"place"},
+    "parameters": None,  # checked against PARAMETERS
+    "assumptions": None,  # checked against models/
+    "periods": None,  # checked key by key by the multi-period compiler
+}
+
+
+def _check_sections(manifest: dict, path: Path) -> None:
+    """Every section is known and a table; every key of a fixed section is known (a typo is an error, never
+    silently ignored)."""
+    import difflib
+
+    for section, value in manifest.items():
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, list(SECTIONS), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else f"; known: {', '.join(f'[{k}]' for k in SECTIONS)}"
+            raise InputError(f"unknown section [{section}]{hint}", file=path, field=section)
+        if not isinstance(value, dict):
+            raise InputError(f"[{section}] must be a table of keys, e.g. [{section}] on its own line", file=path,
+                             field=section)
+        keys = SECTIONS[section]
+        if keys is None:
+            continue
+        for key in value:
+            if key not in keys:
+                close = difflib.get_close_matches(key, sorted(keys), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(keys))}"
+                raise InputError(f"unknown key {key!r} in [{section}]; {hint}", file=path, field=f"{section}.{key}")
+
+
+def _manifest_roots(meta: dict, path: Path) -> list[Path]:
+    """``[instance] data_roots``: folders (absolute, or relative to the manifest) the tables may also be read from."""
+    given = meta.get("data_roots", [])
+    if isinstance(given, str):
+        given = [given]
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        raise InputError("data_roots is a list of folders, e.g. data_roots = [\"/srv/gis/flanders\"]", file=path,
+                         field="instance.data_roots")
+    roots = []
+    for folder in given:
+        root = (path.parent / folder).resolve()
+        if not root.is_dir():
+            raise InputError(f"data root {folder[:60]!r} is not a folder; give an existing folder", file=path,
+                             field="instance.data_roots")
+        roots.append(root)
+    return roots
+
+
 def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
     """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
-                                        "periods"}
-    if unknown_sections:
-        key = sorted(unknown_sections)[0]
-        raise InputError(f"unknown section [{key}]", file=path, field=key)
+    _check_sections(manifest, path)
     meta = manifest.get("instance", {})
     tables = manifest.get("tables", {})
+    roots = _manifest_roots(meta, path)
     generator = _generator_spec(manifest, path)
     for role in ("demand", "candidates"):
         if role not in tables and not generator:
@@ -342,7 +399,10 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
     if located and not any(p.knows_variant(variant) for p in located):
-        located[0].sizes_for(variant, strict=True)  # raises: no programme of the instance defines the variant
+        known = sorted({"final", *(v for p in located for v in p.variants)})
+        given_in = ("--set", "size_variant") if "size_variant" in overrides else (path, "parameters.size_variant")
+        raise InputError(f"no programme of this instance ({', '.join(p.id for p in located)}) has a size variant "
+                         f"{variant!r}; known: {', '.join(known)}", file=given_in[0], field=given_in[1])
     for prog in programmes:
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
@@ -355,10 +415,10 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
                                                       "--set" if "equity_within_km" in overrides else path)
 
     if generator:
-        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
+        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots)
     else:
-        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand")
-        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates")
+        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand", roots)
+        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates", roots)
         table_files = {"demand": demand_path, "candidates": cand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
     candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
@@ -440,13 +500,15 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
     return {k: spec.get(k, p.default) for k, p in GENERATOR_KEYS.items()}
 
 
-def _generate_tables(spec: dict, path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
+def _generate_tables(spec: dict, path: Path, roots: list[Path]
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
     """Demand points and parcels drawn from the base tables with the manifest's seed (deterministic)."""
     from optimizer.data import generate
 
     frames: dict = {}
     for role in ("municipalities", "candidates"):
-        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}")
+        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}",
+                                                          roots)
     munis = check_columns(frames["municipalities"].copy(), {**DEMAND_COLUMNS, "area_km2": "count"},
                            frames["municipalities_path"])
     munis["nis"] = munis["nis"].astype(str)

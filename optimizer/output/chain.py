@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,11 +58,13 @@ def chain_tables(cc: CompiledChain, s: ChainSolution) -> tuple[pd.DataFrame, pd.
 def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd.DataFrame,
                   flows: pd.DataFrame) -> dict:
     """The run manifest of a verified chain solution (the schema ``siting chain --json`` prints)."""
+    from optimizer.atomic import result_marker
     from optimizer.output.tables import versions
 
     p = cc.problem
     return {
-        "instance": inst.name, "title": inst.title, "status": sol.status,
+        **result_marker(), "kind": "chain",
+        "instance": inst.name, "title": inst.title, "instance_path": str(inst.path), "status": sol.status,
         "gap": (max(0.0, (sol.objective - sol.bound) / max(abs(sol.objective), 1e-9)) if math.isfinite(sol.bound)
                 else None),  # no proven bound: no gap to claim
         "objective_eur_per_yr": sol.objective,
@@ -86,6 +87,7 @@ def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd
         "ambition": str(inst.parameters["chain_ambition"]),
         "crossborder": bool(inst.parameters["chain_crossborder"]),
         "parameters": inst.parameters,
+        "overrides": dict(inst.overrides),
         "assumptions": {k: a.value for k, a in inst.assumptions.items()
                         if k.startswith(("chain_", "pmd_", "sorting_", "cost_", "transhipment"))
                         or k in _existing_assumptions(cc)},
@@ -135,6 +137,7 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
     import shapely
 
     from optimizer.atomic import atomic_directory
+    from optimizer.output.export import strict_dumps
     from optimizer.settings import CRS
 
     with atomic_directory(Path(out_dir)) as tmp:
@@ -144,5 +147,5 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
         gpd.GeoDataFrame(flows, geometry=lines, crs=CRS).to_file(tmp / "result.gpkg", layer="flows", driver="GPKG")
         fac.to_csv(tmp / "facilities.csv", index=False)
         flows.to_csv(tmp / "flows.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
     return out_dir

@@ -155,7 +155,10 @@ def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verificatio
         p.update({"opened": at.loc[at["event"] == "opened", "facility_id"].tolist(),
                   "closed": at.loc[at["event"] == "closed", "facility_id"].tolist(),
                   "opening_cost_eur": opened, "closing_cost_eur": closed})
+    from optimizer.atomic import result_marker
+
     summary = {
+        **result_marker(),  # what makes the folder a siting result (replace, verify)
         "instance": inst.name, "title": inst.title, "kind": "chain_periods", "status": sol.status,
         "optimal": sol.status == "optimal", "gap": sol.gap if math.isfinite(sol.gap) else None,
         "bound": sol.bound if math.isfinite(sol.bound) else None,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.atomic import result_marker
 from optimizer.model.plan import is_whole
 from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
 from optimizer.output.equity import allocation_equity, within_distances
@@ -177,8 +178,11 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "facilities_per_region": per_region.get(prog.id, {}),
         }
     return {
+        **result_marker(),  # what makes the folder a siting result (optimizer.atomic: replace, verify)
+        "kind": "named",
         "instance": sp.instance.name,
         "title": sp.instance.title,
+        "instance_path": str(sp.instance.path),
         "instance_hash": sp.instance.content_hash(),
         "parameters": sp.instance.parameters,
         "overrides": sp.instance.overrides,
