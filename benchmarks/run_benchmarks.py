@@ -27,14 +27,12 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from optimizer.benchmarks import benchmark_set  # noqa: E402
-from optimizer.bench import (  # noqa: E402
-    ALL_BASELINES,
-    BASELINE_LABELS,
+from optimizer.bench.baselines import ALL_BASELINES, BASELINE_LABELS, parse_baselines  # noqa: E402
+from optimizer.bench.harness import run_bench
+from optimizer.bench.readers import benchmark_set  # noqa: E402
+from optimizer.bench.report import (
     environment,
     markdown_table,
-    parse_baselines,
-    run_bench,
     summary_markdown,
     write_markdown,
     write_results,

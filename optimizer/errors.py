@@ -1,4 +1,11 @@
-"""Errors raised for bad user input, located by file, row and field."""
+"""Every error the engine raises on purpose; the CLI turns each into one line and its exit code.
+
+* :class:`InputError` (exit 2): bad input, located by file, row and field.
+* :class:`InfeasibleError` (exit 3): the instance has no solution; the reasons are in the instance's terms.
+* :class:`NoSolutionError` (exit 4): the time limit ran out before any feasible solution was found.
+* :class:`VerificationError` (exit 5): a solution failed the independent check; nothing is written.
+* :class:`ParetoError`: a point of a Pareto front could not be solved to optimality.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +46,29 @@ class InputError(Exception):
         row = "" if self.row is None else str(self.row)
         field = "" if self.field is None else self.field
         return f"{file}:{row}:{field}: {self.message}"
+
+
+class InfeasibleError(Exception):
+    """The instance has no solution; ``reasons`` are planner-readable sentences."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+class NoSolutionError(Exception):
+    """The time limit ran out before the solver found any feasible solution."""
+
+
+class VerificationError(Exception):
+    """A solution breaks a constraint or its objective does not match the recomputed one."""
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = violations
+        head = "; ".join(violations[:5])
+        more = f" (+{len(violations) - 5} more)" if len(violations) > 5 else ""
+        super().__init__(f"verification failed: {head}{more}")
+
+
+class ParetoError(Exception):
+    """A point of the front could not be solved to optimality."""

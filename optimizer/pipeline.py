@@ -1,7 +1,10 @@
-"""One solve, end to end: instance → distances/model → solve → verify → export.
+"""One solve, end to end: load → compile → solve → verify → export, for each instance kind.
 
-:func:`run` is what ``siting solve`` calls; it is also the Python API for scripts and sweeps. Each stage reports
-to an optional ``progress`` callback so the CLI can show it; nothing is written until the verifier has passed.
+:func:`run` (named instances and manifests) is what ``siting solve`` calls; it is also the Python API for scripts
+and sweeps. Each stage reports to an optional ``progress`` callback so the CLI can show it; nothing is written
+until the verifier has passed. Matrix instances (:func:`run_matrix`) and plastics-chain instances
+(:func:`run_chain`) take the same stages with their own model, verifier and summary (one schema for all three is
+the next step, issue 14); so do multi-period instances of either kind (:func:`run_periods`).
 """
 
 from __future__ import annotations
@@ -11,19 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from optimizer.diagnose import InfeasibleError, explain_infeasible, presolve_checks
-from optimizer.export import ResultTables, result_tables, summary_dict, write_result
-from optimizer.formulation import SitingProblem, compile_instance
-from optimizer.instance import Instance, load_instance
-from optimizer.problem import Solution
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import VerificationError, verify_problem, verify_siting
+from optimizer.check.diagnose import explain_infeasible, presolve_checks
+from optimizer.check.verify import verify_problem, verify_siting
+from optimizer.check.verify_models import verify_models
+from optimizer.data.instance import Instance, load_instance
+from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
+from optimizer.model.formulation import SitingProblem, compile_instance
+from optimizer.output.export import network_layer, record_export_time, write_result
+from optimizer.output.tables import ResultTables, result_tables, summary_dict
+from optimizer.problem import Solution, Status
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.models import ModelSolution, solve_models
+from optimizer.solver.solve import solve_problem
 
 Progress = Callable[[str], None]
-
-
-class NoSolutionError(Exception):
-    """The time limit ran out before the solver found any feasible solution."""
 
 
 @dataclass
@@ -66,23 +70,26 @@ def solve_instance(
         threads=(int(params["threads"]) or None) if threads is None else threads,
         backend=backend,
     )
+    models = None
     if sp.arc_source is not None:
         progress(f"solving sparsified ({sp.problem.n_clients} clients, {sp.problem.n_options} options, "
                  f"{sp.sparsify['pairs']:,} pairs, k-nearest arcs with a certificate)")
         solution, sparsify_summary = _solve_sparsified(sp, options, int(params["sparsify_k"]))
     else:
-        progress(f"solving ({sp.problem.n_clients} clients, {sp.problem.n_options} options, {sp.problem.n_arcs} arcs)")
-        solution = solve_problem(sp.problem, options)
+        progress(f"solving ({sp.problem.n_clients} clients, {sp.problem.n_options} options, {sp.problem.n_arcs} arcs"
+                 + "".join(f"; {g.model}: {', '.join(g.programmes)}" for g in sp.groups if g.spec is not None) + ")")
+        models = solve_models(sp.problem, sp.groups, options)
+        solution = models.solution
         sparsify_summary = {**sp.sparsify, "certified": None}
     solution.timings_s = {"compile": timings["compile"], **solution.timings_s}
-    if solution.status == "infeasible":
-        raise InfeasibleError(explain_infeasible(sp))
+    if solution.status == Status.INFEASIBLE:
+        raise InfeasibleError(explain_models(sp, models))
     if not solution.has_solution:
         msg = f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise --time-limit"
         raise NoSolutionError(msg)
     progress("verifying")
     t = time.perf_counter()
-    generic = verify_problem(sp.problem, solution)
+    generic = verify_problem(sp.problem, solution) if models is None else verify_models(sp.problem, models)[0]
     tables = result_tables(sp, solution)
     domain = verify_siting(sp, solution, tables)
     if generic.violations or domain.violations:
@@ -91,19 +98,31 @@ def solve_instance(
     verification = {"passed": True, "checks": generic.checks + domain.checks,
                     "objective_recomputed": domain.objective}
     summary = summary_dict(sp, solution, tables, verification,
-                           {"solve_options": options.__dict__, "sparsify": sparsify_summary})
+                           {"solve_options": options.__dict__, "sparsify": sparsify_summary}, models)
     return sp, solution, tables, summary
 
 
+def explain_models(sp: SitingProblem, models: ModelSolution | None) -> list[str]:
+    """Why a solve found no solution, in the instance's terms: a coverage part's reason, or the p-median diagnosis."""
+    failed = models.failed if models is not None else None
+    if failed is None or failed.coverage is None:
+        return explain_infeasible(sp)
+    spec = failed.group.spec
+    within = "" if spec.service_km is None else f" within {spec.service_km:g} km"
+    reason = failed.message or ("the count, land and required-facility rules cannot all hold with every demand unit "
+                                "covered")
+    return [f"programme {', '.join(failed.group.programmes)} ({spec.model}{within}): {reason}"]
+
+
 def _solve_sparsified(sp: SitingProblem, options: SolveOptions, k: int) -> tuple[Solution, dict]:
-    """Solve on k-nearest arcs, certified against the dense problem (:func:`optimizer.sparsify.solve_sparsified`).
+    """Solve on k-nearest arcs, certified against the dense problem (:func:`optimizer.solver.sparsified.solve_sparsified`).
 
     ``sp.problem`` becomes the final sparse problem, so the verifier and the export see the arcs the solution
     refers to; the verifier still recomputes every allocation's distance and cost from the coordinates.
     """
     import numpy as np
 
-    from optimizer.sparsify import solve_sparsified
+    from optimizer.solver.sparsified import solve_sparsified
 
     result = solve_sparsified(sp.problem, sp.arc_source, k=k, options=options)
     sp.problem = result.problem
@@ -139,10 +158,12 @@ def run(
     progress: Progress = _noop,
     geoparquet: bool = False,
     crs: str | None = None,
+    extra_dirs: dict[str, Path] | None = None,
 ) -> RunResult:
     """Load, solve, verify and (if ``out_dir`` is given) export a named instance or manifest path.
 
-    ``geoparquet`` also writes every layer as GeoParquet; ``crs`` reprojects the GIS output (default EPSG:31370).
+    ``geoparquet`` also writes every layer as GeoParquet; ``crs`` reprojects the GIS output (default EPSG:31370);
+    ``extra_dirs`` (name -> folder) are copied into the result folder in the same atomic move.
     """
     t0 = time.perf_counter()
     progress("loading instance")
@@ -155,40 +176,193 @@ def run(
         progress("writing results")
         t = time.perf_counter()
         summary["timings_s"]["total_before_export"] = round(t - t0, 4)
-        written = write_result(out_dir, tables, summary, extra_layers=_network_layers(), geoparquet=geoparquet,
-                               crs=crs)
+        written = write_result(out_dir, tables, summary, extra_layers=network_layer(), geoparquet=geoparquet,
+                               crs=crs, extra_dirs=extra_dirs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
-        _add_export_time(written, summary["timings_s"]["export"])
+        record_export_time(written, summary["timings_s"]["export"])
     return RunResult(sp, solution, tables, summary, written)
 
 
-def _add_export_time(out_dir: Path, seconds: float) -> None:
-    """Record the export's own duration in the written summary.json (one atomic file replace: either version is
-    a complete manifest)."""
-    import json
-    import os
+def run_matrix(
+    path: Path,
+    *,
+    out_dir: Path | None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    threads: int | None = None,
+    backend: str = "auto",
+) -> dict:
+    """Solve the matrix instance at ``path`` (``docs/matrix-format.md``) with its model, verify it, and write
+    ``facilities.csv``, ``assignments.csv``, ``clients.csv`` (per client its facility, distance and whether it is
+    covered) and ``summary.json``; returns the summary."""
+    import hashlib
 
-    path = Path(out_dir) / "summary.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data.setdefault("timings_s", {})["export"] = seconds
-    tmp = path.with_name(f".summary.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    import numpy as np
+    import pandas as pd
+
+    from optimizer.atomic import atomic_directory, result_marker
+    from optimizer.data.matrix_files import load_matrix_instance, matrix_files_read
+    from optimizer.model.plan import matrix_groups
+    from optimizer.output.export import strict_dumps
+    from optimizer.output.matrix_models import matrix_model_tables
+    from optimizer.output.tables import versions
+
+    t0 = time.perf_counter()
+    problem = load_matrix_instance(path)
+    t_load = time.perf_counter() - t0
+    options = SolveOptions(time_limit_s=time_limit_s, mip_gap=1e-6 if mip_gap is None else mip_gap, threads=threads,
+                           backend=backend)
+    models = solve_models(problem, matrix_groups(problem), options)
+    part = models.parts[0]
+    solution = part.solution  # the model's own objective and bound (a coverage model: facilities, covered demand...)
+    if solution.status == Status.INFEASIBLE:
+        raise InfeasibleError([f"{problem.name}: " + (part.message or "capacities, counts or required facilities "
+                                                      "cannot all hold")])
+    if not solution.has_solution:
+        raise NoSolutionError(f"no feasible solution within {time_limit_s} s")
+    whole, reports = verify_models(problem, models)
+    whole.raise_if_failed()
+    report = reports[0]
+    digest = hashlib.sha256()
+    for f in matrix_files_read(path):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    used = np.flatnonzero(solution.arc_share > 1e-9)
+    assignments = pd.DataFrame(
+        {
+            "client": problem.client_ids[problem.arc_client[used]],
+            "facility": problem.option_ids[problem.arc_option[used]],
+            "share": solution.arc_share[used],
+            "cost": problem.arc_cost[used] * solution.arc_share[used],
+        }
+    )
+    facilities = pd.DataFrame({"facility": problem.option_ids, "open": solution.open_options})
+    clients, equity, model = matrix_model_tables(problem, part, report)
+    summary = {
+        **result_marker(),
+        "kind": "matrix",
+        "instance": problem.name,
+        "instance_path": str(Path(path).resolve()),
+        "instance_hash": digest.hexdigest(),
+        "status": solution.status,
+        "optimal": solution.status == Status.OPTIMAL,
+        "objective": solution.objective,
+        "objective_recomputed": report.objective,
+        "bound": solution.bound,
+        "gap": part.gap if np.isfinite(part.gap) else None,  # in the model's own sense (MCLP maximises)
+        "open_facilities": int(solution.open_options.sum()),
+        "size": {"clients": problem.n_clients, "facilities": problem.n_options, "arcs": problem.n_arcs},
+        "solver": solution.solver,
+        "timings_s": {"load": t_load, **solution.timings_s},
+        "verification": {"passed": True, "checks": whole.checks},
+        "solve_options": options.__dict__,
+        "versions": versions(),
+        "model": model,
+        "equity": equity,
+    }
+    if out_dir is not None:
+        out_dir = Path(out_dir).resolve()
+        with atomic_directory(out_dir) as tmp:
+            facilities.to_csv(tmp / "facilities.csv", index=False)
+            assignments.to_csv(tmp / "assignments.csv", index=False)
+            clients.to_csv(tmp / "clients.csv", index=False)
+            (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
+        summary["out_dir"] = str(out_dir)
+    return summary
 
 
-def _network_layers() -> dict:
-    """The strategic networks used, as a line layer for the GeoPackage."""
-    import geopandas as gpd
-    import shapely
+def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
+              time_limit_s: float | None = None) -> dict:
+    """Load, compile, solve, verify and (optionally) export a chain instance (S2b, S5, S8); returns the summary."""
+    from optimizer.check.chain import verify_chain
+    from optimizer.model.chain_compile import compile_chain
+    from optimizer.output.chain import chain_summary, chain_tables, write_chain
+    from optimizer.solver.chain import solve_chain
 
-    from optimizer.networks import load_strategic_networks
-    from optimizer.settings import CRS
+    inst = load_instance(name_or_path, overrides or {})
+    cc = compile_chain(inst)
+    limit = float(inst.parameters["time_limit_s"]) if time_limit_s is None else time_limit_s
+    sol = solve_chain(cc.problem, limit, float(inst.parameters["mip_gap"]))
+    if sol.status == Status.INFEASIBLE:
+        p = cc.problem
+        need = p.supply_t.sum() * p.yields[0]
+        raise InfeasibleError([f"the chain cannot process its flows: {p.supply_t.sum():,.0f} t PMD, {need:,.0f} t "
+                               f"to mechanical recycling plus {p.gw_supply_t.sum():,.0f} t imports, with at most "
+                               f"{p.new_count[1, 1]:g} new mechanical and {p.new_count[2, 1]:g} new chemical plants"])
+    if not sol.status.has_solution:
+        raise NoSolutionError(f"no feasible chain solution within {limit:g} s (status {sol.status})")
+    violations = verify_chain(cc.problem, sol, cc.coords, cc.costs)
+    if violations:
+        raise VerificationError(violations)
+    fac, flows = chain_tables(cc, sol)
+    summary = chain_summary(inst, cc, sol, fac, flows)
+    if out_dir is not None:
+        write_chain(Path(out_dir), fac, flows, summary)
+        summary["out_dir"] = str(out_dir)
+    return summary
 
-    nets = load_strategic_networks()
-    nodes = nets.nodes.set_index("node_id")
-    links = nets.links
-    a = nodes.loc[links["from_node"], ["x", "y"]].to_numpy()
-    b = nodes.loc[links["to_node"], ["x", "y"]].to_numpy()
-    geoms = shapely.linestrings(__import__("numpy").stack([a, b], axis=1))
-    keep = [c for c in ("link_id", "mode", "route", "cemt_class", "freight", "length_km") if c in links]
-    return {"networks": gpd.GeoDataFrame(links[keep].reset_index(drop=True), geometry=geoms, crs=CRS)}
+
+def run_periods(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
+                time_limit_s: float | None = None, mip_gap: float | None = None, threads: int | None = None,
+                progress: Progress = _noop) -> dict:
+    """Load, compile, solve, verify every period and (optionally) export a multi-period instance (a manifest with
+    ``[periods]``: named programmes or the plastics chain, docs/periods.md); returns the summary."""
+    from optimizer.check.periods import verify_chain_periods, verify_siting_periods
+    from optimizer.model.periods_compile import compile_chain_periods, compile_siting_periods
+    from optimizer.output import periods as out
+    from optimizer.solver.periods import solve_periods
+
+    t0 = time.perf_counter()
+    progress("loading instance")
+    inst = load_instance(name_or_path, overrides or {})
+    params = inst.parameters
+    options = SolveOptions(time_limit_s=float(params["time_limit_s"]) if time_limit_s is None else time_limit_s,
+                           mip_gap=float(params["mip_gap"]) if mip_gap is None else mip_gap,
+                           threads=(int(params["threads"]) or None) if threads is None else threads)
+    chain = any(p.kind == "chain" for p in inst.programmes)
+    progress("model arrays per period")
+    compiled = compile_chain_periods(inst) if chain else compile_siting_periods(inst)
+    t_compile = time.perf_counter() - t0
+    if not chain:
+        reasons = [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                   for r in presolve_checks(sp)]
+        if reasons:
+            raise InfeasibleError(reasons)
+    progress(f"solving {compiled.mp.n_periods} periods × {compiled.mp.n_options} options")
+    sol = solve_periods(compiled.mp, options)
+    sol.timings_s = {"compile": t_compile, **sol.timings_s}
+    if sol.status == Status.INFEASIBLE:
+        reasons = [] if chain else [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                                    for r in explain_infeasible(sp) if not r.startswith("the rules cannot all hold")]
+        raise InfeasibleError(reasons or [
+            f"{inst.name}: HiGHS proved the periods infeasible, and no period's rules conflict in its LP relaxation: "
+            "whole facilities do not fit the land of some period, or the reserve-land and existing facilities' "
+            "windows cannot hold in sequence; relax the timeline's assumptions (docs/periods.md) and compare"])
+    if not sol.status.has_solution:
+        raise NoSolutionError(f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise "
+                              "--time-limit")
+    progress("verifying every period")
+    t = time.perf_counter()
+    if chain:
+        report = verify_chain_periods(compiled, sol)
+    else:
+        per, combined, transitions = out.siting_period_tables(compiled, sol)
+        report = verify_siting_periods(compiled, sol, per)
+    if report.violations:
+        raise VerificationError(report.violations)
+    sol.timings_s["verify"] = time.perf_counter() - t
+    verification = {"passed": True, "per_period": True, "checks": report.checks,
+                    "objective_recomputed": report.objective}
+    if chain:
+        summary, fac, flows, transitions = out.chain_periods_summary(compiled, sol, verification)
+    else:
+        summary = out.siting_periods_summary(compiled, sol, per, transitions, verification,
+                                             {"solve_options": options.__dict__})
+    if out_dir is not None:
+        progress("writing results")
+        if chain:
+            out.write_chain_periods(Path(out_dir), fac, flows, transitions, summary, compiled.mp.labels)
+        else:
+            out.write_siting_periods(Path(out_dir), combined, per, transitions, summary, compiled.mp.labels)
+        summary["out_dir"] = str(out_dir)
+    return summary

@@ -2,7 +2,8 @@
 
 Every instance, whatever it came from (a named Flanders instance, a user's matrix, an OR-Library file), is
 compiled into one :class:`LocationProblem`: whole numpy arrays and sparse matrices, never Python objects per
-pair. The model builders (:mod:`optimizer.model`) and the verifier (:mod:`optimizer.verify`) only read this.
+pair. The model builders (:mod:`optimizer.model`), the solvers (:mod:`optimizer.solver`) and the verifier
+(:mod:`optimizer.check.verify`) only read this.
 
 Vocabulary
 ----------
@@ -24,9 +25,33 @@ count row
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import scipy.sparse as sp
+
+
+class Status(str, Enum):
+    """How a solve ended. A ``str``: it equals, prints and serialises (JSON, CSV) as its value.
+
+    ``OPTIMAL``: optimal within the requested gap; ``FEASIBLE``: a solution with a proven gap (time limit);
+    ``INFEASIBLE``: proven to have no solution; ``NO_SOLUTION``: the time limit came before any solution;
+    ``UNKNOWN``: an LP that proved nothing (HiGHS' warm start can end so; never read as infeasible).
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    NO_SOLUTION = "no_solution"
+    UNKNOWN = "unknown"
+
+    __str__ = str.__str__  # "optimal", not "Status.OPTIMAL", in messages, tables and files
+    __format__ = str.__format__
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether a solution comes with this status (optimal or feasible)."""
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
 
 
 @dataclass(frozen=True)
@@ -152,15 +177,15 @@ class LocationProblem:
 class Solution:
     """A solution of a :class:`LocationProblem` plus how it was obtained.
 
-    ``status`` is one of ``optimal``, ``feasible`` (time limit or gap reached with an incumbent),
-    ``infeasible``, ``no_solution`` (time limit before any incumbent).
+    ``status`` is a :class:`Status`: optimal, feasible (time limit or gap reached with an incumbent), infeasible,
+    no_solution (time limit before any incumbent).
     """
 
     open_options: np.ndarray
     arc_share: np.ndarray
     objective: float
     bound: float
-    status: str
+    status: Status
     solver: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)
     log: str = ""
@@ -175,7 +200,7 @@ class Solution:
 
     @property
     def has_solution(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return Status(self.status).has_solution
 
 
 def objective_parts(problem: LocationProblem, open_options: np.ndarray, arc_share: np.ndarray) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Tests of optimizer.benchmarks (readers, optimum tables) and optimizer.bench (harness, comparison).
+"""Tests of optimizer.bench: readers and optimum tables, the harness, baselines and comparison.
 
 The readers' format rules are checked on small synthetic files written here, so they run anywhere; the tests on
 the real libraries (sizes, optimum tables, and the CI subset solved to the published optima) need
@@ -22,12 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from optimizer import bench  # noqa: E402
-from optimizer.benchmarks import (  # noqa: E402
+from optimizer.bench import baselines, harness, report  # noqa: E402
+from optimizer.bench.readers import (
     benchmark_set,
     benchmark_sets,
     benchmarks_available,
-    benchmarks_dir,
     pmed_graph,
     read_holmberg,
     read_orlib_cap,
@@ -36,10 +35,12 @@ from optimizer.benchmarks import (  # noqa: E402
     read_solution_file,
     read_ufllib,
     read_value_table,
-)
+)  # noqa: E402
+from optimizer.check.verify import verify_problem  # noqa: E402
 from optimizer.errors import InputError  # noqa: E402
-from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
-from optimizer.verify import verify_problem  # noqa: E402
+from optimizer.settings import benchmarks_dir
+from optimizer.solver.options import SolveOptions  # noqa: E402
+from optimizer.solver.solve import solve_problem
 
 needs_benchmarks = pytest.mark.skipif(not benchmarks_available(), reason="../shared/benchmarks is absent")
 CI_TIME_LIMIT_S = 120.0
@@ -155,15 +156,15 @@ def test_benchmarks_dir_honours_environment(monkeypatch, tmp_path):
     ],
 )
 def test_compare(objective, bound, status, known, kind, expected):
-    assert bench.compare(objective, bound, status, known, kind) == expected
+    assert harness.compare(objective, bound, status, known, kind) == expected
 
 
 def test_parse_baselines():
-    assert bench.parse_baselines("all") == bench.ALL_BASELINES
-    assert bench.parse_baselines("none") == ()
-    assert bench.parse_baselines("highs, cbc") == ("highs", "cbc")
+    assert baselines.parse_baselines("all") == baselines.ALL_BASELINES
+    assert baselines.parse_baselines("none") == ()
+    assert baselines.parse_baselines("highs, cbc") == ("highs", "cbc")
     with pytest.raises(InputError, match="gurobi"):
-        bench.parse_baselines("gurobi")
+        baselines.parse_baselines("gurobi")
 
 
 # ---------------------------------------------------------------- the real libraries
@@ -286,17 +287,17 @@ def test_ci_subset_matches_published_optima():
 def test_run_bench_rows_and_reports(tmp_path):
     pytest.importorskip("pulp", reason="the CBC/spopt baselines come with the [bench] extra")
     pytest.importorskip("spopt", reason="the spopt baseline comes with the [bench] extra")
-    frame = bench.run_bench("ci", time_limit_s=60, baselines=("highs", "cbc", "spopt"), progress=False,
+    frame = harness.run_bench("ci", time_limit_s=60, baselines=("highs", "cbc", "spopt"), progress=False,
                             instances=["cap41", "pmed1", "p1"])
     assert list(frame["instance"]) == ["cap41", "pmed1", "p1"]
     assert (frame["match"] == "yes").all()
     assert frame["verified"].all()
-    assert set(bench.result_columns()) <= set(frame.columns)
+    assert set(report.result_columns()) <= set(frame.columns)
     assert frame.loc[frame["instance"] == "cap41", "cbc_match"].item() == "yes"
     assert frame.loc[frame["instance"] == "pmed1", "spopt_match"].item() == "yes"
     assert pd.isna(frame.loc[frame["instance"] == "pmed1", "cbc_time_s"]).all()  # CBC-on-CFLP only
     assert (frame["highs_ratio"] > 0).all()
-    csv_path, md_path = bench.write_results(frame, tmp_path / "ci.csv")
+    csv_path, md_path = report.write_results(frame, tmp_path / "ci.csv")
     assert pd.read_csv(csv_path).shape[0] == 3
     text = md_path.read_text()
     assert "| cap41 |" in text and "0 mismatches" in text
@@ -312,23 +313,23 @@ def test_bench_command_writes_csv_and_markdown(monkeypatch, tmp_path):
         seen.update(kwargs, set_name=set_name)
         return pd.DataFrame([row])
 
-    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
-    assert bench.bench_command("x", 30.0, "highs,cbc", tmp_path) == 0
+    monkeypatch.setattr(harness, "run_bench", fake_run_bench)
+    assert harness.bench_command("x", 30.0, "highs,cbc", tmp_path) == 0
     assert seen["set_name"] == "x" and seen["time_limit_s"] == 30.0 and seen["baselines"] == ("highs", "cbc")
     assert (tmp_path / "x.csv").is_file() and "| a |" in (tmp_path / "x.md").read_text()
-    monkeypatch.setattr(bench, "run_bench", lambda *_a, **_k: pd.DataFrame([row | {"match": "MISMATCH"}]))
-    assert bench.bench_command("x", 30.0, "none", tmp_path / "y.csv") == 1
+    monkeypatch.setattr(harness, "run_bench", lambda *_a, **_k: pd.DataFrame([row | {"match": "MISMATCH"}]))
+    assert harness.bench_command("x", 30.0, "none", tmp_path / "y.csv") == 1
 
 
 def test_missing_baseline_package_is_refused_before_any_solve(monkeypatch):
     """Without PuLP the race must stop with an install hint, not report a race that silently lacks CBC."""
-    real = bench.importlib.util.find_spec
+    real = baselines.importlib.util.find_spec
     absent = {"pulp", "spopt"}
-    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
-    assert bench.missing_baseline_packages(["highs", "cbc", "spopt"]) == {"cbc": ["pulp"], "spopt": ["pulp", "spopt"]}
+    monkeypatch.setattr(baselines.importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    assert baselines.missing_baseline_packages(["highs", "cbc", "spopt"]) == {"cbc": ["pulp"], "spopt": ["pulp", "spopt"]}
     with pytest.raises(InputError, match=r"cbc needs pulp.*\[bench\]"):
-        bench.run_bench("ci", baselines=("cbc",), progress=False, instances=[])
-    bench.require_baselines(["highs"])  # HiGHS ships with the engine
+        harness.run_bench("ci", baselines=("cbc",), progress=False, instances=[])
+    baselines.require_baselines(["highs"])  # HiGHS ships with the engine
 
 
 def test_keep_baselines_copies_columns_and_recomputes_ratios():

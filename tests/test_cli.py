@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_ROOT
 
 
@@ -109,9 +108,9 @@ def test_solve_dispatches_chain_instances_to_the_chain_model(monkeypatch, tmp_pa
     """`siting solve s2b-plastics-chain` runs the multi-echelon chain model (as `siting chain` does)."""
     from typer.testing import CliRunner
 
-    from optimizer import chain
+    from optimizer import pipeline
     from optimizer.cli import app
-    from optimizer.instance import is_chain_instance
+    from optimizer.data.instance import is_chain_instance
 
     assert is_chain_instance("s2b-plastics-chain") and not is_chain_instance("materialenbanken")
     assert not is_chain_instance("no-such-instance")  # the full load reports that, with its own message
@@ -121,7 +120,7 @@ def test_solve_dispatches_chain_instances_to_the_chain_model(monkeypatch, tmp_pa
         seen.update(name=name, overrides=overrides, out_dir=out_dir, time_limit=time_limit)
         return {"instance": name, "status": "optimal", "gap": 0.0}
 
-    monkeypatch.setattr(chain, "run_chain", fake_run_chain)
+    monkeypatch.setattr(pipeline, "run_chain", fake_run_chain)
     result = CliRunner().invoke(app, ["solve", "s2b-plastics-chain", "--out", str(tmp_path / "c"), "--time-limit", "7",
                                       "--set", "chain_ambition=mid", "--json"])
     assert result.exit_code == 0, result.output

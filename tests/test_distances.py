@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from optimizer import distances
+from optimizer.geo import distances
 
 
 def test_dense_matches_cdist_and_blocks() -> None:

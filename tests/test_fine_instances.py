@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimizer.data.instance import list_instances, load_instance
 from optimizer.errors import InputError
-from optimizer.instance import list_instances, load_instance
 from optimizer.pipeline import run
 from optimizer.settings import PROJECT_ROOT
 

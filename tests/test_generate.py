@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED, needs_shared
-from optimizer.generate import fine_instance, largest_remainder
+
+from optimizer.data.generate import largest_remainder
+from optimizer.model.fine import fine_instance
 
 
 def test_largest_remainder_is_exact_and_proportional() -> None:
@@ -61,10 +62,12 @@ def test_points_inside_polygons_with_boundaries() -> None:
 
 def test_fine_p_median_with_small_k_is_certified_equal_to_dense() -> None:
     """k = 1 with p = 3 leaves most points without an open nearest candidate: the certificate must fix it."""
-    from optimizer.generate import fine_location_problem
-    from optimizer.solve import SolveOptions, solve_problem
-    from optimizer.sparsify import matrix_cost_block, nearest_arcs, solve_sparsified, with_arcs
-    from optimizer.verify import verify_problem
+    from optimizer.check.verify import verify_problem
+    from optimizer.model.arcs import matrix_cost_block, nearest_arcs, with_arcs
+    from optimizer.model.fine import fine_location_problem
+    from optimizer.solver.options import SolveOptions
+    from optimizer.solver.solve import solve_problem
+    from optimizer.solver.sparsified import solve_sparsified
 
     d, c = fine_instance(300, 60, seed=2, with_access=False)
     problem, source = fine_location_problem(d, c, p=3, k=1, t_per_weight=0.01, eur_per_tkm=0.2, circuity=1.3)

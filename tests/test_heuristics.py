@@ -6,16 +6,30 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-
 from bruteforce import brute_force
-from optimizer.bounds import _YSubproblem, lagrangian_bound, lagrangian_branch_and_bound, reduced_cost_fixing
-from optimizer.cflp_strong import _CoverKnapsack, cflp_lagrangian
-from optimizer.heuristics import ArcIndex, assign, greedy_open, incumbent_for, local_search, solution_cost
-from optimizer.problem import CountRows, LocationProblem, Solution
-from optimizer.verify import verify_problem
+from hypothesis import HealthCheck, given, settings
 from test_highs_backend import make_problem
-from test_highs_backend import problems as specs  # the same random problem classes as the backend tests
+from test_highs_backend import (
+    problems as specs,  # the same random problem classes as the backend tests
+)
+
+from optimizer.check.verify import verify_problem
+from optimizer.problem import CountRows, LocationProblem, Solution
+from optimizer.solver.assign import ArcIndex, assign
+from optimizer.solver.heuristics import (
+    greedy_open,
+    incumbent_for,
+    local_search,
+    solution_cost,
+)
+from optimizer.solver.lagrangian.cflp import cflp_lagrangian
+from optimizer.solver.lagrangian.cover import CoverKnapsack
+from optimizer.solver.lagrangian.uflp import (
+    YSubproblem,
+    lagrangian_bound,
+    lagrangian_branch_and_bound,
+    reduced_cost_fixing,
+)
 
 
 def _as_solution(problem: LocationProblem, y: np.ndarray, x: np.ndarray) -> Solution:
@@ -97,7 +111,7 @@ def test_y_subproblem_matches_enumeration() -> None:
         })  # fmt: skip
         fo, fc = rng.random(m) < 0.2, rng.random(m) < 0.2
         rho = rng.normal(size=m).round(2)
-        value, y, flip = _YSubproblem(problem).solve(rho, forced_open=fo, forced_closed=fc)
+        value, y, flip = YSubproblem(problem).solve(rho, forced_open=fo, forced_closed=fc)
         a = problem.counts.matrix.toarray()
         req = problem.required_mask() | fo
 
@@ -131,7 +145,7 @@ def test_cover_knapsack_matches_enumeration() -> None:
     for _ in range(100):
         m = int(rng.integers(1, 7))
         problem = make_problem(int(rng.integers(0, 1000)), n=4, m=m, capacitated=True)
-        knap = _CoverKnapsack(problem)
+        knap = CoverKnapsack(problem)
         v = rng.normal(size=m).round(2)
         fo, fc = rng.random(m) < 0.2, rng.random(m) < 0.2
         value, y, flip = knap.solve(v, fo, fc, flips=True)

@@ -2,7 +2,7 @@
 
 Random problems cover single- and multi-source assignment, capacities, count rows ("exactly p", "at most one per
 group"), land per site (several options per site), required options and forbidden arcs. Every returned solution
-must pass :func:`optimizer.verify.verify_problem`, and the optimum must equal the Pyomo backend's.
+must pass :func:`optimizer.check.verify.verify_problem`, and the optimum must equal the Pyomo backend's.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.highs_backend import build_matrices, choose_strategy, solve_highspy
+from optimizer.check.verify import verify_problem
 from optimizer.problem import CountRows, LocationProblem
-from optimizer.solve import BACKENDS, SolveOptions, solve_problem
-from optimizer.verify import verify_problem
+from optimizer.solver.matrices import build_matrices
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import BACKENDS, solve_problem
+from optimizer.solver.strategies import choose_strategy, solve_highspy
 
 STRATEGIES = ("plain", "strong", "lagrangian", "cflp", "sscflp")
 
@@ -183,7 +185,7 @@ def test_warm_start_is_used() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 def _generated(kind: str, seed: int = 7) -> LocationProblem:
     """Instances none of the strategies closes in 2 s on this machine (sizes of capb / pmed36 / Holmberg p57)."""
-    from optimizer.matrix import matrix_problem
+    from optimizer.data.matrix import matrix_problem
 
     rng = np.random.default_rng(seed)
     n, m = {"cflp": (1000, 100), "pmedian": (800, 800), "single": (200, 30)}[kind]
@@ -245,8 +247,8 @@ def test_highs_output_only_with_log(log: bool) -> None:
     code = (
         "import sys; sys.path.insert(0, 'tests')\n"
         "from test_highs_backend import make_problem\n"
-        "from optimizer.highs_backend import solve_highspy\n"
-        "from optimizer.solve import SolveOptions\n"
+        "from optimizer.solver.options import SolveOptions\n"
+        "from optimizer.solver.strategies import solve_highspy\n"
         "for cap, strategy in ((True, 'auto'), (False, 'auto'), (True, 'plain'), (True, 'strong')):\n"
         f"    solve_highspy(make_problem(3, n=30, m=10, capacitated=cap), SolveOptions(log={log}), strategy=strategy)\n"
     )
@@ -272,7 +274,7 @@ def test_run_lp_never_reports_a_feasible_lp_as_infeasible(monkeypatch: pytest.Mo
     """An LP whose first run ends 'unknown' is retried from scratch; an unresolved outcome stays 'unknown'."""
     import highspy
 
-    from optimizer.highs_backend import new_highs, run_lp
+    from optimizer.solver.highs import new_highs, run_lp
 
     h = new_highs()
     h.addVar(0.0, 1.0)

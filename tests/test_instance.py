@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import PROJECT_ROOT, needs_shared
+
+from optimizer.data.instance import list_instances, load_instance, parse_overrides
 from optimizer.errors import InputError
-from optimizer.instance import list_instances, load_instance, parse_overrides
 
 
 def test_default_instance_loads() -> None:
@@ -38,7 +38,7 @@ def test_set_overrides_are_typed_and_checked() -> None:
         load_instance("materialenbanken", {"assumption.nope": "1"})
     with pytest.raises(InputError, match="expected a bool"):
         load_instance("materialenbanken", {"single_source": "maybe"})
-    with pytest.raises(InputError, match="no size variant"):
+    with pytest.raises(InputError, match="no programme of this instance .* has a size variant 'draft'"):
         load_instance("materialenbanken", {"size_variant": "draft"})
 
 
@@ -125,8 +125,8 @@ def test_content_hash_covers_only_the_models_the_instance_uses(tmp_path, monkeyp
     """Editing a programme the instance does not place keeps its hash (sweep caches stay valid); its own does not."""
     import shutil
 
-    from optimizer import programmes
-    from optimizer.instance import load_instance
+    from optimizer.data import programmes
+    from optimizer.data.instance import load_instance
 
     models = tmp_path / "models"
     shutil.copytree(programmes.MODELS_DIR, models)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bruteforce import brute_force
+
+from optimizer.check.verify import verify_problem
 from optimizer.problem import CountRows, LocationProblem
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import verify_problem
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 
 def random_problem(seed: int, *, single_source: bool, n: int = 5, m: int = 4) -> LocationProblem:

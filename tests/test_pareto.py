@@ -14,10 +14,12 @@ from bruteforce import brute_force
 from conftest import PROJECT_ROOT
 from test_programmes import tiny_manifest
 
-from optimizer import pareto
-from optimizer.formulation import M2_PER_HA, compile_instance
-from optimizer.instance import load_instance
-from optimizer.solve import SolveOptions, solve_problem
+from optimizer.studies import pareto
+from optimizer.data.instance import load_instance
+from optimizer.model.formulation import compile_instance
+from optimizer.settings import M2_PER_HA
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 # Antwerpen, Boom, Brasschaat, Essen, Lier, Mechelen, Zoersel: all near-urban, so every site may take a centre
 NEAR_URBAN = [11002, 11005, 11008, 11016, 12021, 12025, 11055]

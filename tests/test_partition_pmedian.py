@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.bounds import solve_with_fixing
-from optimizer.highs_backend import choose_strategy, solve_highspy, solve_plain
+from optimizer.check.verify import verify_problem
 from optimizer.problem import CountRows, LocationProblem
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import verify_problem
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
+from optimizer.solver.strategies import choose_strategy, solve_highspy
+from optimizer.solver.strategy_strong import solve_plain
+from optimizer.solver.strategy_uflp import solve_with_fixing
 
 
 def partition_problem(seed: int, *, n: int = 120, regions: int = 5, per_region: int = 6) -> LocationProblem:

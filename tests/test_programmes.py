@@ -7,16 +7,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from bruteforce import brute_force
 from conftest import PROJECT_ROOT
-from optimizer.formulation import compile_instance
-from optimizer.instance import list_instances, load_instance
+
+from optimizer.check.verify import verify_problem
+from optimizer.data.instance import list_instances, load_instance
+from optimizer.data.programmes import load_programme
+from optimizer.geo.typology import TYPES, classify_instance
+from optimizer.model.formulation import compile_instance
 from optimizer.pipeline import run
-from optimizer.programmes import load_programme
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.typology import TYPES, classify_instance
-from optimizer.verify import verify_problem
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 # 7 municipalities around Antwerpen and Mechelen: two centrumsteden, suburbs and rural ones
@@ -133,7 +134,7 @@ def test_reserve_land_only_for_banks_and_storage(tmp_path: Path) -> None:
     # and it rejects a sorting centre on reserve land: flag an opened centre's site as reserve after the solve
     import dataclasses
 
-    from optimizer.verify import verify_siting
+    from optimizer.check.verify import verify_siting
 
     sites = result.siting.sites.copy()
     sites.loc[sites["site_id"] == sorting_sites.iloc[0], "reserve"] = True
@@ -146,8 +147,9 @@ def test_unknown_size_variant_is_still_an_error(tmp_path: Path) -> None:
     from optimizer.errors import InputError
 
     path = tiny_manifest(tmp_path, ["sorteercentrum", "materialenbank"], {"size_variant": "draft"})
-    with pytest.raises(InputError, match="no size variant 'draft'"):
+    with pytest.raises(InputError, match="has a size variant 'draft'; known: final, ") as e:
         load_instance(path)
+    assert e.value.field == "parameters.size_variant"  # blamed on the manifest that gave it, not on models/
 
 
 def test_greenfield_is_penalised_reuse_first(tmp_path: Path) -> None:
@@ -172,8 +174,8 @@ def test_verifier_rejects_a_bank_on_forbidden_greenfield(tmp_path: Path) -> None
     """Solve with greenfield allowed and free of charge, then verify under the base rule: it must fail."""
     import dataclasses
 
-    from optimizer.export import result_tables
-    from optimizer.verify import verify_siting
+    from optimizer.check.verify import verify_siting
+    from optimizer.output.tables import result_tables
 
     path = tiny_manifest(tmp_path, ["materialenbank"], {"access_rules": "none", "enforce_capacity": False})
     c = pd.read_csv(tmp_path / "c.csv")
@@ -209,7 +211,7 @@ def test_programme_files_cite_the_study() -> None:
 
 def test_typology_classifies_every_candidate() -> None:
     inst = load_instance("materialenbanken")
-    from optimizer.formulation import site_access
+    from optimizer.model.formulation import site_access
 
     cands = inst.candidates.join(site_access(inst))
     types = classify_instance(inst, cands)

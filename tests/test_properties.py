@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_model_bruteforce import random_problem
 
+from optimizer.check.verify import verify_problem
 from optimizer.problem import CountRows, LocationProblem
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import verify_problem
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 OPTS = SolveOptions(mip_gap=0.0, backend="highspy")
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,

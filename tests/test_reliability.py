@@ -17,14 +17,15 @@ import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT
 
-from optimizer.diagnose import iis_explanation, presolve_checks
-from optimizer.export import result_tables
-from optimizer.formulation import compile_instance
-from optimizer.instance import load_instance
+from optimizer.check.diagnose import iis_explanation, presolve_checks
+from optimizer.check.verify import verify_problem, verify_siting
+from optimizer.data.instance import load_instance
+from optimizer.model.formulation import compile_instance
+from optimizer.output.tables import result_tables
 from optimizer.pipeline import solve_instance
 from optimizer.problem import Solution
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.verify import verify_problem, verify_siting
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
 
 CORPUS = Path(__file__).parent / "corpus"
 SORTING = CORPUS / "sorting"
@@ -33,7 +34,7 @@ SORTING = CORPUS / "sorting"
 CLI_WITH_TEST_MODELS = """
 import functools, sys
 from pathlib import Path
-import optimizer.instance as instance, optimizer.programmes as programmes
+import optimizer.data.instance as instance, optimizer.data.programmes as programmes
 instance.load_programme = functools.partial(programmes.load_programme, models_dir=Path(sys.argv.pop(1)))
 from optimizer.cli import app
 app(prog_name="siting")
@@ -132,7 +133,7 @@ def test_time_limit_without_solution_exit_4(tmp_path: Path) -> None:
 
 
 def _hard_problem(seed: int = 1, n: int = 150, m: int = 50):
-    from optimizer.matrix import matrix_problem
+    from optimizer.data.matrix import matrix_problem
 
     rng = np.random.default_rng(seed)
     cxy, fxy = rng.random((n, 2)), rng.random((m, 2))

@@ -62,7 +62,11 @@ def test_layer_styles_table_has_a_default_style_per_layer(solved: Path) -> None:
 def test_styles_follow_the_data(solved: Path) -> None:
     import geopandas as gpd
 
-    from optimizer.styles import allocations_style, facilities_style, networks_style
+    from optimizer.output.styles import (
+        allocations_style,
+        facilities_style,
+        networks_style,
+    )
 
     gpkg = solved / "result.gpkg"
     fac = facilities_style(gpd.read_file(gpkg, layer="facilities"))
@@ -83,10 +87,10 @@ def test_styles_follow_the_data(solved: Path) -> None:
 def test_geoparquet_is_optional(run, tmp_path: Path) -> None:
     import geopandas as gpd
 
-    from optimizer.export import write_result
-    from optimizer.pipeline import _network_layers
+    from optimizer.output.export import network_layer
+    from optimizer.output.export import write_result
 
-    out = write_result(tmp_path / "gp", run.tables, run.summary, extra_layers=_network_layers(), geoparquet=True)
+    out = write_result(tmp_path / "gp", run.tables, run.summary, extra_layers=network_layer(), geoparquet=True)
     fac = gpd.read_parquet(out / "facilities.parquet")
     assert len(fac) == 22 and fac.crs.to_epsg() == 31370
     assert (out / "facilities.csv").exists() and (out / "allocations.csv").exists()
@@ -139,8 +143,8 @@ def test_report_is_self_contained(solved: Path, tmp_path: Path) -> None:
 
 
 def test_report_assumptions_have_basis_text(solved: Path) -> None:
-    from optimizer.maps import read_result
-    from optimizer.report import report_data
+    from optimizer.output.maps import read_result
+    from optimizer.output.report import report_data
 
     data = report_data(read_result(solved))
     used = data.assumptions[data.assumptions["used"]].set_index("name")
@@ -159,7 +163,7 @@ def test_report_on_a_missing_result_is_exit_2(tmp_path: Path) -> None:
 # Compare
 # ---------------------------------------------------------------------------------------------------------------
 def test_compare_a_result_with_itself_changes_nothing(solved: Path) -> None:
-    from optimizer.compare import compare_results
+    from optimizer.output.compare import compare_results
 
     diff = compare_results(solved, solved)
     assert diff["same"] and not diff["reassigned"]

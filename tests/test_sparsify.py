@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.matrix import matrix_problem
+from optimizer.check.verify import verify_problem
+from optimizer.data.matrix import matrix_problem
+from optimizer.geo.distances import block_km, knearest_grouped
+from optimizer.model.arcs import (
+    PointArcSource,
+    beyond_relaxation,
+    matrix_cost_block,
+    nearest_arcs,
+    with_arcs,
+)
 from optimizer.problem import CountRows
-from optimizer.solve import SolveOptions, solve_problem
-from optimizer.distances import block_km, knearest_grouped
-from optimizer.sparsify import (PointArcSource, beyond_relaxation, matrix_cost_block, nearest_arcs, solve_sparsified,
-                                with_arcs)
-from optimizer.verify import verify_problem
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
+from optimizer.solver.sparsified import solve_sparsified
 
 
 def _points(seed: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,18 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bruteforce import brute_force  # noqa: E402
 from test_highs_backend import make_problem  # noqa: E402
 
-from optimizer.benchmarks import benchmark_set, benchmarks_available  # noqa: E402
-from optimizer.highs_backend import choose_strategy  # noqa: E402
-from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
-from optimizer.solver.sscflp import (  # noqa: E402
-    SscflpLagrangian,
-    _Knapsacks,
-    _start_multipliers,
-    applicable,
-    gap_local_search,
-    solve_sscflp,
-)
-from optimizer.verify import verify_problem  # noqa: E402
+from optimizer.bench.readers import benchmark_set, benchmarks_available  # noqa: E402
+from optimizer.check.verify import verify_problem  # noqa: E402
+from optimizer.solver.assign import gap_local_search  # noqa: E402
+from optimizer.solver.lagrangian.knapsack import Knapsacks  # noqa: E402
+from optimizer.solver.options import SolveOptions  # noqa: E402
+from optimizer.solver.solve import solve_problem  # noqa: E402
+from optimizer.solver.sscflp import SscflpLagrangian, _start_multipliers, applicable, solve_sscflp  # noqa: E402
+from optimizer.solver.strategies import choose_strategy  # noqa: E402
 
 
 def _single(seed: int, **kw) -> object:
@@ -43,7 +39,7 @@ def _single(seed: int, **kw) -> object:
 @pytest.mark.parametrize("seed", range(6))
 def test_knapsack_dp_equals_enumeration(seed: int) -> None:
     problem = _single(seed, n=8, m=4)
-    knap = _Knapsacks(problem)
+    knap = Knapsacks(problem)
     assert knap.exact
     rng = np.random.default_rng(seed)
     lam = rng.uniform(0, 45, problem.n_clients)
@@ -131,7 +127,8 @@ def test_routing_and_local_search() -> None:
     frac = type(frac)(**{**frac.__dict__, "demand": frac.demand + 0.123456789})
     assert not applicable(frac) and choose_strategy(frac) == "strong"
     # shift/swap moves never worsen an assignment nor break a capacity
-    from optimizer.heuristics import assign_single_source, solution_cost
+    from optimizer.solver.assign import assign_single_source
+    from optimizer.solver.heuristics import solution_cost
 
     for seed in range(5):
         problem = make_problem(seed, n=30, m=6, single_source=True, capacitated=True, integer=True)

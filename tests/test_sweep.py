@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import PROJECT_ROOT
+
 from optimizer.errors import InputError
-from optimizer.sweep import comparable, load_sweep, run_sweep
+from optimizer.studies.sweep import run_sweep
+from optimizer.studies.sweep_outputs import comparable
+from optimizer.studies.sweep_spec import load_sweep
 
 # Two cheap scenarios (assignment = any: the heuristic is proven optimal) from a grid, one with a bad value and
 # one whose instance names a table that does not exist.

@@ -20,12 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_highs_backend import make_problem  # noqa: E402
 from test_partition_pmedian import partition_problem  # noqa: E402
 
-from optimizer.bounds import _Lagrangian, lagrangian_bound, reduced_cost_fixing  # noqa: E402
-from optimizer.heuristics import ArcIndex, incumbent_for, solution_cost  # noqa: E402
-from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
+from optimizer.solver.lagrangian.uflp import UflLagrangian, lagrangian_bound, reduced_cost_fixing  # noqa: E402
+from optimizer.solver.assign import ArcIndex  # noqa: E402
+from optimizer.solver.heuristics import incumbent_for, solution_cost  # noqa: E402
+from optimizer.solver.options import SolveOptions  # noqa: E402
+from optimizer.solver.solve import solve_problem  # noqa: E402
 from optimizer.solver.partition import arc_columns, partition_groups, region_descent  # noqa: E402
 from optimizer.solver.uncapacitated_tree import branch_and_bound  # noqa: E402
-from optimizer.verify import verify_problem  # noqa: E402
+from optimizer.check.verify import verify_problem  # noqa: E402
 
 
 def _tree_optimum(problem, branching: str, search: str, gap: float = 0.0):  # noqa: ANN001, ANN202
@@ -74,7 +76,7 @@ def test_prune_level_honours_the_gap_on_integer_costs() -> None:
     """With integer costs the level was ``UB − 1 + gap·UB``, above the incumbent for any gap·UB > 1, so a tree
     asked for a 5 % gap could never prune; it must be the lower of ``UB − 1`` and ``UB·(1 − gap)``."""
     problem = make_problem(0, n=20, m=6, capacitated=False, rows="p", integer=True)
-    lag = _Lagrangian(problem)
+    lag = UflLagrangian(problem)
     assert lag.integral
     assert lag.prune_level(1000.0, 0.05) == pytest.approx(950.0)
     assert lag.prune_level(1000.0, 0.0) == pytest.approx(999.0 + 1e-6)
@@ -142,7 +144,8 @@ def test_partition_groups_rejects_other_structures() -> None:
 def test_sparsified_time_limit_finish_is_a_verified_dense_solution() -> None:
     """A sparsified any-assignment solve stopped by its limit returns a dense solution (nearest open option after
     region moves), verified, with the best relaxation bound, and stays near its limit."""
-    from optimizer.sparsify import PointArcSource, solve_sparsified
+    from optimizer.model.arcs import PointArcSource
+    from optimizer.solver.sparsified import solve_sparsified
 
     rng = np.random.default_rng(4)
     regions, per_region, n = 6, 40, 3000

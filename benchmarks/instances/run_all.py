@@ -30,8 +30,8 @@ HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))  # run as a script from any folder: import the project's package
 
-from optimizer.instance import list_instances
-from optimizer.programmes import load_programme
+from optimizer.data.instance import list_instances
+from optimizer.data.programmes import load_programme
 
 MARKER = "<!-- measured: everything below is written by run_all.py -->"
 EXCLUDED_PREFIXES = ("fine-",)  # another engineer's instances, benchmarked separately
@@ -75,7 +75,13 @@ def solve_one(inst: dict, out_root: Path) -> dict:
     s = json.loads(proc.stdout[proc.stdout.index("{"):])
     layers = _gpkg_layers(out / "result.gpkg")
     row.update({"status": s["status"], "gap": s.get("gap"), "gpkg_layers": layers})
-    if inst["kind"] == "chain":
+    if s.get("kind") == "chain_periods":  # multi-period chain (docs/periods.md): land of the last period
+        last = s["periods"][-1]
+        row.update({"verified": s["verification"]["passed"], "objective": s["objective"]["total"],
+                    "unit": s["objective"]["unit"], "land_take_ha": last["new_land_take_ha"],
+                    "land_per_programme_ha": {}, "land_by_kind_ha": {},
+                    "solver_s": round(sum(s["timings_s"].values()), 1)})
+    elif inst["kind"] == "chain":
         row.update({"verified": s["verification"]["passed"], "objective": s["objective_eur_per_yr"],
                     "unit": "EUR/yr", "land_take_ha": s["new_land_take_ha"],
                     "land_per_programme_ha": {f"new {k}": v for k, v in s["land_take_per_echelon_ha"].items()},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.matrix import matrix_problem
+from optimizer.data.matrix import matrix_problem
 from optimizer.problem import LocationProblem
 
 

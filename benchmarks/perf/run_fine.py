@@ -4,8 +4,8 @@ Figures reported (medians over ``--runs`` runs, each in its own process under ``
 memory is the process's "Maximum resident set size"; the 1-minute load average before each run is recorded):
 
 * ``knn``: the k-nearest arcs of ``fine-10k-3k`` — 10,000 demand points × its options (cKDTree on the candidate
-  points, blockwise; :meth:`optimizer.sparsify.PointArcSource.nearest`) for the first round's ``k`` and for 64,
-  next to the dense float32 10,000 × 3,000 straight-line matrix (:func:`optimizer.distances.euclidean_km`) it
+  points, blockwise; :meth:`optimizer.model.arcs.PointArcSource.nearest`) for the first round's ``k`` and for 64,
+  next to the dense float32 10,000 × 3,000 straight-line matrix (:func:`optimizer.geo.distances.euclidean_km`) it
   replaces. Table generation and loading are outside the timed region.
 * ``solve``: ``siting solve fine-10k-3k --out DIR`` end to end, with the stage timings of its ``summary.json``
   (compile = instance → arrays, sparsify = k-nearest arcs and certificate growth, build = solver matrices,
@@ -43,9 +43,9 @@ def _child_knn(instance: str, k: int) -> dict:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from optimizer.distances import euclidean_km, knearest_grouped
-    from optimizer.formulation import compile_instance
-    from optimizer.instance import load_instance
+    from optimizer.data.instance import load_instance
+    from optimizer.geo.distances import euclidean_km, knearest_grouped
+    from optimizer.model.formulation import compile_instance
 
     sp = compile_instance(load_instance(instance, {"sparsify": "on", "sparsify_k": str(k)}))
     source = sp.arc_source

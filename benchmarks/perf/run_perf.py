@@ -11,7 +11,7 @@ Suites
     sets, to check the default strategy per problem class does not lose to plain HiGHS there.
 ``pm2000``
     Seeded p-median, 2,000 clients × 200 candidates, p = 20 (:func:`instances.pmedian_2000x200`), dense and
-    sparsified with the certificate of :mod:`optimizer.sparsify`.
+    sparsified with the certificate of :mod:`optimizer.solver.sparsified`.
 ``quick``
     A fixed sample that runs in ≤ 10 minutes on the 2-core machine (:data:`QUICK`): small OR-Library CFLP,
     capa/capc, pmed incl. pmed36, Holmberg incl. p57/p58, the Flanders p-median (285 municipalities × 289 sites)
@@ -19,9 +19,9 @@ Suites
     capped at ``--quick-peer-limit``), then the ratio table with the load average at each solve.
 
 For every instance *ours* (``solve_problem`` with the ``highspy`` backend, its default strategy) and *plain*
-(:func:`optimizer.highs_backend.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
+(:func:`optimizer.solver.strategy_strong.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
 same rows as the Pyomo reference model) are solved one after the other, each checked by
-:func:`optimizer.verify.verify_problem` and against the published optimum. Times are wall-clock seconds of the
+:func:`optimizer.check.verify.verify_problem` and against the published optimum. Times are wall-clock seconds of the
 solve call (model build + heuristics + bounds + solver), split into build and the rest. One JSON line per
 solve goes to ``--out``; the summary table (medians, totals, ratios) is printed at the end and can be rebuilt
 from the JSON lines with ``--summary-only``.
@@ -57,13 +57,14 @@ sys.path.insert(0, str(HERE))
 
 from instances import flanders_pmedian, pmedian_2000x200  # noqa: E402
 
-from optimizer.benchmarks import benchmark_set  # noqa: E402
-from optimizer.highs_backend import solve_plain  # noqa: E402
+from optimizer.bench.readers import benchmark_set  # noqa: E402
+from optimizer.check.verify import verify_problem  # noqa: E402
+from optimizer.model.arcs import matrix_cost_block  # noqa: E402
 from optimizer.problem import LocationProblem, Solution  # noqa: E402
-from optimizer.solve import SolveOptions, solve_problem  # noqa: E402
-from optimizer.sparsify import matrix_cost_block, solve_sparsified  # noqa: E402
-from optimizer.verify import verify_problem  # noqa: E402
-
+from optimizer.solver.options import SolveOptions  # noqa: E402
+from optimizer.solver.solve import solve_problem  # noqa: E402
+from optimizer.solver.sparsified import solve_sparsified  # noqa: E402
+from optimizer.solver.strategy_strong import solve_plain  # noqa: E402
 
 SETS = {"capabc": "orlib-capabc", "pmed": "pmed", "cap": "orlib-cflp", "holmberg": "holmberg"}
 
@@ -85,8 +86,8 @@ def _record(suite: str, name: str, method: str, problem: LocationProblem, sol: S
 
 
 def _spopt(problem: LocationProblem, limit: float) -> Solution:
-    """spopt ``PMedian`` solved by PuLP's CBC (:func:`optimizer.bench.spopt_pmedian`) as a :class:`Solution`."""
-    from optimizer.bench import spopt_pmedian
+    """spopt ``PMedian`` solved by PuLP's CBC (:func:`optimizer.bench.baselines.spopt_pmedian`) as a :class:`Solution`."""
+    from optimizer.bench.baselines import spopt_pmedian
 
     res = spopt_pmedian(problem, limit)
     empty = np.zeros(0)
@@ -175,9 +176,8 @@ QUICK: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 def _named(name: str, limit: float, method: str) -> tuple[LocationProblem, Solution, float]:
     """A named fine-grained instance solved as ``siting solve`` does (compile, solve, certificate), or for the
     peer the compiled dense problem by plain HiGHS; the time is the solve's (compile excluded)."""
-    from optimizer.formulation import compile_instance
-    from optimizer.instance import load_instance
-    from optimizer.sparsify import solve_sparsified
+    from optimizer.data.instance import load_instance
+    from optimizer.model.formulation import compile_instance
 
     inst = load_instance(name, {})
     sp = compile_instance(inst)

@@ -26,6 +26,12 @@ not in ``../shared``). **These tables are stand-ins, not those layers.** They ar
     hectares, flagged ``greenfield = true`` — in every municipality whose existing business parks have less free
     land than one sorting-centre plot (40,000 m², L10671-10672): where the existing zones are full.
 
+``candidates_available.csv``
+    land as scarce as it is on the market today (S7b): every economic zone keeps ``available_business_land_ha``
+    / (the table's unoccupied economic-zone hectares) of its free land (``free_ha``; the mapped figure stays in
+    ``mapped_free_ha``), seaports keep theirs (already the assumption ``seaport_free_share``), and a ``GF-<nis>``
+    greenfield row is offered wherever the available land cannot hold one sorting-centre plot.
+
 Both rows share the point, municipality and zone type of the municipality's aggregate zone, so they differ from it
 only by their land status. Planners with the real layers add ``reserve`` / ``greenfield`` columns (true/false) to
 their own candidate table instead.
@@ -78,12 +84,37 @@ def greenfield_table(candidates: pd.DataFrame, greenfield_ha: float) -> pd.DataF
     return pd.concat([candidates.assign(greenfield=False), rows], ignore_index=True)
 
 
+def available_share(candidates: pd.DataFrame, available_ha: float) -> float:
+    """Share of the unoccupied economic-zone hectares that is on the market (``available_business_land_ha``)."""
+    free = candidates.loc[candidates["zone_type"] == "economic_zone", "free_ha"].astype(float).sum()
+    return min(1.0, available_ha / free) if free > 0 else 1.0
+
+
+def available_table(candidates: pd.DataFrame, available_ha: float, greenfield_ha: float) -> pd.DataFrame:
+    """Candidates with only the available share of their free land, plus greenfield where no sorting plot fits."""
+    share = available_share(candidates, available_ha)
+    out = candidates.copy()
+    zones = out["zone_type"] == "economic_zone"
+    out["mapped_free_ha"] = out["free_ha"]
+    out.loc[zones, "free_ha"] = (out.loc[zones, "free_ha"].astype(float) * share).round(2)
+    scarce = out[zones]
+    rows = _extra_rows(scarce, "GF-", "Greenfield (nieuwe economische zone)",
+                       pd.Series(greenfield_ha, index=scarce.index[scarce["free_ha"] < SORTING_PLOT_HA]), "greenfield")
+    rows["total_ha"], rows["occupied_ha"], rows["mapped_free_ha"] = rows["free_ha"], 0.0, float("nan")
+    return pd.concat([out.assign(greenfield=False), rows], ignore_index=True)
+
+
 def main() -> None:
     candidates = pd.read_csv(HERE / "candidates.csv")
     reserve = reserve_table(candidates, _assumption("reserve_vacancy_share"))
     green = greenfield_table(candidates, _assumption("greenfield_candidate_ha"))
+    available = available_table(candidates, _assumption("available_business_land_ha"),
+                                _assumption("greenfield_candidate_ha"))
     reserve.to_csv(HERE / "candidates_reserve.csv", index=False)
     green.to_csv(HERE / "candidates_greenfield.csv", index=False)
+    available.to_csv(HERE / "candidates_available.csv", index=False)
+    print(f"candidates_available.csv: {available_share(candidates, _assumption('available_business_land_ha')):.4f} "
+          f"of the free land available, {int(available['greenfield'].sum())} greenfield rows")
     print(f"candidates_reserve.csv: {int(reserve['reserve'].sum())} reserve rows; "
           f"candidates_greenfield.csv: {int(green['greenfield'].sum())} greenfield rows")
 

@@ -42,9 +42,9 @@ def partition_groups(problem: LocationProblem) -> list[np.ndarray] | None:
     return [rows.indices[rows.indptr[r] : rows.indptr[r + 1]] for r in range(rows.shape[0])]
 
 
-def source_columns(source) -> Columns:  # noqa: ANN001 - optimizer.sparsify.PointArcSource (no import upwards)
+def source_columns(source) -> Columns:  # noqa: ANN001 - optimizer.model.arcs.PointArcSource
     """:data:`Columns` of a point source (its cost formula on straight-line km, per block of options)."""
-    from optimizer.distances import block_km
+    from optimizer.geo.distances import block_km
 
     everyone = np.arange(len(source.client_xy))
 

@@ -9,9 +9,9 @@ binary ``x`` and the aggregated capacity row ``Σ_j Q_j y_j ≥ D``::
 
 ``v_j`` is a **0-1 knapsack** per facility, solved exactly by dynamic programming over capacity for all
 facilities at once (one vectorised update per item rank; integer demands and capacities divided by the demands'
-gcd). Where that grid would exceed :data:`MAX_STATES` states, demands and capacities are rounded *down* to a
+gcd). Where that grid would exceed :data:`~optimizer.solver.lagrangian.knapsack.MAX_STATES` states, demands and capacities are rounded *down* to a
 coarser grid (``⌊d/s⌋``, ``⌊Q/s⌋``), which relaxes every capacity row, so the bound stays valid (weaker). The outer
-problem is the covering knapsack (or its LP with count rows / binding land) of :mod:`optimizer.cflp_strong`.
+problem is the covering knapsack (or its LP with count rows / binding land) of :mod:`optimizer.solver.lagrangian.cover`.
 Because the knapsacks are integer, ``max_λ L(λ)`` is above the LP bound of the strong formulation; on the
 Holmberg instances it leaves 0–2 % (p57: 0.66 %).
 
@@ -19,8 +19,8 @@ Holmberg instances it leaves 0–2 % (p57: 0.66 %).
    ``t``-th item of every facility at once), 1.2 ms per pass on p57 (200 × 30, capacities 400).
 2. **Lagrangian heuristic**: the relaxation's open set gets the knapsack choices as its assignment (each client
    its cheapest chosen open facility, the rest placed where there is room; :meth:`SscflpLagrangian.offer`) or
-   the regret greedy (:func:`optimizer.heuristics.assign_single_source`), then shift and swap moves
-   (:func:`gap_local_search`); the best few open sets get an exact assignment by HiGHS (a generalised
+   the regret greedy (:func:`optimizer.solver.assign.assign_single_source`), then shift and swap moves
+   (:func:`optimizer.solver.assign.gap_local_search`); the best few open sets get an exact assignment by HiGHS (a generalised
    assignment problem, 0.1–0.3 s here).
 3. **Fixing**: ``L(λ | y_j flipped)`` from the outer knapsack fixes facilities; forcing arc ``(i, j)`` lifts the
    bound by at least ``flip_j⁺ + max(0, r_ij + V_j(Q_j − d_i) − V_j(Q_j))`` (``V_j(c)`` the knapsack value with
@@ -42,15 +42,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-# the flat modules these build on (issue 14 moves them under optimizer/solver/; imports kept few and explicit)
-from optimizer.cflp_strong import _CoverKnapsack, _CoverLp
-from optimizer.heuristics import ArcIndex, _Feasibility, assign_single_source, incumbent_for, solution_cost
-from optimizer.highs_backend import Deadline, _highs_version, build_matrices, finish, run_highs
-from optimizer.problem import LocationProblem, Solution
+from optimizer.problem import LocationProblem, Solution, Status
+from optimizer.solver.assign import ArcIndex, assign_single_source, gap_local_search
+from optimizer.solver.heuristics import Feasibility, incumbent_for, solution_cost
+from optimizer.solver.highs import highs_version, run_highs
+from optimizer.solver.lagrangian.cover import CoverKnapsack, CoverLp
+from optimizer.solver.lagrangian.knapsack import Knapsacks
+from optimizer.solver.matrices import build_matrices
+from optimizer.solver.options import Deadline, SolveOptions
+from optimizer.solver.result import clean_solution, finish
 
-MAX_STATES = 4096  # capacity states of the knapsack DP per facility (beyond: a coarser grid, weaker bound)
 MAX_CLIENTS = 5_000  # beyond, the dense assignment moves and the per-layer DP steps get too slow
-SWAP_MAX_CLIENTS = 1_500  # client swaps use n × n matrices: only up to this many clients
 MAX_DP_WORK = 40_000_000  # arcs × states above which this scheme is not chosen (one DP pass ~ this many cells)
 NODE_ITER = 35  # subgradient steps per tree node (p57 with the optimum known: 20 → 751 nodes 31 s, 35 → 527/387
 # nodes 25/18 s by flip / fractional branching, 60 → 389 nodes 43 s)
@@ -61,7 +63,7 @@ VOLUME_ALPHA = 0.1  # smoothing of the relaxed open sets (primal estimate)
 
 def applicable(problem: LocationProblem) -> bool:
     """Whether this scheme is the one to use: single source, capacitated, **exact** knapsacks (integer demands
-    whose capacity grid fits :data:`MAX_STATES`), bounded DP work per pass and at most :data:`MAX_CLIENTS` clients.
+    whose capacity grid fits :data:`~optimizer.solver.lagrangian.knapsack.MAX_STATES`), bounded DP work per pass and at most :data:`MAX_CLIENTS` clients.
 
     On the small OR-Library single-source set (capacities up to 58,268, demands without a common divisor) the
     grid is coarse, the bound weak and the tree slow (p20: 25 s), while HiGHS on the strengthened rows closes
@@ -69,98 +71,8 @@ def applicable(problem: LocationProblem) -> bool:
     """
     if not problem.single_source or not np.isfinite(problem.capacity).any() or problem.n_clients > MAX_CLIENTS:
         return False
-    scale, exact = _Knapsacks._grid(problem)
-    return exact and _Knapsacks.states_for(problem) * problem.n_arcs <= MAX_DP_WORK
-
-
-class _Knapsacks:
-    """``v_j(λ)`` for all facilities: 0-1 knapsacks by DP over a common capacity grid, one layer per item rank."""
-
-    def __init__(self, problem: LocationProblem) -> None:
-        p = problem
-        self.problem = p
-        self.m, self.n = p.n_options, p.n_clients
-        self.scale, self.exact = self._grid(p)
-        d = np.asarray(p.demand, float)
-        total = float(d.sum())
-        q = np.where(np.isfinite(p.capacity), np.minimum(p.capacity, total), total)
-        self.w = np.floor(d / self.scale + 1e-9).astype(np.int64)
-        self.cap = np.floor(q / self.scale + 1e-9).astype(np.int64)
-        self.states = int(self.cap.max()) + 1 if self.m else 1
-        order = np.lexsort((p.arc_option, p.arc_client))
-        self.order = order
-        self.client = p.arc_client[order]
-        self.option = p.arc_option[order]
-        self.cost = p.arc_cost[order].astype(float)
-        self.start = np.searchsorted(self.client, np.arange(self.n + 1))
-        self.fits = self.w[self.client] <= self.cap[self.option]  # an arc whose client alone overfills is useless
-        self.f = p.option_cost().astype(float)
-
-    @staticmethod
-    def _grid(p: LocationProblem) -> tuple[float, bool]:
-        d = np.asarray(p.demand, float)
-        total = float(d.sum())
-        q = np.where(np.isfinite(p.capacity), np.minimum(p.capacity, total), total)
-        qmax = float(q.max()) if len(q) else 1.0
-        integral = bool(np.all(np.abs(d - np.round(d)) < 1e-9) and np.all(d >= 0))
-        if integral:
-            g = int(np.gcd.reduce(np.round(d).astype(np.int64))) or 1
-            if qmax / g + 1 <= MAX_STATES:
-                return float(g), True
-        return max(qmax / (MAX_STATES - 1), 1e-12), False
-
-    @classmethod
-    def states_for(cls, p: LocationProblem) -> int:
-        scale, _ = cls._grid(p)
-        total = float(np.sum(p.demand))
-        q = np.where(np.isfinite(p.capacity), np.minimum(p.capacity, total), total)
-        return int(np.floor(float(q.max()) / scale + 1e-9)) + 1 if len(q) else 1
-
-    def evaluate(self, lam: np.ndarray, *, table: bool = False, skip: np.ndarray | None = None,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
-        """``(v, x, V)``: facility values, the knapsack choice per arc (sorted order) and, if ``table``, the DP
-        table ``V[j, c]`` (best value with capacity ≤ ``c``). Options in ``skip`` (closed) get no knapsack."""
-        m, s = self.m, self.states
-        r = self.cost - lam[self.client]
-        use = (r < 0) & self.fits
-        if skip is not None and skip.any():
-            use &= ~skip[self.option]
-        # layered DP: layer t processes the t-th item of every facility at once (as many Python steps as the
-        # largest item count of a facility, not as many as clients); V[j, c] = best value with capacity ≤ c
-        V = np.zeros((m, s))
-        flat = V.ravel()
-        x = np.zeros(len(self.cost), dtype=bool)
-        idx = np.flatnonzero(use)
-        if len(idx):
-            by_fac = idx[np.argsort(self.option[idx], kind="stable")]
-            op = self.option[by_fac]
-            first = np.searchsorted(op, op, side="left")
-            layer = np.arange(len(by_fac)) - first
-            order = np.argsort(layer, kind="stable")
-            by_layer, lay = by_fac[order], layer[order]
-            cuts = np.searchsorted(lay, np.arange(int(lay.max()) + 2))
-            cols = np.arange(s)
-            steps = []
-            for t in range(len(cuts) - 1):
-                a = by_layer[cuts[t] : cuts[t + 1]]
-                rows = self.option[a]
-                w = self.w[self.client[a]]
-                # V[row, c − w] for every c (indices left of a row's start are masked out below)
-                cand = flat[(rows * s - w)[:, None] + cols[None, :]]
-                cand += r[a][:, None]
-                cur = V[rows]
-                better = cand < cur
-                better &= cols[None, :] >= w[:, None]
-                np.copyto(cur, cand, where=better)
-                V[rows] = cur
-                steps.append((a, rows, w, better))
-            c = self.cap.copy()
-            for a, rows, w, better in reversed(steps):
-                take = better[np.arange(len(a)), c[rows]]
-                x[a[take]] = True
-                c[rows[take]] -= w[take]
-        v = self.f + V[np.arange(m), self.cap]
-        return v, x, (V if table else None)
+    scale, exact = Knapsacks.grid(problem)
+    return exact and Knapsacks.states_for(problem) * problem.n_arcs <= MAX_DP_WORK
 
 
 @dataclass
@@ -198,14 +110,14 @@ class SscflpLagrangian:
         p = problem
         self.problem = p
         self.index = index or ArcIndex.of(p)
-        self.knap = _Knapsacks(p)
+        self.knap = Knapsacks(p)
         rows = p.counts.matrix.shape[0] > 0
         free = np.asarray(p.site_free_m2, float)
         land_total = np.bincount(p.option_site, weights=p.area_m2, minlength=len(free))
-        self.outer = _CoverLp(p) if rows or np.any(land_total > free + 1e-9) else _CoverKnapsack(p)
+        self.outer = CoverLp(p) if rows or np.any(land_total > free + 1e-9) else CoverKnapsack(p)
         c = np.concatenate([p.arc_cost, p.option_cost()])
         self.integral = bool(np.all(np.isfinite(c)) and np.all(np.abs(c - np.round(c)) < 1e-9))
-        self.feas = _Feasibility(p)
+        self.feas = Feasibility(p)
         self.ub = float("inf")
         self.best: tuple[np.ndarray, np.ndarray] | None = None
         self.tried: set[bytes] = set()
@@ -403,7 +315,7 @@ class SscflpLagrangian:
                             row_lower=np.append(model.row_lower, -np.inf), row_upper=np.append(model.row_upper, room))
         elif self.best is not None and np.array_equal(self.best[0], y) and np.all(self.best[1][~mask] == 0):
             start = (y.astype(float), self.best[1][on])
-        status, ys, xs, _, _ = run_highs(sub, model, _Options(time_limit_s=time_limit_s), incumbent=start)
+        status, ys, xs, _, _ = run_highs(sub, model, SolveOptions(time_limit_s=time_limit_s), incumbent=start)
         if status in ("optimal", "feasible"):
             x = np.zeros(p.n_arcs)
             x[on] = xs
@@ -435,90 +347,6 @@ class SscflpLagrangian:
         keep = np.zeros(p.n_arcs, dtype=bool)
         keep[knap.order] = keep_sorted
         return fix_closed, fix_open, keep
-
-
-@dataclass(frozen=True)
-class _Options:
-    """The few :class:`~optimizer.solve.SolveOptions` fields :func:`run_highs` reads (no import cycle)."""
-
-    time_limit_s: float | None = None
-    mip_gap: float = 1e-6
-    threads: int | None = None
-    log: bool = False
-
-
-def gap_local_search(problem: LocationProblem, y: np.ndarray, x: np.ndarray, *, max_rounds: int = 200) -> np.ndarray:
-    """Improve a single-source assignment on a fixed open set by shift and swap moves of clients.
-
-    Shift: a client moves to an open facility with room. Swap: two clients at different facilities exchange them
-    when both capacities allow. Each round applies the best improving move per client (conflict-free), on dense
-    open-facility × client cost matrices (for problems this scheme is chosen for, at most a few million cells).
-    """
-    p = problem
-    n = p.n_clients
-    opened = np.flatnonzero(y)
-    if not len(opened) or n == 0:
-        return x
-    pos = np.full(p.n_options, -1)
-    pos[opened] = np.arange(len(opened))
-    on = pos[p.arc_option] >= 0
-    C = np.full((len(opened), n), np.inf)
-    C[pos[p.arc_option[on]], p.arc_client[on]] = p.arc_cost[on]
-    arc_of = np.full((len(opened), n), -1, dtype=np.int64)
-    arc_of[pos[p.arc_option[on]], p.arc_client[on]] = np.flatnonzero(on)
-    d = np.asarray(p.demand, float)
-    cap = np.where(np.isfinite(p.capacity[opened]), p.capacity[opened], np.inf)
-    used = np.flatnonzero(x > 0.5)
-    where = np.full(n, -1)
-    where[p.arc_client[used]] = pos[p.arc_option[used]]
-    if np.any(where < 0):
-        return x
-    load = np.bincount(where, weights=d, minlength=len(opened))
-    cols = np.arange(n)
-    tol = 1e-9
-    for _ in range(max_rounds):
-        improved = False
-        cur = C[where, cols]
-        room = cap - load
-        # shifts: gain[k, i] of moving client i to facility k
-        gain = cur[None, :] - C
-        gain[(room[:, None] < d[None, :] - 1e-9) | ~np.isfinite(gain)] = -np.inf
-        gain[where, cols] = -np.inf
-        best_k = np.argmax(gain, axis=0)
-        best_g = gain[best_k, cols]
-        for i in np.argsort(-best_g):
-            if best_g[i] <= tol:
-                break
-            k = best_k[i]
-            if load[k] + d[i] > cap[k] + 1e-9 or C[k, i] >= C[where[i], i] - tol:
-                continue
-            load[where[i]] -= d[i]
-            load[k] += d[i]
-            where[i] = k
-            improved = True
-        if improved:
-            continue
-        if n > SWAP_MAX_CLIENTS:
-            break
-        # swaps: clients a (at ka) and b (at kb) exchange facilities
-        cur = C[where, cols]
-        room = cap - load
-        ca_b = C[where][:, :]  # C[where[b], a] for all (b, a) -> rows b: facility of b, columns a
-        # delta[a, b] = cur[a] + cur[b] - C[where[b], a] - C[where[a], b]
-        cross = ca_b.T  # cross[a, b] = C[where[b], a]
-        delta = cur[:, None] + cur[None, :] - cross - cross.T
-        fit = (room[where][:, None] + d[:, None] >= d[None, :] - 1e-9) & (room[where][None, :] + d[None, :] >= d[:, None] - 1e-9)
-        delta[~fit | (where[:, None] == where[None, :]) | ~np.isfinite(delta)] = -np.inf
-        a, b = np.unravel_index(int(np.argmax(delta)), delta.shape)
-        if delta[a, b] <= tol:
-            break
-        ka, kb = where[a], where[b]
-        load[ka] += d[b] - d[a]
-        load[kb] += d[a] - d[b]
-        where[a], where[b] = kb, ka
-    out = np.zeros(p.n_arcs)
-    out[arc_of[where, cols]] = 1.0
-    return out
 
 
 @dataclass
@@ -604,7 +432,7 @@ def sscflp_branch_and_bound(
     return SscflpTree(lag.rounded(min(lag.ub, lag.level(gap))), True, nodes, leaves)  # proven: the final level
 
 
-def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001 - SolveOptions
+def solve_sscflp(problem: LocationProblem, options: SolveOptions) -> Solution:
     """Knapsack Lagrangian → heuristic → Lagrangian branch and bound (module docstring).
 
     Parameters
@@ -612,7 +440,7 @@ def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001
     problem
         Single-source problem with finite capacities (count rows, land, required options allowed).
     options
-        :class:`~optimizer.solve.SolveOptions`; the time limit covers every phase.
+        :class:`~optimizer.solver.options.SolveOptions`; the time limit covers every phase.
 
     Returns
     -------
@@ -625,9 +453,9 @@ def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001
     index = ArcIndex.of(problem)
     lag = SscflpLagrangian(problem, index)
     timings["build"] = time.perf_counter() - t0
-    solver = f"HiGHS {_highs_version()} via highspy (single-source knapsack Lagrangian branch and bound)"
+    solver = f"HiGHS {highs_version()} via highspy (single-source knapsack Lagrangian branch and bound)"
     t1 = time.perf_counter()
-    start = incumbent_for(problem, warm_start=getattr(options, "warm_start", None), index=index,
+    start = incumbent_for(problem, warm_start=options.warm_start, index=index,
                           time_limit_s=deadline.share(0.05, cap=1.0))  # fmt: skip
     if start is not None:
         x0 = gap_local_search(problem, start[0], start[1])
@@ -640,7 +468,7 @@ def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001
     if root.raw_bound == np.inf:  # the relaxation has no feasible open set: neither has the problem
         timings["bound"] = time.perf_counter() - t2
         timings["solve"] = 0.0
-        return finish(problem, "infeasible", np.zeros(problem.n_options), np.zeros(problem.n_arcs), np.inf,
+        return finish(problem, Status.INFEASIBLE, np.zeros(problem.n_options), np.zeros(problem.n_arcs), np.inf,
                       solver=solver, timings_s=timings, log=log + "\n")  # fmt: skip
     if root.raw_bound < lag.level(gap):
         lag.offer(root.y, root.x)
@@ -662,16 +490,14 @@ def solve_sscflp(problem: LocationProblem, options) -> Solution:  # noqa: ANN001
                 f"{'finished' if tree.finished else 'stopped'}\n")  # fmt: skip
     timings["solve"] = time.perf_counter() - t3
     if lag.best is None:
-        status = "infeasible" if bound == np.inf else "no_solution"
+        status = Status.INFEASIBLE if bound == np.inf else Status.NO_SOLUTION
         return finish(problem, status, np.zeros(problem.n_options), np.zeros(problem.n_arcs), bound,
                       solver=solver, timings_s=timings, log=log)  # fmt: skip
-    return finish(problem, "optimal", *lag.best, min(bound, lag.ub), solver=solver, timings_s=timings, log=log,
+    return finish(problem, Status.OPTIMAL, *lag.best, min(bound, lag.ub), solver=solver, timings_s=timings, log=log,
                   gap_tol=gap)  # fmt: skip
 
 
 def _clean_single(problem: LocationProblem, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    from optimizer.highs_backend import clean_solution
-
     return clean_solution(problem, y, x)[1]
 
 

@@ -1,8 +1,8 @@
 """Lagrangian branch and bound for uncapacitated problems with node-level arc reduction and row branching.
 
-The bound at every node is the Lagrangian of :mod:`optimizer.bounds` (assignment rows relaxed, the open-variable
+The bound at every node is the Lagrangian of :mod:`optimizer.solver.lagrangian.uflp` (assignment rows relaxed, the open-variable
 subproblem with count rows, land and required options kept). Two things make the tree of
-:func:`optimizer.bounds.lagrangian_branch_and_bound` faster:
+:func:`optimizer.solver.lagrangian.uflp.lagrangian_branch_and_bound` faster:
 
 * **Each node works on its own arcs.** Deep in the tree most options are fixed closed by flip costs (pmed36: a
   median of 756 of 800), yet every subgradient step still lists their arcs. A node drops the arcs of its closed
@@ -27,15 +27,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-# the flat modules this builds on (issue 14 moves them under optimizer/solver/; imports kept few and explicit)
-from optimizer.bounds import BranchResult, LagrangianResult, _ActiveArcs, _Lagrangian
-from optimizer.heuristics import ArcIndex, _Feasibility
 from optimizer.problem import LocationProblem
+from optimizer.solver.assign import ArcIndex
+from optimizer.solver.heuristics import Feasibility
+from optimizer.solver.lagrangian.common import VOLUME_ALPHA, ActiveArcs, LagrangianBound, TreeResult
+from optimizer.solver.lagrangian.uflp import UflLagrangian
 
 DENSE_MAX_CELLS = 400_000  # clients × options of a node below which its steps use a dense cost matrix
 EARLY_EVERY = 10  # steps between the checks of a node's early stop
 SHRINK = 0.7  # a node rebuilds its relaxation when it keeps less than this share of its parent's arcs
-VOLUME_ALPHA = 0.1
 
 
 @dataclass
@@ -43,7 +43,7 @@ class _Node:
     """A node's relaxation: its problem (the root's options, a subset of the root's arcs) and where they came from."""
 
     problem: LocationProblem
-    lag: _Lagrangian
+    lag: UflLagrangian
     arcs: np.ndarray  # indices into the root problem's arcs
     dense: tuple[np.ndarray, np.ndarray] | None = None  # (options with arcs, clients × those options costs; inf)
 
@@ -63,7 +63,7 @@ def _dense(problem: LocationProblem) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _run_node(
-    lag: _Lagrangian,
+    lag: UflLagrangian,
     lam: np.ndarray,
     upper_bound: float,
     forced_open: np.ndarray,
@@ -76,14 +76,15 @@ def _run_node(
     time_limit_s: float | None,
     early: bool = True,
     dense: tuple[np.ndarray, np.ndarray] | None = None,
-) -> LagrangianResult:
-    """:meth:`optimizer.bounds._Lagrangian.run` with an early stop: a node that is going to branch anyway does not
+) -> LagrangianBound:
+    """:meth:`optimizer.solver.lagrangian.uflp.UflLagrangian.run` with an early stop: a node that is going to branch anyway does not
     need its bound polished (its children continue from its ``λ``), so the steps stop once the recent rate of
     improvement cannot reach ``stop_at`` in the steps left (checked every :data:`EARLY_EVERY` steps)."""
     p = lag.problem
     n, m = p.n_clients, p.n_options
     lam = np.asarray(lam, float).copy()
-    best = LagrangianResult(-np.inf, -np.inf, lam.copy(), np.zeros(m), lag.f.copy(), np.zeros(m), 0)
+    best = LagrangianBound(bound=-np.inf, raw_bound=-np.inf, multipliers=lam.copy(), y=np.zeros(m), values=lag.f.copy(),
+                           flip_cost=np.zeros(m))
     since = it = 0
     t0 = time.perf_counter()
     act = lag.act
@@ -107,7 +108,8 @@ def _run_node(
             rho = lag.f + np.bincount(op, weights=red, minlength=m)
         value, y, flip = solve_y(rho, False)
         if not np.isfinite(value):
-            best = LagrangianResult(np.inf, np.inf, lam.copy(), y, rho, flip, it)
+            best = LagrangianBound(bound=np.inf, raw_bound=np.inf, multipliers=lam.copy(), y=y, values=rho, flip_cost=flip,
+                                  iterations=it)
             break
         bound = float(lam.sum() + value)
         y_mean = y.astype(float) if it == 1 else (1 - VOLUME_ALPHA) * y_mean + VOLUME_ALPHA * y
@@ -117,7 +119,8 @@ def _run_node(
             served = np.bincount(cl, weights=y[op] * (red < 0), minlength=n)
         g = 1.0 - served
         if bound > best.raw_bound + 1e-12 * max(1.0, abs(bound)):
-            best = LagrangianResult(bound, bound, lam.copy(), y.copy(), rho, flip, it, feasible=bool(np.all(g == 0)))
+            best = LagrangianBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=y.copy(), values=rho,
+                                  flip_cost=flip, iterations=it, feasible=bool(np.all(g == 0)))
             since = 0
         else:
             since += 1
@@ -140,7 +143,7 @@ def _run_node(
     best.y_mean = y_mean
     best.bound = lag.rounded(best.raw_bound)
     if np.isfinite(best.raw_bound):
-        best.flip_cost = solve_y(best.rho, True)[2]
+        best.flip_cost = solve_y(best.values, True)[2]
     return best
 
 
@@ -152,13 +155,13 @@ def _restricted(parent: _Node, keep: np.ndarray) -> _Node:
     sub = replace(p, arc_client=p.arc_client[keep_sorted], arc_option=p.arc_option[keep_sorted],
                   arc_cost=p.arc_cost[keep_sorted], arc_km=None)  # fmt: skip
     index = ArcIndex(sub, np.arange(len(keep_sorted)), parent.lag.index.penalty)
-    lag = _Lagrangian.__new__(_Lagrangian)  # the parent's relaxation on fewer arcs: no new y subproblem
-    lag.problem, lag.index, lag.act = sub, index, _ActiveArcs(sub, index)
+    lag = UflLagrangian.__new__(UflLagrangian)  # the parent's relaxation on fewer arcs: no new y subproblem
+    lag.problem, lag.index, lag.act = sub, index, ActiveArcs(sub, index.order)
     lag.sub, lag.f, lag.integral = parent.lag.sub, parent.lag.f, parent.lag.integral
     return _Node(sub, lag, parent.arcs[keep_sorted], _dense(sub))
 
 
-def _node_arcs(node: _Node, res: LagrangianResult, fc: np.ndarray, level: float) -> np.ndarray:
+def _node_arcs(node: _Node, res: LagrangianBound, fc: np.ndarray, level: float) -> np.ndarray:
     """Mask of the node's arcs that may still be in a solution below ``level`` in its subtree."""
     p = node.problem
     red = p.arc_cost - res.multipliers[p.arc_client]
@@ -209,13 +212,13 @@ def branch_and_bound(
     branching: str = "auto",
     search: str = "depth",
     early: bool = True,
-) -> BranchResult:
+) -> TreeResult:
     """Lagrangian branch and bound with node-level arc reduction (module docstring).
 
     Parameters
     ----------
     problem
-        Uncapacitated problem (usually already reduced by :func:`optimizer.bounds.reduced_cost_fixing`).
+        Uncapacitated problem (usually already reduced by :func:`optimizer.solver.lagrangian.uflp.reduced_cost_fixing`).
     incumbent
         A feasible ``(open_options, arc_share)`` of ``problem``.
     multipliers
@@ -239,14 +242,14 @@ def branch_and_bound(
 
     Returns
     -------
-    BranchResult
+    TreeResult
         Incumbent (in ``problem``'s arcs), upper bound, proven bound, whether the search finished, nodes.
     """
     m = problem.n_options
     index = index or ArcIndex.of(problem)
-    root_lag = _Lagrangian(problem, index)
+    root_lag = UflLagrangian(problem, index)
     root = _Node(problem, root_lag, np.arange(problem.n_arcs), _dense(problem))
-    feas = _Feasibility(problem)
+    feas = Feasibility(problem)
     required = problem.required_mask()
     f = problem.option_cost().astype(float)
     if branching == "auto":
@@ -290,7 +293,7 @@ def branch_and_bound(
     while heap or stack:
         if nodes >= max_nodes or (time_limit_s is not None and left() <= 0.0):
             open_bound = min(entry[3] for entry in pending())
-            return BranchResult((y_best, x_best), ub, root_lag.rounded(min(open_bound, ub)), False, nodes)
+            return TreeResult((y_best, x_best), ub, root_lag.rounded(min(open_bound, ub)), False, nodes)
         fo, fc, lam, parent_bound, theta, node = pop()
         level = root_lag.prune_level(ub, gap)
         if parent_bound >= level:
@@ -327,7 +330,7 @@ def branch_and_bound(
         keep = _node_arcs(node, res, fc, level)
         child_node = _restricted(node, keep) if keep.sum() < SHRINK * len(keep) else node
         ym = res.y_mean if res.y_mean is not None else chosen.astype(float)
-        split = _row_split(problem, free, ym, res.rho) if branching == "row" else None
+        split = _row_split(problem, free, ym, res.values) if branching == "row" else None
         if split is not None:
             first, second = split
             a_fc, b_fc = fc.copy(), fc.copy()
@@ -357,4 +360,4 @@ def branch_and_bound(
         push(children if open_first else children[::-1])  # depth first: the last pushed is explored first
     # finished: every pruned node's bound reached the level of its time, which only fell as the incumbent improved,
     # so what is proven is the final level (the incumbent itself when no gap was asked for)
-    return BranchResult((y_best, x_best), ub, root_lag.rounded(min(ub, root_lag.prune_level(ub, gap))), True, nodes)
+    return TreeResult((y_best, x_best), ub, root_lag.rounded(min(ub, root_lag.prune_level(ub, gap))), True, nodes)

@@ -1,0 +1,150 @@
+"""Commands about instances and programmes: ``siting list``, ``programmes``, ``show`` and ``validate``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from optimizer.cli.app import guard, out
+
+
+@guard
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
+    """List the named instances."""
+    from optimizer.data.instance import list_instances
+
+    if as_json:
+        print(json.dumps(list_instances(), indent=2))
+        return
+    table = Table("name", "title", title="named instances (instances/*.toml)")
+    for row in list_instances():
+        table.add_row(row["name"], row["title"])
+    out.print(table)
+
+
+@guard
+def programmes(
+    as_json: Annotated[bool, typer.Option("--json", help="print the programmes as JSON")] = False,
+) -> None:
+    """List the facility programmes of models/: what `siting locate --programme` accepts."""
+    from optimizer.data.programmes import programme_catalogue
+
+    rows = programme_catalogue()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("programme", "name", "model", "count", "sizes (m²)", "size rule", "locate",
+                  title="programmes (models/*.toml)")
+    for r in rows:
+        if r["count"] is None:
+            count = f"set by the model, per {r['region']}"
+        elif r["region"] != "flanders":
+            count = f"{r['per_region']} per {r['region']}"
+        else:
+            count = f"{r['count']:g} in total" if not isinstance(r["count"], str) else f"{r['count']} in total"
+        sizes = ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} (assumption)" for k, v in r["sizes_m2"].items())
+        table.add_row(r["id"], r["name"], r.get("model", "pmedian"), count, sizes, r["size_rule"],
+                      "yes" if r["locate"] else "no (chain)")
+    out.print(table)
+
+
+@guard
+def show(name: Annotated[str, typer.Argument(help="instance name or manifest path")]) -> None:
+    """Show an instance: description, programmes, parameters and the assumptions it uses."""
+    from optimizer.data.instance import PARAMETERS, load_instance
+
+    inst = load_instance(name)
+    out.print(f"[bold]{inst.name}[/bold] — {inst.title}")
+    out.print(inst.description, markup=False)
+    out.print(f"source: {study_citation(inst.source)}", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"demand units: {len(inst.demand)}   candidate sites: {len(inst.candidates)}")
+    for prog in inst.programmes:
+        sizes = ", ".join(f"{k} {v:,.0f} m²" for k, v in prog.sizes_for(str(inst.parameters["size_variant"])).items())
+        model = prog.model
+        if prog.is_coverage and prog.service_km is not None:
+            named = f" = assumption {prog.references['service_km']}" if "service_km" in prog.references else ""
+            model += f", service distance {prog.service_km:g} km{named}, cover {prog.cover}"
+        out.print(f"programme [bold]{prog.id}[/bold]: {prog.name}; per {prog.region}; sizes {sizes}; rule {prog.size_rule}; "
+                  f"model {model}", markup=True)
+    table = Table("parameter", "value", "meaning", title="parameters (change with --set key=value)")
+    for key, spec in PARAMETERS.items():
+        table.add_row(key, str(inst.parameters[key]), spec.doc)
+    out.print(table)
+    used = {a for p in inst.programmes for a in (p.demand_per_inhabitant, p.capacity_per_m2) if a}
+    used |= {a for p in inst.programmes for a in p.references.values()}  # service distances, counts
+    used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
+             "utilisation_floor"}
+    if any(p.kind == "chain" for p in inst.programmes):  # yields, streams, imports, water transport
+        used |= {k for k in inst.assumptions if k.startswith("chain_") and not k.endswith("_by_period")}
+        used |= {"sorting_throughput_t_per_m2_yr", "cost_water_eur_per_tkm", "transhipment_eur_per_t",
+                 "link_detour_water"} & set(inst.assumptions)
+    if inst.existing is not None:  # figures of the existing-facility table given as assumption names
+        placed = {p.id for p in inst.programmes} | ({"sorteercentrum"} if any(p.kind == "chain" for p in inst.programmes)
+                                                     else set())
+        rows = inst.existing[inst.existing["programme"].isin(placed)]
+        used |= {a for names in rows["assumptions_used"] for a in names}
+        out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+    if inst.periods is not None:
+        used |= set(inst.periods.assumptions_used)
+        out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
+    atable = Table("assumption", "value", "unit", title="named assumptions used (models/*.toml)")
+    for key in sorted(used):
+        a = inst.assumptions[key]
+        atable.add_row(key, str(a.value), a.unit)
+    out.print(atable)
+
+
+STUDY = "Sweco for Departement Omgeving, \"Een passende omgeving voor circulaire economie\""
+
+
+def study_citation(source: str) -> str:
+    """A manifest's ``source`` as a reader can follow it: the study's lines (``L1234-1240``, line numbers of the
+    study's text), not the sections of this project's digest, which a user does not have."""
+    import re
+
+    parts = [p.strip() for p in source.split(";") if p.strip()]
+    lines = [ref for p in parts if not p.upper().startswith("DIGEST") for ref in re.findall(r"L\d+(?:-\d+)?", p)]
+    other = [p for p in parts if not p.upper().startswith("DIGEST") and not re.search(r"L\d+", p)]
+    if lines:
+        return f"the study ({STUDY}), lines {', '.join(lines)}" + (f"; {'; '.join(other)}" if other else "")
+    return "; ".join(other) or "not given"
+
+
+@guard
+def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, matrix folder or TOML, or a "
+                                                      "result folder (then it is verified)")]) -> None:
+    """Check an instance (manifest, tables, programmes, or a matrix instance) without solving it; given a result
+    folder, verify the stored result (as `siting verify`)."""
+    from pathlib import Path
+
+    from optimizer.atomic import folder_marker
+    from optimizer.cli.solve import _is_matrix_instance
+
+    given = Path(path)
+    if given.is_dir() and folder_marker(given) == "result":
+        from optimizer.cli.verify import verify
+
+        verify.__wrapped__(given)  # type: ignore[attr-defined]  # the command body, under this command's guard
+        return
+    if _is_matrix_instance(path):
+        from optimizer.data.matrix_files import load_matrix_instance
+
+        problem = load_matrix_instance(given)
+        out.print(f"ok: {problem.name} — matrix instance, {problem.n_clients} clients, {problem.n_options} "
+                  f"facilities, {problem.n_arcs} allowed pairs", markup=False, highlight=False, soft_wrap=True)
+        return
+    from optimizer.data.instance import is_chain_instance, load_instance
+
+    inst = load_instance(path)
+    if is_chain_instance(path):
+        from optimizer.model.chain_compile import compile_chain
+
+        cc = compile_chain(inst)  # the chain's own checks (variants, existing sites, gateways)
+        out.print(f"ok: {inst.name} — plastics chain, {len(inst.demand)} municipalities, {cc.problem.n_fac} "
+                  f"candidate facilities, {cc.problem.n_arcs} arcs", markup=False, highlight=False, soft_wrap=True)
+        return
+    out.print(f"ok: {inst.name} — {len(inst.demand)} demand units, {len(inst.candidates)} candidate sites, "
+              f"programmes {', '.join(p.id for p in inst.programmes)}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,155 @@
+"""Commands built from many solves: ``siting pareto``, ``sweep`` and ``sensitivity``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from optimizer.cli.app import err, guard, out
+
+
+@guard
+def pareto(
+    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
+    points: Annotated[int, typer.Option("--points", help="points on the front, end points included")] = 7,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+) -> None:
+    """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
+    from optimizer.cli.solve import default_out
+    from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
+    from optimizer.errors import InputError
+    from optimizer.studies import pareto as pareto_mod
+
+    if points < 2:
+        raise InputError("--points must be at least 2 (the two end points)", field="--points")
+    check_solver_options(time_limit, None, None)
+    overrides = parse_overrides(set_ or [])
+    path = resolve_instance_path(name)
+    if is_chain_instance(name):
+        msg = ("siting pareto traces transport against land take for location instances; the plastics chain has its "
+               f"own model, which has no such front yet: solve it with `siting chain {name}` and vary "
+               "--set land_cost_eur_per_m2=... to trade land against transport")
+        raise InputError(msg, file=path, field="programmes.place")
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-pareto")
+    check_destination(target, (path,), kind="pareto")  # before tracing: a refused --out costs no solve
+    inst = load_instance(name, overrides)
+    front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
+    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take", inst)
+    table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
+                  title=f"{inst.name} — transport vs land take (every point verified)")
+    for row in front.itertuples():
+        table.add_row(str(row.point), f"{row.land_take_ha:.1f}", f"{row.transport:,.0f}", str(row.facilities))
+    out.print(table)
+    if front.attrs.get("note"):
+        out.print(f"[yellow]note[/yellow]: {front.attrs['note']}")
+    out.print(f"written {files['csv']} and {files['png']}")
+
+
+@guard
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep definition (TOML); see docs/sweeps.md")],
+    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786 "
+                                                       "(default: DASK_SCHEDULER_ADDRESS, else a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
+                                                     "0 runs in-process, one scenario after another")] = None,
+    sequential: Annotated[bool, typer.Option("--sequential", help="same as --workers 0")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="sweep folder (default results/sweeps/NAME)")] = None,
+    threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
+                                                                  "(default: cores / workers)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
+    from optimizer.atomic import check_destination
+    from optimizer.studies.sweep import run_sweep
+    from optimizer.studies.sweep_outputs import render_table
+    from optimizer.studies.sweep_spec import load_sweep
+
+    spec = load_sweep(file)
+    target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    check_destination(target, (file,), kind="sweep")  # before the first scenario: a refused --out costs nothing
+    try:
+        result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
+                           threads_per_scenario=threads_per_scenario, console=None if quiet else err)
+    except KeyboardInterrupt as e:
+        done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
+        err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    if not quiet:
+        out.print(render_table(result))
+        out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
+                  f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")
+
+
+@guard
+def sensitivity(
+    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
+    vary: Annotated[list[str] | None, typer.Option("--vary", help="NAME=LOW:HIGH, values or -25%:+25% of the run's "
+                                                                  "value (repeatable; default: the preset, see "
+                                                                  "docs/sensitivity.md)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override of the base run: key=value (repeatable)")] = None,
+    samples: Annotated[int, typer.Option(help="joint Latin-hypercube variants over all varied assumptions")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the joint sample")] = 0,
+    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786")] = None,
+    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
+                                                     "0 runs in-process")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder (default results/NAME-sensitivity)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
+    robust-site map."""
+    from optimizer.atomic import check_destination
+    from optimizer.cli.solve import default_out
+    from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
+    from optimizer.errors import InputError
+    from optimizer.studies import sensitivity as sens
+
+    if samples < 0:
+        raise InputError("must be ≥ 0", field="--samples")
+    base_set = parse_overrides(set_ or [])
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-sensitivity")
+    check_destination(target, (resolve_instance_path(name),), kind="sweep")  # before any solve
+    inst = load_instance(name, base_set)
+    variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
+    instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
+    spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
+    try:
+        result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
+                                      console=None if quiet else err)
+    except KeyboardInterrupt:
+        err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    if quiet:
+        return
+    rows = sens.tornado_rows(result.table, spec.variations)
+    base = result.table[result.table["scenario"] == sens.BASE]
+    unit = str(base["objective_unit"].iat[0]) if len(base) else ""
+    table = Table("assumption", "low … high", f"objective at low / high ({unit})", "land take at low / high (ha)",
+                  title=f"{inst.name} — sensitivity, one at a time ({len(result.table)} variants, "
+                        f"{result.wall_s:.0f} s; base objective "
+                        + (f"{float(base['objective_total'].iat[0]):,.0f}" if len(base) else "?") + ")")
+    for r in rows.itertuples():
+        table.add_row(r.assumption, f"{r.low:g} … {r.high:g} {r.unit}",
+                      f"{_num(r.objective_low, r.status_low)} / {_num(r.objective_high, r.status_high)}",
+                      f"{_num(r.land_take_low_ha, r.status_low, 2)} / {_num(r.land_take_high_ha, r.status_high, 2)}")
+    out.print(table)
+    counts = result.robust["class"].value_counts()
+    out.print(f"sites: {counts.get('robust', 0)} robust, {counts.get('often', 0)} often, {counts.get('rare', 0)} rare "
+              f"over {int(result.table['result_dir'].notna().sum())} solved variants")
+    out.print(f"written {result.files['csv']}, {result.files['tornado_png'].name}, {result.files['robust_png'].name}, "
+              f"{result.files['robust_csv'].name}, {result.files['manifest'].name}; variants in "
+              f"{result.out_dir / 'scenarios'}", markup=False)
+
+
+def _num(value: float, status: str, digits: int = 0) -> str:
+    import math
+
+    return f"{value:,.{digits}f}" if math.isfinite(value) else (status or "not solved")

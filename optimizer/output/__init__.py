@@ -1,0 +1,1 @@
+"""Output: result tables, GeoPackage/CSV/summary export, QGIS styles, maps, reports and comparisons."""

@@ -1,0 +1,273 @@
+"""Result tables and the run manifest: solution indices in, planner-readable tables and ``summary.json`` out.
+
+:func:`result_tables` and :func:`summary_dict` are pure (no I/O); :mod:`optimizer.output.export` writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from optimizer.atomic import result_marker
+from optimizer.model.plan import is_whole
+from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
+from optimizer.output.equity import allocation_equity, within_distances
+from optimizer.output.tension import programme_rules, rule_tensions, utilisation_stats
+from optimizer.problem import Solution, Status, objective_parts
+from optimizer.settings import CRS, M2_PER_HA
+
+if TYPE_CHECKING:
+    from optimizer.model.formulation import SitingProblem
+    from optimizer.solver.models import ModelSolution
+
+ACCESS_COLUMNS = ["motorway_access_km", "water_km", "water_cemt", "rail_freight_km", "has_road", "has_water",
+                  "has_rail", "has_seaport", "n_modes", "knooppuntwaarde"]
+
+
+@dataclass
+class ResultTables:
+    """The four result layers as plain DataFrames with x/y (and x2/y2 for allocation lines) in EPSG:31370."""
+
+    facilities: pd.DataFrame
+    allocations: pd.DataFrame
+    demand: pd.DataFrame
+    candidates: pd.DataFrame
+
+
+def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
+    """Planner-readable tables of a solution (pure function)."""
+    problem, options, clients, sites = sp.problem, sp.options, sp.clients, sp.sites
+    demand = sp.instance.demand
+    used = np.flatnonzero(solution.arc_share > 1e-9)
+    a_client, a_option, share = problem.arc_client[used], problem.arc_option[used], solution.arc_share[used]
+    tonnes = problem.demand[a_client] * share
+
+    load = np.bincount(a_option, weights=tonnes, minlength=problem.n_options)
+    n_served = np.bincount(a_option, minlength=problem.n_options)
+    open_idx = np.flatnonzero(solution.open_options)
+    if "closure" in options:  # the decision to close an existing facility (optimizer.model.existing), no facility
+        open_idx = open_idx[~options["closure"].fillna(False).to_numpy(bool)[open_idx]]
+    opt = options.iloc[open_idx].reset_index(drop=True)
+    site_rows = sites.iloc[opt["site"].to_numpy()].reset_index(drop=True)
+    # one definition of capacity and utilisation (optimizer.output.tension): the plot's assumed throughput,
+    # whether or not this instance enforces it as a constraint
+    cap_per_m2 = {p.id: (sp.instance.assumption(p.capacity_per_m2) if p.capacity_per_m2 else np.nan)
+                  for p in sp.instance.programmes}
+    capacity = opt["area_m2"].to_numpy(float) * opt["programme"].map(cap_per_m2).to_numpy(float)
+    if "existing" in opt:  # an existing facility: its stated capacity, else its plot (no new area) × throughput
+        ex = opt["existing"].fillna(False).to_numpy(bool)
+        stated = opt["capacity_t"].to_numpy(float)
+        derived = opt["plot_m2"].to_numpy(float) * opt["programme"].map(cap_per_m2).to_numpy(float)
+        capacity = np.where(ex, np.where(np.isfinite(stated), stated, derived), capacity)
+    facilities = pd.DataFrame(
+        {
+            "facility_id": problem.option_ids[open_idx],
+            "programme": opt["programme"],
+            "site_id": opt["site_id"],
+            "site_name": site_rows["name"],
+            "zone_type": site_rows["zone_type"],
+            "nis": site_rows["nis"].astype(str),
+            "region": opt["region"],
+            "size": opt["size"],
+            "area_m2": opt["area_m2"],
+            "capacity_t": capacity,
+            "capacity_enforced": np.isfinite(opt["capacity_t"].to_numpy(float)),
+            "load_t": load[open_idx],
+            "utilisation": load[open_idx] / capacity,
+            "n_clients": n_served[open_idx],
+            "x": site_rows["x"],
+            "y": site_rows["y"],
+        }
+    )
+    for col in ACCESS_COLUMNS:
+        if col in site_rows:
+            facilities[col] = site_rows[col].to_numpy()
+    # land take by kind of land (S6, S7): an existing economic zone, temporary reserve land, or greenfield
+    facilities["land_kind"] = np.where(opt.get("greenfield", False), "greenfield",
+                                       np.where(opt.get("reserve", False), "reserve", "existing_zone"))
+    if "existing" in opt:  # existing facilities (optimizer.data.existing): their plot is taken already
+        existing = opt["existing"].fillna(False).to_numpy(bool)
+        facilities["existing"] = existing
+        facilities["existing_id"] = opt["existing_id"].fillna("").to_numpy()
+        facilities["plot_m2"] = np.where(existing, opt["plot_m2"].to_numpy(float), opt["area_m2"].to_numpy(float))
+        facilities.loc[existing, "land_kind"] = "existing_facility"
+
+    cl = clients.iloc[a_client].reset_index(drop=True)
+    fac_site = sites.iloc[options["site"].to_numpy()[a_option]].reset_index(drop=True)
+    muni = demand.iloc[cl["muni"].to_numpy()].reset_index(drop=True)
+    allocations = pd.DataFrame(
+        {
+            "programme": cl["programme"],
+            "demand_id": (cl["id"] if "id" in cl else cl["nis"]).astype(str),  # = nis for municipal demand
+            "nis": cl["nis"].astype(str),
+            "municipality": cl["name"],
+            "region": cl["region"],
+            "facility_id": problem.option_ids[a_option],
+            "site_id": fac_site["site_id"],
+            "share": share,
+            "tonnes": tonnes,
+            "km": problem.arc_km[used] if problem.arc_km is not None else np.nan,
+            "cost": problem.arc_cost[used] * share,
+            "x": muni["x"],
+            "y": muni["y"],
+            "x2": fac_site["x"],
+            "y2": fac_site["y"],
+        }
+    )
+    allocations["tkm"] = allocations["tonnes"] * allocations["km"]
+
+    main = allocations.sort_values("share", ascending=False).drop_duplicates(["programme", "demand_id"])
+    points = "id" in demand and not demand["id"].astype(str).equals(demand["nis"].astype(str))
+    dem = demand[(["id"] if points else []) + ["nis", "name", "population", "x", "y"]
+                 + [c for c in ("arrondissement", "province", "centrumstad") if c in demand]].copy()
+    key = dem["id"].astype(str) if points else dem["nis"].astype(str)
+    nearest = nearest_candidate_km(problem) if any(p.is_coverage for p in sp.instance.programmes) else None
+    for prog in sp.instance.programmes:
+        sel = main[main["programme"] == prog.id].set_index("demand_id")
+        dem[f"{prog.id}_facility"] = key.map(sel["facility_id"])
+        dem[f"{prog.id}_t"] = key.map(sel["tonnes"])
+        dem[f"{prog.id}_km"] = key.map(sel["km"])
+        if prog.is_coverage:  # the covered flag per demand unit (clients of a programme follow the demand rows)
+            mine = np.flatnonzero(clients["programme"].to_numpy() == prog.id)
+            covered, beyond = coverage_flags(nearest[mine], dem[f"{prog.id}_km"].fillna(np.inf).to_numpy(float),
+                                             prog.model, prog.service_km)
+            dem[f"{prog.id}_covered"] = covered
+            dem[f"{prog.id}_beyond_reach"] = beyond
+
+    cand = sites[["site_id", "name", "zone_type", "nis", "x", "y", "total_ha", "free_ha"]
+                 + [c for c in ACCESS_COLUMNS if c in sites] + [c for c in sites if c.startswith("eligible_")]].copy()
+    chosen = set(facilities["site_id"])
+    cand["chosen"] = cand["site_id"].isin(chosen)
+    cand["chosen_programmes"] = cand["site_id"].map(facilities.groupby("site_id")["programme"].agg(",".join)).fillna("")
+    taken = facilities.groupby("site_id")["area_m2"].sum()
+    cand["land_taken_m2"] = cand["site_id"].map(taken).fillna(0.0)
+    return ResultTables(facilities, allocations, dem, cand)
+
+
+def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, extra: dict,
+                 models: ModelSolution | None = None) -> dict:
+    """The run manifest: objective parts, land take, counts, status, gap, timings, hashes, versions; per programme
+    its model (:func:`optimizer.output.coverage.model_section`) and facilities per region; the equity figures.
+
+    With coverage models (``models`` has a coverage part) ``bound`` is the sum of the parts' bounds only when every
+    part minimised the cost, else ``None``; ``gap`` is the largest gap of the parts, each in its own objective.
+    """
+    fac = tables.facilities
+    parts = objective_parts(sp.problem, solution.open_options, solution.arc_share)
+    utilisation = utilisation_stats(fac)
+    sections = model_section(sp, tables, models)
+    per_region = region_counts(fac)
+    gap = solution.gap if models is None or is_whole(sp.problem, sp.groups) else models.gap
+    per_programme = {}
+    for prog in sp.instance.programmes:
+        f = fac[fac["programme"] == prog.id]
+        al = tables.allocations[tables.allocations["programme"] == prog.id]
+        per_programme[prog.id] = {
+            "facilities": int(len(f)),
+            "count_per_size": {str(k): int(v) for k, v in f.groupby("size").size().items()},
+            "land_take_ha": float(f["area_m2"].sum() / M2_PER_HA),
+            "land_take_by_kind_ha": _by_kind_ha(f),
+            "tonnes_per_yr": float(al["tonnes"].sum()),
+            "tkm_per_yr": float(al["tkm"].sum()),
+            "capacity_t_per_yr": float(f["capacity_t"].sum()) if f["capacity_t"].notna().any() else None,
+            "utilisation": utilisation.get(prog.id, {"min": None, "median": None, "max": None}),
+            "model": sections[prog.id],
+            "facilities_per_region": per_region.get(prog.id, {}),
+        }
+    return {
+        **result_marker(),  # what makes the folder a siting result (optimizer.atomic: replace, verify)
+        "kind": "named",
+        "instance": sp.instance.name,
+        "title": sp.instance.title,
+        "instance_path": str(sp.instance.path),
+        "instance_hash": sp.instance.content_hash(),
+        "parameters": sp.instance.parameters,
+        "overrides": sp.instance.overrides,
+        "assumptions": {k: {"value": a.value, "unit": a.unit} for k, a in sorted(sp.instance.assumptions.items())},
+        "status": solution.status,
+        "optimal": solution.status == Status.OPTIMAL,
+        "objective": {
+            "total": parts["total"],
+            "transport": parts["transport"],
+            "fixed": parts["fixed"],
+            "land": parts["land"],
+            "unit": sp.problem.cost_unit,
+        },
+        "bound": solution.bound if np.isfinite(solution.bound) else None,
+        "gap": gap if np.isfinite(gap) else None,
+        "transport_tkm_per_yr": float(tables.allocations["tkm"].sum()),
+        "transport_eur_per_yr": float(tables.allocations["tkm"].sum() * sp.cost_per_tkm)
+        if sp.problem.cost_unit.startswith("EUR") else None,
+        "land_take_ha": float(fac["area_m2"].sum() / M2_PER_HA),
+        "land_take_by_kind_ha": _by_kind_ha(fac),
+        "programmes": per_programme,
+        "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
+        "equity": siting_equity(sp, tables),
+        **({"existing_facilities": existing_summary(sp, tables)} if sp.instance.existing is not None else {}),
+        "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
+        "solver": solution.solver,
+        "timings_s": {k: round(v, 4) for k, v in solution.timings_s.items()},
+        "verification": verification,
+        "versions": versions(),
+        "crs": CRS,
+        **extra,
+    }
+
+
+def siting_equity(sp: SitingProblem, tables: ResultTables) -> dict:
+    """Equity figures per programme (:mod:`optimizer.output.equity`): distance from each demand unit to the facility
+    that serves it, weighted by its demand; ``within_km`` the run's distances plus every service distance."""
+    progs = sp.instance.programmes
+    within = within_distances(sp.instance.parameters, [p.service_km for p in progs if p.is_coverage])
+    dem = tables.demand
+    key = (dem["id"] if "id" in dem else dem["nis"]).astype(str)
+    by_programme = {}
+    for prog in progs:
+        weight = pd.Series(dem["population"].to_numpy(float) * sp.instance.assumption(prog.demand_per_inhabitant),
+                           index=key.to_numpy())
+        alloc = tables.allocations[tables.allocations["programme"] == prog.id]
+        by_programme[prog.id] = allocation_equity(alloc, weight, within)
+    return {"unit": "km", "weight": "demand of each unit (t/yr, or residents)", "within_km": within,
+            "by_programme": by_programme}
+def existing_summary(sp: SitingProblem, tables: ResultTables) -> list[dict]:
+    """Each existing facility of a placed programme: open or closed, its load and capacity, and the named
+    assumptions behind its figures (an inferred plot size is an assumption, never a silent number)."""
+    from optimizer.model.existing import existing_rows
+
+    rows = existing_rows(sp.instance, {p.id for p in sp.instance.programmes})
+    fac = tables.facilities
+    by_id = fac.set_index("existing_id") if "existing_id" in fac else pd.DataFrame()
+    out = []
+    for r in rows.itertuples():
+        open_ = r.facility_id in by_id.index
+        f = by_id.loc[r.facility_id] if open_ else None
+        out.append({"facility_id": r.facility_id, "name": r.name, "programme": r.programme, "status": r.status,
+                    "open": bool(open_), "plot_m2": float(r.area_m2), "counts_toward_rule": bool(r.counts_toward_rule),
+                    "load_t": float(f["load_t"]) if open_ else 0.0,
+                    "capacity_t": float(f["capacity_t"]) if open_ and pd.notna(f["capacity_t"]) else None,
+                    "assumptions": list(r.assumptions_used), "source": r.source})
+    return out
+
+
+def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
+    """Hectares taken on existing economic zones, temporary reserve land and greenfield (S6, S7)."""
+    kinds = fac["land_kind"] if "land_kind" in fac else pd.Series("existing_zone", index=fac.index)
+    per = fac["area_m2"].groupby(kinds).sum() / M2_PER_HA
+    return {k: float(per.get(k, 0.0)) for k in ("existing_zone", "reserve", "greenfield")}
+
+
+def versions() -> dict[str, str]:
+    """Versions of this package, Python and the libraries that shape a result."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("circular-siting", "highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -1,0 +1,426 @@
+"""Lower bounds for uncapacitated location problems: Lagrangian relaxation, LP bound, reduced-cost fixing.
+
+Lagrangian relaxation of the assignment rows ``Σ_{a∈A(i)} x_a = 1`` with multipliers ``λ_i`` (cost units per
+client)::
+
+    L(λ) = Σ_i λ_i + min { Σ_j ρ_j y_j : y satisfies counts, land, required },
+    ρ_j  = f_j + Σ_{a∈A(j)} min(0, c_a − λ_{i(a)})
+
+is a valid lower bound for every ``λ`` (p-median, UFLP and their variants with count rows, land and required
+options). The ``y`` subproblem is solved in closed form when every option lies in at most one count row and
+land cannot bind (the common cases: "exactly p", "at most one per region", none), otherwise as an LP with HiGHS.
+``λ`` is improved by the subgradient search of :mod:`optimizer.solver.lagrangian.common`; only arcs with
+``c_a < λ_i`` enter ``ρ`` (:class:`~optimizer.solver.lagrangian.common.ActiveArcs`).
+
+Reduced-cost fixing: ``L(λ | y_j flipped)`` and ``L(λ | x_a = 1)`` are cheap to evaluate; an option or arc whose
+forced use lifts the bound above the incumbent cannot be in a better solution and is removed before the MIP
+(the classical variable reduction for the p-median of Beasley 1993 and Avella, Sassano & Vasil'ev 2007).
+
+Lagrangian branch and bound (:func:`lagrangian_branch_and_bound`): when a gap remains and few options are open,
+a depth-first tree over the open-variables with this bound at every node closes it; on the OR-Library p-median
+instances with few medians (LP gaps up to 1 %) this is far faster than LP-based branching on the extensive model,
+whose degenerate root LP dominates. With integer costs the bound is rounded up (the optimum is an integer).
+"""
+
+from __future__ import annotations
+
+import time
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.model.rows import count_bounds, land_can_bind, land_rows
+from optimizer.problem import LocationProblem, Status
+from optimizer.solver.assign import ArcIndex, assign_nearest
+from optimizer.solver.heuristics import Feasibility, solution_cost
+from optimizer.solver.highs import make_highs, new_highs, pass_arrays, run_lp
+from optimizer.solver.lagrangian.common import (
+    FIX_TOL,
+    ActiveArcs,
+    LagrangianBound,
+    SubgradientSearch,
+    TreeResult,
+    branch_option,
+    cheapest_arc_multipliers,
+    fix_by_flip,
+    smoothed,
+)
+from optimizer.solver.matrices import build_matrices
+from optimizer.solver.options import SolveOptions, time_left
+
+
+class YSubproblem:
+    """``min ρ·y`` over the open-variables with counts, land and required options; plus flip costs."""
+
+    def __init__(self, problem: LocationProblem) -> None:
+        self.problem = problem
+        m = problem.n_options
+        a = problem.counts.matrix.tocsc()
+        per_option = np.diff(a.indptr)
+        land_binds = land_can_bind(problem)
+        binary = a.nnz == 0 or bool(np.all(a.data == 1))
+        self.required = problem.required_mask()
+        self.closed_form = bool(np.all(per_option <= 1) and not land_binds and binary)
+        if self.closed_form:
+            # group id: the option's count row, or a singleton group after the rows
+            group = np.full(m, -1)
+            rows = np.repeat(np.arange(a.shape[1]), per_option)
+            group[rows] = a.indices
+            n_rows = a.shape[0]
+            lone = group < 0
+            group[lone] = n_rows + np.arange(int(lone.sum()))
+            self.group = group
+            self.n_groups = n_rows + int(lone.sum())
+            self.lower = np.concatenate([problem.counts.lower, np.zeros(int(lone.sum()))])
+            self.upper = np.concatenate([problem.counts.upper, np.ones(int(lone.sum()))])
+            self.infeasible = self._bounds(self.required, np.zeros(m, dtype=bool))[3]
+        else:
+            self._init_lp()
+
+    def _init_lp(self) -> None:
+        p = self.problem
+        m = p.n_options
+        land = land_rows(p)
+        a = sp.vstack([p.counts.matrix, land.matrix]).tocsc()
+        inf = highspy.kHighsInf
+        count_lo, count_up = count_bounds(p, inf)
+        lo = np.concatenate([count_lo, np.full(len(land.sites), -inf)])
+        up = np.concatenate([count_up, land.free_m2])
+        h = new_highs()
+        pass_arrays(h, np.zeros(m), self.required.astype(float), np.ones(m), lo, up, a)
+        self.highs = h
+        self.infeasible = False
+
+    def _bounds(self, required: np.ndarray, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Per group: free options, how many more must / may open (after the required ones), infeasibility."""
+        m = len(required)
+        n_req = np.bincount(self.group[required], minlength=self.n_groups)
+        n_free = np.bincount(self.group[~required & ~closed], minlength=self.n_groups)
+        lo = np.maximum(0, np.ceil(np.where(np.isfinite(self.lower), self.lower, 0) - n_req - 1e-9)).astype(int)
+        up_raw = np.floor(np.where(np.isfinite(self.upper), self.upper, m) - n_req + 1e-9).astype(int)
+        up = np.minimum(up_raw, n_free)
+        return n_free, lo, up, bool(np.any(lo > up) or np.any(up_raw < 0))
+
+    def solve(
+        self,
+        rho: np.ndarray,
+        *,
+        forced_open: np.ndarray | None = None,
+        forced_closed: np.ndarray | None = None,
+        flips: bool = True,
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Value, optimal ``y`` and flip cost (bound increase when ``y_j`` is forced to the other value).
+
+        ``forced_open`` / ``forced_closed`` fix options (branching); the value is ``inf`` when that leaves
+        no feasible ``y``. With ``flips=False`` the flip costs are not computed (returned as zeros).
+        """
+        return self.prepare(forced_open, forced_closed)(rho, flips)
+
+    def prepare(self, forced_open: np.ndarray | None, forced_closed: np.ndarray | None):  # noqa: ANN201
+        """A solver ``(rho, flips) -> (value, y, flip)`` for fixed forced options (set-up done once)."""
+        m = len(self.required)
+        required = self.required if forced_open is None else self.required | forced_open
+        closed = np.zeros(m, dtype=bool) if forced_closed is None else forced_closed & ~required
+        if not self.closed_form:
+            return lambda rho, flips=True: self._solve_lp(rho, required, closed)
+        s, lo, up, infeasible = self._bounds(required, closed)
+        free = np.flatnonzero(~required & ~closed)
+        by_group = np.argsort(self.group[free], kind="stable")
+        free = free[by_group]
+        g = self.group[free]
+        start = np.searchsorted(g, np.arange(self.n_groups + 1))
+        req_idx = np.flatnonzero(required)
+        n_groups = self.n_groups
+
+        def solve(rho: np.ndarray, flips: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+            y = required.copy()
+            if infeasible:
+                return float("inf"), y, np.full(m, np.inf)
+            v_free = rho[free]
+            within = np.lexsort((v_free, g))  # groups stay in place, values sorted inside each group
+            opt, v = free[within], v_free[within]
+            csum = np.concatenate([[0.0], np.cumsum(v)])
+            neg = np.bincount(g, weights=v < 0, minlength=n_groups).astype(int)
+            t_star = np.clip(neg, lo, up)
+            value = float(rho[req_idx].sum() + (csum[start[:-1] + t_star] - csum[start[:-1]]).sum())
+            q = np.arange(len(opt)) - start[g]  # position inside the group
+            chosen = q < t_star[g]
+            y[opt[chosen]] = True
+            if not flips:
+                return value, y, np.zeros(m)
+
+            def prefix(t: np.ndarray) -> np.ndarray:  # sum of the first t values of each element's group
+                return csum[start[g] + t] - csum[start[g]]
+
+            flip = np.full(m, np.inf)
+            base = prefix(t_star[g])
+            isneg = (v < 0).astype(int)
+            sg, lg, ug, ng = s[g], lo[g], up[g], neg[g]
+            # forced closed (now chosen): the best of the others with the same bounds
+            t_out = np.clip(ng - isneg, lg, np.minimum(ug, sg - 1))
+            val_out = prefix(np.minimum(t_out + 1, sg)) - v - base
+            # forced open (now not chosen): v plus the best of the others with the bounds shifted by one
+            t_in = np.clip(ng - isneg, np.maximum(lg - 1, 0), np.maximum(np.minimum(ug - 1, sg - 1), 0))
+            val_in = v + prefix(t_in) - base
+            flip[opt] = np.where(chosen, np.where(lg <= sg - 1, val_out, np.inf), np.where(ug >= 1, val_in, np.inf))
+            return value, y, np.maximum(flip, 0.0)
+
+        return solve
+
+    def _solve_lp(self, rho: np.ndarray, required: np.ndarray, closed: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        h = self.highs
+        m = len(rho)
+        cols = np.arange(m, dtype=np.int32)
+        h.changeColsCost(m, cols, rho.astype(float))
+        h.changeColsBounds(m, cols, required.astype(float), np.where(closed, 0.0, 1.0))
+        status = run_lp(h)
+        if status == Status.INFEASIBLE:  # proven: no open set satisfies the rows with these fixings
+            return float("inf"), np.zeros(m), np.zeros(m)
+        if status != Status.OPTIMAL:  # nothing proven: the trivial bound (never +inf, which would claim infeasibility)
+            return float("-inf"), np.zeros(m), np.zeros(m)
+        sol = h.getSolution()
+        y = np.asarray(sol.col_value)
+        rc = np.asarray(sol.col_dual)
+        at_lo, at_up = y < 1e-9, y > 1 - 1e-9
+        flip = np.where(at_lo, np.maximum(rc, 0.0), np.where(at_up & ~required, np.maximum(-rc, 0.0), 0.0))
+        flip[required | closed] = np.inf
+        return float(h.getInfo().objective_function_value), y, flip
+
+
+def integer_costs(problem: LocationProblem) -> bool:
+    """Whether every cost is an integer (then so is the optimum, and bounds may be rounded up)."""
+    c = np.concatenate([problem.arc_cost, problem.option_cost()])
+    return bool(np.all(np.isfinite(c)) and np.all(np.abs(c - np.round(c)) < 1e-9))
+
+
+class UflLagrangian:
+    """The relaxation of one problem: active-arc search, ``y`` subproblem and the subgradient loop."""
+
+    def __init__(self, problem: LocationProblem, index: ArcIndex | None = None) -> None:
+        self.problem = problem
+        self.index = index or ArcIndex.of(problem)
+        self.act = ActiveArcs(problem, self.index.order)
+        self.sub = YSubproblem(problem)
+        self.f = problem.option_cost().astype(float)
+        self.integral = integer_costs(problem)
+
+    def prune_level(self, upper_bound: float, gap: float = 0.0) -> float:
+        """Bound at or above which no solution better than ``upper_bound`` (by more than ``gap``) exists."""
+        relative = upper_bound - max(gap, 1e-9) * max(1.0, abs(upper_bound))
+        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB (or the gap, if lower)
+            return min(upper_bound - 1.0 + 1e-6, relative) if gap > 0 else upper_bound - 1.0 + 1e-6
+        return relative
+
+    def rounded(self, raw: float) -> float:
+        return float(np.ceil(raw - 1e-7)) if self.integral and np.isfinite(raw) else raw
+
+    def run(
+        self,
+        lam: np.ndarray,
+        upper_bound: float,
+        *,
+        forced_open: np.ndarray | None = None,
+        forced_closed: np.ndarray | None = None,
+        max_iter: int = 3000,
+        time_limit_s: float | None = None,
+        patience: int = 20,
+        theta: float = 2.0,
+        stop_at: float | None = None,
+    ) -> LagrangianBound:
+        """Subgradient optimisation from ``lam``; see :func:`lagrangian_bound`."""
+        p = self.problem
+        n, m = p.n_clients, p.n_options
+        search = SubgradientSearch(lam, theta=theta, patience=patience, time_limit_s=time_limit_s)
+        lam = search.lam
+        stop_at = self.prune_level(upper_bound) if stop_at is None else stop_at
+        best = LagrangianBound(bound=-np.inf, raw_bound=-np.inf, multipliers=lam.copy(), y=np.zeros(m),
+                               values=self.f.copy(), flip_cost=np.zeros(m))
+        it = 0
+        act = self.act
+        solve_y = self.sub.prepare(forced_open, forced_closed)
+        y_mean = np.zeros(m)  # smoothed relaxed open sets: a primal estimate, as in the volume algorithm
+        for it in range(1, max_iter + 1):
+            pos = act.below(lam)
+            red = np.minimum(act.cost[pos] - lam[act.client[pos]], 0.0)
+            rho = self.f + np.bincount(act.option[pos], weights=red, minlength=m)
+            value, y, flip = solve_y(rho, False)
+            if not np.isfinite(value):  # no feasible y at this node
+                best = LagrangianBound(bound=np.inf, raw_bound=np.inf, multipliers=lam.copy(), y=y, values=rho,
+                                       flip_cost=flip, iterations=it)
+                break
+            bound = float(lam.sum() + value)
+            y_mean = smoothed(y_mean, y, it)
+            served = np.bincount(act.client[pos], weights=y[act.option[pos]] * (red < 0), minlength=n)
+            g = 1.0 - served  # subgradient: 1 − (number of open options the client would be served by)
+            if search.improves(bound, best.raw_bound):
+                best = LagrangianBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=y.copy(), values=rho,
+                                       flip_cost=flip, iterations=it, feasible=bool(np.all(g == 0)))
+            if best.raw_bound >= stop_at or search.stalled or search.out_of_time():
+                break
+            if not search.step(g, upper_bound, bound):  # the relaxed solution serves every client once
+                break
+        best.iterations = it
+        best.y_mean = y_mean
+        best.bound = self.rounded(best.raw_bound)
+        if np.isfinite(best.raw_bound):
+            best.flip_cost = solve_y(best.values, True)[2]
+        return best
+
+
+def lagrangian_bound(
+    problem: LocationProblem,
+    upper_bound: float,
+    *,
+    multipliers: np.ndarray | None = None,
+    index: ArcIndex | None = None,
+    max_iter: int = 3000,
+    time_limit_s: float | None = None,
+    patience: int = 20,
+) -> LagrangianBound:
+    """Subgradient optimisation of the Lagrangian bound of an uncapacitated problem (see module docstring).
+
+    Parameters
+    ----------
+    problem
+        An uncapacitated problem (capacities are ignored: the bound is then a relaxation's, still valid).
+    upper_bound
+        Objective of the incumbent, in cost units (Polyak step target; stops when the bound reaches it).
+    multipliers
+        Starting ``λ`` (default: each client's cheapest arc cost).
+    max_iter, time_limit_s, patience
+        Stop after ``max_iter`` iterations or ``time_limit_s`` seconds; the step factor halves after
+        ``patience`` iterations without improvement and the search stops when it falls below 1e-4.
+
+    Returns
+    -------
+    LagrangianBound
+        The best bound (a valid lower bound on the optimum) and the data to fix variables with.
+    """
+    lag = UflLagrangian(problem, index)
+    if multipliers is None:
+        multipliers = cheapest_arc_multipliers(problem)
+    return lag.run(multipliers, upper_bound, max_iter=max_iter, time_limit_s=time_limit_s, patience=patience)
+
+
+def lagrangian_branch_and_bound(
+    problem: LocationProblem,
+    incumbent: tuple[np.ndarray, np.ndarray],
+    multipliers: np.ndarray,
+    *,
+    forced_open: np.ndarray | None = None,
+    forced_closed: np.ndarray | None = None,
+    index: ArcIndex | None = None,
+    gap: float = 0.0,
+    node_iter: int = 120,
+    max_nodes: int = 20_000,
+    time_limit_s: float | None = None,
+    branching: str = "flip",
+) -> TreeResult:
+    """Depth-first branch and bound on the open-variables with a Lagrangian bound at every node.
+
+    Each node fixes some options open or closed, re-optimises ``λ`` from its parent's (at most ``node_iter``
+    subgradient steps), prunes when the bound reaches the incumbent, fixes further options by their flip cost,
+    tries the relaxed open set as a solution and otherwise branches on the option of the relaxed solution with
+    the largest flip cost (the "open" child first). This closes the small LP gaps of p-median instances with few
+    medians (pmed16, 26, 31, 35, 38 …) in a few dozen nodes, where LP-based branch and bound spends minutes in
+    the degenerate root LP.
+
+    Parameters
+    ----------
+    problem
+        Uncapacitated problem (usually already reduced by :func:`reduced_cost_fixing`).
+    incumbent
+        A feasible ``(open_options, arc_share)`` of ``problem``.
+    multipliers
+        Root ``λ`` (from :func:`lagrangian_bound`).
+    forced_open, forced_closed
+        Root fixings.
+    gap
+        Relative gap at which a node is pruned.
+    node_iter, max_nodes, time_limit_s
+        Effort per node and limits; when a limit stops the search, ``finished`` is ``False``.
+
+    Returns
+    -------
+    TreeResult
+        Incumbent, bounds and whether the search finished.
+    """
+    lag = UflLagrangian(problem, index)
+    m = problem.n_options
+    y_best, x_best = (np.asarray(incumbent[0], dtype=bool), np.asarray(incumbent[1], float))
+    ub = solution_cost(problem, y_best, x_best)
+    fo0 = np.zeros(m, dtype=bool) if forced_open is None else np.asarray(forced_open, dtype=bool).copy()
+    fc0 = np.zeros(m, dtype=bool) if forced_closed is None else np.asarray(forced_closed, dtype=bool).copy()
+    stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = [(fo0, fc0, multipliers, -np.inf, 2.0)]
+    feasibility = Feasibility(problem)
+    required = problem.required_mask()
+    nodes = 0
+    t0 = time.perf_counter()
+    while stack:
+        if nodes >= max_nodes or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+            open_bound = min(b for *_, b, _ in stack)
+            return TreeResult((y_best, x_best), ub, lag.rounded(min(open_bound, ub)), False, nodes)
+        fo, fc, lam, _, theta = stack.pop()
+        nodes += 1
+        level = lag.prune_level(ub, gap)
+        node_limit = time_left(time_limit_s, time.perf_counter() - t0)
+        res = lag.run(
+            lam, ub, forced_open=fo, forced_closed=fc, max_iter=node_iter, patience=max(5, node_iter // 8),
+            theta=theta, stop_at=level, time_limit_s=node_limit,
+        )  # fmt: skip
+        if res.raw_bound >= level:
+            continue
+        chosen = np.asarray(res.y) > 0.5
+        x = assign_nearest(problem, chosen, lag.index)
+        if x is not None and feasibility.feasible(chosen):
+            cost = solution_cost(problem, chosen, x)
+            if cost < ub - 1e-9 * max(1.0, abs(ub)):
+                y_best, x_best, ub = chosen, x, cost
+                level = lag.prune_level(ub, gap)
+                if res.raw_bound >= level:
+                    continue
+        if res.feasible:  # the relaxed solution is feasible: it is this node's optimum (tried above)
+            continue
+        fo, fc, free = fix_by_flip(fo, fc, chosen, res, level, required)
+        if not free.any():
+            continue  # every option fixed: the node's only y was tried above
+        j, open_first = branch_option(res, chosen, free, branching)
+        closed_child, open_child = fc.copy(), fo.copy()
+        closed_child[j] = True
+        open_child[j] = True
+        children = [(fo, closed_child, res.multipliers, res.raw_bound, 0.5), (open_child, fc, res.multipliers, res.raw_bound, 0.5)]
+        stack.extend(children if open_first else children[::-1])  # the last pushed is explored first
+    return TreeResult((y_best, x_best), ub, ub, True, nodes)
+
+
+def reduced_cost_fixing(
+    problem: LocationProblem, result: LagrangianBound, upper_bound: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Options and arcs that cannot be in a solution better than ``upper_bound`` (Lagrangian test).
+
+    Returns
+    -------
+    (fix_closed, fix_open, keep_arc)
+        Options to fix closed, options to fix open, and a mask of the arcs to keep.
+    """
+    lam, flip, y = result.multipliers, result.flip_cost, result.y
+    tol = FIX_TOL * max(1.0, abs(upper_bound))
+    limit = upper_bound + tol
+    L = result.raw_bound
+    chosen = np.asarray(y) > 1 - 1e-9
+    fix_closed = ~chosen & (L + flip > limit)
+    fix_open = chosen & (L + flip > limit) & ~problem.required_mask()
+    red = problem.arc_cost - lam[problem.arc_client]
+    extra = np.where(chosen[problem.arc_option], 0.0, flip[problem.arc_option])
+    keep = (L + np.maximum(red, 0.0) + extra <= limit) & ~fix_closed[problem.arc_option]
+    return fix_closed, fix_open, keep
+
+
+def lp_bound(problem: LocationProblem, *, time_limit_s: float | None = None) -> float:
+    """LP relaxation bound of the strengthened formulation (:func:`optimizer.solver.matrices.build_matrices`)."""
+    h = make_highs(build_matrices(problem), SolveOptions(time_limit_s=time_limit_s, mip_gap=0.0), relax=True)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return float("-inf")
+    return float(h.getInfo().objective_function_value)

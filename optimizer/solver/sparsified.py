@@ -1,0 +1,277 @@
+"""Solve on k-nearest arcs and certify the result against the dense problem (the argument: :mod:`optimizer.model.arcs`).
+
+Each round solves the beyond relaxation of the current arcs; when no client uses its beyond arc the sparse
+optimum is the dense optimum, otherwise ``k`` grows for the clients that did and the round repeats.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from optimizer.model.arcs import (
+    BLOCK_ENTRIES,
+    CostBlock,
+    PointArcSource,
+    SparseArcs,
+    beyond_relaxation,
+    nearest_arcs,
+    nearest_open_arcs,
+    rank_of_open,
+    with_arcs,
+    with_assignment,
+)
+from optimizer.problem import LocationProblem, Solution, Status
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.solve import solve_problem
+
+BEYOND_SHARE_TOL = 1e-7  # a beyond-arc share above this counts as used
+# a client that went beyond gets k ≥ this × the rank of its cheapest open option: fewer rounds for a few more arcs
+# (measured on fine-10k-3k: benchmarks/perf/README.md, "Constants behind the code")
+RANK_MARGIN = 2.0
+MIN_ROUND_S = 0.5  # no relaxation round is started with less time left than this (the deadline is shared)
+FINISH_SHARE = 0.15  # share of the limit (at most 10 s) an uncapacitated solve keeps for its time-limit finish
+
+
+@dataclass
+class SparseResult:
+    """Outcome of :func:`solve_sparsified`.
+
+    Attributes
+    ----------
+    problem
+        The sparse problem (the template with the final arcs) that ``solution`` refers to.
+    solution
+        Solution of ``problem``; its ``bound`` is valid for the *dense* problem.
+    certified
+        ``True`` when the sparse optimum is proven equal to the dense optimum (within the MIP gap).
+    k
+        Options kept per client in the final round.
+    rounds
+        Relaxations solved.
+    history
+        Per round: arcs, clients that used their beyond arc, relaxation objective and bound, seconds.
+    """
+
+    problem: LocationProblem
+    solution: Solution
+    certified: bool
+    k: np.ndarray
+    rounds: int
+    history: list[dict] = field(default_factory=list)
+
+
+def solve_sparsified(
+    template: LocationProblem,
+    cost_block: CostBlock,
+    *,
+    k: int = 16,
+    growth: int = 4,
+    max_rounds: int = 8,
+    options: SolveOptions | None = None,
+) -> SparseResult:
+    """Solve on the ``k`` cheapest options per client and certify (or grow ``k``) as in the module docstring.
+
+    Parameters
+    ----------
+    template
+        The problem without arcs (its arc arrays are ignored): clients, options, counts, land, required.
+    cost_block
+        Cost source for blocks of clients (see :data:`CostBlock`).
+    k
+        Initial options per client.
+    growth
+        Factor by which ``k`` grows for a client that used its beyond arc.
+    max_rounds
+        Relaxations to solve at most; if the last one still uses beyond arcs, the sparse problem is solved as is
+        (widened while it is infeasible only for lack of arcs) and returned with ``certified=False``; its bound
+        is then the relaxations' bound, still valid for the dense problem.
+    options
+        :class:`~optimizer.solver.options.SolveOptions` for every solve.
+
+    Returns
+    -------
+    SparseResult
+        Solution of the final sparse problem, with a dense-valid bound and the certificate status.
+
+    Notes
+    -----
+    Time limit: the rounds and the final solve share one deadline; a round gets what is left and no round is
+    started with less than :data:`MIN_ROUND_S` left (the old "at least 1 s per round" overran a 120 s limit by
+    14 s on ``fine-10k-3k --set assignment=any``). Every relaxation's bound is valid for the dense problem, so the
+    bound returned is the best of all rounds (that run reported its last round's 76,195 after round 2 had reached
+    105,381). When the time is up on an uncapacitated problem, the best relaxation's open set is completed by
+    sending every client to its cheapest open option (one nearest-neighbour query), which is a dense solution.
+    """
+    options = options or SolveOptions()
+    n, m = template.n_clients, template.n_options
+    k_i = np.full(n, max(1, int(k)), dtype=np.int64)
+    history: list[dict] = []
+    relaxed_bound = -np.inf
+    timings = {"sparsify": 0.0}
+    t_start = time.perf_counter()
+    end = None if options.time_limit_s is None else t_start + float(options.time_limit_s)
+    uncapacitated = not np.isfinite(template.capacity).any()
+    best_open: np.ndarray | None = None  # open set of the best relaxation solution (for the time-limit finish)
+    best_open_cost = np.inf
+
+    from optimizer.solver.partition import partition_groups
+
+    groups = partition_groups(template) if uncapacitated else None
+    # time kept for the finish of an uncapacitated solve stopped by the limit (nearest open option, region moves)
+    reserve = 0.0 if end is None or not uncapacitated else min(FINISH_SHARE * float(options.time_limit_s), 10.0)
+
+    def left() -> float | None:
+        return None if end is None else max(0.0, end - time.perf_counter())
+
+    def budget() -> float | None:
+        return None if end is None else max(0.0, left() - reserve)
+
+    out_of_time = False
+    arcs = None
+    s_per_arc = 0.0
+    for round_ in range(1, max_rounds + 1):
+        # a round needs its arcs built and some time to solve: estimated from the last round's arc rate
+        if round_ > 1 and end is not None and budget() < MIN_ROUND_S + s_per_arc * float(k_i.sum()):
+            out_of_time = True
+            break
+        t0 = time.perf_counter()
+        arcs = nearest_arcs(cost_block, n, m, k_i)
+        relaxation = beyond_relaxation(template, arcs)
+        t_arcs = time.perf_counter() - t0
+        s_per_arc = t_arcs / max(1, len(arcs.arc_client))
+        timings["sparsify"] += t_arcs
+        # no start from the last round's open set: measured slower on fine-10k-3k than the backend's own heuristic
+        sol = solve_problem(relaxation, _until(options, budget()))
+        for key, value in sol.timings_s.items():
+            timings[key] = timings.get(key, 0.0) + value
+        n_sparse = len(arcs.arc_client)
+        beyond_share = sol.arc_share[n_sparse:] if sol.has_solution else np.zeros(0)
+        beyond_clients = relaxation.arc_client[n_sparse:][beyond_share > BEYOND_SHARE_TOL]
+        history.append(
+            {
+                "round": round_,
+                "arcs": n_sparse,
+                "beyond_clients": int(len(beyond_clients)),
+                "objective": sol.objective,
+                "bound": sol.bound,
+                "status": sol.status,
+                "k_max": int(k_i.max()),
+                "arcs_s": t_arcs,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        if np.isfinite(sol.bound):
+            relaxed_bound = max(relaxed_bound, sol.bound)
+        if sol.status == Status.INFEASIBLE:
+            break  # the relaxation contains every dense solution: the dense problem is infeasible too
+        if sol.has_solution and sol.objective < best_open_cost:
+            best_open, best_open_cost = np.asarray(sol.open_options[:m], dtype=bool), sol.objective
+        if sol.has_solution and not len(beyond_clients):
+            # a dense solution with a dense-valid bound; certified when the relaxation was solved to the gap (a
+            # time-limited relaxation returns its solution with the proven gap instead of growing k further)
+            problem = with_arcs(template, arcs)
+            bound = min(sol.objective, max(relaxed_bound, sol.bound))
+            closed = sol.objective - bound <= max(options.mip_gap, 1e-6) * max(1.0, abs(sol.objective)) + 1e-9
+            certified = sol.status == Status.OPTIMAL or closed
+            final = replace(
+                sol,
+                open_options=sol.open_options[:m],
+                arc_share=sol.arc_share[:n_sparse],
+                bound=bound,
+                status=Status.OPTIMAL if closed else Status.FEASIBLE,
+                solver=sol.solver + (" (sparsified, certified)" if certified else " (sparsified, time limit)"),
+                timings_s=timings,
+            )
+            return SparseResult(problem, final, certified, k_i, round_, history)
+        if not sol.has_solution or k_i.min() >= m:
+            break
+        t_grow = time.perf_counter()
+        grow = np.unique(beyond_clients) if len(beyond_clients) else np.arange(n)
+        new_k = k_i[grow] * growth
+        if sol.has_solution and len(beyond_clients):  # reach at least the relaxation's cheapest open option
+            rank = rank_of_open(cost_block, grow, m, np.asarray(sol.open_options, dtype=bool))
+            new_k = np.maximum(new_k, np.ceil(RANK_MARGIN * rank).astype(np.int64))
+        k_i[grow] = np.minimum(new_k, m)
+        timings["sparsify"] += time.perf_counter() - t_grow
+        if end is not None and budget() < MIN_ROUND_S + s_per_arc * float(k_i.sum()):
+            out_of_time = True
+            break
+    if out_of_time and uncapacitated and best_open is not None and arcs is not None:
+        return _finish_nearest(template, cost_block, arcs, k_i, best_open, relaxed_bound, options, timings,
+                               history, sol, groups, left())  # fmt: skip
+    while True:  # rounds exhausted: solve the sparse problem, widening it while it is infeasible only by sparsity
+        problem = with_arcs(template, nearest_arcs(cost_block, n, m, k_i))
+        sol = solve_problem(problem, _until(replace(options, warm_start=best_open), left()))
+        if sol.status != Status.INFEASIBLE or k_i.min() >= m or (end is not None and left() < MIN_ROUND_S):
+            break
+        k_i = np.minimum(k_i * max(growth, 2), m)
+    if sol.has_solution:  # only the relaxations' bound is valid for the dense problem
+        sol = replace(sol, bound=min(sol.objective, relaxed_bound))
+        if sol.gap > options.mip_gap:  # optimal for the sparse problem is not proven optimal for the dense one
+            sol = replace(sol, status=Status.FEASIBLE)
+    for key, value in sol.timings_s.items():
+        timings[key] = timings.get(key, 0.0) + value
+    sol = replace(sol, timings_s=timings)
+    return SparseResult(problem, sol, False, k_i, len(history), history)
+
+
+def _finish_nearest(template: LocationProblem, cost_block: CostBlock, last_arcs: SparseArcs, k_i: np.ndarray,
+                    open_options: np.ndarray, bound: float, options, timings: dict, history: list[dict],  # noqa: ANN001
+                    last: Solution, groups: list[np.ndarray] | None, left: float | None) -> SparseResult:  # fmt: skip
+    """Out of time (uncapacitated): the best relaxation's open set, every client to its cheapest open option.
+
+    The open set satisfies the count rows, land and required options (the relaxation has them all); with no
+    capacities, each client's cheapest open option is the best assignment for it. Where the options form
+    exactly-one rows, the open set is first improved by region moves on the true costs
+    (:func:`optimizer.solver.partition.region_descent`, within the time kept for this): the relaxation lets far
+    clients pay their beyond arc, so its open set can be poor for the dense problem (``fine-10k-3k`` any: 148,507
+    as it is). The arcs are the last round's k-nearest plus the assignment arcs; the bound is the best relaxation
+    bound."""
+    n, m = template.n_clients, template.n_options
+    t0 = time.perf_counter()
+    if groups is not None:
+        from optimizer.solver.partition import region_descent
+
+        open_options, _ = region_descent(_columns(cost_block, n), groups, template.option_cost(), open_options,
+                                         time_limit_s=None if left is None else 0.5 * left)  # fmt: skip
+    assign = nearest_open_arcs(cost_block, n, m, open_options)
+    arcs, share = with_assignment(last_arcs, assign, n)
+    problem = with_arcs(template, arcs)
+    y = np.asarray(open_options, dtype=bool).copy()
+    objective = float(arcs.arc_cost @ share + problem.option_cost() @ y)
+    if len(assign.arc_client) < n:  # a client without an open option: no dense solution from this open set
+        status, objective = Status.NO_SOLUTION, float("nan")
+    else:
+        closed = np.isfinite(bound) and objective - bound <= max(options.mip_gap, 1e-6) * max(1.0, abs(objective))
+        status = Status.OPTIMAL if closed else Status.FEASIBLE
+    timings["sparsify"] += time.perf_counter() - t0
+    sol = Solution(y, share, objective, min(bound, objective) if np.isfinite(objective) else bound, status,
+                   solver=last.solver + " (sparsified, time limit: nearest open option)", timings_s=timings,
+                   log=last.log)  # fmt: skip
+    return SparseResult(problem, sol, False, k_i, len(history), history)
+
+
+def _columns(cost_block: CostBlock, n_clients: int):  # noqa: ANN202
+    """Column access to a cost source for :func:`optimizer.solver.partition.region_descent`."""
+    from optimizer.solver.partition import source_columns
+
+    if isinstance(cost_block, PointArcSource):
+        return source_columns(cost_block)
+    rows_per_block = max(1, BLOCK_ENTRIES // 1000)
+
+    def columns(options: np.ndarray) -> np.ndarray:
+        parts = [np.asarray(cost_block(np.arange(lo, min(n_clients, lo + rows_per_block))), dtype=np.float64)[:, options]
+                 for lo in range(0, n_clients, rows_per_block)]  # fmt: skip
+        return np.vstack(parts)
+
+    return columns
+
+
+def _until(options, left: float | None):  # noqa: ANN001, ANN202 - SolveOptions
+    """``options`` with the time limit set to what is left (unchanged without a limit)."""
+    if left is None or options.time_limit_s is None:
+        return options
+    return replace(options, time_limit_s=max(0.0, float(left)))

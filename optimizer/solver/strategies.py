@@ -1,0 +1,91 @@
+"""The strategy dispatcher: which scheme solves a problem on the highspy backend (measured per problem class).
+
+For uncapacitated problems a heuristic incumbent, the Lagrangian bound, reduced-cost fixing and a Lagrangian
+tree (:mod:`optimizer.solver.strategy_uflp`); for multi-source capacitated ones the Lagrangian branch and bound
+of :mod:`optimizer.solver.strategy_cflp`; for single-source capacitated ones the strengthened rows with a
+heuristic incumbent (:mod:`optimizer.solver.strategy_strong`) passed with ``setSolution``. Every path ends in
+:func:`optimizer.solver.result.finish`, which recomputes the objective from the cleaned arrays and reports the
+proven bound. Time limits: all phases of one solve share a :class:`~optimizer.solver.options.Deadline` (see
+there). Which scheme measured fastest for which class: ``benchmarks/perf/README.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.problem import LocationProblem, Solution
+from optimizer.solver.options import SolveOptions
+from optimizer.solver.sscflp import applicable as sscflp_applicable
+from optimizer.solver.sscflp import solve_sscflp
+from optimizer.solver.strategy_cflp import solve_cflp
+from optimizer.solver.strategy_strong import solve_plain, solve_strong
+from optimizer.solver.strategy_uflp import solve_with_fixing
+
+STRATEGIES = ("auto", "plain", "strong", "lagrangian", "cflp", "sscflp")
+
+
+def choose_strategy(problem: LocationProblem) -> str:
+    """Pick the scheme that measured fastest for the problem's class (see ``benchmarks/perf/README.md``).
+
+    * uncapacitated (p-median, UFLP; any count rows, land and required options): ``"lagrangian"``;
+    * multi-source with finite capacities: ``"cflp"``;
+    * single-source capacitated: ``"sscflp"`` (:mod:`optimizer.solver.sscflp`) where its knapsacks are exact
+      (:func:`optimizer.solver.sscflp.applicable`), otherwise ``"strong"``.
+    """
+    capacitated = bool(np.isfinite(problem.capacity).any())
+    if not capacitated:
+        return "lagrangian"
+    if not problem.single_source:
+        return "cflp"
+    return "sscflp" if sscflp_applicable(problem) else "strong"
+
+
+def solve_highspy(
+    problem: LocationProblem,
+    options: SolveOptions,
+    *,
+    strategy: str = "auto",
+) -> Solution:
+    """Solve ``problem`` with the vectorised highspy build.
+
+    Parameters
+    ----------
+    problem
+        The array problem.
+    options
+        ``time_limit_s`` covers heuristics, bounds and HiGHS together.
+        ``warm_start`` (open-option mask), if set, is completed to an incumbent and passed with ``setSolution``.
+    strategy
+        ``"auto"`` (choose by problem class, see :func:`choose_strategy`), ``"plain"`` (default HiGHS on the
+        plain formulation), ``"strong"`` (strengthened rows + heuristic incumbent), ``"lagrangian"`` (incumbent,
+        Lagrangian bound, reduced-cost fixing and Lagrangian branching; uncapacitated problems only) or ``"cflp"``
+        (the scheme of :mod:`optimizer.solver.strategy_cflp`; multi-source capacitated problems only) or ``"sscflp"``
+        (knapsack Lagrangian tree of :mod:`optimizer.solver.sscflp`; single-source capacitated problems only). A scheme
+        asked for outside its class falls back to ``"strong"``, as does ``"lagrangian"`` when no heuristic finds
+        an incumbent to start from.
+
+    Returns
+    -------
+    Solution
+        With ``timings_s`` split into ``build`` (matrices), ``heuristic``, ``bound`` and ``solve`` (HiGHS) seconds.
+    """
+    if strategy == "auto":
+        strategy = choose_strategy(problem)
+    capacitated = bool(np.isfinite(problem.capacity).any())
+    if (strategy == "lagrangian" and capacitated) or (strategy == "cflp" and (problem.single_source or not capacitated)):
+        strategy = "strong"  # the scheme's fixing and heuristics assume its problem class
+    if strategy == "plain":
+        return solve_plain(problem, options)
+    if strategy == "lagrangian":
+        solution = solve_with_fixing(problem, options)
+        return solution if solution is not None else solve_strong(problem, options)
+    if strategy == "cflp":
+        return solve_cflp(problem, options)
+    if strategy == "sscflp":
+        if sscflp_applicable(problem):
+            return solve_sscflp(problem, options)
+        strategy = "strong"  # the knapsack Lagrangian needs a single-source capacitated problem with exact DPs
+    if strategy != "strong":
+        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian, cflp or sscflp"
+        raise ValueError(msg)
+    return solve_strong(problem, options)
