@@ -143,7 +143,8 @@ def test_partition_groups_rejects_other_structures() -> None:
 
 def test_sparsified_time_limit_finish_is_a_verified_dense_solution() -> None:
     """A sparsified any-assignment solve stopped by its limit returns a dense solution (nearest open option after
-    region moves), verified, with the best relaxation bound, and stays near its limit."""
+    region moves, or a time-limited round whose relaxation uses no beyond arc), verified, with the best relaxation
+    bound, and stays near its limit."""
     from optimizer.model.arcs import PointArcSource
     from optimizer.solver.sparsified import solve_sparsified
 
@@ -166,7 +167,8 @@ def test_sparsified_time_limit_finish_is_a_verified_dense_solution() -> None:
     wall = time.perf_counter() - t0
     sol = result.solution
     assert sol.has_solution
-    assert "nearest open option" in sol.solver  # the finish ran (rounds stopped for the deadline)
+    # stopped by the deadline: the finish (nearest open option) or a time-limited round without beyond arcs
+    assert "nearest open option" in sol.solver or "(sparsified, time limit)" in sol.solver, sol.solver
     assert verify_problem(result.problem, sol).ok
     best_round = max(h["bound"] for h in result.history if np.isfinite(h["bound"]))
     assert sol.bound == pytest.approx(min(best_round, sol.objective))

@@ -126,6 +126,27 @@ class PointArcSource:
         km = self.road_km(dist[ok], ci[ok])
         return SparseArcs(ci[ok], oj[ok], self.cost_per_km[ci[ok]] * km, np.full(n, np.inf), km)
 
+    def count_within(self, cost: np.ndarray) -> np.ndarray:
+        """:func:`count_within` by one cKDTree ball count per group (the cost turned back into straight-line km)."""
+        from scipy.spatial import cKDTree
+
+        cost = np.asarray(cost, float)
+        per_km = self.cost_per_km * self.circuity
+        with np.errstate(divide="ignore", invalid="ignore"):
+            road = np.where(per_km > 0, cost / per_km, np.inf)
+        km = np.sqrt(np.maximum(road * road - self.intrazonal_km**2, 0.0))
+        reach = road >= self.intrazonal_km  # a threshold below the intrazonal leg reaches nothing
+        out = np.zeros(len(self.client_xy), dtype=np.int64)
+        for g in np.unique(self.client_group):
+            rows = np.flatnonzero((self.client_group == g) & reach)
+            mine = self.option_group == g
+            if not len(rows) or not mine.any():
+                continue
+            radius = np.minimum(km[rows], 1e7) * 1000.0 * (1 + 1e-9) + 1e-6  # km to metres, a hair of slack
+            out[rows] = cKDTree(self.option_xy[mine]).query_ball_point(self.client_xy[rows], radius,
+                                                                        return_length=True, workers=-1)  # fmt: skip
+        return out
+
     def rank_of_open(self, clients: np.ndarray, open_options: np.ndarray) -> np.ndarray:
         """:func:`rank_of_open` with two cKDTree queries per group instead of dense rows."""
         from scipy.spatial import cKDTree
@@ -223,6 +244,20 @@ def restrict_arcs(problem: LocationProblem, kept: np.ndarray) -> LocationProblem
         arc_cost=problem.arc_cost[kept],
         arc_km=None if problem.arc_km is None else problem.arc_km[kept],
     )
+
+
+def count_within(cost_block: CostBlock, n_clients: int, n_options: int, cost: np.ndarray) -> np.ndarray:
+    """Per client ``i``, how many allowed options cost at most ``cost[i]`` (``k`` whose beyond arc costs more)."""
+    fast = getattr(cost_block, "count_within", None)
+    if fast is not None:
+        return fast(np.asarray(cost, float))
+    rows_per_block = max(1, BLOCK_ENTRIES // max(n_options, 1))
+    out = np.zeros(n_clients, dtype=np.int64)
+    for lo in range(0, n_clients, rows_per_block):
+        clients = np.arange(lo, min(n_clients, lo + rows_per_block))
+        block = np.asarray(cost_block(clients), dtype=np.float64)
+        out[clients] = np.count_nonzero(block <= np.asarray(cost, float)[clients, None], axis=1)
+    return out
 
 
 def rank_of_open(cost_block: CostBlock, clients: np.ndarray, n_options: int, open_options: np.ndarray) -> np.ndarray:

@@ -45,21 +45,21 @@ class _Node:
     problem: LocationProblem
     lag: UflLagrangian
     arcs: np.ndarray  # indices into the root problem's arcs
-    dense: tuple[np.ndarray, np.ndarray] | None = None  # (options with arcs, clients × those options costs; inf)
+    dense: tuple[np.ndarray, np.ndarray] | None = None  # (options with arcs, those options × clients costs; inf)
 
 
 def _dense(problem: LocationProblem) -> tuple[np.ndarray, np.ndarray] | None:
-    """The node's costs as a dense clients × options matrix when it is small (:data:`DENSE_MAX_CELLS`): one
+    """The node's costs as a dense options × clients matrix when it is small (:data:`DENSE_MAX_CELLS`): one
     subgradient step is then a handful of whole-matrix operations instead of listing the active arcs by binary
     search (pmed36: 800 clients × ~50 options left at a typical node)."""
     opts = np.unique(problem.arc_option)
     if problem.n_clients * len(opts) > DENSE_MAX_CELLS:
         return None
-    col = np.full(problem.n_options, -1)
-    col[opts] = np.arange(len(opts))
-    costs = np.full((problem.n_clients, len(opts)), np.inf)
-    costs[problem.arc_client, col[problem.arc_option]] = problem.arc_cost
-    return opts, costs
+    row = np.full(problem.n_options, -1)
+    row[opts] = np.arange(len(opts))
+    costs_t = np.full((len(opts), problem.n_clients), np.inf)  # options × clients: an option's row is contiguous
+    costs_t[row[problem.arc_option], problem.arc_client] = problem.arc_cost
+    return opts, costs_t
 
 
 def _run_node(
@@ -81,42 +81,40 @@ def _run_node(
     need its bound polished (its children continue from its ``λ``), so the steps stop once the recent rate of
     improvement cannot reach ``stop_at`` in the steps left (checked every :data:`EARLY_EVERY` steps)."""
     p = lag.problem
-    n, m = p.n_clients, p.n_options
+    m = p.n_options
     lam = np.asarray(lam, float).copy()
     best = LagrangianBound(bound=-np.inf, raw_bound=-np.inf, multipliers=lam.copy(), y=np.zeros(m), values=lag.f.copy(),
                            flip_cost=np.zeros(m))
     since = it = 0
     t0 = time.perf_counter()
-    act = lag.act
     solve_y = lag.sub.prepare(forced_open, forced_closed)
     y_mean = np.zeros(m)
     history = []
-    if dense is not None and forced_closed is not None and forced_closed[dense[0]].any():
-        live = ~forced_closed[dense[0]]  # closed options' columns never enter the bound: drop them once
-        dense = (dense[0][live], dense[1][:, live])
+    if dense is not None:
+        opts, costs_t = dense
+        if forced_closed is not None and forced_closed[opts].any():
+            live = ~forced_closed[opts]  # closed options' rows never enter the bound: drop them once
+            opts, costs_t = opts[live], costs_t[live]
+        red_m = np.empty_like(costs_t)  # options × clients, reused by every step
+    inc = lag.incremental() if dense is None else None
     for it in range(1, max_iter + 1):
         if dense is not None:
-            opts, costs = dense
-            red_m = costs - lam[:, None]
+            np.subtract(costs_t, lam, out=red_m)
             np.minimum(red_m, 0.0, out=red_m)
             rho = lag.f.copy()
-            rho[opts] += red_m.sum(axis=0)
+            rho[opts] += red_m.sum(axis=1)
+            value, y, flip = solve_y(rho, False)
         else:
-            pos = act.below(lam)
-            cl, op = act.client[pos], act.option[pos]
-            red = np.minimum(act.cost[pos] - lam[cl], 0.0)
-            rho = lag.f + np.bincount(op, weights=red, minlength=m)
-        value, y, flip = solve_y(rho, False)
+            rho, value, y, served = lag.step_values(lam, solve_y, inc)
+            flip = np.zeros(m) if np.isfinite(value) else np.full(m, np.inf)
         if not np.isfinite(value):
             best = LagrangianBound(bound=np.inf, raw_bound=np.inf, multipliers=lam.copy(), y=y, values=rho, flip_cost=flip,
                                   iterations=it)
             break
         bound = float(lam.sum() + value)
         y_mean = y.astype(float) if it == 1 else (1 - VOLUME_ALPHA) * y_mean + VOLUME_ALPHA * y
-        if dense is not None:
-            served = (red_m < 0) @ np.asarray(y, float)[opts]
-        else:
-            served = np.bincount(cl, weights=y[op] * (red < 0), minlength=n)
+        if dense is not None:  # only the open options' rows: p of them
+            served = np.count_nonzero(red_m[y[opts]] < 0, axis=0).astype(float)
         g = 1.0 - served
         if bound > best.raw_bound + 1e-12 * max(1.0, abs(bound)):
             best = LagrangianBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=y.copy(), values=rho,
@@ -141,6 +139,9 @@ def _run_node(
         lam += theta * max(upper_bound - bound, 1e-9 * max(1.0, abs(bound))) / norm * g
     best.iterations = it
     best.y_mean = y_mean
+    if inc is not None and np.isfinite(best.raw_bound):  # the bound from ρ recomputed exactly
+        best.values = inc.exact(best.multipliers)
+        best.raw_bound = float(best.multipliers.sum() + solve_y(best.values, False)[0])
     best.bound = lag.rounded(best.raw_bound)
     if np.isfinite(best.raw_bound):
         best.flip_cost = solve_y(best.values, True)[2]

@@ -63,17 +63,29 @@ class Knapsacks:
     def evaluate(self, lam: np.ndarray, *, table: bool = False, skip: np.ndarray | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
         """``(v, x, V)``: facility values, the knapsack choice per arc (sorted order) and, if ``table``, the DP
-        table ``V[j, c]`` (best value with capacity ≤ ``c``). Options in ``skip`` (closed) get no knapsack."""
+        table ``V[j, c]`` (best value with capacity ≤ ``c``). Options in ``skip`` (closed) get no knapsack.
+
+        Without ``table``, a facility whose profitable items (``r < 0``) all fit takes them all without a DP (11
+        of 30 facilities on Holmberg p57 at the root ``λ``).
+        """
         m, s = self.m, self.states
         r = self.cost - lam[self.client]
         use = (r < 0) & self.fits
         if skip is not None and skip.any():
             use &= ~skip[self.option]
+        x = np.zeros(len(self.cost), dtype=bool)
+        weight = self.w[self.client]
+        if not table:  # facilities whose profitable items all fit take them all
+            load = np.bincount(self.option[use], weights=weight[use], minlength=m)
+            easy = load <= self.cap
+            take = use & easy[self.option]
+            x[take] = True
+            v = self.f + np.bincount(self.option[take], weights=r[take], minlength=m)
+            use &= ~easy[self.option]
         # layered DP: layer t processes the t-th item of every facility at once (as many Python steps as the
         # largest item count of a facility, not as many as clients); V[j, c] = best value with capacity ≤ c
         V = np.zeros((m, s))
         flat = V.ravel()
-        x = np.zeros(len(self.cost), dtype=bool)
         idx = np.flatnonzero(use)
         if len(idx):
             by_fac = idx[np.argsort(self.option[idx], kind="stable")]
@@ -88,7 +100,7 @@ class Knapsacks:
             for t in range(len(cuts) - 1):
                 a = by_layer[cuts[t] : cuts[t + 1]]
                 rows = self.option[a]
-                w = self.w[self.client[a]]
+                w = weight[a]
                 # V[row, c − w] for every c (indices left of a row's start are masked out below)
                 cand = flat[(rows * s - w)[:, None] + cols[None, :]]
                 cand += r[a][:, None]
@@ -103,5 +115,7 @@ class Knapsacks:
                 take = better[np.arange(len(a)), c[rows]]
                 x[a[take]] = True
                 c[rows[take]] -= w[take]
-        v = self.f + V[np.arange(m), self.cap]
-        return v, x, (V if table else None)
+        dp_value = self.f + V[np.arange(m), self.cap]
+        if table:
+            return dp_value, x, V
+        return np.where(easy, v, dp_value), x, None
