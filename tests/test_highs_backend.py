@@ -19,7 +19,7 @@ from optimizer.solver.options import SolveOptions
 from optimizer.solver.solve import BACKENDS, solve_problem
 from optimizer.solver.strategies import choose_strategy, solve_highspy
 
-STRATEGIES = ("plain", "strong", "lagrangian", "cflp", "sscflp")
+STRATEGIES = ("plain", "lpfirst", "strong", "lagrangian", "cflp", "sscflp")
 
 
 def make_problem(
@@ -159,7 +159,8 @@ def test_registration_time_limit_and_status() -> None:
     sol = solve_problem(problem, SolveOptions(backend="highspy", time_limit_s=5.0, threads=1))
     assert sol.status in ("optimal", "feasible")
     assert verify_problem(problem, sol).ok
-    assert choose_strategy(problem) == "cflp"
+    assert choose_strategy(problem) == "lpfirst"  # small: HiGHS' LP first
+    assert choose_strategy(make_problem(5, n=250, m=60, capacitated=True)) == "cflp"  # 15,000 arcs
     assert choose_strategy(make_problem(5, capacitated=False)) == "lagrangian"
     assert choose_strategy(make_problem(5, single_source=True)) == "sscflp"  # integer demands: exact knapsacks
 

@@ -125,7 +125,10 @@ def test_routing_and_local_search() -> None:
     # fractional demands without a fine common grid: the strengthened rows instead
     frac = make_problem(1, single_source=True, capacitated=True)
     frac = type(frac)(**{**frac.__dict__, "demand": frac.demand + 0.123456789})
-    assert not applicable(frac) and choose_strategy(frac) == "strong"
+    assert not applicable(frac) and choose_strategy(frac) == "lpfirst"  # small: HiGHS' LP first
+    big = make_problem(1, n=250, m=60, single_source=True, capacitated=True)
+    big = type(big)(**{**big.__dict__, "demand": big.demand + 0.123456789})
+    assert not applicable(big) and choose_strategy(big) == "strong"
     # shift/swap moves never worsen an assignment nor break a capacity
     from optimizer.solver.assign import assign_single_source
     from optimizer.solver.heuristics import solution_cost

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import shapely
-from scipy.spatial import cKDTree
 
 from optimizer.geo.access_rules import AccessParameters
 from optimizer.geo.distances import as_xy
@@ -60,6 +58,8 @@ def access_attributes(
             study gives no formula (digest A7); weights and h are named assumptions in ``access.toml``.
         All distances in km; ``inf`` when the network has no such element.
     """
+    import shapely  # imported where used: runs without geography (matrix instances) never need it
+
     p = thresholds if thresholds is not None else AccessParameters.from_toml()
     pts_xy = as_xy(np.column_stack([np.asarray(x_m, dtype=float).ravel(), np.asarray(y_m, dtype=float).ravel()]))
     n = len(pts_xy)
@@ -108,12 +108,16 @@ def access_attributes(
 def _nearest_point_km(pts_xy: np.ndarray, targets_xy: np.ndarray) -> np.ndarray:
     if len(targets_xy) == 0 or len(pts_xy) == 0:
         return np.full(len(pts_xy), np.inf)
+    from scipy.spatial import cKDTree
+
     d, _ = cKDTree(targets_xy).query(pts_xy, k=1)
     return d / 1000.0
 
 
 def _link_lines(networks: Networks, links: pd.DataFrame) -> np.ndarray:
     """Straight segment geometry of each link (from node → to node), EPSG:31370."""
+    import shapely
+
     xy = networks.nodes.set_index("node_id")[["x", "y"]]
     a = xy.loc[links["from_node"]].to_numpy(dtype=float)
     b = xy.loc[links["to_node"]].to_numpy(dtype=float)
@@ -126,6 +130,8 @@ def _nearest_line_km(points: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray,
     idx = np.full(len(points), -1, dtype=int)
     if len(lines) == 0 or len(points) == 0:
         return dist, idx
+    import shapely
+
     pairs, d = shapely.STRtree(lines).query_nearest(points, return_distance=True, all_matches=False)
     dist[pairs[0]] = d / 1000.0
     idx[pairs[0]] = pairs[1]

@@ -19,10 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import shapely
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from optimizer.errors import InputError
 from optimizer.settings import CRS, PROJECT_ROOT
@@ -246,6 +242,8 @@ def load_network_layer(
         raise InputError("layer has no line features", file=path, field="geometry")
     feature_row = gdf.index.to_numpy() + 1
     attrs = _layer_attributes(gdf, mode, column_map, defaults, path, feature_row)
+    import shapely  # here, not at import: the network tables' constants serve every run, the geometry few
+
     gdf = gdf.to_crs(CRS)
     geoms = shapely.force_2d(gdf.geometry.to_numpy())
     parts, part_feature = shapely.get_parts(geoms, return_index=True)
@@ -338,6 +336,10 @@ def _parse_bool(value: Any) -> int | None:
 
 def _lines_to_graph(coords, part_of_vertex, part_feature, attrs, mode, tol_m) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Snap vertices closer than ``tol_m`` into nodes and turn consecutive vertices into links."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
     n = len(coords)
     pairs = cKDTree(coords).query_pairs(r=tol_m, output_type="ndarray")
     adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \

@@ -18,16 +18,21 @@ from optimizer.solver.options import SolveOptions
 from optimizer.solver.sscflp import applicable as sscflp_applicable
 from optimizer.solver.sscflp import solve_sscflp
 from optimizer.solver.strategy_cflp import solve_cflp
-from optimizer.solver.strategy_strong import solve_plain, solve_strong
+from optimizer.solver.strategy_strong import solve_lp_first, solve_plain, solve_strong
 from optimizer.solver.strategy_uflp import solve_with_fixing
 
-STRATEGIES = ("auto", "plain", "strong", "lagrangian", "cflp", "sscflp")
+# capacitated problems up to this many arcs go to the LP-first HiGHS solve (OR-Library cap41–cap134, 800–2,500 arcs:
+# 1.2–4× faster than the Lagrangian tree and than a direct HiGHS model; benchmarks/perf/README.md "Fixed costs")
+SMALL_MAX_ARCS = 10_000
+STRATEGIES = ("auto", "plain", "lpfirst", "strong", "lagrangian", "cflp", "sscflp")
 
 
 def choose_strategy(problem: LocationProblem) -> str:
     """Pick the scheme that measured fastest for the problem's class (see ``benchmarks/perf/README.md``).
 
     * uncapacitated (p-median, UFLP; any count rows, land and required options): ``"lagrangian"``;
+    * capacitated with at most :data:`SMALL_MAX_ARCS` arcs (unless single-source with exact knapsacks):
+      ``"lpfirst"`` — HiGHS' set-up costs more than any Lagrangian scheme saves there;
     * multi-source with finite capacities: ``"cflp"``;
     * single-source capacitated: ``"sscflp"`` (:mod:`optimizer.solver.sscflp`) where its knapsacks are exact
       (:func:`optimizer.solver.sscflp.applicable`), otherwise ``"strong"``.
@@ -35,6 +40,9 @@ def choose_strategy(problem: LocationProblem) -> str:
     capacitated = bool(np.isfinite(problem.capacity).any())
     if not capacitated:
         return "lagrangian"
+    exact_knapsacks = problem.single_source and sscflp_applicable(problem)
+    if problem.n_arcs <= SMALL_MAX_ARCS and not exact_knapsacks:
+        return "lpfirst"
     if not problem.single_source:
         return "cflp"
     return "sscflp" if sscflp_applicable(problem) else "strong"
@@ -76,6 +84,8 @@ def solve_highspy(
         strategy = "strong"  # the scheme's fixing and heuristics assume its problem class
     if strategy == "plain":
         return solve_plain(problem, options)
+    if strategy == "lpfirst":
+        return solve_lp_first(problem, options)
     if strategy == "lagrangian":
         solution = solve_with_fixing(problem, options)
         return solution if solution is not None else solve_strong(problem, options)
@@ -86,6 +96,6 @@ def solve_highspy(
             return solve_sscflp(problem, options)
         strategy = "strong"  # the knapsack Lagrangian needs a single-source capacitated problem with exact DPs
     if strategy != "strong":
-        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian, cflp or sscflp"
+        msg = f"unknown highspy strategy {strategy!r}; choose {', '.join(STRATEGIES)}"
         raise ValueError(msg)
     return solve_strong(problem, options)
