@@ -115,7 +115,7 @@ def test_sparsified_with_certificate_equals_dense(tmp_path: Path, assignment: st
     s = sparse.summary["sparsify"]
     assert dense.summary["sparsify"]["sparse"] is False and s["sparse"] is True
     assert s["certified"] and s["rounds"] >= 2 and s["k_final"]["max"] > 2  # k=2 is too small: it had to grow
-    assert s["arcs_final"] < dense.siting.problem.n_arcs
+    assert s["arcs_final"] < dense.model.problem.n_arcs
     assert sparse.summary["objective"]["total"] == pytest.approx(dense.summary["objective"]["total"], rel=1e-9)
     assert sparse.summary["verification"]["passed"]
     for key in ("compile", "sparsify", "verify"):

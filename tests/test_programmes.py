@@ -136,9 +136,9 @@ def test_reserve_land_only_for_banks_and_storage(tmp_path: Path) -> None:
 
     from optimizer.check.verify import verify_siting
 
-    sites = result.siting.sites.copy()
+    sites = result.model.sites.copy()
     sites.loc[sites["site_id"] == sorting_sites.iloc[0], "reserve"] = True
-    tampered = dataclasses.replace(result.siting, sites=sites)
+    tampered = dataclasses.replace(result.model, sites=sites)
     report = verify_siting(tampered, result.solution, result.tables)
     assert any("reserve land" in v for v in report.violations)
 
@@ -275,7 +275,7 @@ def test_s4_integrated_land_take_per_programme() -> None:
     assert r.summary["verification"]["passed"]
     fac = r.tables.facilities
     taken = fac.groupby("site_id")["area_m2"].sum()
-    free = r.siting.sites.set_index("site_id").loc[taken.index, "free_ha"] * 10_000
+    free = r.model.sites.set_index("site_id").loc[taken.index, "free_ha"] * 10_000
     assert (taken <= free + 1e-6).all()
 
 

@@ -78,13 +78,8 @@ needs_qgis = pytest.mark.skipif(not _qgis_available(),
 
 
 @pytest.fixture(scope="module")
-def solved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("qgis") / "mb"
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "materialenbanken", "--out", str(out),
-                           "--quiet"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr
-    return out
+def solved(mb_folder: Path) -> Path:
+    return mb_folder
 
 
 def _open_in_qgis(gpkg: Path, names: list[str], tmp_path: Path) -> dict:
@@ -100,6 +95,20 @@ def _open_in_qgis(gpkg: Path, names: list[str], tmp_path: Path) -> dict:
     return json.loads(line.removeprefix("QGIS-RESULT "))
 
 
+def _check_every_layer(gpkg: Path, names: list[str], report: dict) -> None:
+    """Every layer valid in QGIS, in EPSG:31370, all its features, its default style applied to each of them."""
+    import pyogrio
+
+    for name in names:
+        info = report["layers"][name]
+        assert info["valid"], f"{name} is not a valid layer in QGIS {report['qgis']}"
+        assert info["crs"] == "EPSG:31370", name
+        n_rows = len(pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False))
+        assert info["features"] == n_rows > 0, name
+        assert info["styles_in_db"], f"{name}: no style in layer_styles"
+        assert info["unmatched"] == 0, f"{name}: {info['unmatched']} features in no class of the default style"
+
+
 @pytest.mark.slow
 @needs_qgis
 def test_result_opens_in_qgis_with_default_styles(solved: Path, tmp_path: Path) -> None:
@@ -109,14 +118,7 @@ def test_result_opens_in_qgis_with_default_styles(solved: Path, tmp_path: Path) 
     names = [str(n) for n, geom in pyogrio.list_layers(gpkg) if geom is not None]
     assert set(EXPECTED) <= set(names)
     report = _open_in_qgis(gpkg, names, tmp_path)
-    for name in names:
-        info = report["layers"][name]
-        assert info["valid"], f"{name} is not a valid layer in QGIS {report['qgis']}"
-        assert info["crs"] == "EPSG:31370", name
-        n_rows = len(pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False))
-        assert info["features"] == n_rows > 0, name
-        assert info["styles_in_db"], f"{name}: no style in layer_styles"
-        assert info["unmatched"] == 0, f"{name}: {info['unmatched']} features in no class of the default style"
+    _check_every_layer(gpkg, names, report)
     for name, (features, renderer) in EXPECTED.items():
         info = report["layers"][name]
         if features is not None:
@@ -124,6 +126,25 @@ def test_result_opens_in_qgis_with_default_styles(solved: Path, tmp_path: Path) 
         # the stored default style was applied: not QGIS's own single-symbol default
         assert info["renderer"] == renderer, f"{name}: renderer {info['renderer']} (style not applied?)"
         assert info["classes"] >= 2, name
+
+
+@pytest.mark.slow
+@needs_qgis
+def test_chain_result_opens_in_qgis_styled(chain_result, tmp_path: Path) -> None:  # noqa: ANN001
+    """A plastics-chain result: facilities by echelon and existing/new, flows by tonnes, municipalities by size."""
+    import pyogrio
+
+    gpkg = chain_result.folder / "result.gpkg"
+    names = [str(n) for n, geom in pyogrio.list_layers(gpkg) if geom is not None]
+    assert set(names) == {"facilities", "flows", "demand", "networks"}
+    report = _open_in_qgis(gpkg, names, tmp_path)
+    _check_every_layer(gpkg, names, report)
+    renderers = {"facilities": "categorizedSymbol", "flows": "graduatedSymbol", "demand": "graduatedSymbol",
+                 "networks": "categorizedSymbol"}
+    for name, renderer in renderers.items():
+        assert report["layers"][name]["renderer"] == renderer, name
+        assert report["layers"][name]["classes"] >= 2, name
+    assert report["layers"]["facilities"]["features"] == len(chain_result.facilities)
 
 
 @needs_qgis

@@ -22,7 +22,7 @@ from optimizer.check.verify import verify_problem, verify_siting
 from optimizer.data.instance import load_instance
 from optimizer.model.formulation import compile_instance
 from optimizer.output.tables import result_tables
-from optimizer.pipeline import solve_instance
+from optimizer.pipeline import solve
 from optimizer.problem import Solution
 from optimizer.solver.options import SolveOptions
 from optimizer.solver.solve import solve_problem
@@ -158,18 +158,18 @@ def test_time_limit_gives_proven_gap_on_hard_problem() -> None:
 @pytest.fixture(scope="module")
 def solved_mb():
     """The default instance (study rules, capacity not enforced), solved once."""
-    sp, sol, tables, _ = solve_instance(load_instance("materialenbanken"))
-    assert sol.status == "optimal"
-    return sp, sol, tables
+    r = solve(load_instance("materialenbanken"))
+    assert r.solution.status == "optimal"
+    return r.model, r.solution, r.tables
 
 
 @pytest.fixture(scope="module")
 def solved_cap():
     """Materialenbanken with capacity enforced and free sizes (multi-source), solved once."""
     inst = load_instance("materialenbanken", {"size_rule": "free", "enforce_capacity": "true", "single_source": "false"})
-    sp, sol, tables, _ = solve_instance(inst, backend="highspy")
-    assert sol.status == "optimal"
-    return sp, sol, tables
+    r = solve(inst, SolveOptions(time_limit_s=300, backend="highspy"))
+    assert r.solution.status == "optimal"
+    return r.model, r.solution, r.tables
 
 
 def _violations(sp, sol, tables) -> list[str]:

@@ -1,34 +1,25 @@
-"""Styles, maps, the policy report and the comparison of two results."""
+"""Styles, maps, the policy report and the comparison of two results — of a location instance and of a chain."""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
-
-
-def siting(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=600, check=False)
+from conftest import PROJECT_ROOT, siting
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory):
-    from optimizer.pipeline import run as run_pipeline
-
-    return run_pipeline("materialenbanken", out_dir=tmp_path_factory.mktemp("report") / "mb")
+def run(mb_result):  # noqa: ANN001
+    return mb_result
 
 
 @pytest.fixture(scope="module")
-def solved(run) -> Path:
-    return run.out_dir
+def solved(mb_folder: Path) -> Path:
+    return mb_folder
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -87,30 +78,17 @@ def test_styles_follow_the_data(solved: Path) -> None:
 def test_geoparquet_is_optional(run, tmp_path: Path) -> None:
     import geopandas as gpd
 
-    from optimizer.output.export import network_layer
-    from optimizer.output.export import write_result
-
-    out = write_result(tmp_path / "gp", run.tables, run.summary, extra_layers=network_layer(), geoparquet=True)
+    out = run.write(tmp_path / "gp", geoparquet=True)
     fac = gpd.read_parquet(out / "facilities.parquet")
     assert len(fac) == 22 and fac.crs.to_epsg() == 31370
     assert (out / "facilities.csv").exists() and (out / "allocations.csv").exists()
-    assert not list(run.out_dir.glob("*.parquet"))  # default: no GeoParquet
+    assert not list(run.folder.glob("*.parquet"))  # default: no GeoParquet
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Maps and report
 # ---------------------------------------------------------------------------------------------------------------
-def test_map_command_writes_png_and_html(solved: Path, tmp_path: Path) -> None:
-    proc = siting("map", str(solved), "--out", str(tmp_path), "--json")
-    assert proc.returncode == 0, proc.stderr
-    written = json.loads(proc.stdout)
-    png, html = Path(written["png"]), Path(written["html"])
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
-    text = html.read_text(encoding="utf-8")
-    assert "L.control.layers" in text and "materialenbank" in text
-
-
-def test_map_with_boundaries(solved: Path, tmp_path: Path) -> None:
+def test_map_command_writes_png_and_html_with_boundaries(solved: Path, tmp_path: Path) -> None:
     import geopandas as gpd
     import pandas as pd
 
@@ -119,7 +97,17 @@ def test_map_with_boundaries(solved: Path, tmp_path: Path) -> None:
                            crs="EPSG:31370").to_crs("EPSG:4326")
     bnd.to_file(tmp_path / "gemeenten.geojson", driver="GeoJSON")
     proc = siting("map", str(solved), "--out", str(tmp_path), "--boundaries", str(tmp_path / "gemeenten.geojson"),
-                  "--no-html", "--quiet")
+                  "--json")
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(proc.stdout)
+    png, html = Path(written["png"]), Path(written["html"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    text = html.read_text(encoding="utf-8")
+    assert "L.control.layers" in text and "materialenbank" in text and '"boundaries"' in text
+
+
+def test_map_quiet_png_only(chain_result, tmp_path: Path) -> None:  # noqa: ANN001
+    proc = siting("map", chain_result.folder, "--out", tmp_path, "--no-html", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and (tmp_path / "map.png").exists() and not (tmp_path / "map.html").exists()
 
@@ -143,8 +131,8 @@ def test_report_is_self_contained(solved: Path, tmp_path: Path) -> None:
 
 
 def test_report_assumptions_have_basis_text(solved: Path) -> None:
-    from optimizer.output.maps import read_result
     from optimizer.output.report import report_data
+    from optimizer.output.result import read_result
 
     data = report_data(read_result(solved))
     used = data.assumptions[data.assumptions["used"]].set_index("name")
@@ -169,7 +157,6 @@ def test_compare_a_result_with_itself_changes_nothing(solved: Path) -> None:
     assert diff["same"] and not diff["reassigned"]
 
 
-@pytest.mark.slow
 def test_compare_shows_moves_and_reassignments(solved: Path, tmp_path: Path) -> None:
     other = tmp_path / "any"
     proc = siting("solve", "materialenbanken", "--out", str(other), "--set", "assignment=any", "--quiet")
@@ -186,3 +173,65 @@ def test_compare_shows_moves_and_reassignments(solved: Path, tmp_path: Path) -> 
     assert "## Municipalities reassigned" in md
     proc = siting("compare", str(solved), str(other))
     assert proc.returncode == 0 and "regions with a change" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A chain result: the same map, report and comparison (issue 14)
+# ---------------------------------------------------------------------------------------------------------------
+def test_chain_result_has_the_layers_and_styles_of_every_result(chain_result) -> None:  # noqa: ANN001
+    import pyogrio
+
+    gpkg = chain_result.folder / "result.gpkg"
+    layers = [str(n) for n, g in pyogrio.list_layers(gpkg) if g is not None]
+    assert set(layers) == {"facilities", "flows", "demand", "networks"}
+    con = sqlite3.connect(gpkg)
+    styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault = 1")}
+    con.close()
+    assert styled == set(layers)
+    fac = chain_result.facilities
+    assert set(fac["programme"]) == {"sorting", "mechanical", "chemical"} and set(fac["size"]) == {"existing", "new"}
+    assert (fac["size"] == "new").sum() == 2 + (chain_result.summary["facilities_per_echelon"]["mechanical"]["new"]
+                                                + chain_result.summary["facilities_per_echelon"]["chemical"]["new"])
+    flows = chain_result.allocations
+    collect = flows[flows["kind"] == "collect"]
+    supply = chain_result.demand.set_index("nis")["pmd_t"]
+    sent = collect.groupby("nis")["tonnes"].sum()
+    assert sent.reindex(supply.index).to_numpy() == pytest.approx(supply.to_numpy(), rel=1e-6)  # all PMD collected
+    assert collect.groupby("nis")["share"].sum().to_numpy() == pytest.approx(1.0, rel=1e-6)
+
+
+def test_chain_map_and_report(chain_result, tmp_path: Path) -> None:  # noqa: ANN001
+    proc = siting("report", chain_result.folder, "--out", tmp_path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(proc.stdout)
+    html = Path(written["html"]).read_text(encoding="utf-8")
+    s = chain_result.summary
+    for text in ("Per facility", "new land take", "PMD collected", f"{s['tonnes']['pmd_collected']:,.0f} t/yr",
+                 "Indaver", "sorting", "mechanical", "chemical", "chain_sorted_share_to_mechanical"):
+        assert text in html, text
+    assert Path(written["png"]).read_bytes()[:4] == b"\x89PNG"
+    proc = siting("map", chain_result.folder, "--out", tmp_path, "--no-png", "--json")
+    assert proc.returncode == 0 and "flows" in Path(json.loads(proc.stdout)["html"]).read_text(encoding="utf-8")
+
+
+def test_compare_two_chain_results(chain_result, tiny_chain_models: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """Cheaper land opens more new plants: the comparison names them per echelon (several per region)."""
+    other = tmp_path / "cheap-land"
+    proc = siting("solve", tiny_chain_models, "--out", other, "--set", "land_cost_eur_per_m2=0", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    proc = siting("compare", chain_result.folder, other, "--json")
+    assert proc.returncode == 0, proc.stderr
+    diff = json.loads(proc.stdout)
+    head = {row[0]: row for row in diff["headline"]}
+    assert head["objective land (EUR/yr)"][2] == 0.0 < head["objective land (EUR/yr)"][1]
+    assert {r["programme"] for r in diff["regions"]} == {"sorting", "mechanical", "chemical"}
+    same = compare_same(chain_result.folder)
+    assert same["same"] and all(r["change"] == "" for r in same["regions"])
+    assert len([r for r in same["regions"] if r["programme"] == "sorting"]) == len(
+        chain_result.facilities.query("programme == 'sorting'"))  # one row per facility, not a cartesian product
+
+
+def compare_same(folder: Path) -> dict:
+    from optimizer.output.compare import compare_results
+
+    return compare_results(folder, folder)

@@ -154,11 +154,11 @@ def test_changed_inputs_are_solved_again_and_a_crash_is_a_row(sequential, tmp_pa
     path = _write(tmp_path, text)
     calls = []
 
-    def crash(name, **kw):  # noqa: ANN001, ANN202
-        calls.append(kw["overrides"])
+    def crash(job, options, **kw):  # noqa: ANN001, ANN202
+        calls.append(dict(job.instance.overrides))
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(optimizer.pipeline, "run", crash)
+    monkeypatch.setattr(optimizer.pipeline, "execute", crash)
     result = run_sweep(load_sweep(path), sequential.out_dir, workers=0)
     t = result.table.set_index("scenario")
     assert calls == [{"assignment": "any", "access_rules": "loose"}]  # any-poster was resumed, not run

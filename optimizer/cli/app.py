@@ -91,10 +91,17 @@ def gap_text(gap: float | None, digits: int = 3) -> str:
     return f"{100 * gap:.{digits}f}%"
 
 
+def print_json(data: object) -> None:
+    """Print ``data`` as strict JSON on stdout (no NaN or Infinity: a missing figure is null), for scripts."""
+    from optimizer.output.summary import json_safe
+
+    print(json.dumps(json_safe(data), indent=2, allow_nan=False, ensure_ascii=False))
+
+
 def print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
     """Report the files a command wrote: JSON for scripts, one line for people, nothing when quiet."""
     if as_json:
-        print(json.dumps({k: str(v) for k, v in written.items()}))
+        print_json({k: str(v) for k, v in written.items()})
     elif not quiet:
         out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
 

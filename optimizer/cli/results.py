@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from optimizer.cli.app import guard, nullcontext, out, print_written
+from optimizer.cli.app import guard, nullcontext, out, print_json, print_written
 
 
 @guard
@@ -58,9 +57,11 @@ def compare(
 
     diff = compare_results(a, b)
     if markdown is not None:
-        markdown.write_text(to_markdown(diff), encoding="utf-8")
+        from optimizer.atomic import write_atomic
+
+        write_atomic(markdown, lambda p: p.write_text(to_markdown(diff), encoding="utf-8"))
     if as_json:
-        print(json.dumps(diff, indent=2, default=str))
+        print_json(diff)
     elif not quiet:
         for table in rich_tables(diff):
             out.print(table)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from optimizer.cli.app import err, guard, out
+from optimizer.cli.app import err, guard, out, print_json
 
 
 @guard
@@ -18,18 +18,29 @@ def pareto(
     out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the front and the written files as JSON")] = False,
 ) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
-    from optimizer.data.instance import load_instance, parse_overrides
+    from optimizer.data.instance import instance_kind, load_instance, parse_overrides
     from optimizer.errors import InputError
     from optimizer.studies import pareto as pareto_mod
 
     if points < 2:
         raise InputError("--points must be at least 2 (the two end points)", field="--points")
+    kind = instance_kind(name)
+    if kind != "named":
+        why = {"matrix": "a matrix instance has no land take to trade against transport",
+               "chain": "the chain prices its new land in its objective (land_cost_eur_per_m2); vary that with "
+                        "`siting sweep` instead"}[kind]
+        raise InputError(f"pareto traces transport against land take of a location instance; {why}", file=name)
     inst = load_instance(name, parse_overrides(set_ or []))
     front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
     target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-pareto"
     files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take")
+    if as_json:
+        print_json({"front": front.to_dict("records"), "cost_unit": front.attrs.get("cost_unit"),
+                    "files": {k: str(v) for k, v in files.items()}})
+        return
     table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
                   title=f"{inst.name} — transport vs land take (every point verified)")
     for row in front.itertuples():
@@ -52,6 +63,7 @@ def sweep(
     threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
                                                                   "(default: cores / workers)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison table and files as JSON")] = False,
 ) -> None:
     """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
     from optimizer.studies.sweep import run_sweep
@@ -62,13 +74,16 @@ def sweep(
     target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
     try:
         result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
-                           threads_per_scenario=threads_per_scenario, console=None if quiet else err)
+                           threads_per_scenario=threads_per_scenario, console=None if quiet or as_json else err)
     except KeyboardInterrupt as e:
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
                   markup=False)
         raise typer.Exit(130) from None
-    if not quiet:
+    if as_json:
+        print_json({"sweep": spec.name, "out_dir": str(result.out_dir), "table": result.table.to_dict("records"),
+                    "files": {k: str(v) for k, v in result.files.items()}})
+    elif not quiet:
         out.print(render_table(result))
         out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
                   f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")

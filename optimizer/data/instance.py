@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,11 +116,57 @@ class Instance:
     programmes: list[Programme]
     parameters: dict[str, object]
     assumptions: dict[str, Assumption]
-    overrides: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
     existing: pd.DataFrame | None = None  # existing facilities (optimizer.data.existing), None without a table
     periods: PeriodSpec | None = None  # the timeline of a multi-period instance (optimizer.data.periods)
+    data_hash: str = ""  # sha256 of the tables of an instance built in memory (from_frames): it has no files
+
+    @classmethod
+    def from_frames(
+        cls,
+        *,
+        demand: object,
+        candidates: object,
+        programmes: Sequence[str | Programme],
+        regions: Mapping[str, object] | None = None,
+        parameters: Mapping[str, object] | None = None,
+        assumptions: Mapping[str, object] | None = None,
+        name: str = "frames",
+        title: str = "",
+        description: str = "",
+    ) -> Instance:
+        """An instance from GeoDataFrames, validated like a manifest's tables (``docs/api.md``).
+
+        Parameters
+        ----------
+        demand : geopandas.GeoDataFrame
+            Demand units, points or polygons (representative point), any CRS (converted to EPSG:31370; a frame
+            without a CRS is refused). Column ``population`` (inhabitants) is required; optional ``nis`` (id;
+            default 1..n), ``name``, ``centrumstad``, ``area_km2`` (default: the polygon's area, 0 for points),
+            ``uitrustingsgraad`` and the region column(s) the programmes count per (e.g. ``arrondissement``).
+        candidates : geopandas.GeoDataFrame
+            Candidate sites, points or polygons, any CRS. Column ``free_ha`` is required; optional ``site_id``,
+            ``name``, ``zone_type`` (default: the first programme's first zone type), ``total_ha`` and ``nis``
+            (default: the demand polygon the site lies in, else the nearest demand unit).
+        programmes : list of str
+            Programme ids of ``models/`` (``siting programmes``), e.g. ``["materialenbank"]``.
+        regions : dict of str to geopandas.GeoDataFrame, optional
+            Region column → region polygons (any CRS); each demand unit gets the region it lies in, named by the
+            polygons' column of that name, else ``name``, else ``region N``.
+        parameters, assumptions : dict, optional
+            Run parameters (``siting show``) and named-assumption values, checked as in a manifest.
+        name, title, description : str
+            How the instance is called in results.
+
+        The frames are not modified.
+        """
+        from optimizer.data.frames import instance_from_frames
+
+        return instance_from_frames(demand=demand, candidates=candidates, programmes=programmes, regions=regions,
+                                    parameters=parameters, assumptions=assumptions, name=name, title=title,
+                                    description=description)
 
     @property
     def municipalities(self) -> pd.DataFrame:
@@ -147,8 +194,11 @@ class Instance:
         models = sorted({MODELS_DIR / f for f in ASSUMPTION_FILES} | {MODELS_DIR / f"{p.id}.toml" for p in self.programmes})
         h = hashlib.sha256()
         for p in [self.path, *sorted(self.table_files.values()), *(m for m in models if m.is_file())]:
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+            if p.is_file():  # an instance built from frames has no manifest: its tables' hash stands for them
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+        if self.data_hash:
+            h.update(self.data_hash.encode())
         h.update(json.dumps(self.parameters, sort_keys=True, default=str).encode())
         h.update(json.dumps({k: a.value for k, a in self.assumptions.items()}, sort_keys=True).encode())
         return h.hexdigest()
@@ -185,7 +235,8 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters and --set
 # ---------------------------------------------------------------------------------------------------------------
-def _coerce(value: object, spec: Parameter, where: str, file: str | Path) -> object:
+def coerce_parameter(value: object, spec: Parameter, where: str, file: str | Path) -> object:
+    """``value`` as the parameter's type, checked against its choices and minimum (:class:`InputError` if not)."""
     try:
         if spec.kind is bool:
             if isinstance(value, bool):
@@ -238,13 +289,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _resolve_parameters(manifest: dict, path: Path, overrides: dict[str, str]) -> dict[str, object]:
-    given = manifest.get("parameters", {})
+def resolve_parameters(given: dict, path: Path, overrides: Mapping[str, object]) -> dict[str, object]:
+    """Every parameter: its default, else the manifest's value (``given``), else ``--set`` (``overrides``); checked."""
     params = {k: p.default for k, p in PARAMETERS.items()}
     for key, value in given.items():
         if key not in PARAMETERS:
             raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
-        params[key] = _coerce(value, PARAMETERS[key], f"parameters.{key}", path)
+        params[key] = coerce_parameter(value, PARAMETERS[key], f"parameters.{key}", path)
     for key, value in overrides.items():
         if not key.startswith("assumption."):
             params[key] = check_parameter(key, value)
@@ -256,7 +307,7 @@ def check_parameter(key: str, value: object, file: str | Path = "--set") -> obje
     a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`."""
     if key not in PARAMETERS:
         raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
-    return _coerce(value, PARAMETERS[key], key, file)
+    return coerce_parameter(value, PARAMETERS[key], key, file)
 
 
 def unknown_message(key: str, known: dict) -> str:
@@ -268,9 +319,10 @@ def unknown_message(key: str, known: dict) -> str:
     return f"unknown parameter {key!r}{hint}"
 
 
-def _resolve_assumptions(manifest: dict, path: Path, overrides: dict[str, str]) -> dict[str, Assumption]:
+def resolve_assumptions(given: dict, path: Path, overrides: Mapping[str, object]) -> dict[str, Assumption]:
+    """Every named assumption of ``models/``, with the manifest's (``given``) and ``--set`` values applied."""
     assumptions = load_assumptions()
-    changes = [(k, v, path, f"assumptions.{k}") for k, v in manifest.get("assumptions", {}).items()]
+    changes = [(k, v, path, f"assumptions.{k}") for k, v in given.items()]
     changes += [(k.removeprefix("assumption."), v, "--set", k) for k, v in overrides.items() if k.startswith("assumption.")]
     for name, value, file, where in changes:
         if name not in assumptions:
@@ -279,7 +331,7 @@ def _resolve_assumptions(manifest: dict, path: Path, overrides: dict[str, str]) 
         if isinstance(old.value, str):
             new_value: float | str = str(value)
         else:
-            new_value = _coerce(value, Parameter(float, 0.0, ""), where, file)  # type: ignore[assignment]
+            new_value = coerce_parameter(value, Parameter(float, 0.0, ""), where, file)  # type: ignore[assignment]
         assumptions[name] = Assumption(name, new_value, old.unit, old.basis + f" [overridden in {file}]", old.file)
     return assumptions
 
@@ -287,8 +339,30 @@ def _resolve_assumptions(manifest: dict, path: Path, overrides: dict[str, str]) 
 # ---------------------------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------------------------
+def is_matrix_instance(name_or_path: str | Path) -> bool:
+    """A folder, or a TOML file with a ``[problem]`` table (``docs/matrix-format.md``; a manifest has none)."""
+    p = Path(name_or_path)
+    if not p.exists():
+        return False
+    if p.is_dir():
+        return True
+    if p.suffix == ".toml":
+        return "problem" in (peek_toml(p) or {})
+    return False
+
+
+def instance_kind(name_or_path: str | Path) -> str:
+    """``"matrix"``, ``"periods"``, ``"chain"`` or ``"named"``: which pipeline job loads ``name_or_path`` (read
+    cheaply; any problem is left for the full load to report)."""
+    if is_matrix_instance(name_or_path):
+        return "matrix"
+    if is_periods_instance(name_or_path):
+        return "periods"
+    return "chain" if is_chain_instance(name_or_path) else "named"
+
+
 def is_chain_instance(name_or_path: str | Path) -> bool:
-    """Whether the instance places a multi-echelon chain programme (solved by :func:`optimizer.pipeline.run_chain`).
+    """Whether the instance places a multi-echelon chain programme (:class:`optimizer.pipeline.chain.ChainJob`).
 
     Reads only the manifest's ``[programmes] place`` and the programmes' kinds, so the CLI can dispatch before
     the (validated, full) load; any problem is left for :func:`load_instance` to report.
@@ -302,16 +376,54 @@ def is_chain_instance(name_or_path: str | Path) -> bool:
 
 
 def is_periods_instance(name_or_path: str | Path) -> bool:
-    """Whether the manifest has a ``[periods]`` section (solved by :func:`optimizer.pipeline.run_periods`)."""
+    """Whether the manifest has a ``[periods]`` section (:class:`optimizer.pipeline.periods.PeriodsJob`)."""
     try:
         return "periods" in read_toml(resolve_instance_path(name_or_path))
     except (InputError, TypeError, AttributeError):
         return False
 
 
-def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
-    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
-    overrides = overrides or {}
+def resolve_models(programmes: list[Programme], parameters: dict[str, object], assumptions: dict[str, Assumption],
+                   overrides: Mapping[str, object], path: str | Path) -> list[Programme]:
+    """Each located programme with its model and service distance resolved (``--set model=``, ``service_km=``),
+    and the equity distances parsed into ``parameters``; messages name where the run chose them."""
+    chosen_by = "--set" if {"model", "service_km"} & set(overrides) else path
+    parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
+                                                      "--set" if "equity_within_km" in overrides else path)
+    return [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
+                                                   service_km=str(parameters["service_km"]), source=chosen_by)
+            for p in programmes]
+
+
+def load_programmes(place: object, *, file: str | Path = "programmes", where: str = "programmes.place") -> list[Programme]:
+    """The programmes named in ``place`` (ids or :class:`Programme` objects), loaded from ``models/``."""
+    if not place or not isinstance(place, (list, tuple)):
+        raise InputError("name the programmes to place: place = [\"materialenbank\"]", file=file, field=where)
+    programmes = []
+    for pid in place:
+        if isinstance(pid, Programme):
+            programmes.append(pid)
+            continue
+        try:
+            programmes.append(load_programme(str(pid)))
+        except InputError as e:
+            if e.file is None:
+                raise InputError(e.message, file=file, field=where) from e
+            raise
+    return programmes
+
+
+def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | None = None) -> Instance:
+    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found.
+
+    Parameters
+    ----------
+    name_or_path
+        A named instance (``siting list``) or the path of a manifest.
+    overrides
+        ``--set`` values: a parameter (``{"size_variant": "poster"}``) or ``assumption.NAME``; strings or values.
+    """
+    overrides = dict(overrides or {})
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
     unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
@@ -327,18 +439,9 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
             raise InputError(f"the manifest must name a {role} table (or a [generator])", file=path,
                              field=f"tables.{role}")
     place = manifest.get("programmes", {}).get("place", [])
-    if not place or not isinstance(place, list):
-        raise InputError("name the programmes to place: place = [\"materialenbank\"]", file=path, field="programmes.place")
-    programmes = []
-    for pid in place:
-        try:
-            programmes.append(load_programme(str(pid)))
-        except InputError as e:
-            if e.file is None:
-                raise InputError(e.message, file=path, field="programmes.place") from e
-            raise
-    parameters = _resolve_parameters(manifest, path, overrides)
-    assumptions = _resolve_assumptions(manifest, path, overrides)
+    programmes = load_programmes(place, file=path)
+    parameters = resolve_parameters(manifest.get("parameters", {}), path, overrides)
+    assumptions = resolve_assumptions(manifest.get("assumptions", {}), path, overrides)
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
     if located and not any(p.knows_variant(variant) for p in located):
@@ -347,12 +450,7 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
-    chosen_by = "--set" if {"model", "service_km"} & set(overrides) else path
-    programmes = [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
-                                                         service_km=str(parameters["service_km"]), source=chosen_by)
-                  for p in programmes]
-    parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
-                                                      "--set" if "equity_within_km" in overrides else path)
+    programmes = resolve_models(programmes, parameters, assumptions, overrides, path)
 
     if generator:
         demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
@@ -432,7 +530,7 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
         if key not in GENERATOR_KEYS:
             raise InputError(unknown_message(key, GENERATOR_KEYS).replace("parameter", "generator key"), file=path,
                              field=f"generator.{key}")
-        spec[key] = _coerce(value, GENERATOR_KEYS[key], f"generator.{key}", path)
+        spec[key] = coerce_parameter(value, GENERATOR_KEYS[key], f"generator.{key}", path)
     for key in ("demand_points", "candidate_parcels", "seed"):
         if key not in spec:
             raise InputError(f"the generator needs {key} ({GENERATOR_KEYS[key].doc})", file=path,
