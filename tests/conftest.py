@@ -66,11 +66,25 @@ def siting(*args: str) -> Ran:
 # Results solved once per session
 # ---------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def mb_result(tmp_path_factory: pytest.TempPathFactory):
-    """``siting solve materialenbanken`` (the default instance), solved and written once; read-only for tests."""
+def solved_named(tmp_path_factory: pytest.TempPathFactory):
+    """``solved_named(NAME)``: the named instance solved and written as ``siting solve NAME --out`` does, once per
+    session whichever tests ask for it (the regression figures, the study's figures, the CLI's files); read-only."""
     from optimizer.pipeline import run
 
-    return run("materialenbanken", out_dir=tmp_path_factory.mktemp("mb") / "mb")
+    cache: dict = {}
+
+    def solved(name: str):  # noqa: ANN202 - optimizer.output.result.Result
+        if name not in cache:
+            cache[name] = run(name, out_dir=tmp_path_factory.mktemp(name) / name)
+        return cache[name]
+
+    return solved
+
+
+@pytest.fixture(scope="session")
+def mb_result(solved_named):  # noqa: ANN001
+    """``siting solve materialenbanken`` (the default instance), solved and written once; read-only for tests."""
+    return solved_named("materialenbanken")
 
 
 @pytest.fixture(scope="session")

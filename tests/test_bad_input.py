@@ -361,9 +361,10 @@ def test_corpus_is_large_enough() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-SUBPROCESS_CASES = ["demand-negative", "gis-no-crs", "set-unknown-parameter", "matrix-negative-demand"]
+SUBPROCESS_CASES = ["gis-no-crs", "matrix-negative-demand"]  # a GIS layer and a matrix file, in a new process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
 def test_subprocess_end_to_end(case_id: str, tmp_path: Path) -> None:
     """The same checks with the real ``python -m optimizer.cli`` process (real stderr, real exit code)."""

@@ -4,6 +4,7 @@ and the named chain instances' structure (existing sites fixed, gateways per amb
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -244,17 +245,27 @@ def test_new_chemical_plants_only_in_the_seaport(s2b) -> None:
     assert len(new_mech) and (new_mech["type_environment"] != "seaport").all()  # 'buiten de haven'
 
 
-@pytest.mark.parametrize(("overrides", "gateways"), [  # each gateway delivers PS and PO bales: two rows
-    ({}, 0),
-    ({"chain_ambition": "belgium"}, 4),
-    ({"chain_ambition": "europe"}, 6),
-    ({"chain_crossborder": "true"}, 6),
-    ({"chain_ambition": "europe", "chain_crossborder": "true"}, 12),
+BELGIUM, EUROPE, CROSS = "chain_import_belgium_t_yr", "chain_import_europe_t_yr", "chain_import_crossborder_t_yr"
+
+
+@pytest.mark.parametrize(("overrides", "gateways", "volumes"), [  # each gateway delivers PS and PO bales: two rows
+    ({}, 0, []),
+    ({"chain_ambition": "belgium"}, 4, [BELGIUM]),
+    ({"chain_ambition": "europe"}, 6, [BELGIUM, EUROPE]),
+    ({"chain_crossborder": "true"}, 6, [CROSS]),
+    ({"chain_ambition": "europe", "chain_crossborder": "true"}, 12, [BELGIUM, EUROPE, CROSS]),
 ])
-def test_ambition_and_crossborder_are_parameters(overrides: dict, gateways: int) -> None:
-    cc = compile_chain(load_instance("s2b-plastics-chain", overrides))
+def test_ambition_and_crossborder_are_parameters(overrides: dict, gateways: int, volumes: list[str]) -> None:
+    """Each level adds its gateways, and they deliver exactly the named import volumes (split over the gateways
+    of a level, models/plastics_chain.toml), no more and no less."""
+    inst = load_instance("s2b-plastics-chain", overrides)
+    cc = compile_chain(inst)
     assert len(cc.gateways) == gateways
-    assert cc.problem.gw_supply_t.sum() >= 0
+    assert (cc.problem.gw_supply_t > 0).all()
+    expected = sum(inst.assumption(name) for name in volumes)
+    assert cc.problem.gw_supply_t.sum() == pytest.approx(expected, rel=1e-9)
+    if volumes:
+        assert expected > 0
 
 
 def test_named_chain_instances_set_their_scenario() -> None:
@@ -273,24 +284,25 @@ def test_bad_ambition_is_one_clear_error() -> None:
         load_instance("s2b-plastics-chain", {"chain_ambition": "mars"})
 
 
-def test_chain_run_writes_a_full_run_manifest(tmp_path) -> None:
-    """A time-limited S2b run from the CLI: verified result, honest gap, and the manifest every run must carry."""
-    import json
-    import subprocess
-    import sys
-
-    from conftest import PROJECT_ROOT
-
-    out = tmp_path / "s2b"
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "s2b-plastics-chain", "--out", str(out),
-                           "--time-limit", "10", "-q"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    s = json.loads((out / "summary.json").read_text())
+def test_chain_run_writes_a_full_run_manifest(chain_result) -> None:  # noqa: ANN001
+    """A chain solve through the one pipeline: verified result, honest gap, the manifest every run carries."""
+    s = chain_result.summary
+    assert s["format"] == "circular-siting/result" and s["kind"] == "chain"
     assert s["status"] in ("optimal", "feasible") and s["verification"]["passed"]
     assert s["gap"] is None or 0.0 <= s["gap"] < 1.0
     assert (s["gap"] is None) == (s["bound"] is None)
     assert len(s["instance_hash"]) == 64 and "highspy" in s["versions"]
-    assert {"build", "solve"} <= set(s["timings_s"])
+    assert {"build", "solve", "verify"} <= set(s["timings_s"])
+    assert s["verification"]["objective_recomputed"] == pytest.approx(s["objective"]["total"], rel=1e-9)
+    assert s["objective"]["total"] == pytest.approx(s["objective"]["transport"] + s["objective"]["land"], rel=1e-12)
+    assert s["objective_eur_per_yr"] == s["objective"]["total"] and s["land_take_ha"] == s["new_land_take_ha"]
+    written = json.loads((chain_result.folder / "summary.json").read_text(encoding="utf-8"))
+    assert written["objective"] == s["objective"] and written["overrides"] == {}
+
+
+def test_chain_summary_is_strict_json(chain_result) -> None:  # noqa: ANN001
+    text = (chain_result.folder / "summary.json").read_text(encoding="utf-8")
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json: not strict JSON"))
 
 
 # ------------------------------------------------------------------------------------------------------------

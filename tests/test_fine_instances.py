@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import siting
 
 from optimizer.data.instance import list_instances, load_instance
 from optimizer.errors import InputError
@@ -125,12 +124,9 @@ def test_sparsified_with_certificate_equals_dense(tmp_path: Path, assignment: st
 def test_cli_solves_a_fine_instance_and_writes_verified_outputs(tmp_path: Path) -> None:
     path = _manifest(tmp_path)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", str(path), "--out", str(out),
-                           "--set", "sparsify=on", "--set", "sparsify_k=4", "--backend", "highspy"],
-                          capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "certified" in proc.stdout
+    ran = siting("solve", path, "--out", out, "--set", "sparsify=on", "--set", "sparsify_k=4", "--backend", "highspy")
+    assert ran.returncode == 0, ran.stderr
+    assert "certified" in ran.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verification"]["passed"] and summary["sparsify"]["certified"]
     alloc = pd.read_csv(out / "allocations.csv", dtype={"demand_id": str, "nis": str})

@@ -8,23 +8,16 @@ or points with the population under another name.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, siting
 
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 # total_ha is needed too: seaports leave free_ha blank and get a share of their total area (seaport_free_share)
 ZONE_MAPPING = ('{ site_id = "ZONE_ID", free_ha = "VRIJ_HA", zone_type = "TYPE", nis = "NIS", name = "NAAM", '
                 'total_ha = "OPP_HA" }')
-
-
-def siting(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=600, check=False)
 
 
 def _zones_geojson(path: Path, radius_m: float = 250.0) -> Path:
@@ -61,7 +54,6 @@ enforce_capacity = false
     return path
 
 
-@pytest.mark.slow
 def test_wgs84_zones_with_column_mapping_replace_candidates_and_solve(tmp_path: Path) -> None:
     import geopandas as gpd
 
@@ -84,7 +76,6 @@ def test_wgs84_zones_with_column_mapping_replace_candidates_and_solve(tmp_path: 
     assert cands["chosen"].sum() == 22
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["polygons", "points"])
 def test_demand_from_a_gis_layer_with_a_weight_column(tmp_path: Path, shape: str) -> None:
     import geopandas as gpd

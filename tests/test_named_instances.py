@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -82,13 +80,11 @@ FAST = {
 
 
 @pytest.mark.parametrize("name", list(FAST))
-def test_fast_instance_solves_verifies_and_exports_from_the_cli(name: str, tmp_path: Path) -> None:
+def test_fast_instance_solves_verifies_and_exports(name: str, solved_named) -> None:  # noqa: ANN001
+    """``siting solve NAME`` (the pipeline it runs, shared with the regression test): verified, exported."""
     import pyogrio
 
-    out = tmp_path / name
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", name, "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    out = solved_named(name).folder
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "optimal" and s["verification"]["passed"]
     assert s["land_take_ha"] == pytest.approx(FAST[name]["ha"])

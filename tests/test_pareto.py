@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from bruteforce import brute_force
-from conftest import PROJECT_ROOT
+from conftest import siting as run_cli
 from test_programmes import tiny_manifest
 
 from optimizer.studies import pareto
@@ -100,11 +99,14 @@ def test_too_few_points_is_an_error(tiny: Path) -> None:
 
 def test_cli_pareto_writes_table_and_plot(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "pareto", str(tiny), "--points", "3",
-                           "--out", str(out)], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    proc = run_cli("pareto", tiny, "--points", "3", "--out", out)
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(out / "pareto.csv")
     assert len(table) == 3
     assert table["land_take_ha"].iloc[0] == pytest.approx(table["land_take_ha"].max())
     assert (out / "pareto.png").stat().st_size > 10_000
     assert "every point verified" in proc.stdout
+    proc = run_cli("pareto", tiny, "--points", "2", "--out", tmp_path / "json", "--json")
+    assert proc.returncode == 0, proc.stderr
+    front = json.loads(proc.stdout)["front"]
+    assert len(front) == 2 and front[0]["land_take_ha"] >= front[1]["land_take_ha"]

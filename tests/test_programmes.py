@@ -251,8 +251,8 @@ def _per_size(result, programme: str) -> dict[str, int]:
     return result.summary["programmes"][programme]["count_per_size"]
 
 
-def test_s2_gives_14_sorting_centres_on_road_and_water() -> None:
-    r = run("s2-sorteercentra")
+def test_s2_gives_14_sorting_centres_on_road_and_water(solved_named) -> None:  # noqa: ANN001
+    r = solved_named("s2-sorteercentra")
     fac = r.tables.facilities
     assert len(fac) == 14
     assert r.summary["land_take_ha"] == pytest.approx(56.0)
@@ -261,14 +261,14 @@ def test_s2_gives_14_sorting_centres_on_road_and_water() -> None:
 
 @pytest.mark.parametrize(("name", "large", "small", "ha"), [("s3-clusters", 13, 17, 21.5),
                                                             ("s3b-clusters-poster", 13, 13, 26.0)])
-def test_s3_clusters(name: str, large: int, small: int, ha: float) -> None:
-    r = run(name)
+def test_s3_clusters(name: str, large: int, small: int, ha: float, solved_named) -> None:  # noqa: ANN001
+    r = solved_named(name)
     assert _per_size(r, "cluster") == {"large": large, "small": small}
     assert r.summary["land_take_ha"] == pytest.approx(ha)
 
 
-def test_s4_integrated_land_take_per_programme() -> None:
-    r = run("s4-integrated")
+def test_s4_integrated_land_take_per_programme(solved_named) -> None:  # noqa: ANN001
+    r = solved_named("s4-integrated")
     per = {k: v["land_take_ha"] for k, v in r.summary["programmes"].items()}
     assert per == pytest.approx({"materialenbank": 17.0, "sorteercentrum": 56.0, "cluster": 21.5})
     assert r.summary["land_take_ha"] == pytest.approx(94.5)

@@ -1,12 +1,13 @@
 """Reliability: infeasibility explained, time limits, the verifier against broken solutions, determinism.
 
 Issue 7, parts 2, 3, 4 and 7. Solves go through the real pipeline (and, where the planner's view matters, the
-real CLI in a subprocess).
+real CLI, in process; determinism across processes with one run in a new process).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import CORPUS, PROJECT_ROOT
+from conftest import siting as run_cli
 
 from optimizer.check.diagnose import iis_explanation, presolve_checks
 from optimizer.check.verify import verify_problem, verify_siting
@@ -27,32 +29,31 @@ from optimizer.problem import Solution
 from optimizer.solver.options import SolveOptions
 from optimizer.solver.solve import solve_problem
 
-CORPUS = Path(__file__).parent / "corpus"
 SORTING = CORPUS / "sorting"
 
-# Runs the real CLI with the test-only programme folder tests/corpus/sorting/models in the programme search path.
-CLI_WITH_TEST_MODELS = """
-import functools, sys
-from pathlib import Path
-import optimizer.data.instance as instance, optimizer.data.programmes as programmes
-instance.load_programme = functools.partial(programmes.load_programme, models_dir=Path(sys.argv.pop(1)))
-from optimizer.cli import app
-app(prog_name="siting")
-"""
+
+@pytest.fixture
+def sorting_models(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test-only programme folder tests/corpus/sorting/models on the programme search path."""
+    import optimizer.data.instance as instance
+    import optimizer.data.programmes as programmes
+
+    monkeypatch.setattr(instance, "load_programme",
+                        functools.partial(programmes.load_programme, models_dir=SORTING / "models"))
+    return SORTING / "instance.toml"
 
 
-def siting(*args: str, models: Path | None = None, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-c", CLI_WITH_TEST_MODELS, str(models)] if models else [sys.executable, "-m", "optimizer.cli"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
+def siting(*args: str):  # noqa: ANN202 - conftest.Ran
+    return run_cli(*args)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Infeasibility explained in the instance's terms
 # ---------------------------------------------------------------------------------------------------------------
-def test_sorting_centre_without_canal_names_region_and_rule(tmp_path: Path) -> None:
+def test_sorting_centre_without_canal_names_region_and_rule(sorting_models: Path, tmp_path: Path) -> None:
     """Acceptance: the sorting-centre rule road + water in an arrondissement without a canal."""
     out = tmp_path / "never"
-    proc = siting("solve", str(SORTING / "instance.toml"), "--out", str(out), models=SORTING / "models")
+    proc = siting("solve", sorting_models, "--out", out)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     text = proc.stderr
@@ -156,11 +157,10 @@ def test_time_limit_gives_proven_gap_on_hard_problem() -> None:
 # 4. The verifier rejects a solution with any single constraint broken
 # ---------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def solved_mb():
-    """The default instance (study rules, capacity not enforced), solved once."""
-    r = solve(load_instance("materialenbanken"))
-    assert r.solution.status == "optimal"
-    return r.model, r.solution, r.tables
+def solved_mb(mb_result):  # noqa: ANN001
+    """The default instance (study rules, capacity not enforced), solved once per session."""
+    assert mb_result.solution.status == "optimal"
+    return mb_result.model, mb_result.solution, mb_result.tables
 
 
 @pytest.fixture(scope="module")
@@ -309,14 +309,15 @@ def _without_timings(summary: dict) -> dict:
     return out
 
 
-def test_same_input_same_files(tmp_path: Path) -> None:
+def test_same_input_same_files(mb_folder: Path, tmp_path: Path) -> None:
+    """A run in a new process writes the same files as the session's run (in this process), timings aside."""
     import pyogrio
 
-    runs = [tmp_path / "a", tmp_path / "b"]
-    for out in runs:
-        proc = siting("solve", "materialenbanken", "--out", str(out), "--quiet")
-        assert proc.returncode == 0, proc.stderr
-    a, b = runs
+    b = tmp_path / "b"
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "materialenbanken", "--out", str(b),
+                           "--quiet"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    a, runs = mb_folder, (mb_folder, b)
     for name in ("facilities.csv", "allocations.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     sa, sb = (json.loads((r / "summary.json").read_text()) for r in runs)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, siting
 
 from optimizer.errors import InputError
 from optimizer.studies.sweep import run_sweep
@@ -167,12 +164,34 @@ def test_changed_inputs_are_solved_again_and_a_crash_is_a_row(sequential, tmp_pa
     assert t.loc["any-poster", "status"] == "optimal" and bool(t.loc["any-poster", "resumed"])
 
 
-def test_cli_sweep(sequential, sweep_file: Path) -> None:  # noqa: ANN001
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep_file), "--workers", "0",
-                           "--out", str(sequential.out_dir)], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          timeout=300, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 0, proc.stderr
-    assert "any-poster" in proc.stdout and "input error" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(sweep_file.parent / "nope.toml")],
-                         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+def test_cli_sweep(sequential, sweep_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("COLUMNS", "200")
+    ran = siting("sweep", sweep_file, "--workers", "0", "--out", sequential.out_dir)
+    assert ran.returncode == 0, ran.stderr
+    assert "any-poster" in ran.stdout and "input error" in ran.stdout
+    ran = siting("sweep", sweep_file, "--workers", "0", "--out", sequential.out_dir, "--json")
+    assert ran.returncode == 0, ran.stderr
+    table = json.loads(ran.stdout)["table"]
+    assert [r["scenario"] for r in table] == ORDER and all(r["resumed"] for r in table if r["result_dir"])
+    bad = siting("sweep", sweep_file.parent / "nope.toml")
     assert bad.returncode == 2 and "sweep file not found" in bad.stderr
+
+
+def test_a_chain_scenario_is_resumed_not_solved_again(tiny_chain_models: Path, tmp_path: Path) -> None:
+    """Chain results record their instance hash and overrides like every result: a rerun resumes them (before,
+    a chain scenario with overrides was solved again on every rerun)."""
+    text = (f'[sweep]\nname = "chain"\ninstance = "{tiny_chain_models.as_posix()}"\n'
+            '[[scenario]]\nname = "base"\n[[scenario]]\nname = "cheap-land"\nset = { land_cost_eur_per_m2 = 0 }\n')
+    path = _write(tmp_path / "def", text)
+    out = tmp_path / "out"
+    first = run_sweep(load_sweep(path), out, workers=0)
+    assert first.table["status"].tolist() == ["optimal", "optimal"] and not first.table["resumed"].any()
+    summaries = [out / "scenarios" / name / "summary.json" for name in ("base", "cheap-land")]
+    stamps = [p.stat().st_mtime_ns for p in summaries]
+    assert json.loads(summaries[1].read_text())["overrides"] == {"land_cost_eur_per_m2": "0"}
+    again = run_sweep(load_sweep(path), out, workers=0)
+    assert again.table["resumed"].all()
+    assert [p.stat().st_mtime_ns for p in summaries] == stamps
+    pd.testing.assert_frame_equal(comparable(again.table), comparable(first.table))
+    assert first.table.set_index("scenario").loc["cheap-land", "land_take_ha"] >= \
+        first.table.set_index("scenario").loc["base", "land_take_ha"]
