@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
 

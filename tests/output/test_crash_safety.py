@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import CORPUS, PROJECT_ROOT
 
-INSTANCE = Path(__file__).parent / "corpus" / "base" / "instance.toml"
+INSTANCE = CORPUS / "base" / "instance.toml"
 EXPECTED_LAYERS = {"facilities", "allocations", "demand", "candidates"}
 
 SLOW_WRITER = r"""

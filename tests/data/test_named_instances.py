@@ -1,7 +1,7 @@
 """Named instances: documented with their source lines, stand-in tables reproducible, fast ones solved from the CLI.
 
 The slow ones (S2-S4, S6-S9 and the plastics chain, 20-60 s each) are solved, verified and exported by
-``benchmarks/instances/run_all.py``; the S2/S3/S4 figures are asserted in ``tests/test_programmes.py``.
+``benchmarks/instances/run_all.py``; the S2/S3/S4 figures are asserted in ``tests/data/test_programmes.py``.
 """
 
 from __future__ import annotations

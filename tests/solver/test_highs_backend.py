@@ -244,7 +244,7 @@ def test_highs_output_only_with_log(log: bool) -> None:
     from conftest import PROJECT_ROOT
 
     code = (
-        "import sys; sys.path.insert(0, 'tests')\n"
+        "import sys; sys.path.insert(0, 'tests/solver')\n"
         "from test_highs_backend import make_problem\n"
         "from optimizer.solver.options import SolveOptions\n"
         "from optimizer.solver.strategies import solve_highspy\n"

@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) on random tiny facility-location problems.
 
-Each example is a ``random_problem`` of ``tests/test_model_bruteforce.py`` (2 regions, shared sites, land and
+Each example is a ``random_problem`` of ``tests/model/test_model_bruteforce.py`` (2 regions, shared sites, land and
 capacity that can bind, single- or multi-source) drawn by seed. Properties:
 
 * the MIP optimum equals brute-force enumeration (``tests/bruteforce.py``), and the verifier accepts it;

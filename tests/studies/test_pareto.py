@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from bruteforce import brute_force
 from conftest import siting as run_cli
-from test_programmes import tiny_manifest
+from helpers import tiny_manifest
 
 from optimizer.studies import pareto
 from optimizer.data.instance import load_instance

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import CORPUS, PROJECT_ROOT
 from typer.testing import CliRunner
 
 from optimizer.cli import app
 
-CORPUS = Path(__file__).parent / "corpus"
+
 BASE = CORPUS / "base"
 FILES = CORPUS / "files"
 MATRIX = PROJECT_ROOT / "instances" / "matrix_example"

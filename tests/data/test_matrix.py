@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
 

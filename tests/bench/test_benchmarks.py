@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
