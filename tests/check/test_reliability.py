@@ -309,14 +309,18 @@ def _without_timings(summary: dict) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_same_input_same_files(mb_folder: Path, tmp_path: Path) -> None:
-    """A run in a new process writes the same files as the session's run (in this process), timings aside."""
+    """``siting solve`` in a new process writes the same files as the session's run (in this process), timings
+    aside; its ``--json`` stdout is the summary alone (no solver banner: HiGHS prints one on the C-level stdout
+    at the first construction in a process)."""
     import pyogrio
 
     b = tmp_path / "b"
     proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "materialenbanken", "--out", str(b),
-                           "--quiet"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False)
+                           "--json"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["format"] == "circular-siting/result"
     a, runs = mb_folder, (mb_folder, b)
     for name in ("facilities.csv", "allocations.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -109,7 +109,7 @@ problems = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=problems)
 def test_default_strategy_matches_pyomo(spec: dict) -> None:
     problem = make_problem(**spec)
