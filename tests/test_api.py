@@ -136,7 +136,7 @@ def test_regions_come_from_polygons_and_a_site_takes_the_nearest_unit(frames) ->
     assert (inst.candidates["nis"].to_numpy() == near).mean() > 0.9  # the zone's own municipality, nearly always
     outside = demand.copy()
     outside.loc[0, "geometry"] = shapely.Point(7.0, 51.0)
-    with pytest.raises(InputError, match="lies in no region polygon") as e:
+    with pytest.raises(InputError, match="lies in no region of the region layer") as e:
         optimizer.Instance.from_frames(demand=outside.drop(columns=["arrondissement"]), candidates=sites,
                                        programmes=["materialenbank"], regions={"arrondissement": regions})
     assert e.value.row == 1

@@ -1,9 +1,10 @@
 """GeoDataFrames in, an instance out: :meth:`Instance.from_frames <optimizer.data.instance.Instance.from_frames>`.
 
 A notebook user has a demand layer (points or polygons with inhabitants), a layer of candidate sites (points or
-polygons with free hectares) and perhaps region polygons. :func:`check_layer` checks each layer once, at the
-boundary — a CRS must be set (a layer without one is refused, never guessed), geometries present, of the right
-type and valid — and converts it to EPSG:31370 (Belgian Lambert 72, metres). The tables then pass the same
+polygons with free hectares) and perhaps region polygons. :func:`check_frame` checks each layer once, at the
+boundary, with the check every GIS layer passes (:func:`optimizer.data.layer_fields.check_layer`, shared with
+``siting locate``) — a CRS must be set (a layer without one is refused, never guessed), geometries present, of the
+right type and valid — and converts it to EPSG:31370 (Belgian Lambert 72, metres). The tables then pass the same
 validators as a manifest's tables (:mod:`optimizer.data.tables`), so a frame is held to the same rules as a file;
 a problem is reported as ``<demand GeoDataFrame>:ROW:FIELD`` with rows numbered from 1 (the frame's position).
 The caller's frames are never modified: everything works on copies.
@@ -19,94 +20,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.data.layer_fields import (
+    POLYGON_TYPES,
+    as_text,
+    check_layer,
+    nearest_unit,
+    polygon_unit_of,
+    region_of,
+)
 from optimizer.errors import InputError
-from optimizer.settings import CRS
 
 if TYPE_CHECKING:
     from optimizer.data.instance import Instance
     from optimizer.data.programmes import Programme
 
-POINT_TYPES = ("Point", "MultiPoint")
-POLYGON_TYPES = ("Polygon", "MultiPolygon")
 M2_PER_KM2 = 1_000_000.0
 DEMAND_LABEL, CANDIDATES_LABEL = "<demand GeoDataFrame>", "<candidates GeoDataFrame>"
 
 
-def check_layer(gdf: object, label: str, *, polygons_only: bool = False, notes: list[str] | None = None):  # noqa: ANN201
-    """A checked copy of a layer in EPSG:31370 (rows renumbered 0..n-1); :class:`InputError` on the first problem.
+NO_CRS_IN_FRAME = ("the GeoDataFrame has no CRS: set it (gdf.set_crs('EPSG:31370') for Lambert 72 metres, "
+                   "'EPSG:4326' for degrees); siting never guesses one")
 
-    Parameters
-    ----------
-    gdf
-        A ``geopandas.GeoDataFrame`` with its CRS set (any CRS; it is converted).
-    label
-        How messages name the layer (a file name, or ``<demand GeoDataFrame>``).
-    polygons_only
-        Accept polygons only (region layers); otherwise points and polygons.
-    notes
-        Receives one line per conversion made (the CRS).
-    """
+
+def check_frame(gdf: object, label: str, *, polygons_only: bool = False, notes: list[str] | None = None):  # noqa: ANN201
+    """A checked copy of a GeoDataFrame in EPSG:31370 (:func:`optimizer.data.layer_fields.check_layer`, the check
+    every GIS layer passes, from a file or from Python); :class:`InputError` on the first problem."""
     import geopandas as gpd
-    import shapely
 
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"expected a GeoDataFrame, got a {type(gdf).__name__}; build one with "
                          "geopandas.GeoDataFrame(frame, geometry=..., crs=...)", file=label)
-    gdf = gdf.copy().reset_index(drop=True)
-    if gdf.empty:
-        raise InputError("the layer has no features: give at least one", file=label)
-    if gdf.crs is None:
-        raise InputError("the layer has no CRS: set it (gdf.set_crs('EPSG:31370') for Lambert 72 metres, "
-                         "'EPSG:4326' for degrees); siting never guesses one", file=label, field="crs")
-    geom = gdf.geometry
-    missing = (geom.isna() | geom.is_empty).to_numpy()
-    if missing.any():
-        raise InputError("feature without geometry: give it a point or a polygon, or drop it", file=label,
-                         row=_first(missing) + 1, field="geometry")
-    kinds = geom.geom_type.to_numpy()
-    allowed = POLYGON_TYPES if polygons_only else POINT_TYPES + POLYGON_TYPES
-    wrong = ~np.isin(kinds, allowed)
-    if wrong.any():
-        k = _first(wrong)
-        want = "polygons" if polygons_only else "points or polygons"
-        raise InputError(f"a {kinds[k]} geometry where {want} are expected", file=label, row=k + 1, field="geometry")
-    invalid = ~shapely.is_valid(geom.to_numpy())
-    if invalid.any():
-        k = _first(invalid)
-        raise InputError(f"invalid geometry ({shapely.is_valid_reason(geom.iloc[k])}); repair it first, e.g. with "
-                         "shapely.make_valid", file=label, row=k + 1, field="geometry")
-    if not gdf.crs.equals(CRS):
-        if notes is not None:
-            notes.append(f"{label}: converted from {gdf.crs.to_string()} to {CRS}")
-        gdf = gdf.to_crs(CRS)
-    return gdf
-
-
-def region_of(points, regions, label: str, what: str) -> np.ndarray:  # noqa: ANN001 - GeoSeries, GeoDataFrame
-    """The ``_region`` of the polygon each point lies in (the border counts); a point in no region is an error."""
-    import geopandas as gpd
-
-    pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=regions.crs)
-    hit = gpd.sjoin(pts, regions[["_region", "geometry"]], how="left", predicate="intersects")
-    hit = hit[~hit.index.duplicated(keep="first")].sort_index()
-    outside = hit["_region"].isna().to_numpy()
-    if outside.any():
-        raise InputError(f"the {what} lies in no region polygon; extend the regions or drop the feature", file=label,
-                         row=_first(outside) + 1, field="geometry")
-    return hit["_region"].astype(str).to_numpy()
-
-
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
+    return check_layer(gdf, label, polygons_only=polygons_only, notes=notes, no_crs=NO_CRS_IN_FRAME)
 
 
 def _text_ids(values: pd.Series) -> np.ndarray:
-    """Ids as text: whole floats without '.0' (codes read as 11001.0 stay 11001)."""
-    def one(v: object) -> str:
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            return str(int(v))
-        return str(v).strip()
-    return np.array([one(v) for v in values], dtype=object)
+    return np.array([as_text(v) for v in values], dtype=object)
 
 
 def instance_from_frames(
@@ -139,8 +87,8 @@ def instance_from_frames(
     params = resolve_parameters(dict(parameters or {}), Path("<parameters>"), {})
     resolved = resolve_assumptions(dict(assumptions or {}), Path("<assumptions>"), {})
     progs = resolve_models(progs, params, resolved, {}, "<parameters>")
-    gd = check_layer(demand, DEMAND_LABEL, notes=notes)
-    gc = check_layer(candidates, CANDIDATES_LABEL, notes=notes)
+    gd = check_frame(demand, DEMAND_LABEL, notes=notes)
+    gc = check_frame(candidates, CANDIDATES_LABEL, notes=notes)
 
     d_points = gd.geometry.representative_point()
     table = pd.DataFrame(gd.drop(columns=gd.geometry.name))
@@ -159,7 +107,7 @@ def instance_from_frames(
             raise InputError(f"the demand frame already has a {column!r} column: drop it or the regions entry",
                              file=DEMAND_LABEL, field=column)
         label = f"<regions[{column!r}] GeoDataFrame>"
-        polys = check_layer(layer, label, polygons_only=True, notes=notes)
+        polys = check_frame(layer, label, polygons_only=True, notes=notes)
         names = (_text_ids(polys[column]) if column in polys else _text_ids(polys["name"]) if "name" in polys
                  else np.array([f"region {i + 1}" for i in range(len(polys))], dtype=object))
         table[column] = region_of(d_points, polys.assign(_region=names), DEMAND_LABEL, "demand feature")
@@ -202,24 +150,11 @@ def instance_from_frames(
 
 
 def _demand_unit_of(points, demand, ids: np.ndarray) -> np.ndarray:  # noqa: ANN001 - GeoSeries, GeoDataFrame
-    """The demand unit of each site: the demand polygon it lies in, else the nearest demand unit (cKDTree)."""
-    import geopandas as gpd
-    from scipy.spatial import cKDTree
-
-    out = np.full(len(points), "", dtype=object)
-    is_poly = demand.geometry.geom_type.isin(POLYGON_TYPES).to_numpy()
-    if is_poly.any():
-        polys = gpd.GeoDataFrame({"_unit": ids[is_poly]}, geometry=demand.geometry[is_poly].to_numpy(),
-                                 crs=demand.crs)
-        hit = gpd.sjoin(gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=demand.crs), polys,
-                        how="left", predicate="intersects")
-        hit = hit[~hit.index.duplicated(keep="first")].sort_index()
-        inside = hit["_unit"].notna().to_numpy()
-        out[inside] = hit["_unit"].to_numpy()[inside]
+    """The demand unit of each site: the demand polygon it lies in, else the nearest demand unit (as for
+    ``siting locate``'s layers: :mod:`optimizer.data.layer_fields`)."""
+    out = polygon_unit_of(points, demand, ids)
     todo = out == ""
     if todo.any():
-        centres = demand.geometry.representative_point()
-        tree = cKDTree(np.column_stack([centres.x.to_numpy(), centres.y.to_numpy()]))
-        _, nearest = tree.query(np.column_stack([points.x.to_numpy()[todo], points.y.to_numpy()[todo]]))
-        out[todo] = ids[np.asarray(nearest, dtype=int)]
+        out[todo] = nearest_unit(points[todo], demand.geometry.representative_point(), ids, CANDIDATES_LABEL,
+                                 rows=np.flatnonzero(todo))
     return out
