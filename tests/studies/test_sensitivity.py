@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
-from test_programmes import tiny_manifest
+from conftest import PROJECT_ROOT, siting
+from helpers import tiny_manifest
 
 from optimizer.data.instance import load_instance
 from optimizer.errors import InputError
@@ -23,9 +20,9 @@ PARAMS = {"access_rules": "none", "enforce_capacity": True, "size_rule": "free",
           "assignment": "any", "time_limit_s": 60}
 
 
-def siting(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=900, env={**os.environ, "COLUMNS": "200"})
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the CLI's tables, in process, as wide as a planner's terminal
 
 
 def test_vary_takes_values_and_percentages_and_names_what_is_wrong() -> None:

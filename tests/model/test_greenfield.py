@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_programmes import tiny_manifest
+from helpers import tiny_manifest
 
 from optimizer.data.instance import load_instance
 from optimizer.model.formulation import compile_instance
@@ -68,7 +68,7 @@ def test_s7_pair_differs_and_compare_prices_the_rule(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # S7b: the land on the market today (candidates_available.csv)
 # ---------------------------------------------------------------------------------------------------------------
-FLANDERS = Path(__file__).resolve().parents[1] / "instances" / "flanders"
+FLANDERS = Path(__file__).resolve().parents[2] / "instances" / "flanders"
 
 
 def _build():

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
-from test_programmes import tiny_manifest
+from conftest import siting
+from helpers import tiny_manifest
 
 from optimizer.data.instance import load_instance
 from optimizer.errors import InputError
@@ -125,15 +123,18 @@ def test_s3_clusters_over_capacity_flag_names_exactly_the_clusters_above_100_per
     assert {g["region"] for g in flag["facilities"]} == set(over["region"])
 
 
-def test_cli_prints_and_records_the_flag_and_the_layer_has_capacity(tmp_path: Path) -> None:
+def test_cli_prints_and_records_the_flag_and_the_layer_has_capacity(solved_named, tmp_path: Path) -> None:  # noqa: ANN001
+    """``siting solve s2-sorteercentra`` (the session's run of it): the flag printed, recorded and reported."""
     import geopandas as gpd
 
-    out = tmp_path / "s2"
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", "s2-sorteercentra", "--out", str(out)],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
-                          env={**__import__("os").environ, "COLUMNS": "250"})
-    assert proc.returncode == 0, proc.stderr
-    assert "flag: sorteercentrum (below the utilisation floor)" in proc.stdout
+    from optimizer.cli.app import out as console
+    from optimizer.cli.solve import print_summary
+
+    result = solved_named("s2-sorteercentra")
+    out = result.folder
+    with console.capture() as printed:
+        print_summary(result.summary, out)
+    assert "flag: sorteercentrum (below the utilisation floor)" in " ".join(printed.get().split())
     summary = json.loads((out / "summary.json").read_text())
     assert [f["rule"] for f in summary["rule_tensions"]] == [BELOW]
     fac = gpd.read_file(out / "result.gpkg", layer="facilities")
@@ -143,10 +144,9 @@ def test_cli_prints_and_records_the_flag_and_the_layer_has_capacity(tmp_path: Pa
     # a result without recorded flags (older runs) is re-flagged from its layer alone
     assert [f["rule"] for f in flags_from_summary({}, fac)] == [BELOW]
 
-    report = subprocess.run([sys.executable, "-m", "optimizer.cli", "report", str(out)], capture_output=True,
-                            text=True, cwd=PROJECT_ROOT, timeout=600)
+    report = siting("report", out, "--out", tmp_path)
     assert report.returncode == 0, report.stderr
-    assert "Rule tension" in (out / "report.html").read_text() and "Rule tension" in (out / "report.md").read_text()
+    assert "Rule tension" in (tmp_path / "report.html").read_text() and "Rule tension" in (tmp_path / "report.md").read_text()
 
     from optimizer.output.compare import compare_results
 
@@ -172,8 +172,7 @@ def test_fixed_land_take_is_detected_without_solving(tmp_path: Path) -> None:
 
 
 def test_cli_pareto_on_a_fixed_count_instance_says_why_in_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "pareto", "s2-sorteercentra", "--points", "3"],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    proc = siting("pareto", "s2-sorteercentra", "--points", "3")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no transport vs land-take trade-off" in lines[0] and "Traceback" not in proc.stderr
