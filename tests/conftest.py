@@ -67,16 +67,24 @@ def siting(*args: str) -> Ran:
 # ---------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def solved_named(tmp_path_factory: pytest.TempPathFactory):
-    """``solved_named(NAME)``: the named instance solved and written as ``siting solve NAME --out`` does, once per
-    session whichever tests ask for it (the regression figures, the study's figures, the CLI's files); read-only."""
+    """``solved_named(NAME, overrides)``: the instance solved and written as ``siting solve NAME --set ... --out``
+    does, once per session whichever tests ask for it (the regression figures, the study's figures, the shipped
+    sweeps, the CLI's files); read-only. An infeasible or unsolvable instance raises its error on every call."""
     from optimizer.pipeline import run
 
     cache: dict = {}
 
-    def solved(name: str):  # noqa: ANN202 - optimizer.output.result.Result
-        if name not in cache:
-            cache[name] = run(name, out_dir=tmp_path_factory.mktemp(name) / name)
-        return cache[name]
+    def solved(name: str, overrides: dict | None = None):  # noqa: ANN202 - optimizer.output.result.Result
+        key = (str(name), tuple(sorted((overrides or {}).items())))
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(Path(str(name)).stem) / Path(str(name)).stem
+            try:
+                cache[key] = run(name, overrides=overrides, out_dir=folder)
+            except Exception as e:  # noqa: BLE001 - the same answer for the next test that asks
+                cache[key] = e
+        if isinstance(cache[key], Exception):
+            raise cache[key]
+        return cache[key]
 
     return solved
 

@@ -45,19 +45,18 @@ def test_rule_cost_is_the_objective_difference_per_m2_of_greenfield() -> None:
 
 
 @pytest.mark.slow
-def test_s7_pair_differs_and_compare_prices_the_rule(tmp_path: Path) -> None:
+def test_s7_pair_differs_and_compare_prices_the_rule(solved_named) -> None:  # noqa: ANN001
     from optimizer.output.compare import compare_results
-    from optimizer.pipeline import run
 
-    kept = run("s7-no-greenfield", out_dir=tmp_path / "forbid")
-    lifted = run("s7-greenfield-allowed", out_dir=tmp_path / "allow")
+    kept = solved_named("s7-no-greenfield")  # the session's runs, shared with the shipped sweep's check
+    lifted = solved_named("s7-greenfield-allowed")
     a, b = kept.summary, lifted.summary
     sites = [set(zip(r.tables.facilities["site_id"], r.tables.facilities["programme"], strict=True))
              for r in (kept, lifted)]
     assert sites[0] != sites[1]
     assert b["objective"]["total"] <= a["objective"]["total"] + 1e-6  # lifting a rule never costs more
     assert b["land_take_by_kind_ha"]["greenfield"] > 0 and a["land_take_by_kind_ha"]["greenfield"] == 0
-    diff = compare_results(tmp_path / "forbid", tmp_path / "allow")
+    diff = compare_results(kept.folder, lifted.folder)
     cost = diff["rule_cost"]
     assert cost["price"] == pytest.approx(a["objective"]["total"] - b["objective"]["total"])
     assert cost["price_per_m2_greenfield"] == pytest.approx(cost["price"] / (b["land_take_by_kind_ha"]["greenfield"]

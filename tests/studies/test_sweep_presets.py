@@ -85,18 +85,18 @@ def test_the_fingerprint_sees_a_pair_that_changes_nothing() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
-def test_every_shipped_sweep_gives_different_results(path: Path) -> None:
-    """Solve the location scenarios (the chain's ambition levels differ in their flows, checked above)."""
+def test_every_shipped_sweep_gives_different_results(path: Path, solved_named) -> None:  # noqa: ANN001
+    """Solve the location scenarios (the chain's ambition levels differ in their flows, checked above); each as
+    ``siting solve`` solves it, once per session (the same runs the other tests of those instances read)."""
     from optimizer.data.instance import is_chain_instance
     from optimizer.errors import InfeasibleError
-    from optimizer.pipeline import run
 
     results: dict[str, object] = {}
     for sc in load_sweep(path).scenarios:
         if is_chain_instance(sc.instance):
             continue
         try:
-            r = run(sc.instance, overrides=sc.overrides)
+            r = solved_named(sc.instance, sc.overrides)
         except InfeasibleError:
             results[sc.name] = "infeasible"
             continue
