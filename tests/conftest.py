@@ -18,6 +18,10 @@ settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, max_examples=300, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+# the CLI's rich consoles take their width from COLUMNS when they are created: tests read the CLI's tables as a planner
+# sees them in a wide terminal, whatever terminal (or none, under pytest-xdist) runs the suite
+os.environ.setdefault("COLUMNS", "200")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TESTS = PROJECT_ROOT / "tests"
 CORPUS = TESTS / "corpus"

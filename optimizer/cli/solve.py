@@ -91,7 +91,7 @@ def print_summary(s: dict, where: Path | None) -> None:
         files = {"named": "result.gpkg, allocations.csv, facilities.csv, demand.csv",
                  "chain": "result.gpkg, facilities.csv, flows.csv", "matrix": "facilities.csv, assignments.csv, "
                  "clients.csv", "periods": "result.gpkg with a layer per period, allocations.csv, facilities.csv, "
-                 "demand.csv, transitions.csv", "chain_periods": "result.gpkg with a layer per period, "
+                 "demand.csv", "chain_periods": "result.gpkg with a layer per period, "
                  "facilities.csv, flows.csv, transitions.csv"}[kind]
         out.print(f"written to {where} ({files}, summary.json)", markup=False)
 

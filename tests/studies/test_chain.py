@@ -227,7 +227,7 @@ def s2b():
 
 
 def test_existing_indaver_sites_are_fixed(s2b) -> None:
-    """The Indaver sites come from the existing-facility table (tests/test_existing.py checks the rows)."""
+    """The Indaver sites come from the existing-facility table (tests/data/test_existing.py checks the rows)."""
     fac = s2b.facilities
     ex = fac[fac["existing"]]
     assert set(ex.groupby("echelon").size().to_dict().items()) == {(0, 4), (1, 1), (2, 1)}  # Willebroek sorts too

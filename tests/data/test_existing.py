@@ -13,7 +13,7 @@ from optimizer.data.instance import load_instance
 from optimizer.errors import InputError
 from optimizer.pipeline import run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEUVEN_BANK = {"facility_id": "bank-leuven", "name": "a bank in Leuven", "programme": "materialenbank",
                "x": "173725.9", "y": "174700.0", "nis": "24062", "area_m2": "3000", "status": "fixed_open",
                "counts_toward_rule": "true", "source": "test"}

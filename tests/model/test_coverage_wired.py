@@ -23,17 +23,17 @@ from optimizer.data.matrix_files import load_matrix_instance
 from optimizer.errors import InfeasibleError, InputError, VerificationError
 from optimizer.model.coverage import CoverageSpec
 from optimizer.model.plan import ModelGroup, check_separable, matrix_groups
-from optimizer.pipeline import run, run_matrix
+from optimizer.pipeline import run, solve, solve_options
 from optimizer.problem import LocationProblem
 from optimizer.solver.models import solve_models
 from optimizer.solver.options import SolveOptions
-from tests.test_coverage import brute
+from tests.model.test_coverage import brute
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# matrix files: [problem] model / service, brute force through run_matrix
+# matrix files: [problem] model / service, brute force through the pipeline
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -85,11 +85,11 @@ def test_matrix_coverage_models_match_brute_force(case, tmp_path: Path) -> None:
                      spec)
     if not np.isfinite(expected):
         with pytest.raises(InfeasibleError):
-            run_matrix(path, out_dir=None)
+            run(path)
         return
-    summary = run_matrix(path, out_dir=None)
+    summary = run(path).summary
     assert summary["status"] == "optimal"
-    assert summary["objective"] == pytest.approx(expected, abs=1e-9)
+    assert summary["objective"]["total"] == pytest.approx(expected, abs=1e-9)  # the model's own objective
     assert summary["model"]["objective_recomputed"] == pytest.approx(expected, abs=1e-9)
     assert summary["model"]["name"] == settings_["model"]
 
@@ -98,8 +98,8 @@ def test_matrix_lscp_writes_covered_clients_and_equity(tmp_path: Path) -> None:
     dist = np.array([[0, 5], [1, 4], [5, 0], [9, 9]], float)
     path = matrix_toml(tmp_path / "line.toml", dist, np.array([1, 2, 3, 4.0]),
                        {"model": "mclp", "service": 1.5, "p": 1, "equity_within": [1, 2]})
-    summary = run_matrix(path, out_dir=tmp_path / "out")
-    assert summary["objective"] == 3.0  # f0 covers c0 + c1 (3), f1 covers c2 (3): a tie at 3
+    summary = run(path, out_dir=tmp_path / "out").summary
+    assert summary["objective"]["total"] == 3.0  # f0 covers c0 + c1 (3), f1 covers c2 (3): a tie at 3
     clients = pd.read_csv(tmp_path / "out" / "clients.csv")
     assert clients["covered"].sum() in (1, 2) and not clients.loc[3, "covered"]
     equity = summary["equity"]
@@ -178,7 +178,7 @@ def test_wired_verifier_rejects_an_allocation_to_a_farther_open_option(tmp_path:
 
 
 def test_groups_with_different_models_may_not_share_scarce_land() -> None:
-    from tests.test_coverage import make_problem
+    from tests.model.test_coverage import make_problem
 
     problem = make_problem(np.zeros((2, 2)), np.zeros((2, 2)), np.ones(2), site_of=np.array([0, 0]),
                            free_m2=np.array([150.0]))
@@ -219,12 +219,11 @@ def test_model_parameters_are_checked_on_load(overrides: dict, field: str, messa
 
 
 def test_a_programme_p_is_a_count_row_and_mclp_counts_what_it_covers() -> None:
-    from optimizer.pipeline import solve_instance
-
     inst = load_instance("materialenbanken")
     prog = replace(inst.programmes[0], model="mclp", service_km=12.0, p=3, per_region=None, assignment="any")
     inst.programmes = [prog]
-    sp, _, tables, summary = solve_instance(inst, backend="highspy")
+    r = solve(inst, solve_options(inst.parameters, backend="highspy"))
+    sp, tables, summary = r.model, r.tables, r.summary
     entry = summary["programmes"]["materialenbank"]
     assert entry["facilities"] == 3 and any(n.endswith("exactly p = 3") for n in sp.problem.counts.names)
     covered = tables.demand["materialenbank_covered"].to_numpy(bool)
@@ -260,7 +259,7 @@ def road_km(units: pd.DataFrame, sites: pd.DataFrame, circuity: float, f_intra: 
 
 
 def test_s3c_shop_counts_per_city_match_brute_force_for_the_small_cities(s3c) -> None:
-    inst = s3c.siting.instance
+    inst = s3c.model.instance
     circuity, f_intra = inst.assumption("access_circuity"), inst.assumption("intrazonal_distance_factor")
     service = inst.assumption("s3c_shop_cycle_km")
     counts = s3c.summary["programmes"]["s3c_shop"]["facilities_per_region"]
@@ -292,9 +291,9 @@ def test_s3c_domain_verifier_rejects_a_tampered_covered_flag(s3c) -> None:
     tables = s3c.tables
     bad = replace(tables, demand=tables.demand.copy())
     bad.demand.loc[bad.demand.index[0], "s3c_shop_covered"] = False
-    report = verify_siting(s3c.siting, s3c.solution, bad)
+    report = verify_siting(s3c.model, s3c.solution, bad)
     assert any("written not covered" in v for v in report.violations)
-    assert not verify_siting(s3c.siting, s3c.solution, tables).violations
+    assert not verify_siting(s3c.model, s3c.solution, tables).violations
 
 
 def test_s3c_walking_leaves_coarse_neighbourhoods_beyond_reach() -> None:
@@ -355,7 +354,7 @@ def test_equity_of_the_default_model_comes_from_its_allocations() -> None:
 
 def test_chain_results_carry_the_equity_of_collection() -> None:
     """The chain's equity is that of its collection flows (municipality → sorting centre), weighted by tonnes; the
-    links between echelons are not demand (optimizer.output.chain.chain_summary puts it in every chain result)."""
+    links between echelons are not demand (optimizer.output.chain.chain_extras puts it in every chain result)."""
     from optimizer.output.chain import chain_equity
 
     flows = pd.DataFrame({"kind": ["collect", "collect", "collect", "link"], "km": [2.0, 8.0, 30.0, 100.0],

@@ -21,7 +21,7 @@ from optimizer.problem import LocationProblem
 from optimizer.solver.options import SolveOptions
 from optimizer.solver.periods import solve_periods
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _period_cost(p: LocationProblem, y: np.ndarray) -> float:
@@ -119,12 +119,12 @@ demand_factor = { materialenbank = "bank_demand_factor_by_period" }
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> tuple[Path, dict]:
-    from optimizer.pipeline import run_periods
+    from optimizer.pipeline import run
 
     folder = tmp_path_factory.mktemp("periods")
     # no free land on the existing zones while linear and circular coexist: the banks must start on reserve land
     manifest = small_instance(folder, S6_PERIODS, assumptions="[assumptions]\ncoexistence_free_land_share = 0.0\n")
-    summary = run_periods(manifest, out_dir=folder / "out")
+    summary = run(manifest, out_dir=folder / "out").summary
     return folder, summary
 
 
@@ -223,7 +223,13 @@ def test_cli_solves_a_multi_period_instance_and_reports_each_period(small_run, t
     assert res.exit_code == 0, res.output
     md = (tmp_path / "out" / "report.md").read_text()
     assert "## Per period" in md and "| 2025-2027 |" in md
-    bad = runner.invoke(app, ["solve", str(folder / "small.toml"), "--geoparquet", "--out", str(tmp_path / "x")])
+    # the one pipeline writes every kind's layers the same way: GeoParquet and another CRS too (issue 14) ...
+    res = runner.invoke(app, ["solve", str(folder / "small.toml"), "--geoparquet", "--crs", "EPSG:4326",
+                              "--out", str(tmp_path / "wgs")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "wgs" / "facilities_2031_2040.parquet").exists()
+    # ... and what a multi-period solve cannot honour is refused in one line, before any work
+    bad = runner.invoke(app, ["solve", str(folder / "small.toml"), "--backend", "pyomo", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "multi-period" in bad.output and not (tmp_path / "x").exists()
 
 
@@ -256,7 +262,7 @@ def _chain_cost(p, y: np.ndarray) -> float:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_chain_over_periods_matches_enumeration(seed: int) -> None:
-    from test_chain import COSTS, tiny_chain
+    from tests.studies.test_chain import COSTS, tiny_chain
 
     from optimizer.check.chain import verify_chain
 

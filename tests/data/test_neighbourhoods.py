@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import needs_shared
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "instances" / "flanders" / "neighbourhoods.csv"
 
 
