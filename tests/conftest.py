@@ -123,6 +123,9 @@ def tiny_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zones = pd.read_csv(flanders / "candidates.csv")
     towns.to_csv(root / "municipalities.csv", index=False)
     zones[zones["nis"].isin(towns["nis"])].to_csv(root / "candidates.csv", index=False)
+    existing = pd.read_csv(flanders / "existing_facilities.csv", dtype=str, keep_default_na=False)
+    existing = existing[existing["programme"].isin(["plastics_chain", "sorteercentrum"])]  # the Indaver sites
+    existing.to_csv(root / "existing_facilities.csv", index=False)
     (root / "models").mkdir()
     spec = (PROJECT_ROOT / "models" / "plastics_chain.toml").read_text(encoding="utf-8")
     spec, n = re.subn(r"^new_count = 14\b", f"new_count = {CHAIN_NEW_SORTING}", spec, flags=re.MULTILINE)
@@ -130,7 +133,9 @@ def tiny_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "models" / "plastics_chain.toml").write_text(spec, encoding="utf-8")
     manifest = (PROJECT_ROOT / "instances" / "s2b-plastics-chain.toml").read_text(encoding="utf-8")
     manifest = manifest.replace('"flanders/municipalities.csv"', '"municipalities.csv"').replace(
-        '"flanders/candidates.csv"', '"candidates.csv"').replace('name = "s2b-plastics-chain"', 'name = "tiny-chain"')
+        '"flanders/candidates.csv"', '"candidates.csv"').replace(
+        '"flanders/existing_facilities.csv"', '"existing_facilities.csv"').replace('name = "s2b-plastics-chain"',
+                                                                                 'name = "tiny-chain"')
     (root / "chain.toml").write_text(manifest, encoding="utf-8")
     return root
 

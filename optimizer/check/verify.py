@@ -97,7 +97,8 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
     limit = np.where(y, problem.capacity, 0.0)
     over = np.flatnonzero(load > limit + 1e-6 * np.maximum(1.0, np.where(y, problem.capacity, 1.0)))
     for j in over[:3]:
-        violations.append(f"option {problem.option_ids[j]} carries {load[j]:.3f} over capacity {problem.capacity[j]:.3f}")
+        violations.append(f"option {problem.option_ids[j]} carries {load[j]:.3f} over capacity {limit[j]:.3f}"
+                          + ("" if y[j] else " (it is closed)"))
 
     checks.append("count rows")
     counted = problem.counts.matrix @ y.astype(float)

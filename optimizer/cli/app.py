@@ -113,3 +113,18 @@ def print_tensions(flags: list[dict]) -> None:
     for line in tension_lines(flags):
         out.print("[yellow]flag[/yellow]: ", end="")
         out.print(line, markup=False, highlight=False)
+
+
+def check_solver_options(time_limit: float | None, mip_gap: float | None, threads: int | None) -> None:
+    """``--time-limit``, ``--mip-gap`` and ``--threads`` before any work: finite, in range, else one line (exit 2)."""
+    from optimizer.errors import InputError
+
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise InputError(f"must be a positive number of seconds, got {time_limit!r}",
+                         field="--time-limit")
+    if mip_gap is not None and not (math.isfinite(mip_gap) and 0 <= mip_gap <= 1):
+        raise InputError(f"must be a relative gap between 0 and 1 (0.01 = 1 %), got {mip_gap!r}",
+                         field="--mip-gap")
+    if threads is not None and threads < 0:
+        raise InputError(f"must be 0 (the solver's default) or more, got {threads!r}",
+                         field="--threads")

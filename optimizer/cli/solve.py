@@ -33,8 +33,10 @@ def solve(
     progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
+    from optimizer.cli.app import check_solver_options
     from optimizer.data.instance import parse_overrides
 
+    check_solver_options(time_limit, mip_gap, threads)
     _solve(name, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
            overrides=parse_overrides(set_ or []), backend=backend, quiet=quiet, as_json=as_json,
            geoparquet=geoparquet, crs=checked_crs(crs), progress=progress_option(progress))
@@ -46,28 +48,36 @@ def chain(
     out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Solve a multi-echelon plastics-chain instance (S2b, S5, S8); the same as `siting solve` on it."""
-    from optimizer.data.instance import is_chain_instance, parse_overrides
+    from optimizer.cli.app import check_solver_options
+    from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
 
+    check_solver_options(time_limit, None, None)
+    overrides = parse_overrides(set_ or [])
     if not is_chain_instance(name):  # a chain instance, or the chain over periods (s2e-p2c-rampup)
-        raise InputError("not a plastics-chain instance (it places no chain programme); use `siting solve`",
-                         file=name)
-    _solve(name, out_dir, time_limit=time_limit, overrides=parse_overrides(set_ or []), as_json=as_json)
+        inst = load_instance(name, overrides)  # a broken manifest is reported as such, not as "not a chain"
+        msg = (f"{inst.name} is not a plastics-chain instance (it places {', '.join(p.id for p in inst.programmes)}): "
+               f"solve it with `siting solve {name}`; chain instances are s2b-plastics-chain, s5-*, s8-*")
+        raise InputError(msg, file=resolve_instance_path(name), field="programmes.place")
+    _solve(name, out_dir, time_limit=time_limit, overrides=overrides, quiet=quiet, as_json=as_json)
 
 
 def _solve(name: str, out_dir: Path | None, *, time_limit: float | None = None, mip_gap: float | None = None,
            threads: int | None = None, overrides: dict[str, str] | None = None, backend: str = "auto",
            quiet: bool = False, as_json: bool = False, geoparquet: bool = False, crs: str | None = None,
            progress: str = "none") -> None:
-    from optimizer.atomic import check_replaceable
+    from optimizer.atomic import check_destination
     from optimizer.data.instance import resolve_instance_path
     from optimizer.pipeline import run
 
-    target = out_dir if out_dir is not None else Path("results") / Path(name).stem
-    check_replaceable(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
+    _not_an_output(name)
+    target = out_dir if out_dir is not None else default_out(name)
+    # before solving, for every kind (named, matrix, chain, periods): a refused --out costs no solve
+    check_destination(target, (resolve_instance_path(name),))
     show_progress = not (quiet or as_json) and progress == "none"
     with out.status("starting", spinner="dots") if show_progress else nullcontext() as status:
         report = Progress(progress, quiet=quiet or as_json, status=status)
@@ -94,6 +104,25 @@ def print_summary(s: dict, where: Path | None) -> None:
                  "demand.csv", "chain_periods": "result.gpkg with a layer per period, "
                  "facilities.csv, flows.csv, transitions.csv"}[kind]
         out.print(f"written to {where} ({files}, summary.json)", markup=False)
+
+
+def _not_an_output(name: str) -> None:
+    """A folder siting wrote (a result, a front, a sweep) is not an instance: say so instead of a missing table."""
+    from optimizer.atomic import folder_marker
+    from optimizer.errors import InputError
+
+    kind = folder_marker(Path(name)) if Path(name).is_dir() else None
+    if kind is not None:
+        raise InputError(f"is a siting {kind} folder, not an instance: solve the instance it came from "
+                         "(`siting verify` re-checks a result)", file=name)
+
+
+def default_out(name: str) -> Path:
+    """``results/NAME``: the instance's name, or the name of the folder or file given (never ``results/`` itself,
+    which ``siting solve .`` once gave)."""
+    p = Path(name)
+    stem = (p.resolve().stem if p.exists() else p.stem) or "result"
+    return Path("results") / stem
 
 
 def checked_crs(crs: str | None) -> str | None:

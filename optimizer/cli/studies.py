@@ -21,22 +21,33 @@ def pareto(
     as_json: Annotated[bool, typer.Option("--json", help="print the front and the written files as JSON")] = False,
 ) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
-    from optimizer.data.instance import instance_kind, load_instance, parse_overrides
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
+    from optimizer.cli.solve import default_out
+    from optimizer.data.instance import instance_kind, load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import pareto as pareto_mod
 
     if points < 2:
         raise InputError("--points must be at least 2 (the two end points)", field="--points")
+    check_solver_options(time_limit, None, None)
+    overrides = parse_overrides(set_ or [])
+    path = resolve_instance_path(name)
     kind = instance_kind(name)
     if kind != "named":
         why = {"matrix": "a matrix instance has no land take to trade against transport",
-               "chain": "the chain prices its new land in its objective (land_cost_eur_per_m2); vary that with "
-                        "`siting sweep` instead"}[kind]
-        raise InputError(f"pareto traces transport against land take of a location instance; {why}", file=name)
-    inst = load_instance(name, parse_overrides(set_ or []))
+               "chain": "the plastics chain has its own model, which has no such front yet: it prices its new land "
+                        f"in its objective; solve it with `siting chain {name}` and vary --set "
+                        "land_cost_eur_per_m2=... (or `siting sweep`) to trade land against transport",
+               "periods": "a multi-period instance takes land period by period: trace the front of one period "
+                          "(the instance without its [periods] table)"}[kind]
+        raise InputError(f"siting pareto traces transport against land take for location instances; {why}",
+                         file=path, field="programmes.place" if kind == "chain" else None)
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-pareto")
+    check_destination(target, (path,), kind="pareto")  # before tracing: a refused --out costs no solve
+    inst = load_instance(name, overrides)
     front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
-    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-pareto"
-    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take")
+    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take", inst)
     if as_json:
         print_json({"front": front.to_dict("records"), "cost_unit": front.attrs.get("cost_unit"),
                     "files": {k: str(v) for k, v in files.items()}})
@@ -66,19 +77,21 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="print the comparison table and files as JSON")] = False,
 ) -> None:
     """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
+    from optimizer.atomic import check_destination
     from optimizer.studies.sweep import run_sweep
     from optimizer.studies.sweep_outputs import render_table
     from optimizer.studies.sweep_spec import load_sweep
 
     spec = load_sweep(file)
     target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    check_destination(target, (file,), kind="sweep")  # before the first scenario: a refused --out costs nothing
     try:
         result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
                            threads_per_scenario=threads_per_scenario, console=None if quiet or as_json else err)
     except KeyboardInterrupt as e:
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
-                  markup=False)
+                  markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if as_json:
         print_json({"sweep": spec.name, "out_dir": str(result.out_dir), "table": result.table.to_dict("records"),
@@ -106,6 +119,8 @@ def sensitivity(
 ) -> None:
     """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
     robust-site map."""
+    from optimizer.atomic import check_destination
+    from optimizer.cli.solve import default_out
     from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import sensitivity as sens
@@ -113,17 +128,18 @@ def sensitivity(
     if samples < 0:
         raise InputError("must be ≥ 0", field="--samples")
     base_set = parse_overrides(set_ or [])
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-sensitivity")
+    check_destination(target, (resolve_instance_path(name),), kind="sweep")  # before any solve
     inst = load_instance(name, base_set)
     variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
     instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
     spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
-    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-sensitivity"
     try:
         result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
                                       console=None if quiet else err)
     except KeyboardInterrupt:
         err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
-                  markup=False)
+                  markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if quiet:
         return

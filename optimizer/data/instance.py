@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +29,19 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.data.existing import load_existing
-from optimizer.data.periods import PeriodSpec, read_periods
-from optimizer.data.programmes import (
-    ASSUMPTION_FILES,
-    MODELS,
-    MODELS_DIR,
-    Assumption,
-    Programme,
-    load_assumptions,
-    load_programme,
+from optimizer.data.parameters import (  # noqa: F401 - re-exported: the parameters belong to the instance's API
+    PARAMETERS,
+    Parameter,
+    check_parameter,
+    coerce_parameter,
+    equity_distances,
+    parse_overrides,
+    resolve_assumptions,
+    resolve_parameters,
+    unknown_message,
 )
+from optimizer.data.periods import PeriodSpec, read_periods
+from optimizer.data.programmes import ASSUMPTION_FILES, MODELS_DIR, Assumption, Programme, load_programme
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
     check_columns,
@@ -49,57 +51,9 @@ from optimizer.data.tables import (
 )
 from optimizer.data.tomlfile import peek_toml, read_toml
 from optimizer.errors import InputError
-from optimizer.settings import EQUITY_WITHIN_KM, PROJECT_ROOT
+from optimizer.settings import PROJECT_ROOT
 
 INSTANCES_DIR = PROJECT_ROOT / "instances"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A run parameter: its type, allowed values and default."""
-
-    kind: type
-    default: object
-    doc: str
-    choices: tuple | None = None
-    minimum: float | None = None
-
-
-PARAMETERS: dict[str, Parameter] = {
-    "size_variant": Parameter(str, "final", "programme size variant: final (study text) or poster (workshop)"),
-    "size_rule": Parameter(str, "programme", "programme: the study's rule; free: the solver picks the size",
-                           ("programme", "free")),
-    "assignment": Parameter(str, "programme", "programme's rule, own_region, or any (any bank)",
-                            ("programme", "own_region", "any")),
-    "objective": Parameter(str, "eur", "transport term in EUR (eur) or in t·km (tkm)", ("eur", "tkm")),
-    "land_cost_eur_per_m2": Parameter(float, 0.0, "weight of land take in the objective (EUR per m2 per year)",
-                                      minimum=0.0),
-    "single_source": Parameter(bool, True, "each municipality sends all its flow to one facility"),
-    "enforce_capacity": Parameter(bool, True, "capacity (t/yr) of each facility is a hard constraint"),
-    "access_rules": Parameter(str, "strict", "multimodal rule set of models/access.toml (S9): strict, loose or none",
-                              ("strict", "loose", "none")),
-    "time_limit_s": Parameter(float, 300.0, "solver time limit in seconds", minimum=0.0),
-    "mip_gap": Parameter(float, 1e-6, "relative MIP gap at which the solver may stop", minimum=0.0),
-    "threads": Parameter(int, 0, "solver threads (0: solver default)", minimum=0),
-    "sparsify": Parameter(str, "auto", "k-nearest arcs with an optimality certificate: auto (above "
-                          "settings.SPARSIFY_MIN_PAIRS client x option pairs), on or off", ("auto", "on", "off")),
-    "sparsify_k": Parameter(int, 16, "nearest options per client in the first sparsified round", minimum=1),
-    "greenfield": Parameter(str, "forbid", "greenfield candidates (S7): forbid (reuse first, the base case), allow "
-                            "(on a par with existing zones: the rule lifted) or penalty (allowed at assumption "
-                            "greenfield_penalty_eur_per_m2)", ("forbid", "allow", "penalty")),
-    "chain_ambition": Parameter(str, "flanders", "plastics chain ambition level (S5): flanders (LOW), belgium "
-                                "(MID, + Belgian bales) or europe (HIGH, + European imports by water)",
-                                ("flanders", "belgium", "europe")),
-    "chain_crossborder": Parameter(bool, False, "plastics chain: add the cross-border gateways NL/DE/FR (S8)"),
-    "model": Parameter(str, "programme", "model of every programme: programme (each its own, models/*.toml), pmedian "
-                       "(least transport + land cost), lscp, mclp, pcenter or pmedian_max (docs/programmes.md)",
-                       ("programme", *MODELS)),
-    "service_km": Parameter(str, "programme", "service distance of the coverage models: programme (each its own), "
-                            "a number of km, or the name of an assumption"),
-    "equity_within_km": Parameter(str, ",".join(f"{km:g}" for km in EQUITY_WITHIN_KM),
-                                  "distances (km, comma-separated) for the equity figures' 'share of demand "
-                                  "within'; each coverage programme's service distance is added"),
-}
 
 
 @dataclass
@@ -228,112 +182,13 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
     candidate = INSTANCES_DIR / f"{name_or_path}.toml"
     if candidate.exists():
         return candidate
-    known = ", ".join(r["name"] for r in list_instances())
-    raise InputError(f"no instance named {name_or_path!r}; known instances: {known} (see `siting list`)")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parameters and --set
-# ---------------------------------------------------------------------------------------------------------------
-def coerce_parameter(value: object, spec: Parameter, where: str, file: str | Path) -> object:
-    """``value`` as the parameter's type, checked against its choices and minimum (:class:`InputError` if not)."""
-    try:
-        if spec.kind is bool:
-            if isinstance(value, bool):
-                out: object = value
-            elif str(value).strip().lower() in ("true", "1", "yes", "on"):
-                out = True
-            elif str(value).strip().lower() in ("false", "0", "no", "off"):
-                out = False
-            else:
-                raise ValueError(value)
-        elif spec.kind is int:
-            out = int(str(value))
-        elif spec.kind is float:
-            out = float(value)
-            if not math.isfinite(out):
-                raise ValueError(value)
-        else:
-            out = str(value)
-    except (TypeError, ValueError) as e:
-        msg = f"expected a {spec.kind.__name__}, got {value!r}"
-        raise InputError(msg, file=file, field=where) from e
-    if spec.choices and out not in spec.choices:
-        raise InputError(f"must be one of {', '.join(spec.choices)}; got {out!r}", file=file, field=where)
-    if spec.minimum is not None and out < spec.minimum:  # type: ignore[operator]
-        raise InputError(f"must be ≥ {spec.minimum:g}; got {out!r}", file=file, field=where)
-    return out
-
-
-def equity_distances(text: str, file: str | Path) -> str:
-    """The ``equity_within_km`` parameter checked and normalised: distances in km, comma-separated, each > 0."""
-    try:
-        values = sorted({float(v) for v in str(text).split(",") if v.strip()})
-    except ValueError:
-        raise InputError(f"equity_within_km takes distances in km separated by commas, e.g. 2,5,10; got {text!r}",
-                         file=file, field="equity_within_km") from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(f"equity_within_km needs at least one distance > 0 km; got {text!r}", file=file,
-                         field="equity_within_km")
-    return ",".join(f"{v:g}" for v in values)
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["key=value", ...]`` from ``--set`` into a dict (values stay strings until validated)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"--set takes key=value, got {pair!r}", file="--set", field=pair)
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
-
-
-def resolve_parameters(given: dict, path: Path, overrides: Mapping[str, object]) -> dict[str, object]:
-    """Every parameter: its default, else the manifest's value (``given``), else ``--set`` (``overrides``); checked."""
-    params = {k: p.default for k, p in PARAMETERS.items()}
-    for key, value in given.items():
-        if key not in PARAMETERS:
-            raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
-        params[key] = coerce_parameter(value, PARAMETERS[key], f"parameters.{key}", path)
-    for key, value in overrides.items():
-        if not key.startswith("assumption."):
-            params[key] = check_parameter(key, value)
-    return params
-
-
-def check_parameter(key: str, value: object, file: str | Path = "--set") -> object:
-    """One parameter given from outside a manifest (``--set key=value``, ``siting locate``'s options): a known name,
-    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`."""
-    if key not in PARAMETERS:
-        raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
-    return coerce_parameter(value, PARAMETERS[key], key, file)
-
-
-def unknown_message(key: str, known: dict) -> str:
-    """"unknown parameter 'KEY'" with the closest known name (or the list of known names) as a hint."""
     import difflib
 
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
-    return f"unknown parameter {key!r}{hint}"
-
-
-def resolve_assumptions(given: dict, path: Path, overrides: Mapping[str, object]) -> dict[str, Assumption]:
-    """Every named assumption of ``models/``, with the manifest's (``given``) and ``--set`` values applied."""
-    assumptions = load_assumptions()
-    changes = [(k, v, path, f"assumptions.{k}") for k, v in given.items()]
-    changes += [(k.removeprefix("assumption."), v, "--set", k) for k, v in overrides.items() if k.startswith("assumption.")]
-    for name, value, file, where in changes:
-        if name not in assumptions:
-            raise InputError(unknown_message(name, assumptions).replace("parameter", "assumption"), file=file, field=where)
-        old = assumptions[name]
-        if isinstance(old.value, str):
-            new_value: float | str = str(value)
-        else:
-            new_value = coerce_parameter(value, Parameter(float, 0.0, ""), where, file)  # type: ignore[assignment]
-        assumptions[name] = Assumption(name, new_value, old.unit, old.basis + f" [overridden in {file}]", old.file)
-    return assumptions
+    names = [r["name"] for r in list_instances()]
+    close = difflib.get_close_matches(str(name_or_path), names, n=3)
+    known = (f"did you mean {', '.join(repr(c) for c in close)}?" if close
+             else "known: " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else ""))
+    raise InputError(f"no instance named {name_or_path!r}; {known} ({len(names)} named instances: see `siting list`)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -383,6 +238,58 @@ def is_periods_instance(name_or_path: str | Path) -> bool:
         return False
 
 
+SECTIONS: dict[str, set[str] | None] = {
+    "instance": {"name", "title", "description", "source", "data_roots"},
+    "tables": {"demand", "candidates", "existing"},
+    "generator": None,  # checked key by key in _generator_spec
+    "programmes": {"place"},
+    "parameters": None,  # checked against PARAMETERS
+    "assumptions": None,  # checked against models/
+    "periods": None,  # checked key by key by the multi-period compiler
+}
+
+
+def _check_sections(manifest: dict, path: Path) -> None:
+    """Every section is known and a table; every key of a fixed section is known (a typo is an error, never
+    silently ignored)."""
+    import difflib
+
+    for section, value in manifest.items():
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, list(SECTIONS), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else f"; known: {', '.join(f'[{k}]' for k in SECTIONS)}"
+            raise InputError(f"unknown section [{section}]{hint}", file=path, field=section)
+        if not isinstance(value, dict):
+            raise InputError(f"[{section}] must be a table of keys, e.g. [{section}] on its own line", file=path,
+                             field=section)
+        keys = SECTIONS[section]
+        if keys is None:
+            continue
+        for key in value:
+            if key not in keys:
+                close = difflib.get_close_matches(key, sorted(keys), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(keys))}"
+                raise InputError(f"unknown key {key!r} in [{section}]; {hint}", file=path, field=f"{section}.{key}")
+
+
+def _manifest_roots(meta: dict, path: Path) -> list[Path]:
+    """``[instance] data_roots``: folders (absolute, or relative to the manifest) the tables may also be read from."""
+    given = meta.get("data_roots", [])
+    if isinstance(given, str):
+        given = [given]
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        raise InputError("data_roots is a list of folders, e.g. data_roots = [\"/srv/gis/flanders\"]", file=path,
+                         field="instance.data_roots")
+    roots = []
+    for folder in given:
+        root = (path.parent / folder).resolve()
+        if not root.is_dir():
+            raise InputError(f"data root {folder[:60]!r} is not a folder; give an existing folder", file=path,
+                             field="instance.data_roots")
+        roots.append(root)
+    return roots
+
+
 def resolve_models(programmes: list[Programme], parameters: dict[str, object], assumptions: dict[str, Assumption],
                    overrides: Mapping[str, object], path: str | Path) -> list[Programme]:
     """Each located programme with its model and service distance resolved (``--set model=``, ``service_km=``),
@@ -426,13 +333,10 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     overrides = dict(overrides or {})
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
-                                        "periods"}
-    if unknown_sections:
-        key = sorted(unknown_sections)[0]
-        raise InputError(f"unknown section [{key}]", file=path, field=key)
+    _check_sections(manifest, path)
     meta = manifest.get("instance", {})
     tables = manifest.get("tables", {})
+    roots = _manifest_roots(meta, path)
     generator = _generator_spec(manifest, path)
     for role in ("demand", "candidates"):
         if role not in tables and not generator:
@@ -445,7 +349,10 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
     if located and not any(p.knows_variant(variant) for p in located):
-        located[0].sizes_for(variant, strict=True)  # raises: no programme of the instance defines the variant
+        known = sorted({"final", *(v for p in located for v in p.variants)})
+        given_in = ("--set", "size_variant") if "size_variant" in overrides else (path, "parameters.size_variant")
+        raise InputError(f"no programme of this instance ({', '.join(p.id for p in located)}) has a size variant "
+                         f"{variant!r}; known: {', '.join(known)}", file=given_in[0], field=given_in[1])
     for prog in programmes:
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
@@ -453,10 +360,10 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     programmes = resolve_models(programmes, parameters, assumptions, overrides, path)
 
     if generator:
-        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
+        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots)
     else:
-        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand")
-        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates")
+        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand", roots)
+        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates", roots)
         table_files = {"demand": demand_path, "candidates": cand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
     candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
@@ -538,13 +445,15 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
     return {k: spec.get(k, p.default) for k, p in GENERATOR_KEYS.items()}
 
 
-def _generate_tables(spec: dict, path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
+def _generate_tables(spec: dict, path: Path, roots: list[Path]
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
     """Demand points and parcels drawn from the base tables with the manifest's seed (deterministic)."""
     from optimizer.data import generate
 
     frames: dict = {}
     for role in ("municipalities", "candidates"):
-        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}")
+        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}",
+                                                          roots)
     munis = check_columns(frames["municipalities"].copy(), {**DEMAND_COLUMNS, "area_km2": "count"},
                            frames["municipalities_path"])
     munis["nis"] = munis["nis"].astype(str)

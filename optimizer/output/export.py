@@ -113,7 +113,7 @@ def write_folder(out_dir: Path, *, layers: dict, csv: dict[str, pd.DataFrame], s
         Name → folder copied in as a sub-folder in the same atomic move (e.g. the instance ``siting locate``
         generated).
     """
-    out_dir = Path(out_dir).resolve()
+    out_dir = Path(out_dir)  # not resolved: a symbolic link is refused (optimizer.atomic), never followed
     layers = reprojected(layers, crs)
     with atomic_directory(out_dir) as tmp:
         if layers:
@@ -126,7 +126,7 @@ def write_folder(out_dir: Path, *, layers: dict, csv: dict[str, pd.DataFrame], s
         (tmp / SUMMARY_NAME).write_text(dumps(summary), encoding="utf-8")
         for name, folder in (extra_dirs or {}).items():
             shutil.copytree(folder, tmp / name)
-    return out_dir
+    return out_dir.resolve()
 
 
 def write_gpkg(path: Path, layers: dict, summary: dict, crs: str | None = None) -> Path:
@@ -170,6 +170,7 @@ def written_by_siting(gpkg: Path) -> bool:
     """Whether ``gpkg`` is a GeoPackage that siting wrote (its dataset metadata carries the result format marker)."""
     import pyogrio
 
+    no_gdal_sidecars()  # looking at a user's file must not add a .aux.xml next to it
     try:
         layers = pyogrio.list_layers(gpkg)
         if not len(layers):
@@ -178,6 +179,15 @@ def written_by_siting(gpkg: Path) -> bool:
     except Exception:  # noqa: BLE001 - unreadable: certainly not ours
         return False
     return meta.get("format") == FORMAT or ("instance_hash" in meta and "status" in meta)
+
+
+def no_gdal_sidecars() -> None:
+    """Reading a result must not write into it: with its persistent auxiliary metadata (PAM) on, GDAL 3.12 adds a
+    ``result.gpkg.aux.xml`` next to a GeoPackage that carries dataset metadata, even when it only reads it. Called
+    by every reader of results (maps, report, compare, verify); a user's explicit setting is kept."""
+    import os
+
+    os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
 
 
 def record_export_time(out_dir: Path, seconds: float) -> None:

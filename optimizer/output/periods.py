@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimizer.output.chain import chain_extras, chain_tables
 from optimizer.output.export import line_layer, network_layer, point_layer
-from optimizer.output.summary import FORMAT, FORMAT_VERSION
+from optimizer.output.summary import FORMAT, FORMAT_VERSION, instance_file
 from optimizer.output.tables import ResultTables, named_summary, result_tables, versions
 
 if TYPE_CHECKING:
@@ -164,7 +164,8 @@ def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verificatio
                   "opening_cost_eur": opened, "closing_cost_eur": closed})
     summary = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "instance": inst.name, "title": inst.title, "kind": "chain_periods", "status": sol.status,
+        "instance": inst.name, "title": inst.title, "instance_path": instance_file(inst.path), "kind": "chain_periods",
+        "status": sol.status,
         "optimal": sol.status == "optimal", "gap": sol.gap if math.isfinite(sol.gap) else None,
         "bound": sol.bound if math.isfinite(sol.bound) else None,
         "objective": {"total": sol.objective, "unit": "EUR over the horizon",

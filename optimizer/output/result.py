@@ -171,6 +171,9 @@ def read_result(path: str | Path) -> Result:
     import geopandas as gpd
     import pyogrio
 
+    from optimizer.output.export import no_gdal_sidecars
+
+    no_gdal_sidecars()  # reading a result must not write a .aux.xml into it
     path = Path(path)
     folder = path.parent if path.suffix.lower() == ".gpkg" else path
     gpkg = path if path.suffix.lower() == ".gpkg" else path / GPKG_NAME

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "circular-siting/result"
-FORMAT_VERSION = 1
+from optimizer.atomic import RESULT_FORMAT as FORMAT  # the marker that lets siting replace and verify its own folders
+from optimizer.atomic import RESULT_FORMAT_VERSION as FORMAT_VERSION
+from optimizer.atomic import RESULT_MARKER as SUMMARY_NAME
+
 KINDS = ("named", "matrix", "chain", "periods", "chain_periods")
-SUMMARY_NAME = "summary.json"
 
 
 def envelope(
@@ -28,6 +29,7 @@ def envelope(
     kind: str,
     instance: str,
     title: str,
+    instance_path: str | Path | None,
     instance_hash: str,
     parameters: dict,
     overrides: dict,
@@ -48,8 +50,9 @@ def envelope(
     """The keys every ``summary.json`` has, in the documented order (``docs/summary-schema.md``).
 
     ``objective`` holds ``total``, ``transport``, ``fixed``, ``land`` (in ``unit``); ``bound`` and ``gap`` are
-    ``None`` when no bound was proven (never a silent 0). ``crs`` is ``None`` for a result without coordinates
-    (a matrix instance).
+    ``None`` when no bound was proven (never a silent 0). ``instance_path`` is the file or folder solved, which
+    ``siting verify`` reloads (``None`` for an instance built in memory). ``crs`` is ``None`` for a result without
+    coordinates (a matrix instance).
     """
     from optimizer.output.tables import versions
 
@@ -62,6 +65,7 @@ def envelope(
         "kind": kind,
         "instance": instance,
         "title": title,
+        "instance_path": None if instance_path is None else str(instance_path),
         "instance_hash": instance_hash,
         "parameters": parameters,
         "overrides": overrides,
@@ -81,6 +85,11 @@ def envelope(
         "versions": versions(),
         "crs": crs,
     }
+
+
+def instance_file(path: Path | None) -> str | None:
+    """The manifest an instance was loaded from, as recorded in ``instance_path`` (``None``: built in memory)."""
+    return str(Path(path).resolve()) if path is not None and Path(path).exists() else None
 
 
 def finite_or_none(value: float | None) -> float | None:

@@ -156,7 +156,7 @@ def named_summary(sp: SitingProblem, solution: Solution, tables: ResultTables, v
     part minimised the cost, else ``None``; ``gap`` is the largest gap of the parts, each in its own objective.
     """
     from optimizer.model.plan import is_whole
-    from optimizer.output.summary import envelope
+    from optimizer.output.summary import envelope, instance_file
     from optimizer.problem import objective_parts
     from optimizer.settings import CRS
 
@@ -164,7 +164,8 @@ def named_summary(sp: SitingProblem, solution: Solution, tables: ResultTables, v
     parts = objective_parts(sp.problem, solution.open_options, solution.arc_share)
     gap = solution.gap if models is None or is_whole(sp.problem, sp.groups) else models.gap
     summary = envelope(
-        kind="named", instance=inst.name, title=inst.title, instance_hash=inst.content_hash(),
+        kind="named", instance=inst.name, title=inst.title, instance_path=instance_file(inst.path),
+        instance_hash=inst.content_hash(),
         parameters=inst.parameters, overrides=inst.overrides,
         assumptions={k: {"value": a.value, "unit": a.unit} for k, a in sorted(inst.assumptions.items())},
         status=solution.status, objective={**{k: parts[k] for k in ("total", "transport", "fixed", "land")},

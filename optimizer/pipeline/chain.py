@@ -10,7 +10,7 @@ from optimizer.model.chain_compile import CompiledChain, compile_chain
 from optimizer.output.chain import CHECKS, chain_demand, chain_extras, chain_gap, chain_objective, chain_tables
 from optimizer.output.export import line_layer, network_layer, point_layer
 from optimizer.output.result import Result
-from optimizer.output.summary import envelope
+from optimizer.output.summary import envelope, instance_file
 from optimizer.pipeline.jobs import Progress, options_dict, refuse
 from optimizer.problem import Status
 from optimizer.settings import CRS
@@ -71,7 +71,8 @@ class ChainJob:
         fac, flows = chain_tables(cc, sol)
         demand = chain_demand(cc, flows, inst.demand["population"].to_numpy(float))
         summary = envelope(
-            kind=self.kind, instance=inst.name, title=inst.title, instance_hash=inst.content_hash(),
+            kind=self.kind, instance=inst.name, title=inst.title, instance_path=instance_file(inst.path),
+            instance_hash=inst.content_hash(),
             parameters=inst.parameters, overrides=inst.overrides,
             assumptions={k: {"value": a.value, "unit": a.unit} for k, a in sorted(inst.assumptions.items())},
             status=sol.status, objective=chain_objective(sol, flows), bound=sol.bound,

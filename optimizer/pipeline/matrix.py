@@ -45,7 +45,7 @@ class MatrixJob:
         self.objective_recomputed = float("nan")
 
     def check(self, options: SolveOptions, *, geoparquet: bool, crs: str | None) -> None:
-        why = "it has no coordinates (its result is CSV and summary.json)"
+        why = "it has no coordinates (its result is CSV and summary.json): remove the option"
         if crs is not None:
             raise refuse("--crs", self.kind, why)
         if geoparquet:
@@ -84,6 +84,7 @@ class MatrixJob:
         tables["clients"] = clients
         summary = envelope(
             kind=self.kind, instance=p.name, title=str(p.meta.get("description", "")),
+            instance_path=None if self.source is None else Path(self.source).resolve(),
             instance_hash=self.content_hash(), parameters=self.parameters, overrides=self.overrides, assumptions={},
             # the model's own objective (a coverage model counts facilities or covered demand); the cost parts
             # are those of the allocation it chose
@@ -100,15 +101,15 @@ class MatrixJob:
         return Result(summary, tables, csv=csv, model=p, solution=sol)
 
     def content_hash(self) -> str:
-        """sha256 over the instance's files (names and bytes), or over the arrays of a problem built in Python."""
+        """sha256 over the instance's files (names and bytes: its manifest and the tables it names), or over the
+        arrays of a problem built in Python."""
         digest = hashlib.sha256()
         if self.source is not None:
-            path = Path(self.source)
-            files = sorted(path.rglob("*")) if path.is_dir() else [path]
-            for f in files:
-                if f.is_file():
-                    digest.update(f.name.encode())
-                    digest.update(f.read_bytes())
+            from optimizer.data.matrix_files import matrix_files_read
+
+            for f in matrix_files_read(self.source):  # its manifest and tables: not a results/ folder inside it
+                digest.update(f.name.encode())
+                digest.update(f.read_bytes())
             return digest.hexdigest()
         return problem_hash(self.problem)
 

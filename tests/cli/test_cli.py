@@ -150,7 +150,7 @@ def test_matrix_instance_solves_and_honours_solver_parameters(tmp_path: Path) ->
     assert s["solve_options"]["threads"] == 1 and s["parameters"]["mip_gap"] == 0.01
     assert s["overrides"] == {"mip_gap": "0.01", "time_limit_s": "20", "threads": "1"}
     assert s["crs"] is None and s["land_take_ha"] is None
-    assert {p.name for p in out.iterdir()} == {"facilities.csv", "assignments.csv", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {"facilities.csv", "assignments.csv", "clients.csv", "summary.json"}
 
 
 @pytest.mark.parametrize(("args", "text"), [
@@ -174,7 +174,8 @@ def test_matrix_result_maps_and_reports_refuse_compare_works(matrix_result, tmp_
     assert ran.returncode == 0 and json.loads(ran.stdout)["same"] is True
 
 
-def test_results_of_different_kinds_are_not_compared(matrix_result, chain_result) -> None:  # noqa: ANN001
+def test_results_of_different_kinds_are_not_compared(matrix_result, chain_result,  # noqa: ANN001
+                                                    tiny_chain_models: Path) -> None:
     ran = siting("compare", matrix_result.folder, chain_result.folder)
     assert ran.returncode == 2 and "cannot compare a matrix result with a chain result" in ran.stderr
 

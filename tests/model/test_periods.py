@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from small_instances import small_instance
+from small_instances import S6_PERIODS, small_instance
 from test_model_bruteforce import random_problem
 
 from optimizer.check.verify import verify_problem
@@ -110,13 +110,6 @@ def test_brute_force_cases_use_the_coupling() -> None:
 # ------------------------------------------------------------------------------------------------------------
 # A small multi-period named instance (two arrondissements), solved end to end through the pipeline
 # ------------------------------------------------------------------------------------------------------------
-S6_PERIODS = """[periods]
-reserve_window = ["reserve_open_from_year", "reserve_open_until_year"]
-coexistence = ["coexistence_until_year", "coexistence_free_land_share"]
-demand_factor = { materialenbank = "bank_demand_factor_by_period" }
-"""
-
-
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> tuple[Path, dict]:
     from optimizer.pipeline import run
