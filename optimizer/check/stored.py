@@ -82,8 +82,10 @@ def read_summary(folder: Path) -> dict:
 def kind_of(summary: dict, folder: Path) -> str:
     """named, matrix or chain (also for summaries written before the ``kind`` key)."""
     kind = summary.get("kind")
-    if kind in ("named", "matrix", "chain"):
+    if kind in ("named", "matrix", "chain", "chain_periods"):
         return kind
+    if isinstance(summary.get("periods"), list):
+        return "periods"
     if "facilities_per_echelon" in summary:
         return "chain"
     if (folder / "assignments.csv").is_file():
@@ -143,24 +145,37 @@ def verify_stored(path: str | Path, instance: str | Path | None = None) -> Store
     kind = kind_of(summary, folder)
     source = find_instance(folder, summary, instance)
     check = StoredCheck(folder, kind, str(summary.get("instance", "")))
-    {"named": _check_named, "matrix": check_matrix, "chain": check_chain}[kind](folder, summary, source, check)
+    checks = {"named": _check_named, "matrix": check_matrix, "chain": check_chain, "periods": _check_periods,
+              "chain_periods": _refuse_chain_periods}
+    checks[kind](folder, summary, source, check)
     return check
 
 
 # --- named instances ----------------------------------------------------------------------------------------------
 def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    from optimizer.check.verify import verify_siting
     from optimizer.data.instance import load_instance
     from optimizer.model.formulation import compile_instance
-    from optimizer.output.tables import ResultTables
-    from optimizer.problem import Solution
 
     fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
     inst = load_instance(source, recorded_overrides(summary))
     hash_note(check, summary.get("instance_hash"), inst.content_hash())
-    sp = compile_instance(inst)
-    p = sp.problem
     objective = objective_total(summary, check)
+    _check_allocation(compile_instance(inst), fac, alloc, objective, summary, folder, check)
+    _check_named_summary(summary, fac, alloc, check)
+    check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
+    check_gap(summary, objective, check)
+
+
+def _check_allocation(sp, fac: pd.DataFrame, alloc: pd.DataFrame, objective: float, summary: dict,  # noqa: ANN001
+                      folder: Path, check: StoredCheck) -> None:
+    """The stored facilities and allocations of one compiled problem: every constraint, the objective, the costs
+    of the pairs and the study's rules (a named result, or one period of a multi-period result)."""
+    from optimizer.check.verify import verify_siting
+    from optimizer.output.tables import ResultTables
+    from optimizer.problem import Solution
+
+    p = sp.problem
+    p = sp.problem
 
     y = np.zeros(p.n_options, dtype=bool)
     option = pd.Index(p.option_ids).get_indexer(fac["facility_id"])
@@ -200,9 +215,37 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
         check.violations += domain.violations
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
-    _check_named_summary(summary, fac, alloc, check)
+
+
+# --- multi-period instances ---------------------------------------------------------------------------------------
+def _check_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
+    """Every period of a multi-period named result checked as a named result of its own (its rows of the stored
+    tables, its compiled problem, its figures in ``summary.json``); openings and closings are not re-derived."""
+    from optimizer.data.instance import load_instance
+    from optimizer.model.periods_compile import compile_siting_periods
+
+    fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
+    inst = load_instance(source, recorded_overrides(summary))
+    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    compiled = compile_siting_periods(inst)
+    parts = summary.get("periods") or []
+    if len(parts) != len(compiled.periods):
+        check.violations.append(f"summary.json lists {len(parts)} periods, the instance has {len(compiled.periods)}")
+        return
+    for label, sp, part in zip(compiled.mp.labels, compiled.periods, parts):
+        one = StoredCheck(folder, "named", check.instance)
+        f, a = fac[fac["period"].astype(str) == label], alloc[alloc["period"].astype(str) == label]
+        _check_allocation(sp, f.reset_index(drop=True), a.reset_index(drop=True), objective_total(part, one), part,
+                          folder, one)
+        _check_named_summary(part, f, a, one)
+        check.checks += [f"period {label}: {c}" for c in one.checks]
+        check.violations += [f"period {label}: {v}" for v in one.violations]
     check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
-    check_gap(summary, objective, check)
+
+
+def _refuse_chain_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
+    raise InputError("a multi-period chain result cannot be re-verified from its stored tables yet (it was verified "
+                     "period by period before it was written)", file=folder, field="instance")
 
 
 def _check_named_problem(sp, problem, sol, check: StoredCheck) -> None:  # noqa: ANN001 - SitingProblem, arrays

@@ -107,9 +107,14 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     y[where[where >= 0]] = True
     names = {"collect": cc.clients["name"].astype(str).to_numpy(), "import": np.asarray(p.gw_ids, dtype=str),
              "link": np.asarray(p.fac_ids, dtype=str)}
-    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}"
-                     for kind, i, j in zip(p.arc_kind, p.arc_from, p.arc_to)])
-    arc = keys.get_indexer(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"])
+    from optimizer.output.chain import stream_names
+
+    # an arc is (kind, from, to, stream): with PS and PO bales the same pair of sites carries one arc per stream
+    arc_streams = stream_names(p, p.arc_streams)
+    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}\x1f{s}"
+                     for kind, i, j, s in zip(p.arc_kind, p.arc_from, p.arc_to, arc_streams)])
+    stream = flows["stream"].astype(str) if "stream" in flows else pd.Series(arc_streams[0], index=flows.index)
+    arc = keys.get_indexer(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"] + "\x1f" + stream)
     for k in np.flatnonzero(arc < 0)[:3]:
         check.violations.append(f"flows.csv row {k + 2}: {flows['kind'].iloc[k]} flow {flows['from'].iloc[k]!r} → "
                                 f"{flows['to'].iloc[k]!r} is not an arc of the instance")
