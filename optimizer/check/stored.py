@@ -88,6 +88,10 @@ def kind_of(summary: dict, folder: Path) -> str:
     kind = summary.get("kind")
     if kind in ("named", "matrix", "chain", "periods", "chain_periods"):
         return kind
+    periods = summary.get("periods")
+    if isinstance(periods, list):  # a multi-period summary written before the kind key
+        chain = any(isinstance(p, dict) and "facilities_per_echelon" in p for p in periods)
+        return "chain_periods" if chain else "periods"
     if "facilities_per_echelon" in summary:
         return "chain"
     if (folder / "assignments.csv").is_file():
@@ -176,7 +180,7 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
         check.violations += domain.violations
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
-    _check_named_summary(summary, fac, alloc, check)
+    check_named_summary(summary, fac, alloc, check)
     check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
     check_gap(summary, objective, check)
 
@@ -276,7 +280,9 @@ def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray,
     return src.cost_per_km[client] * km, km, allowed
 
 
-def _check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
+def check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
+    """Land take, counts per programme and transport in ``summary`` against the stored tables (a named result, or
+    one period of a multi-period result)."""
     check.checks.append("summary: land take and counts per programme against the tables")
     land = float(fac["area_m2"].sum()) / 10_000.0
     stated = number(summary.get("land_take_ha"))

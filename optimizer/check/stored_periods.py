@@ -58,6 +58,19 @@ def _period_objective(entry: dict, key: str) -> float:
     return float(value) if number(value) is not None else float("nan")
 
 
+def _period_figures(entry: dict, fac: pd.DataFrame, alloc: pd.DataFrame, label: str, check: StoredCheck) -> None:
+    """A period's figures in ``summary.json`` against its rows: land take, facilities, and per programme the counts
+    and transport (as for a named result, :func:`optimizer.check.stored.check_named_summary`)."""
+    from optimizer.check.stored import check_named_summary
+
+    one = StoredCheck(check.folder, check.kind, check.instance)
+    check_named_summary(entry, fac, alloc, one)
+    check.violations += [v.replace("summary.json: ", f"summary.json: {label} ", 1) for v in one.violations]
+    if number(entry.get("facilities")) is not None and int(entry["facilities"]) != len(fac):
+        check.violations.append(f"summary.json: {label} has {entry['facilities']} facilities, facilities.csv lists "
+                                f"{len(fac)}")
+
+
 def check_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
     """A multi-period location result: every period's facilities and allocations against that period's problem."""
     from optimizer.check.periods import verify_siting_periods
@@ -65,7 +78,6 @@ def check_periods(folder: Path, summary: dict, source: str | Path, check: Stored
     from optimizer.data.instance import load_instance
     from optimizer.model.periods_compile import compile_siting_periods
     from optimizer.output.tables import ResultTables
-    from optimizer.settings import M2_PER_HA
 
     fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
     demand_csv = folder / "demand.csv"
@@ -88,13 +100,7 @@ def check_periods(folder: Path, summary: dict, source: str | Path, check: Stored
         periods.append(stored_sp)
         solutions.append(sol)
         tables.append(ResultTables(fac_t[label], alloc_t[label], dem_t[label], pd.DataFrame()))
-        land = float(fac_t[label]["area_m2"].sum()) / M2_PER_HA
-        stated = number(entry.get("land_take_ha"))
-        if stated is not None and not close(stated, land):
-            check.violations.append(f"summary.json: {label} land take {stated:.4f} ha, its facilities take {land:.4f} ha")
-        if number(entry.get("facilities")) is not None and int(entry["facilities"]) != len(fac_t[label]):
-            check.violations.append(f"summary.json: {label} has {entry['facilities']} facilities, facilities.csv "
-                                    f"lists {len(fac_t[label])}")
+        _period_figures(entry, fac_t[label], alloc_t[label], label, check)
     bound = number(summary.get("bound"))
     claimed = SimpleNamespace(solutions=solutions, objective=objective, bound=bound if bound is not None else -np.inf)
     try:
