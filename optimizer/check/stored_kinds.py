@@ -1,4 +1,5 @@
-"""The stored-result checks of matrix and chain instances (named instances: :mod:`optimizer.check.stored`)."""
+"""The stored-result checks of matrix and chain instances (named instances: :mod:`optimizer.check.stored`;
+multi-period results: :mod:`optimizer.check.stored_periods`)."""
 
 from __future__ import annotations
 
@@ -89,48 +90,18 @@ def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredC
 def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
     from optimizer.check.chain import verify_chain
     from optimizer.data.instance import load_instance
-    from optimizer.model.chain import ChainSolution
     from optimizer.model.chain_compile import compile_chain
-    from optimizer.output.chain import stream_names
 
     fac, flows = read_table(folder / "facilities.csv"), read_table(folder / "flows.csv")
     overrides = recorded_overrides(summary) or {k: str(v) for k, v in (summary.get("parameters") or {}).items()}
     inst = load_instance(source, overrides)
     hash_note(check, summary.get("instance_hash"), inst.content_hash())
     cc = compile_chain(inst)
-    p = cc.problem
     objective = objective_total(summary, check)
-    ids = pd.Index(p.fac_ids)
-    where = ids.get_indexer(fac["facility_id"])
-    for k in np.flatnonzero(where < 0)[:3]:
-        check.violations.append(f"facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility of the instance")
-    y = np.zeros(p.n_fac, dtype=bool)
-    y[where[where >= 0]] = True
-    names = {"collect": cc.clients["name"].astype(str).to_numpy(), "import": np.asarray(p.gw_ids, dtype=str),
-             "link": np.asarray(p.fac_ids, dtype=str)}
-    # an arc is (kind, from, to, stream): with PS and PO apart, two arcs join the same facilities
-    streams = stream_names(p, p.arc_streams) if "stream" in flows else np.full(p.n_arcs, "")
-    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}\x1f{k}"
-                     for kind, i, j, k in zip(p.arc_kind, p.arc_from, p.arc_to, streams)])
-    stored = flows["stream"].astype(str) if "stream" in flows else ""
-    arc = keys.get_indexer(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"] + "\x1f" + stored)
-    for k in np.flatnonzero(arc < 0)[:3]:
-        check.violations.append(f"flows.csv row {k + 2}: {flows['kind'].iloc[k]} flow {flows['from'].iloc[k]!r} → "
-                                f"{flows['to'].iloc[k]!r} is not an arc of the instance")
-    ok = arc >= 0
-    f = np.zeros(p.n_arcs)
-    np.add.at(f, arc[ok], flows["tonnes"].to_numpy(float)[ok])
-    for col, values in (("km", p.arc_km), ("eur_per_t", p.arc_cost_per_t)):
-        bad = np.flatnonzero(~np.isclose(flows[col].to_numpy(float)[ok], values[arc[ok]], rtol=1e-6, atol=1e-6))
-        for k in bad[:2]:
-            check.violations.append(f"flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "
-                                    f"{flows['to'].to_numpy()[ok][k]} differs from the instance")
     bound = number(summary.get("bound"))
-    sol = ChainSolution(open_fac=y, flow_t=f, objective=objective, bound=bound if bound is not None else -np.inf,
-                        status=str(summary.get("status", "")))
-    check.checks += [f"stored tables: {c}" for c in ("supply", "imports", "capacity", "yields", "echelon order",
-                                                        "existing open", "new counts", "free land",
-                                                        "arc costs from coordinates", "objective")]
+    sol = stored_chain_solution(cc, fac, flows, objective, bound, str(summary.get("status", "")), check)
+    p = cc.problem
+    check.checks += [f"stored tables: {c}" for c in CHAIN_CHECKS]
     check.violations += verify_chain(p, sol, cc.coords, cc.costs)
     transport = number(summary.get("transport_eur_per_yr"))
     if transport is not None and not close(transport, float((flows["tonnes"] * flows["eur_per_t"]).sum())):
@@ -140,3 +111,47 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     check_gap(summary, objective, check)
 
 
+CHAIN_CHECKS = ("supply", "imports", "capacity", "yields", "echelon order", "existing open", "new counts",
+                "free land", "arc costs from coordinates", "objective")
+
+
+def stored_chain_solution(cc, fac: pd.DataFrame, flows: pd.DataFrame, objective: float,  # noqa: ANN001, ANN201
+                          bound: float | None, status: str, check: StoredCheck, label: str = ""):
+    """The stored facilities and flows of a chain as its compiled arrays (a ``ChainSolution``): facilities and
+    flows the instance does not have, and km or EUR/t that differ from it, become violations (``label`` first)."""
+    from optimizer.model.chain import ChainSolution
+    from optimizer.output.chain import stream_names
+
+    p = cc.problem
+    ids = pd.Index(p.fac_ids)
+    where = ids.get_indexer(fac["facility_id"])
+    for k in np.flatnonzero(where < 0)[:3]:
+        check.violations.append(f"{label}facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility of the "
+                                "instance")
+    y = np.zeros(p.n_fac, dtype=bool)
+    y[where[where >= 0]] = True
+    names = {"collect": cc.clients["name"].astype(str).to_numpy(), "import": np.asarray(p.gw_ids, dtype=str),
+             "link": np.asarray(p.fac_ids, dtype=str)}
+    # an arc is its kind, ends and polymer stream (PS and PO bales travel the same link as two arcs); results
+    # written before the streams have no stream column: their arcs are matched on kind and ends
+    streams = stream_names(p, p.arc_streams) if "stream" in flows else np.full(p.n_arcs, "")
+    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}\x1f{k}"
+                     for kind, i, j, k in zip(p.arc_kind, p.arc_from, p.arc_to, streams)])
+    first = pd.Series(np.arange(len(keys)), index=keys)
+    first = first[~first.index.duplicated()]
+    stored = flows["stream"].astype(str) if "stream" in flows else pd.Series("", index=flows.index)
+    arc = first.reindex(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"] + "\x1f" + stored
+                        ).fillna(-1).to_numpy(np.int64)
+    for k in np.flatnonzero(arc < 0)[:3]:
+        check.violations.append(f"{label}flows.csv row {flows.index[k] + 2}: {flows['kind'].iloc[k]} flow "
+                                f"{flows['from'].iloc[k]!r} → {flows['to'].iloc[k]!r} is not an arc of the instance")
+    ok = arc >= 0
+    f = np.zeros(p.n_arcs)
+    np.add.at(f, arc[ok], flows["tonnes"].to_numpy(float)[ok])
+    for col, values in (("km", p.arc_km), ("eur_per_t", p.arc_cost_per_t)):
+        bad = np.flatnonzero(~np.isclose(flows[col].to_numpy(float)[ok], values[arc[ok]], rtol=1e-6, atol=1e-6))
+        for k in bad[:2]:
+            check.violations.append(f"{label}flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "
+                                    f"{flows['to'].to_numpy()[ok][k]} differs from the instance")
+    return ChainSolution(open_fac=y, flow_t=f, objective=objective, bound=bound if bound is not None else -np.inf,
+                         status=status)

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from optimizer.model.chain import ChainProblem, ChainSolution, build_matrix
 from optimizer.problem import Status
-from optimizer.solver.highs import new_highs, pass_arrays, status_of
+from optimizer.solver.highs import new_highs, pass_arrays, status_of, use_threads
 
 FLOW_SCALE = 1_000.0  # tonnes per flow unit in the scaled model
 
@@ -47,8 +47,12 @@ def build_lean(p: ChainProblem) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray, 
             integer)  # fmt: skip
 
 
-def _highs(cost, matrix, row_lo, row_up, col_lo, col_up, integer, time_limit_s, mip_gap):  # noqa: ANN001, ANN202
+def _highs(cost, matrix, row_lo, row_up, col_lo, col_up, integer, time_limit_s, mip_gap,  # noqa: ANN001, ANN202
+           threads=None):  # noqa: ANN001
     h = new_highs()
+    if threads is not None:
+        use_threads(threads)
+        h.setOptionValue("threads", int(threads))
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(max(time_limit_s, 0.0)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
@@ -56,15 +60,16 @@ def _highs(cost, matrix, row_lo, row_up, col_lo, col_up, integer, time_limit_s, 
     return h
 
 
-def solve_chain_mip(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap: float = 1e-6) -> ChainSolution:
+def solve_chain_mip(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap: float = 1e-6,
+                    threads: int | None = None) -> ChainSolution:
     """Solve the chain with the lean model, then re-optimise the flows exactly for the plants chosen.
 
     Parameters
     ----------
     p
         The chain.
-    time_limit_s, mip_gap
-        Limit for the whole solve (s) and HiGHS' relative gap.
+    time_limit_s, mip_gap, threads
+        Limit for the whole solve (s; ``None``: none), HiGHS' relative gap and threads (``None``: its default).
 
     Returns
     -------
@@ -73,7 +78,7 @@ def solve_chain_mip(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap
     """
     t0 = time.perf_counter()
     cost, matrix, row_lo, row_up, col_lo, col_up, integer = build_lean(p)
-    h = _highs(cost, matrix, row_lo, row_up, col_lo, col_up, integer, time_limit_s, mip_gap)
+    h = _highs(cost, matrix, row_lo, row_up, col_lo, col_up, integer, time_limit_s, mip_gap, threads)
     h.setOptionValue("mip_heuristic_run_rins", False)
     h.setOptionValue("mip_heuristic_run_rens", False)
     t1 = time.perf_counter()
@@ -88,7 +93,7 @@ def solve_chain_mip(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap
         return ChainSolution(np.zeros(nf, bool), np.zeros(p.n_arcs), float("nan"), bound, st, timings)
     y = np.asarray(h.getSolution().col_value)[:nf] > 0.5
     t2 = time.perf_counter()
-    flow, objective = _flows_for(p, y)
+    flow, objective = _flows_for(p, y, threads)
     timings["flows"] = time.perf_counter() - t2
     if flow is None:  # cannot happen for a MIP-feasible y; keep the MIP's own flows rather than fail
         flow = np.maximum(np.asarray(h.getSolution().col_value)[nf:] * FLOW_SCALE, 0.0)
@@ -96,14 +101,14 @@ def solve_chain_mip(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap
     return ChainSolution(y, flow, objective, min(bound, objective), st, timings)
 
 
-def _flows_for(p: ChainProblem, y: np.ndarray) -> tuple[np.ndarray | None, float]:
+def _flows_for(p: ChainProblem, y: np.ndarray, threads: int | None = None) -> tuple[np.ndarray | None, float]:
     """Cheapest flows for fixed plants ``y`` on the reference (unscaled) rows; ``(None, nan)`` if infeasible."""
     cost, matrix, row_lo, row_up, col_lo, col_up, _ = build_matrix(p, links=False)
     nf = p.n_fac
     col_lo, col_up = col_lo.copy(), col_up.copy()
     col_lo[:nf] = y
     col_up[:nf] = y
-    h = _highs(cost, matrix, row_lo, row_up, col_lo, col_up, None, None, 0.0)
+    h = _highs(cost, matrix, row_lo, row_up, col_lo, col_up, None, None, 0.0, threads)
     h.run()
     if status_of(h) != Status.OPTIMAL:
         return None, float("nan")
