@@ -14,7 +14,7 @@ from optimizer.cli.app import guard, out
 @guard
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
     """List the named instances."""
-    from optimizer.data.instance import list_instances
+    from optimizer.data.catalogue import list_instances
 
     if as_json:
         print(json.dumps(list_instances(), indent=2))

@@ -49,11 +49,11 @@ from optimizer.data.tables import (
     validate_candidates,
     validate_demand,
 )
+from optimizer.data.catalogue import INSTANCES_DIR, list_instances  # noqa: F401 - re-exported for callers
 from optimizer.data.tomlfile import peek_toml, read_toml
 from optimizer.errors import InputError
 from optimizer.settings import PROJECT_ROOT
 
-INSTANCES_DIR = PROJECT_ROOT / "instances"
 
 
 @dataclass
@@ -161,17 +161,6 @@ class Instance:
 # ---------------------------------------------------------------------------------------------------------------
 # Finding instances
 # ---------------------------------------------------------------------------------------------------------------
-def list_instances(directory: Path = INSTANCES_DIR) -> list[dict[str, str]]:
-    """Name, title and file of every named instance (``instances/*.toml``)."""
-    rows = []
-    for path in sorted(directory.glob("*.toml")):
-        manifest = peek_toml(path)
-        meta = manifest.get("instance", {}) if manifest is not None else {
-            "title": "(unreadable manifest: run `siting validate`)"}
-        rows.append({"name": path.stem, "title": meta.get("title", ""), "path": str(path)})
-    return rows
-
-
 def resolve_instance_path(name_or_path: str | Path) -> Path:
     """A named instance (``materialenbanken``) or a path to a manifest."""
     p = Path(name_or_path)

@@ -133,3 +133,79 @@ def _mask(chosen: np.ndarray, m: int) -> np.ndarray:
     y = np.zeros(m, dtype=bool)
     y[chosen] = True
     return y
+
+
+def separate_regions(source, groups: list[np.ndarray]) -> list[np.ndarray] | None:  # noqa: ANN001 - PointArcSource
+    """The clients of each exactly-one row when the rows do not interact, else ``None``.
+
+    With a point source whose allowed pairs are "same group" (a programme's own region), the problem separates
+    when every row's options lie in one source group and every source group with clients has exactly one row: each
+    client can then only be served by its own row's choice, and the rows are independent 1-medians.
+    """
+    if not hasattr(source, "option_group") or not hasattr(source, "client_group"):
+        return None
+    option_group, client_group = np.asarray(source.option_group), np.asarray(source.client_group)
+    row_of_group: dict[int, int] = {}
+    for r, g in enumerate(groups):
+        labels = np.unique(option_group[g])
+        if len(labels) != 1 or int(labels[0]) in row_of_group:
+            return None
+        row_of_group[int(labels[0])] = r
+    clients: list[list[np.ndarray]] = [[] for _ in groups]
+    order = np.argsort(client_group, kind="stable")
+    labels, starts = np.unique(client_group[order], return_index=True)
+    bounds = np.append(starts, len(order))
+    for label, lo, hi in zip(labels, bounds[:-1], bounds[1:]):
+        r = row_of_group.get(int(label))
+        if r is None:  # clients without a row of their own: not this structure (the problem may be infeasible)
+            return None
+        clients[r].append(order[lo:hi])
+    return [np.concatenate(c) if c else np.zeros(0, np.int64) for c in clients]
+
+
+SEPARATE_BLOCK = 4_000_000  # client × option pairs evaluated per block (float64: 32 MB)
+
+
+def solve_separate_regions(source, groups: list[np.ndarray], clients: list[np.ndarray],  # noqa: ANN001
+                           option_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The exact optimum of independent one-per-row choices by evaluating every allowed pair once.
+
+    For row ``r`` with clients ``C_r`` and options ``O_r`` the cost of opening ``j`` is ``f_j + Σ_{i∈C_r} c_ij``
+    (each client of the row can only use ``j``); the cheapest ``j`` is optimal, and since every option's cost is
+    computed, the optimum is proven without keeping any pair but the assignment. Costs in float64 with the
+    source's formula (:meth:`optimizer.model.arcs.PointArcSource.road_km`), summed in client blocks of at most
+    :data:`SEPARATE_BLOCK` pairs.
+
+    Returns
+    -------
+    (chosen, client_option, client_cost, pairs)
+        The option chosen per row, each client's option and cost, and how many pairs were evaluated.
+    """
+    n = len(source.client_xy)
+    chosen = np.zeros(len(groups), dtype=np.int64)
+    client_option = np.full(n, -1, dtype=np.int64)
+    client_cost = np.full(n, np.inf)
+    pairs = 0
+    f = np.asarray(option_cost, float)
+    for r, (opts, mine) in enumerate(zip(groups, clients)):
+        total = f[opts].copy()
+        oxy = np.asarray(source.option_xy, float)[opts]
+        step = max(1, SEPARATE_BLOCK // max(len(opts), 1))
+        for lo in range(0, len(mine), step):
+            block = mine[lo : lo + step]
+            total += _pair_costs(source, block, oxy).sum(axis=0)
+            pairs += len(block) * len(opts)
+        best = int(np.argmin(total))
+        chosen[r] = opts[best]
+        if len(mine):
+            client_option[mine] = opts[best]
+            client_cost[mine] = _pair_costs(source, mine, oxy[best : best + 1])[:, 0]
+    return chosen, client_option, client_cost, pairs
+
+
+def _pair_costs(source, clients: np.ndarray, option_xy: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """``cost_per_km[i] · road_km`` of each client × option pair, float64 (EPSG:31370 metres in, km out)."""
+    cxy = np.asarray(source.client_xy, float)[clients]
+    km = np.hypot(cxy[:, :1] - option_xy[None, :, 0], cxy[:, 1:2] - option_xy[None, :, 1]) / 1000.0
+    r = np.asarray(source.intrazonal_km, float)[clients][:, None]
+    return np.asarray(source.cost_per_km, float)[clients][:, None] * source.circuity * np.sqrt(km * km + r * r)

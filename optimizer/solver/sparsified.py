@@ -26,7 +26,13 @@ from optimizer.model.arcs import (
 )
 from optimizer.problem import LocationProblem, Solution, Status
 from optimizer.solver.options import SolveOptions
-from optimizer.solver.partition import partition_groups, region_descent, source_columns
+from optimizer.solver.partition import (
+    partition_groups,
+    region_descent,
+    separate_regions,
+    solve_separate_regions,
+    source_columns,
+)
 from optimizer.solver.solve import solve_problem
 
 BEYOND_SHARE_TOL = 1e-7  # a beyond-arc share above this counts as used
@@ -59,6 +65,8 @@ class SparseResult:
         Relaxations solved.
     history
         Per round: arcs, clients that used their beyond arc, relaxation objective and bound, seconds.
+    guarantee
+        What proves the result when no relaxation round does (the rows separate: every pair evaluated once).
     """
 
     problem: LocationProblem
@@ -67,6 +75,7 @@ class SparseResult:
     k: np.ndarray
     rounds: int
     history: list[dict] = field(default_factory=list)
+    guarantee: str | None = None  # what proves the result, when it is not the relaxation rounds
 
 
 def solve_sparsified(
@@ -124,6 +133,9 @@ def solve_sparsified(
     best_open_cost = np.inf
 
     groups = partition_groups(template) if uncapacitated else None
+    separate = separate_regions(cost_block, groups) if groups is not None else None
+    if separate is not None:  # one choice per row and every client bound to its row: exact without arcs
+        return _solve_separate(template, cost_block, groups, separate, timings)
     # time kept for the finish of an uncapacitated solve stopped by the limit (nearest open option, region moves)
     reserve = 0.0 if end is None or not uncapacitated else min(FINISH_SHARE * float(options.time_limit_s), 10.0)
 
@@ -236,6 +248,38 @@ def solve_sparsified(
         timings[key] = timings.get(key, 0.0) + value
     sol = replace(sol, timings_s=timings)
     return SparseResult(problem, sol, False, k_i, len(history), history)
+
+
+def _solve_separate(template: LocationProblem, source: PointArcSource, groups: list[np.ndarray],
+                    clients: list[np.ndarray], timings: dict) -> SparseResult:
+    """Rows that do not interact (:func:`optimizer.solver.partition.separate_regions`): each row's best option by
+    evaluating every allowed pair once, blockwise; only the assignment arcs are kept (``fine-10k-3k``: 10,000 of
+    1,465,056 pairs, where the relaxation rounds kept 1,237,692)."""
+    t0 = time.perf_counter()
+    n, m = template.n_clients, template.n_options
+    chosen, option, cost, pairs = solve_separate_regions(source, groups, clients, template.option_cost())
+    served = option >= 0
+    ci = np.flatnonzero(served)
+    km = np.where(source.cost_per_km[ci] > 0, cost[ci] / np.where(source.cost_per_km[ci] > 0, source.cost_per_km[ci], 1.0),
+                  0.0)  # fmt: skip
+    arcs = SparseArcs(ci, option[ci], cost[ci], np.full(n, np.inf), km)
+    problem = with_arcs(template, arcs)
+    y = np.zeros(m, dtype=bool)
+    y[chosen] = True
+    objective = float(cost[ci].sum() + template.option_cost()[chosen].sum())
+    seconds = time.perf_counter() - t0
+    timings["sparsify"] += seconds
+    if not served.all():  # a client without an allowed option: no solution of this structure
+        sol = Solution(y, np.ones(len(ci)), float("nan"), float("-inf"), Status.NO_SOLUTION,
+                       solver="exact per row (rows separate)", timings_s=timings)  # fmt: skip
+        return SparseResult(problem, sol, False, np.ones(n, np.int64), 0, [])
+    sol = Solution(y, np.ones(len(ci)), objective, objective, Status.OPTIMAL,
+                   solver="exact per row: every allowed pair evaluated once (rows separate)", timings_s=timings)
+    history = [{"round": 0, "rows_separate": True, "pairs_evaluated": int(pairs), "arcs": int(len(ci)),
+                "objective": objective, "bound": objective, "status": Status.OPTIMAL, "seconds": seconds}]
+    guarantee = (f"exact: every client can only use its own row's option, so each row was solved by evaluating all "
+                 f"{pairs:,} allowed pairs once; only the {len(ci):,} assignment arcs are kept")
+    return SparseResult(problem, sol, True, np.ones(n, np.int64), 0, history, guarantee)
 
 
 def _proves(objective: float, bound: float, gap: float) -> bool:

@@ -27,6 +27,7 @@ from optimizer.solver.strategy_uflp import solve_with_fixing
 # capacitated problems up to this many arcs go to the LP-first HiGHS solve (OR-Library cap41–cap134, 800–2,500 arcs:
 # 1.2–4× faster than the Lagrangian tree and than a direct HiGHS model; benchmarks/perf/README.md "Fixed costs")
 SMALL_MAX_ARCS = 10_000
+LPFIRST_MIN_LIMIT_S = 1.0  # below this time limit small problems go to "strong" (an incumbent before anything else)
 STRATEGIES = ("auto", "plain", "lpfirst", "strong", "lagrangian", "cflp", "sscflp")
 
 
@@ -111,6 +112,8 @@ def solve_highspy(
     """
     if strategy == "auto":
         strategy = choose_strategy(problem)
+        if strategy == "lpfirst" and options.time_limit_s is not None and options.time_limit_s < LPFIRST_MIN_LIMIT_S:
+            strategy = "strong"  # so tight a limit: a heuristic incumbent and a Lagrangian bound first
     if strategy not in STRATEGIES:
         msg = f"unknown highspy strategy {strategy!r}; choose {', '.join(STRATEGIES)}"
         raise StrategyError(msg)

@@ -66,12 +66,18 @@ def solve_lp_first(problem: LocationProblem, options: SolveOptions) -> Solution:
     left = deadline.left()
     if left is not None:
         h.setOptionValue("time_limit", float(left))
+    lp_bound = float(h.getInfo().objective_function_value) if status == Status.OPTIMAL else float("-inf")
     h.run()
     status = status_of(h)
     info = h.getInfo()
     values = np.asarray(h.getSolution().col_value) if status.has_solution else np.zeros(model.n_cols)
-    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("-inf")
-    return finish(problem, status, values[model.n_x :], values[: model.n_x], bound, solver=solver,
+    bound = max(float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("-inf"), lp_bound)
+    y, x = values[model.n_x :], values[: model.n_x]
+    if status == Status.NO_SOLUTION:  # the limit came first: a heuristic incumbent with the LP bound
+        start = incumbent_for(problem, warm_start=options.warm_start, time_limit_s=0.1)
+        if start is not None:
+            status, (y, x) = Status.FEASIBLE, start
+    return finish(problem, status, y, x, bound, solver=solver,
                   timings_s={"build": t_build, "solve": time.perf_counter() - t0 - t_build}, gap_tol=options.mip_gap)  # fmt: skip
 
 

@@ -113,8 +113,10 @@ def _run_node(
             break
         bound = float(lam.sum() + value)
         y_mean = y.astype(float) if it == 1 else (1 - VOLUME_ALPHA) * y_mean + VOLUME_ALPHA * y
-        if dense is not None:  # only the open options' rows: p of them
-            served = np.count_nonzero(red_m[y[opts]] < 0, axis=0).astype(float)
+        if dense is not None:  # only the open options' rows (p of them; weighted when the LP y is fractional)
+            y_opts = np.asarray(y, float)[opts]
+            rows = np.flatnonzero(y_opts)
+            served = y_opts[rows] @ (red_m[rows] < 0)
         g = 1.0 - served
         if bound > best.raw_bound + 1e-12 * max(1.0, abs(bound)):
             best = LagrangianBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=y.copy(), values=rho,

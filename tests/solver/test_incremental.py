@@ -163,3 +163,33 @@ def test_knapsack_without_table_equals_enumeration(seed: int) -> None:
             assert problem.demand[problem.arc_client[chosen]].sum() <= problem.capacity[j] + 1e-9
             value = problem.fixed_cost[j] + (problem.arc_cost[chosen] - lam[problem.arc_client[chosen]]).sum()
             assert value == pytest.approx(v[j], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_separate_rows_equal_the_dense_optimum(seed: int) -> None:
+    """Own-region assignment (source groups = rows): each row is an independent 1-median, solved by evaluating every
+    pair once and keeping only the assignment arcs; equal to the Pyomo optimum of the dense problem."""
+    from optimizer.solver.partition import partition_groups, separate_regions
+
+    regions, per_region, n = 4, 6, 120
+    source, option_region = _points(seed, n=n, regions=regions, per_region=per_region)
+    rng = np.random.default_rng(seed)
+    client_region = rng.integers(0, regions, n)
+    source = replace(source, client_group=client_region, option_group=option_region)
+    template = partition_problem(0, n=n, regions=regions, per_region=per_region)
+    template = replace(template, demand=np.ones(n), arc_client=np.zeros(0, int), arc_option=np.zeros(0, int),
+                       arc_cost=np.zeros(0))  # fmt: skip
+    assert separate_regions(source, partition_groups(template)) is not None
+    coupled = replace(source, client_group=np.zeros(n, int), option_group=np.zeros(len(option_region), int))
+    assert separate_regions(coupled, partition_groups(template)) is None  # any assignment: the rows interact
+    result = solve_sparsified(template, source, k=2, options=SolveOptions(mip_gap=0.0, backend="highspy"))
+    sol = result.solution
+    assert result.certified and result.rounds == 0 and result.problem.n_arcs == n
+    assert verify_problem(result.problem, sol).ok
+    m = regions * per_region
+    ci, oj = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(m), indexing="ij"))
+    allowed = client_region[ci] == option_region[oj]
+    cost = np.asarray(source(np.arange(n)), float).ravel()
+    dense = replace(template, arc_client=ci[allowed], arc_option=oj[allowed], arc_cost=cost[allowed])
+    ref = solve_problem(dense, SolveOptions(backend="pyomo", mip_gap=0.0))
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-6)
