@@ -169,7 +169,7 @@ QUICK: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("pmed", "pmed", ("pmed1", "pmed16", "pmed26", "pmed36"), "plain"),
     ("holmberg", "holmberg", ("p1", "p30", "p57", "p58"), "plain"),
     ("flanders", "flanders-pmedian", ("flanders-pmedian-p10",), "spopt"),
-    ("fine", "named", ("fine-2k-500", "fine-10k-3k"), "plain"),
+    ("fine", "named", ("fine-2k-500", "fine-10k-3k", "fine-10k-3k:any"), "plain"),
 )
 
 
@@ -179,7 +179,8 @@ def _named(name: str, limit: float, method: str) -> tuple[LocationProblem, Solut
     from optimizer.data.instance import load_instance
     from optimizer.model.formulation import compile_instance
 
-    inst = load_instance(name, {})
+    base, _, variant = name.partition(":")  # "NAME:any": the any-assignment variant (--set assignment=any)
+    inst = load_instance(base, {"assignment": "any"} if variant == "any" else {})
     sp = compile_instance(inst)
     options = SolveOptions(backend="highspy", time_limit_s=limit, mip_gap=float(inst.parameters["mip_gap"]))
     t0 = time.perf_counter()

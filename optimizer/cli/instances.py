@@ -87,6 +87,10 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
         rows = inst.existing[inst.existing["programme"].isin(placed)]
         used |= {a for names in rows["assumptions_used"] for a in names}
         out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+    if inst.generator.get("parcel_sizes") == "lognormal":  # generated plots (optimizer.data.generate.parcel_land)
+        used.add("parcel_size_lognormal_sigma")
+    if inst.generator.get("demand_units") == "neighbourhoods":  # demand below the municipality
+        used.add("neighbourhood_population_rule")
     if inst.periods is not None:
         used |= set(inst.periods.assumptions_used)
         out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
