@@ -30,17 +30,16 @@ SIZES = "2500:1000,5000:2000,10000:3000,20000:5000,50000:7500,100000:10000"
 MANIFEST = """[instance]
 name = "growth-{n}-{m}"
 title = "growth curve: {n} points, {m} parcels"
-data_roots = ["{roots}"]
 
 [generator]
 kind = "fine"
 demand_points = {n}
 candidate_parcels = {m}
 seed = 18
-municipalities = "flanders/municipalities.csv"
-candidates = "flanders/candidates.csv"
+municipalities = "{roots}/flanders/municipalities.csv"
+candidates = "{roots}/flanders/candidates.csv"
 demand_units = "neighbourhoods"
-neighbourhoods = "flanders/neighbourhoods.csv"
+neighbourhoods = "{roots}/flanders/neighbourhoods.csv"
 parcel_sizes = "lognormal"
 
 [programmes]
@@ -52,7 +51,7 @@ assignment = "{assignment}"
 objective = "eur"
 access_rules = "strict"
 enforce_capacity = false
-sparsify = "auto"
+sparsify = "{sparsify}"
 sparsify_k = 16
 mip_gap = 0.001
 time_limit_s = {limit}
@@ -64,6 +63,8 @@ def main() -> None:
     parser.add_argument("--sizes", default=SIZES, help="points:parcels,...")
     parser.add_argument("--assignment", default="programme", choices=("programme", "any"))
     parser.add_argument("--limit", type=float, default=300.0)
+    parser.add_argument("--sparsify", default="on", choices=("on", "auto", "off"),
+                        help="on: the certificate at every size (auto: only above 1 million allowed pairs)")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "growth.jsonl")
     args = parser.parse_args()
     siting = str(Path(sys.executable).parent / "siting")
@@ -74,7 +75,7 @@ def main() -> None:
             n, m = (int(v) for v in pair.split(":"))
             manifest = Path(tmp) / f"growth-{n}-{m}.toml"
             manifest.write_text(MANIFEST.format(n=n, m=m, roots=ROOT / "instances", assignment=args.assignment,
-                                                limit=args.limit))  # fmt: skip
+                                                limit=args.limit, sparsify=args.sparsify))  # fmt: skip
             result = Path(tmp) / f"r-{n}-{m}"
             load = os.getloadavg()[0]
             t0 = time.perf_counter()
@@ -89,7 +90,7 @@ def main() -> None:
             sparse = s.get("sparsify") or {}
             pairs = sparse.get("pairs")
             kept = sparse.get("arcs_final") if sparse.get("sparse") else pairs  # below the threshold: dense
-            row = {"points": n, "parcels": m, "assignment": args.assignment, "wall_s": wall, "peak_mb": peak_kb / 1024,
+            row = {"points": n, "parcels": m, "assignment": args.assignment, "sparsify": args.sparsify, "wall_s": wall, "peak_mb": peak_kb / 1024,
                    "status": s["status"], "gap": s["gap"], "pairs": pairs, "arcs_kept": kept,
                    "kept_share": (kept / pairs) if pairs and kept else None, "rounds": sparse.get("rounds"),
                    "timings": s["timings_s"], "load": load, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
