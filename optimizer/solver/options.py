@@ -17,8 +17,6 @@ MIN_HIGHS_S = 0.1  # below this much time left HiGHS is not started when an incu
 # benchmarks/perf/README.md, "Notes"). With an incumbent in hand, HiGHS is not started with less time left than
 # this many seconds per nonzero of its model.
 HIGHS_SETUP_S_PER_NNZ = 3e-5
-# every round of the sparsified solve gets at least this much time, so a late round can still prove its relaxation
-SPARSIFY_ROUND_MIN_S = 1.0
 
 
 @dataclass(frozen=True)
