@@ -177,8 +177,9 @@ def run(
         progress("writing results")
         t = time.perf_counter()
         summary["timings_s"]["total_before_export"] = round(t - t0, 4)
-        written = write_result(out_dir, tables, summary, extra_layers=network_layer(), geoparquet=geoparquet,
-                               crs=crs, extra_dirs=extra_dirs)
+        written = write_result(out_dir, tables, summary,
+                               extra_layers=network_layer(sp.geography.tables if sp.geography else None),
+                               geoparquet=geoparquet, crs=crs, extra_dirs=extra_dirs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
         record_export_time(written, summary["timings_s"]["export"])
     return RunResult(sp, solution, tables, summary, written)
@@ -277,6 +278,8 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
     from optimizer.check.chain import verify_chain
     from optimizer.model.chain_compile import compile_chain
     from optimizer.output.chain import chain_summary, chain_tables, write_chain
+    import numpy as np
+
     from optimizer.solver.chain import solve_chain
 
     inst = load_instance(name_or_path, overrides or {})
@@ -291,10 +294,19 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
                                f"{p.new_count[1, 1]:g} new mechanical and {p.new_count[2, 1]:g} new chemical plants"])
     if not sol.status.has_solution:
         raise NoSolutionError(f"no feasible chain solution within {limit:g} s (status {sol.status})")
-    violations = verify_chain(cc.problem, sol, cc.coords, cc.costs)
+    used = np.flatnonzero(sol.flow_t > 1e-6)
+    split = np.full((cc.problem.n_arcs, 4), np.nan)
+    split[used] = cc.arc_split(used)
+    modes = [()] * cc.problem.n_arcs
+    for k, m in zip(used, cc.modes_of(used)):
+        modes[k] = m
+    a = inst.assumptions
+    rates = {"road": float(a["cost_road_eur_per_tkm"].value), "water": float(a["cost_water_eur_per_tkm"].value),
+             "rail": float(a["cost_rail_eur_per_tkm"].value), "transhipment": float(a["transhipment_eur_per_t"].value)}
+    violations = verify_chain(cc.problem, sol, cc.coords, routes={"split": split, "rates": rates, "modes": modes})
     if violations:
         raise VerificationError(violations)
-    fac, flows = chain_tables(cc, sol)
+    fac, flows = chain_tables(cc, sol, split)
     summary = chain_summary(inst, cc, sol, fac, flows)
     if out_dir is not None:
         write_chain(Path(out_dir), fac, flows, summary)

@@ -138,6 +138,16 @@ def print_summary(s: dict, where: Path | None) -> None:
     obj = s["objective"]
     out.print(f"status [bold]{status}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} {obj['unit']} "
               f"(transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take {s['land_take_ha']:.1f} ha")
+    split = s.get("modal_split")
+    if split:
+        parts = [f"{m} {split['tkm'][m]:,.0f} t·km ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
+        out.print("modal split: " + ", ".join(parts) + f"; transhipped {split['transhipped_t']:,.0f} t; EUR "
+                  + ", ".join(f"{m} {v:,.0f}" for m, v in split["eur"].items()))
+    geo = s.get("geography")
+    if geo:
+        out.print(f"sites: {geo['zones']} candidate zones + {geo['candidates'] - geo['zones']} point candidates "
+                  f"({geo['aggregate_candidates']} aggregates); costs on the networks (local trips up to "
+                  f"{geo.get('local_trip_max_km', 0):g} km)")
     print_tensions(s.get("rule_tensions") or [])
     print_models(s)
     sparse = s.get("sparsify") or {}

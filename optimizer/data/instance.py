@@ -11,6 +11,7 @@ Manifest layout::
                   candidates = { path = "zones.gpkg", layer = "zones", crs = "EPSG:4326",
                                  columns = { site_id = "ZONE_ID", free_ha = "VRIJ_HA" } }
     [generator]   instead of [tables]: seeded demand points and parcels (see GENERATOR_KEYS)
+    [networks]    road = "osm_odbl/antwerp_streets.gpkg"                    # a mode's network in place of the shipped one
     [programmes]  place = ["materialenbank"]
     [parameters]  see PARAMETERS
     [assumptions] NAME = value                                 # per-instance override of a named assumption
@@ -29,6 +30,7 @@ import pandas as pd
 from optimizer.data.programmes import MODELS, Assumption, Programme, load_assumptions, load_programme
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
+    GIS_SUFFIXES,
     check_columns,
     read_table,
     validate_candidates,
@@ -65,6 +67,9 @@ PARAMETERS: dict[str, Parameter] = {
     "enforce_capacity": Parameter(bool, True, "capacity (t/yr) of each facility is a hard constraint"),
     "access_rules": Parameter(str, "strict", "multimodal rule set of models/access.toml (S9): strict, loose or none",
                               ("strict", "loose", "none")),
+    "min_knooppuntwaarde": Parameter(str, "rule", "minimum knooppuntwaarde (node value, 0-1) of every programme's "
+                                     "sites: 'rule' keeps the access rule's own (models/access.toml); "
+                                     "min_knooppuntwaarde.<programme> sets one programme's"),
     "time_limit_s": Parameter(float, 300.0, "solver time limit in seconds", minimum=0.0),
     "mip_gap": Parameter(float, 1e-6, "relative MIP gap at which the solver may stop", minimum=0.0),
     "threads": Parameter(int, 0, "solver threads (0: solver default)", minimum=0),
@@ -86,6 +91,9 @@ PARAMETERS: dict[str, Parameter] = {
     "equity_within_km": Parameter(str, ",".join(f"{km:g}" for km in EQUITY_WITHIN_KM),
                                   "distances (km, comma-separated) for the equity figures' 'share of demand "
                                   "within'; each coverage programme's service distance is added"),
+    "chain_zones_per_municipality": Parameter(int, 1, "plastics chain: new-facility candidates per municipality and "
+                                              "echelon, the eligible zones with the most free land (0: every "
+                                              "eligible zone; a larger, slower MIP)", minimum=0),
 }
 
 
@@ -106,6 +114,7 @@ class Instance:
     overrides: dict[str, str] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
+    network_files: dict[str, Path] = field(default_factory=dict)  # mode -> network tables in place of the shipped
 
     @property
     def municipalities(self) -> pd.DataFrame:
@@ -224,25 +233,52 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _resolve_parameters(manifest: dict, path: Path, overrides: dict[str, str]) -> dict[str, object]:
+MIN_KV = "min_knooppuntwaarde"
+
+
+def _resolve_parameters(manifest: dict, path: Path, overrides: dict[str, str],
+                        programme_ids: tuple[str, ...] = ()) -> dict[str, object]:
     given = manifest.get("parameters", {})
     params = {k: p.default for k, p in PARAMETERS.items()}
     for key, value in given.items():
+        if key == MIN_KV or key.startswith(MIN_KV + "."):
+            params[key] = _min_knooppuntwaarde(key, value, path, f"parameters.{key}", programme_ids)
+            continue
         if key not in PARAMETERS:
             raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
         params[key] = _coerce(value, PARAMETERS[key], f"parameters.{key}", path)
     for key, value in overrides.items():
         if not key.startswith("assumption."):
-            params[key] = check_parameter(key, value)
+            params[key] = check_parameter(key, value, programme_ids=programme_ids)
     return params
 
 
-def check_parameter(key: str, value: object, file: str | Path = "--set") -> object:
+def check_parameter(key: str, value: object, file: str | Path = "--set", programme_ids: tuple[str, ...] | None = None
+                    ) -> object:
     """One parameter given from outside a manifest (``--set key=value``, ``siting locate``'s options): a known name,
-    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`."""
+    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`.
+
+    ``min_knooppuntwaarde.<programme>`` names one of ``programme_ids`` (not checked when they are not given)."""
+    if key == MIN_KV or key.startswith(MIN_KV + "."):
+        return _min_knooppuntwaarde(key, value, file, key, programme_ids)
     if key not in PARAMETERS:
         raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
     return _coerce(value, PARAMETERS[key], key, file)
+
+
+def _min_knooppuntwaarde(key: str, value: object, file: str | Path, where: str,
+                         programme_ids: tuple[str, ...] | None) -> object:
+    """``min_knooppuntwaarde`` (all programmes) or ``min_knooppuntwaarde.<programme>``: 'rule' or a number in [0, 1]."""
+    programme = key.partition(".")[2]
+    if programme and programme_ids is not None and programme not in programme_ids:
+        msg = f"{key}: the instance places no programme {programme!r}; its programmes: {', '.join(programme_ids)}"
+        raise InputError(msg, file=file, field=where)
+    if str(value).strip().lower() == "rule":
+        return "rule"
+    number = _coerce(value, Parameter(float, 0.0, ""), where, file)
+    if not 0.0 <= float(number) <= 1.0:  # type: ignore[arg-type]
+        raise InputError(f"a knooppuntwaarde lies in [0, 1]; got {number!r} (or give 'rule')", file=file, field=where)
+    return float(number)  # type: ignore[arg-type]
 
 
 def unknown_message(key: str, known: dict) -> str:
@@ -292,7 +328,8 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions"}
+    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
+                                        "networks"}
     if unknown_sections:
         key = sorted(unknown_sections)[0]
         raise InputError(f"unknown section [{key}]", file=path, field=key)
@@ -314,7 +351,7 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
             if e.file is None:
                 raise InputError(e.message, file=path, field="programmes.place") from e
             raise
-    parameters = _resolve_parameters(manifest, path, overrides)
+    parameters = _resolve_parameters(manifest, path, overrides, tuple(p.id for p in programmes))
     assumptions = _resolve_assumptions(manifest, path, overrides)
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
@@ -335,10 +372,15 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
     else:
         demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand")
-        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates")
-        table_files = {"demand": demand_path, "candidates": cand_path}
+        table_files = {"demand": demand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
-    candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
+    if generator:
+        candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
+    else:
+        candidates, cand_files = _read_candidates(tables["candidates"], path, demand, assumptions)
+        table_files.update(cand_files)
+    network_files = _network_files(manifest.get("networks", {}), path)
+    table_files.update({f"networks.{mode}": p for mode, p in network_files.items()})
     return Instance(
         name=str(meta.get("name", path.stem)),
         path=path,
@@ -353,7 +395,58 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         overrides=dict(overrides),
         table_files=table_files,
         generator=generator,
+        network_files=network_files,
     )
+
+
+NETWORK_MODES = ("road", "water", "rail")
+
+
+def _network_files(section: object, path: Path) -> dict[str, Path]:
+    """``[networks]``: a mode's network tables (a GeoPackage with ``nodes`` and ``links`` layers in the schema of
+    ``optimizer/geo/network_tables.py``) in place of the shipped layer of that mode; checked to exist here and read
+    by the geography layer."""
+    if not isinstance(section, dict):
+        raise InputError("[networks] maps a mode (road, water, rail) to a file", file=path, field="networks")
+    out = {}
+    for mode, file in section.items():
+        if mode not in NETWORK_MODES:
+            raise InputError(f"unknown mode {mode!r}; use one of {', '.join(NETWORK_MODES)}", file=path,
+                             field=f"networks.{mode}")
+        target = (path.parent / str(file)).resolve()
+        if not target.is_file():
+            raise InputError(f"network table not found: {target}; check the path (relative to the manifest's folder)",
+                             file=path, field=f"networks.{mode}")
+        out[mode] = target
+    return out
+
+
+def _read_candidates(spec: object, path: Path, demand: pd.DataFrame, assumptions: dict
+                     ) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """The candidate table: one table, or a list of tables (e.g. zones + a CSV of reserve land) validated one by one
+    and joined; site ids must be unique over all of them."""
+    specs = spec if isinstance(spec, list) else [spec]
+    if not specs:
+        raise InputError("candidates = [] names no table", file=path, field="tables.candidates")
+    parts, files = [], {}
+    for k, one in enumerate(specs):
+        role = "candidates" if len(specs) == 1 else f"candidates[{k}]"
+        raw, where = read_table(one, path.parent, path, role)
+        parts.append((validate_candidates(raw, where, demand, assumptions), where))
+        files["candidates" if k == 0 else f"candidates.{k}"] = where
+    frame = pd.concat([p for p, _ in parts], ignore_index=True)
+    seen: dict[str, Path] = {}
+    for part, where in parts:
+        for i, sid in enumerate(part["site_id"].astype(str)):
+            if sid in seen:
+                first = 1 if where.suffix.lower() in GIS_SUFFIXES else 2
+                raise InputError(f"duplicate id {sid!r} (also in {seen[sid].name}): ids must be unique over all "
+                                 "candidate tables", file=where, row=i + first, field="site_id")
+            seen[sid] = where
+    for flag in ("aggregate", "zone_type_from_geometry", "reserve", "greenfield", "free_from_assumption"):
+        if flag in frame.columns:
+            frame[flag] = frame[flag].fillna(False).astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+    return frame, files
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Compile a named chain instance (S2b, S5, S8) into a :class:`~optimizer.model.chain.ChainProblem`.
 
-Eligible candidates per echelon (zone types, type environments, access rules, free land), the existing Indaver
-sites, the gateways active at the instance's ambition level and cross-border switch, and every arc costed by road
-or, where both ends lie on a waterway, by water (:class:`~optimizer.model.chain.CostModel`).
+Eligible candidates per echelon (zone types, type environments, access rules, free land; "in the seaport" from the
+port geometry), the existing Indaver sites, the gateways active at the instance's ambition level and cross-border
+switch, and every arc costed on the networks: the cheapest chain the receiving echelon's ``transport_modes`` allow
+(road, road-water-road, road-rail-road) between the facility points (:class:`~optimizer.model.geography.ArcCosts`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pandas as pd
 
 from optimizer.data.tomlfile import read_toml
 from optimizer.errors import InputError
-from optimizer.model.chain import ECHELONS, LEVELS, ChainProblem, CostModel
+from optimizer.model.chain import ECHELONS, LEVELS, ChainProblem
+from optimizer.model.geography import ArcCosts, arc_costs, instance_geography
 from optimizer.settings import M2_PER_HA
 
 if TYPE_CHECKING:
@@ -33,8 +35,23 @@ class CompiledChain:
     gateways: pd.DataFrame
     clients: pd.DataFrame
     coords: dict
-    costs: CostModel
+    costs: dict[str, ArcCosts]  # per arc family "collect", "link:<echelon>", "import:<echelon>": the network costs
     spec: dict
+    arc_family: np.ndarray | None = None  # per arc: its key in ``costs``
+    arc_origin: np.ndarray | None = None  # per arc: the origin's row in its family's origin points
+
+    def arc_split(self, arcs: np.ndarray) -> np.ndarray:
+        """Road, water, rail km and transhipments of the routes of ``arcs`` (indices), from the network costs."""
+        out = np.full((len(arcs), 4), np.nan)
+        for key, ac in self.costs.items():
+            rows = np.flatnonzero(self.arc_family[arcs] == key)
+            if len(rows):
+                out[rows] = ac.split(self.arc_origin[arcs[rows]], self.problem.arc_to[arcs[rows]])
+        return out
+
+    def modes_of(self, arcs: np.ndarray) -> list[tuple[str, ...]]:
+        """The modes each arc's route may use (its receiving echelon's ``transport_modes``)."""
+        return [self.costs[k].modes for k in self.arc_family[arcs]]
 
 
 def _spec(instance: Instance) -> tuple[Programme, dict]:
@@ -47,10 +64,10 @@ def _spec(instance: Instance) -> tuple[Programme, dict]:
 
 def compile_chain(instance: Instance) -> CompiledChain:
     """Arrays of the chain for a named instance: eligible candidates per echelon, existing sites, gateways."""
-    from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+    from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
     from optimizer.geo.distances import equivalent_radius_km
     from optimizer.geo.typology import classify_instance, eligible
-    from optimizer.model.formulation import site_access
+    from optimizer.model.formulation import site_access, with_site_access
 
     prog, spec = _spec(instance)
     params = instance.parameters
@@ -60,8 +77,8 @@ def compile_chain(instance: Instance) -> CompiledChain:
         raise InputError(f"the chain has no variant {variant!r}; known: final, {', '.join(spec.get('variants', {}))}",
                          file=prog.file, field="chain.variants")
     demand = instance.demand
-    cands = instance.candidates.copy()
-    cands = cands.join(site_access(instance))
+    geo = instance_geography(instance)
+    cands = with_site_access(instance.candidates, site_access(instance, geo))
     cands = cands.join(classify_instance(instance, cands))
     rules = load_mode_rules() if params["access_rules"] != "none" else None
     free_m2 = cands["free_ha"].to_numpy(float) * M2_PER_HA
@@ -79,18 +96,17 @@ def compile_chain(instance: Instance) -> CompiledChain:
         ok &= eligible(cands, ech.get("type_environments", []))
         if ech.get("not_in_seaport"):
             ok &= ~cands["type_seaport"].to_numpy(bool)
-        if rules is not None:
-            ok &= mode_rule_ok(cands, programme_rule(rules, str(params["access_rules"]), ech["access_code"]))
+        ok &= mode_rule_ok(cands, effective_rule(rules, str(params["access_rules"]), ech["access_code"], prog.id,
+                                                 params))
         ok &= free_m2 >= area
+        ok &= _best_per_municipality(cands, ok, int(params["chain_zones_per_municipality"]))
         for s in np.flatnonzero(ok):
             rows.append({"facility_id": f"{name}:{cands.at[s, 'site_id']}", "name": f"new {name} at {cands.at[s, 'name']}",
                          "echelon": e, "site": s, "area_m2": area, "capacity_t": cap, "existing": False,
                          "source": ech.get("source", "")})
     for k, ex in enumerate(spec.get("existing", [])):
         e = ECHELONS.index(ex["echelon"])
-        if ex["site_id"] not in site_index:
-            raise InputError(f"existing facility {ex['name']!r} names site {ex['site_id']!r}, not in the candidates",
-                             file=prog.file, field="chain.existing")
+        site_id = existing_site(cands, ex, prog.file)
         ech = spec[ex["echelon"]]
         area = float(ex.get("area_m2", ech["area_m2"]))
         if "capacity_t" in ex:
@@ -99,8 +115,8 @@ def compile_chain(instance: Instance) -> CompiledChain:
             cap = float(vspec.get(f"{ex['echelon']}_capacity_t", ech["capacity_t"]))
         else:
             cap = area * instance.assumption(ech["capacity_per_m2"])
-        rows.append({"facility_id": f"existing{k}:{ex['site_id']}", "name": ex["name"], "echelon": e,
-                     "site": int(site_index[ex["site_id"]]), "area_m2": area, "capacity_t": cap, "existing": True,
+        rows.append({"facility_id": f"existing{k}:{site_id}", "name": ex["name"], "echelon": e,
+                     "site": int(site_index[site_id]), "area_m2": area, "capacity_t": cap, "existing": True,
                      "source": ex.get("source", "")})
     fac = pd.DataFrame(rows)
     fac["site_id"] = cands["site_id"].to_numpy()[fac["site"]]
@@ -108,6 +124,8 @@ def compile_chain(instance: Instance) -> CompiledChain:
     fac["y"] = cands["y"].to_numpy()[fac["site"]]
     fac["has_water"] = cands["has_water"].to_numpy(bool)[fac["site"]]
     fac["type_environment"] = cands["type_environment"].to_numpy()[fac["site"]]
+    for col in ("knooppuntwaarde", "n_modes", "seaport", "has_seaport"):
+        fac[col] = cands[col].to_numpy()[fac["site"]]
 
     # gateways active at the ambition level (S5) and cross-border switch (S8)
     ambition = str(params["chain_ambition"])  # scenario parameters (S5, S8), checked by optimizer.data.instance
@@ -121,34 +139,38 @@ def compile_chain(instance: Instance) -> CompiledChain:
                     "water": bool(g.get("water", False)), "source": g.get("source", "")})
     gw = pd.DataFrame(gws, columns=["gateway", "x", "y", "stage", "supply_t", "water", "source"])
 
-    costs = CostModel(float(instance.assumption("cost_road_eur_per_tkm")), float(instance.assumption("cost_water_eur_per_tkm")),
-                      float(instance.assumption("transhipment_eur_per_t")), float(instance.assumption("access_circuity")),
-                      float(instance.assumption("link_detour_water")))
     cxy, fxy = demand[["x", "y"]].to_numpy(float), fac[["x", "y"]].to_numpy(float)
     gxy = gw[["x", "y"]].to_numpy(float) if len(gw) else np.zeros((0, 2))
     intrazonal = float(instance.assumption("intrazonal_distance_factor")) * equivalent_radius_km(demand["area_km2"].to_numpy(float))
-    fwater = fac["has_water"].to_numpy(bool)
-    kinds, frm, to, cpt, km = [], [], [], [], []
+    modes = {e: tuple(spec[name].get("transport_modes", ["road"])) for e, name in enumerate(ECHELONS)}
+    costs: dict[str, ArcCosts] = {}
+    kinds, frm, to, cpt, family = [], [], [], [], []
 
-    def add(kind: str, a_xy: np.ndarray, a_w: np.ndarray, src: np.ndarray, dst: np.ndarray, intra: np.ndarray | float) -> None:
-        d = np.hypot(a_xy[src, 0] - fxy[dst, 0], a_xy[src, 1] - fxy[dst, 1]) / 1000.0
-        c, k, _ = costs.per_t(d, a_w[src], fwater[dst], intra)
+    def add(kind: str, key: str, origins: np.ndarray, intra: np.ndarray, src: np.ndarray, dst: np.ndarray,
+            echelon: int) -> None:
+        if key not in costs:
+            costs[key] = arc_costs(geo, origins, fxy, intra, modes[echelon], "eur")
         kinds.append(np.full(len(src), kind, dtype=object))
         frm.append(src)
         to.append(dst)
-        cpt.append(c)
-        km.append(k)
+        cpt.append(costs[key].per_t(src, dst))
+        family.append(np.full(len(src), key, dtype=object))
 
     ech = fac["echelon"].to_numpy()
     sort_f, mech_f, chem_f = (np.flatnonzero(ech == e) for e in range(3))
     ci, fj = np.meshgrid(np.arange(len(demand)), sort_f, indexing="ij")
-    add("collect", cxy, np.zeros(len(cxy), bool), ci.ravel(), fj.ravel(), intrazonal[ci.ravel()])
-    for a_set, b_set in ((sort_f, mech_f), (mech_f, chem_f)):
+    add("collect", "collect", cxy, intrazonal, ci.ravel(), fj.ravel(), 0)
+    for e, (a_set, b_set) in enumerate(((sort_f, mech_f), (mech_f, chem_f)), start=1):
         ai, bj = np.meshgrid(a_set, b_set, indexing="ij")
-        add("link", fxy, fwater, ai.ravel(), bj.ravel(), 0.0)
+        add("link", f"link:{ECHELONS[e]}", fxy, np.zeros(len(fxy)), ai.ravel(), bj.ravel(), e)
     for g in range(len(gw)):
-        dst = {1: mech_f, 2: chem_f, 0: sort_f}[int(gw["stage"].iloc[g])]
-        add("import", gxy, gw["water"].to_numpy(bool), np.full(len(dst), g), dst, 0.0)
+        stage = int(gw["stage"].iloc[g])
+        dst = {1: mech_f, 2: chem_f, 0: sort_f}[stage]
+        add("import", f"import:{ECHELONS[stage]}", gxy, np.zeros(len(gxy)), np.full(len(dst), g), dst, stage)
+    arc_family = np.concatenate(family).astype(str)
+    arc_from = np.concatenate(frm).astype(int)
+    arc_to = np.concatenate(to).astype(int)
+    arc_km = np.full(len(arc_from), np.nan)  # km per mode of the used arcs: CompiledChain.arc_split
     new_counts = np.array([
         [float(vspec.get("sorting_new_count", spec["sorting"]["new_count"]))] * 2,
         [0.0, float(spec["mechanical"].get("max_new", 0))],
@@ -164,11 +186,48 @@ def compile_chain(instance: Instance) -> CompiledChain:
         yields=np.array([instance.assumption(spec["sorting"]["yield_to_next"]),
                          instance.assumption(spec["mechanical"]["yield_to_next"]), 0.0]),
         new_count=new_counts,
-        arc_kind=np.concatenate(kinds).astype(str), arc_from=np.concatenate(frm).astype(int),
-        arc_to=np.concatenate(to).astype(int), arc_cost_per_t=np.concatenate(cpt), arc_km=np.concatenate(km),
+        arc_kind=np.concatenate(kinds).astype(str), arc_from=arc_from,
+        arc_to=arc_to, arc_cost_per_t=np.concatenate(cpt), arc_km=arc_km,
         land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
     )
-    coords = {"clients": cxy, "facilities": fxy, "gateways": gxy, "fac_water": fwater,
-              "gw_water": gw["water"].to_numpy(bool), "intrazonal_km": intrazonal}
+    coords = {"clients": cxy, "facilities": fxy, "gateways": gxy, "intrazonal_km": intrazonal}
     clients = pd.DataFrame({"nis": demand["nis"], "name": demand["name"], "x": cxy[:, 0], "y": cxy[:, 1], "supply_t": supply})
-    return CompiledChain(problem, fac, gw, clients, coords, costs, spec)
+    return CompiledChain(problem, fac, gw, clients, coords, costs, spec, arc_family, arc_from)
+
+
+def _best_per_municipality(cands: pd.DataFrame, ok: np.ndarray, k: int) -> np.ndarray:
+    """Of the eligible candidates, the ``k`` of each municipality with the most free land (then the highest
+    knooppuntwaarde); ``k = 0`` keeps them all. The chain is a Flanders-wide model: zones of one municipality differ
+    little in transport cost against the chain's distances, while every extra candidate multiplies its arcs."""
+    if k <= 0:
+        return ok
+    rows = np.flatnonzero(ok)
+    frame = pd.DataFrame({"nis": cands["nis"].astype(str).to_numpy()[rows], "free": cands["free_ha"].to_numpy(float)[rows],
+                          "kv": cands["knooppuntwaarde"].to_numpy(float)[rows], "row": rows})
+    frame = frame.sort_values(["nis", "free", "kv", "row"], ascending=[True, False, False, True])
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[frame.groupby("nis").head(k)["row"].to_numpy()] = True
+    return keep
+
+
+def existing_site(cands: pd.DataFrame, spec: dict, file: str) -> str:
+    """The candidate an existing facility stands on: ``site_id`` when given and present; else the largest candidate
+    (by area, then free land) of its municipality ``nis`` and/or its ``seaport`` (the study names the town or the
+    port, not the plot; rule documented in models/plastics_chain.toml)."""
+    sid = spec.get("site_id")
+    if sid is not None and sid in set(cands["site_id"]):
+        return str(sid)
+    sel = np.ones(len(cands), dtype=bool)
+    if "nis" in spec:
+        sel &= cands["nis"].astype(str).to_numpy() == str(spec["nis"])
+    if "seaport" in spec:
+        sel &= cands["seaport"].astype(str).to_numpy() == str(spec["seaport"])
+    if sid is not None or not ("nis" in spec or "seaport" in spec) or not sel.any():
+        where = f"site {sid!r}" if sid is not None else f"nis {spec.get('nis')!r}, seaport {spec.get('seaport')!r}"
+        raise InputError(f"existing facility {spec.get('name')!r}: no candidate for {where}; give a site_id of the "
+                         "candidate table or the municipality (nis) / seaport it lies in", file=file,
+                         field="chain.existing")
+    here = cands[sel]
+    size = pd.to_numeric(here.get("area_ha", pd.Series(np.nan, index=here.index)), errors="coerce").fillna(0.0)
+    order = np.lexsort((-here["free_ha"].to_numpy(float), -size.to_numpy(float)))
+    return str(here["site_id"].iloc[order[0]])

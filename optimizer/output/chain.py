@@ -18,13 +18,17 @@ if TYPE_CHECKING:
     from optimizer.data.instance import Instance
 
 CHECKS = ["supply", "imports", "capacity", "yields", "echelon order", "existing open", "new counts", "free land",
-          "arc costs from coordinates", "objective"]
+          "arc costs from each route's km per mode", "routes: allowed modes, mode changes, not shorter than the "
+          "straight line", "objective"]
+SPLIT = ("road_km", "water_km", "rail_km", "transhipments")
 
 
-def chain_tables(cc: CompiledChain, s: ChainSolution) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Open facilities (with load, utilisation, new land) and flows (one row per used arc)."""
+def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open facilities (with load, utilisation, new land) and flows (one row per used arc, with km per mode)."""
     p = cc.problem
     used = np.flatnonzero(s.flow_t > 1e-6)
+    route = cc.arc_split(used) if split is None else split[used]
     inflow = np.bincount(p.arc_to[used], weights=s.flow_t[used], minlength=p.n_fac)
     fac = cc.facilities.assign(open=s.open_fac, inflow_t=inflow)
     fac = fac[fac["open"]].drop(columns=["open"]).reset_index(drop=True)
@@ -38,12 +42,19 @@ def chain_tables(cc: CompiledChain, s: ChainSolution) -> tuple[pd.DataFrame, pd.
         "kind": p.arc_kind[used],
         "from": [src_name[k][i] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
         "to": cc.facilities["facility_id"].to_numpy()[p.arc_to[used]],
-        "tonnes": s.flow_t[used], "km": p.arc_km[used], "eur_per_t": p.arc_cost_per_t[used],
+        "tonnes": s.flow_t[used], "km": route[:, :3].sum(axis=1), **{c: route[:, i] for i, c in enumerate(SPLIT)},
+        "eur_per_t": p.arc_cost_per_t[used],
         "x": [src_xy[k][i, 0] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
         "y": [src_xy[k][i, 1] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
         "x2": cc.coords["facilities"][p.arc_to[used], 0], "y2": cc.coords["facilities"][p.arc_to[used], 1],
     })
     flows["cost_eur"] = flows["tonnes"] * flows["eur_per_t"]
+    flows["tkm"] = flows["tonnes"] * flows["km"]
+    for m in ("road", "water", "rail"):
+        flows[f"{m}_tkm"] = flows["tonnes"] * flows[f"{m}_km"]
+    flows["transhipped_t"] = flows["tonnes"] * flows["transhipments"]
+    water, rail = flows["water_km"] > 0, flows["rail_km"] > 0
+    flows["route"] = np.where(water & rail, "water+rail", np.where(water, "water", np.where(rail, "rail", "road")))
     return fac, flows
 
 
@@ -59,6 +70,8 @@ def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd
                 else None),  # no proven bound: no gap to claim
         "objective_eur_per_yr": sol.objective,
         "transport_eur_per_yr": float(flows["cost_eur"].sum()),
+        "transport_tkm_per_yr": float(flows["tkm"].sum()),
+        "modal_split": _modal_split(flows),
         "land_cost_eur_per_yr": float(sol.objective - flows["cost_eur"].sum()),
         "new_land_take_ha": float(fac["new_land_ha"].sum()),
         "land_take_per_echelon_ha": fac.groupby("echelon")["new_land_ha"].sum().round(4).to_dict(),
@@ -92,6 +105,17 @@ def chain_equity(inst: Instance, flows: pd.DataFrame) -> dict:
     return {"unit": "km", "weight": "t/yr of PMD collected", "within_km": within,
             "by_programme": {"sorting": equity_figures(collect["km"].to_numpy(float),
                                                        collect["tonnes"].to_numpy(float), within)}}
+
+
+def _modal_split(flows: pd.DataFrame) -> dict:
+    """t·km per mode and their shares, transhipped tonnes, tonnes per route and per arc kind."""
+    tkm = {m: float(flows[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")}
+    total = sum(tkm.values())
+    return {"tkm": tkm, "tkm_share": {m: (v / total if total > 0 else 0.0) for m, v in tkm.items()},
+            "transhipped_t": float(flows["transhipped_t"].sum()),
+            "tonnes_by_route": {str(k): float(v) for k, v in flows.groupby("route")["tonnes"].sum().items()},
+            "tkm_by_kind_and_mode": {str(kind): {m: float(g[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")}
+                                     for kind, g in flows.groupby("kind")}}
 
 
 def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: dict) -> Path:

@@ -41,6 +41,12 @@ def _lines(frame: pd.DataFrame):  # noqa: ANN202 - GeoDataFrame
     return gpd.GeoDataFrame(frame.drop(columns=["x", "y", "x2", "y2"]), geometry=geoms, crs=CRS)
 
 
+def _polygons(frame: pd.DataFrame):  # noqa: ANN202 - GeoDataFrame
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(frame.drop(columns=["geometry"]), geometry=list(frame["geometry"]), crs=CRS)
+
+
 def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """GeoPackage columns must be plain types: booleans stay, objects become text."""
     out = frame.copy()
@@ -79,6 +85,7 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
             "allocations": _lines(tables.allocations),
             "demand": _points(tables.demand),
             "candidates": _points(tables.candidates),
+            **({"zones": _polygons(tables.zones)} if tables.zones is not None and len(tables.zones) else {}),
             **(extra_layers or {}),
         }
         if crs is not None:
@@ -108,21 +115,39 @@ def record_export_time(out_dir: Path, seconds: float) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
 
 
-def network_layer() -> dict:
-    """The strategic networks used, as a line layer for the GeoPackage (``{"networks": GeoDataFrame}``)."""
+# where each network source's data come from and under which licence (a result that carries them carries the licence)
+NETWORK_LICENCES = {
+    "etisplus": "ETISplus via Nodus, GPL-3.0 (instances/networks_etisplus/LICENSE)",
+    "split": "ETISplus via Nodus, GPL-3.0 (instances/networks_etisplus/LICENSE)",
+    "infrabel": "Infrabel open data (attribution 'Infrabel')",
+    "osm": "© OpenStreetMap contributors, ODbL 1.0",
+    "connector": "derived (straight connector)",
+    "user": "the planner's own layer",
+}
+NETWORK_SIMPLIFY_M = 10.0  # display geometry only; costs use the full tables
+
+
+def network_layer(tables=None) -> dict:  # noqa: ANN001 - NetworkTables
+    """The transport networks used, as a line layer for the GeoPackage (``{"networks": GeoDataFrame}``).
+
+    Every link with its mode, road class and number, CEMT class, rail freight category, length and the licence of its
+    source (ETISplus-derived links are GPL-3.0, OpenStreetMap-derived ones ODbL 1.0: see ``instances/README.md``);
+    geometry simplified to 10 m for display.
+    """
     import geopandas as gpd
     import shapely
 
-    from optimizer.geo.network_tables import load_strategic_networks
+    if tables is None:
+        from optimizer.geo.network_tables import load_network_tables
 
-    nets = load_strategic_networks()
-    nodes = nets.nodes.set_index("node_id")
-    links = nets.links
-    a = nodes.loc[links["from_node"], ["x", "y"]].to_numpy()
-    b = nodes.loc[links["to_node"], ["x", "y"]].to_numpy()
-    geoms = shapely.linestrings(np.stack([a, b], axis=1))
-    keep = [c for c in ("link_id", "mode", "route", "cemt_class", "freight", "length_km") if c in links]
-    return {"networks": gpd.GeoDataFrame(links[keep].reset_index(drop=True), geometry=geoms, crs=CRS)}
+        tables = load_network_tables()
+    links = tables.links
+    keep = [c for c in ("link_id", "mode", "road_class", "road_ref", "cemt_class", "freight_cat", "line", "length_km",
+                        "source") if c in links]
+    frame = pd.DataFrame(links[keep]).reset_index(drop=True)
+    frame["licence"] = frame["source"].map(NETWORK_LICENCES).fillna("see instances/README.md")
+    geoms = shapely.simplify(links.geometry.to_numpy(), NETWORK_SIMPLIFY_M)
+    return {"networks": gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)}
 
 
 def json_default(value: object) -> object:
