@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial.distance import cdist
 
 from optimizer.errors import InputError
 from optimizer.geo.access import ACCESS_COLUMNS, access_attributes
@@ -32,7 +33,7 @@ from optimizer.geo.access_rules import AccessParameters
 from optimizer.geo.network_costs import PairCosts, normalise_modes, pair_costs
 from optimizer.geo.network_tables import DEFAULT_NETWORK_DIRS, NetworkTables, load_network_tables
 from optimizer.geo.zones import ZONES_GPKG, load_seaport_areas, zone_facility_points
-from optimizer.model.arcs import SparseArcs, nearest_dense
+from optimizer.model.arcs import BLOCK_ENTRIES, SparseArcs
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -173,9 +174,14 @@ class ArcCosts:
         spread = np.flatnonzero(self.intrazonal_km[i] > 0)  # point demand (r = 0) adds nothing
         if len(spread):
             k = i[spread]
-            d = np.hypot(self.demand_xy[k, None, 0] - self.site_xy[None, :, 0],
-                         self.demand_xy[k, None, 1] - self.site_xy[None, :, 1]) / 1000.0
-            base[spread] += self.road_rate * intrazonal_extra_km(d, self.intrazonal_km[k, None], self.circuity)
+            d = cdist(self.demand_xy[k], self.site_xy)  # metres; then in place: c·rate·(sqrt(d² + r²) − d)
+            d /= 1000.0
+            extra = d * d
+            extra += (self.intrazonal_km[k] ** 2)[:, None]
+            np.sqrt(extra, out=extra)
+            extra -= d
+            extra *= self.road_rate * self.circuity
+            base[spread] += extra
         return base
 
     def split(self, i: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -271,6 +277,7 @@ class NetworkArcSource:
     client_group: np.ndarray
     option_site: np.ndarray
     option_group: np.ndarray
+    _sorted: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __call__(self, clients: np.ndarray) -> np.ndarray:
         clients = np.asarray(clients, dtype=np.int64)
@@ -283,6 +290,37 @@ class NetworkArcSource:
         out[self.client_group[clients][:, None] != self.option_group[None, :]] = np.inf
         return out
 
+    def sorted_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every client's options in order of cost and those costs (computed once, block by block, then reused by
+        every round of the certificate: the rounds only read the first k of each row)."""
+        if self._sorted is None:
+            n, m = len(self.client_muni), len(self.option_site)
+            order = np.empty((n, m), dtype=np.int16 if m < 2**15 else np.int32)
+            cost = np.empty((n, m))
+            step = max(1, BLOCK_ENTRIES // max(m, 1))
+            for lo in range(0, n, step):
+                rows = np.arange(lo, min(n, lo + step))
+                block = self(rows)
+                o = np.argsort(block, axis=1, kind="stable")
+                order[rows], cost[rows] = o, np.take_along_axis(block, o, axis=1)
+            self._sorted = (order, cost)
+        return self._sorted
+
     def nearest(self, k: np.ndarray | int) -> SparseArcs:
-        """The k cheapest allowed arcs per client (dense rows, blockwise) and the cheapest left out."""
-        return nearest_dense(self, len(self.client_muni), len(self.option_site), k)
+        """The ``k[i]`` cheapest allowed arcs per client and the cheapest one left out (from the sorted rows)."""
+        order, cost = self.sorted_rows()
+        n, m = cost.shape
+        k = np.minimum(np.broadcast_to(np.asarray(k, dtype=np.int64), (n,)), m)
+        keep = (np.arange(m)[None, :] < k[:, None]) & np.isfinite(cost)
+        ci, rank = np.nonzero(keep)
+        beyond = np.where(k < m, cost[np.arange(n), np.minimum(k, m - 1)], np.inf)
+        return SparseArcs(ci.astype(np.int64), order[ci, rank].astype(np.int64), cost[ci, rank], beyond)
+
+    def rank_of_open(self, clients: np.ndarray, open_options: np.ndarray) -> np.ndarray:
+        """Per client, how many allowed options cost no more than its cheapest open one (``k`` that reaches it)."""
+        order, cost = self.sorted_rows()
+        clients = np.asarray(clients, dtype=np.int64)
+        is_open = np.asarray(open_options, dtype=bool)[: cost.shape[1]][order[clients]]
+        first = np.argmax(is_open, axis=1)
+        best = np.where(is_open.any(axis=1), cost[clients, first], np.inf)
+        return (cost[clients] <= best[:, None]).sum(axis=1)

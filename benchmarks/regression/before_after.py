@@ -1,0 +1,157 @@
+"""What changed with real zones and networks (issue 12): every named instance before and after, side by side.
+
+Two steps. ``collect`` solves every named instance with the code on ``sys.path`` (in process through the CLI, as
+``benchmarks/regression/record.py`` does) and keeps, per instance, the objective, transport (t·km, EUR), land take,
+the modal split (when the code reports one) and the facilities with their municipality and point. Run it once with the
+code before the change and once after::
+
+    PYTHONPATH=/path/to/old/checkout python benchmarks/regression/before_after.py collect --out before.json
+    python benchmarks/regression/before_after.py collect --out after.json
+    python benchmarks/regression/before_after.py table before.json after.json     # Markdown for docs/geography.md
+
+``table`` reports per instance: the objective and transport before and after (and the change), the facilities that
+moved to another municipality (after-facilities in a municipality where the programme had none before), the median
+shift of a facility (km from each new facility point to the nearest old one of its programme) and the modal split of
+the t·km after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(HERE.parents[1]))  # the checkout this script lives in, unless another is given
+
+
+def collect(names: list[str] | None) -> dict:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import optimizer
+    from optimizer.cli import app
+    from optimizer.data.instance import list_instances
+
+    cases = {}
+    for row in list_instances():
+        name = row["name"]
+        if names and name not in names:
+            continue
+        t0 = time.perf_counter()
+        print(f"{name} …", end=" ", flush=True, file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="before-after-") as tmp:
+            out = Path(tmp) / name
+            res = CliRunner().invoke(app, ["solve", name, "--out", str(out), "--quiet"])
+            if res.exit_code != 0:
+                cases[name] = {"status": f"exit {res.exit_code}: {(res.stderr or res.output).strip()[-300:]}"}
+                print(cases[name]["status"], file=sys.stderr)
+                continue
+            s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+            fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str, "nis": str})
+            chain = "objective_eur_per_yr" in s
+            if chain:
+                flows = pd.read_csv(out / "flows.csv")
+                tkm = float((flows["tonnes"] * flows["km"]).sum())
+                case = {"status": s["status"], "gap": s.get("gap"), "objective": s["objective_eur_per_yr"],
+                        "transport_eur": s["transport_eur_per_yr"], "transport_tkm": tkm,
+                        "land_take_ha": s["new_land_take_ha"], "modal_split": s.get("modal_split"),
+                        "facilities": [{"programme": r.echelon, "site_id": r.site_id, "existing": bool(r.existing),
+                                        "x": float(r.x), "y": float(r.y), "nis": _nis(r.site_id)}
+                                       for r in fac.itertuples()]}
+            else:
+                case = {"status": s["status"], "gap": s.get("gap"), "objective": s["objective"]["total"],
+                        "transport_eur": s.get("transport_eur_per_yr"), "transport_tkm": s["transport_tkm_per_yr"],
+                        "unit": s["objective"]["unit"], "land_take_ha": s["land_take_ha"],
+                        "modal_split": s.get("modal_split"),
+                        "facilities": [{"programme": r.programme, "site_id": r.site_id, "nis": str(r.nis),
+                                        "x": float(r.x), "y": float(r.y), "size": str(r.size)}
+                                       for r in fac.itertuples()]}
+        case["seconds"] = round(time.perf_counter() - t0, 2)
+        cases[name] = case
+        print(f"{case['status']}, {case['objective']:,.0f}, {case['seconds']} s", file=sys.stderr)
+    return {"code": str(Path(optimizer.__file__).parents[1]), "recorded": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                       time.gmtime()),
+            "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()), "cases": cases}
+
+
+def _nis(site_id: str) -> str:
+    """Municipality of a chain site id (EZ-<nis>, Z<nis>-k, AGG-<nis>; PORT-* stays itself)."""
+    sid = str(site_id).split(":")[-1]
+    for prefix in ("EZ-", "AGG-", "RES-", "GF-"):
+        if sid.startswith(prefix):
+            return sid[len(prefix):]
+    if sid.startswith("Z") and "-" in sid:
+        return sid[1:].split("-")[0]
+    return sid
+
+
+def table(before: dict, after: dict) -> str:
+    import numpy as np
+
+    lines = [
+        "| instance | objective before → after | Δ | transport t·km/yr before → after | Δ | moved to another "
+        "municipality | median shift (km) | t·km road / water / rail after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, a in after["cases"].items():
+        b = before["cases"].get(name)
+        if b is None or "objective" not in b or "objective" not in a:
+            status = a.get("status") if b is None else (b.get("status"), a.get("status"))
+            lines.append(f"| `{name}` | {status} | | | | | | |")
+            continue
+        moved, total, shift = 0, 0, []
+        for prog in sorted({f["programme"] for f in a["facilities"]}):
+            old = [f for f in b["facilities"] if f["programme"] == prog and not f.get("existing")]
+            new = [f for f in a["facilities"] if f["programme"] == prog and not f.get("existing")]
+            old_nis = [f["nis"] for f in old]
+            for f in new:
+                total += 1
+                if f["nis"] in old_nis:
+                    old_nis.remove(f["nis"])
+                else:
+                    moved += 1
+                if old:
+                    shift.append(min(np.hypot(f["x"] - o["x"], f["y"] - o["y"]) for o in old) / 1000.0)
+        split = a.get("modal_split") or {}
+        tkm = split.get("tkm", {})
+        share = " / ".join(f"{100 * tkm.get(m, 0.0) / max(sum(tkm.values()), 1e-9):.1f} %"
+                           for m in ("road", "water", "rail")) if tkm else ""
+        opt = "" if a.get("status") == "optimal" else f" ({a.get('status')}, gap {100 * (a.get('gap') or 0):.2f} %)"
+        lines.append(
+            f"| `{name}` | {b['objective']:,.0f} → {a['objective']:,.0f}{opt} | {_pct(b['objective'], a['objective'])} | "
+            f"{b['transport_tkm']:,.0f} → {a['transport_tkm']:,.0f} | {_pct(b['transport_tkm'], a['transport_tkm'])} | "
+            f"{moved} of {total} | {np.median(shift) if shift else float('nan'):.1f} | {share} |")
+    return "\n".join(lines)
+
+
+def _pct(a: float, b: float) -> str:
+    return f"{100 * (b - a) / a:+.1f} %" if a else ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect", help="solve every named instance with the code on sys.path")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--only", nargs="*")
+    t = sub.add_parser("table", help="Markdown table of two collections")
+    t.add_argument("before", type=Path)
+    t.add_argument("after", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "collect":
+        doc = collect(args.only)
+        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(table(json.loads(args.before.read_text()), json.loads(args.after.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
