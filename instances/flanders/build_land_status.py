@@ -117,6 +117,7 @@ def main() -> None:
     # the extra rows alone, to add to the candidate zones (instances list them after zones.gpkg)
     reserve[reserve["reserve"]].to_csv(HERE / "reserve_land.csv", index=False)
     green[green["greenfield"]].to_csv(HERE / "greenfield_land.csv", index=False)
+    available[available["greenfield"]].to_csv(HERE / "greenfield_available.csv", index=False)
     print(f"candidates_available.csv: {available_share(candidates, _assumption('available_business_land_ha')):.4f} "
           f"of the free land available, {int(available['greenfield'].sum())} greenfield rows")
     print(f"candidates_reserve.csv: {int(reserve['reserve'].sum())} reserve rows; "

@@ -244,17 +244,20 @@ def _land_checks(sp: SitingProblem) -> list[str]:
     reasons = []
     per_region_need = options.groupby(["programme", "region"])["area_m2"].min()
     need_by_region: dict[str, float] = {}
+    progs_by_region: dict[str, list[str]] = {}
     for prog in sp.instance.programmes:
         per = prog.per_region if prog.per_region is not None else prog.total_count
         if per is None or prog.id not in per_region_need.index.get_level_values(0):
             continue
         for region, area in per_region_need.loc[prog.id].items():
             need_by_region[region] = need_by_region.get(region, 0.0) + per * float(area)
+            progs_by_region.setdefault(region, []).append(prog.id)
     sites_of = options.groupby("region")["site"].unique()
     for region, need in need_by_region.items():
         free = float(np.sum(p.site_free_m2[sites_of[region]]))
         if need > free + 1e-6:
-            reasons.append(f"region '{region}': the programmes need at least {need / M2_PER_HA:.2f} ha but its eligible "
+            reasons.append(f"region '{region}' ({', '.join(progs_by_region.get(region, []))}): the programmes need at "
+                           f"least {need / M2_PER_HA:.2f} ha but its eligible "
                            f"sites have {free / M2_PER_HA:.2f} ha of free land; try --set size_variant=poster or add sites")
     land_need = options.groupby("site")["area_m2"].min()
     free = p.site_free_m2[land_need.index.to_numpy()]

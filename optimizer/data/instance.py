@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optimizer.data.programmes import MODELS, Assumption, Programme, load_assumptions, load_programme
@@ -432,7 +433,10 @@ def _read_candidates(spec: object, path: Path, demand: pd.DataFrame, assumptions
     for k, one in enumerate(specs):
         role = "candidates" if len(specs) == 1 else f"candidates[{k}]"
         raw, where = read_table(one, path.parent, path, role)
-        parts.append((validate_candidates(raw, where, demand, assumptions), where))
+        part = validate_candidates(raw, where, demand, assumptions)
+        if isinstance(one, dict) and "available_land_ha" in one:
+            part = _available_share_of_free_land(part, str(one["available_land_ha"]), assumptions, path, role)
+        parts.append((part, where))
         files["candidates" if k == 0 else f"candidates.{k}"] = where
     frame = pd.concat([p for p, _ in parts], ignore_index=True)
     seen: dict[str, Path] = {}
@@ -447,6 +451,29 @@ def _read_candidates(spec: object, path: Path, demand: pd.DataFrame, assumptions
         if flag in frame.columns:
             frame[flag] = frame[flag].fillna(False).astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
     return frame, files
+
+
+def _available_share_of_free_land(frame: pd.DataFrame, name: str, assumptions: dict, path: Path, role: str
+                                  ) -> pd.DataFrame:
+    """``available_land_ha = "<assumption>"`` on a candidate table: its free land scaled so that the economic zones
+    hold the assumption's hectares in all (the land on the market, S7b; the same rule as
+    ``instances/flanders/build_land_status.py``); seaport land (from ``seaport_free_share``) is kept. The mapped
+    figure stays in ``mapped_free_ha``."""
+    if name not in assumptions:
+        raise InputError(unknown_message(name, assumptions).replace("parameter", "assumption"), file=path,
+                         field=f"tables.{role}.available_land_ha")
+    seaport = frame["free_from_assumption"].to_numpy(bool).copy() if "free_from_assumption" in frame else \
+        np.zeros(len(frame), dtype=bool)
+    if "free_basis" in frame:
+        seaport |= frame["free_basis"].astype(str).eq("seaport_free_share").to_numpy()
+    seaport |= frame["zone_type"].astype(str).eq("seaport").to_numpy()
+    free = frame["free_ha"].to_numpy(float)
+    total = float(free[~seaport].sum())
+    share = min(1.0, float(assumptions[name].value) / total) if total > 0 else 1.0
+    out = frame.copy()
+    out["mapped_free_ha"] = free
+    out.loc[~seaport, "free_ha"] = free[~seaport] * share
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
