@@ -194,10 +194,20 @@ def test_a_clone_without_shared_validates_every_instance_and_solves_s2(tmp_path)
             (clone / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, clone / f)
     assert not (tmp_path / "shared").exists() and (clone / "instances" / "flanders" / "zones" / "zones.gpkg").is_file()
-    names = [p.stem for p in sorted((clone / "instances").glob("*.toml"))]
-    for name in names:
-        proc = siting("validate", name, cwd=clone)
-        assert proc.returncode == 0, (name, proc.stderr)
+    # every named instance loads in the clone, and its geography (zones, networks, facility points) is built
+    check = ("import optimizer, sys\n"
+             "from optimizer.data.instance import list_instances, load_instance\n"
+             "from optimizer.model.geography import instance_geography, site_geography\n"
+             "assert optimizer.__file__.startswith(sys.argv[1]), optimizer.__file__\n"
+             "for row in list_instances():\n"
+             "    inst = load_instance(row['name'])\n"
+             "    site_geography(inst, instance_geography(inst))\n"
+             "    print(row['name'])\n")
+    proc = subprocess.run([sys.executable, "-c", check, str(clone)], capture_output=True, text=True, cwd=clone,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.stem for p in (clone / "instances").glob("*.toml")}
+    assert set(proc.stdout.split()) == names and len(names) >= 24
     proc = siting("solve", "s2-sorteercentra", "--out", str(tmp_path / "r"), "-q", cwd=clone)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r" / "result.gpkg").is_file()
