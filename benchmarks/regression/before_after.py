@@ -101,9 +101,14 @@ def table(before: dict, after: dict) -> str:
     ]
     for name, a in after["cases"].items():
         b = before["cases"].get(name)
-        if b is None or "objective" not in b or "objective" not in a:
-            status = a.get("status") if b is None else (b.get("status"), a.get("status"))
-            lines.append(f"| `{name}` | {status} | | | | | | |")
+        if b is None:
+            what = f"{a['objective']:,.0f} ({a['status']})" if "objective" in a else a["status"].split(":")[0]
+            lines.append(f"| `{name}` | not in the before run → {what} | | | | | | |")
+            continue
+        if "objective" not in a or "objective" not in b:
+            left = f"{b['objective']:,.0f}" if "objective" in b else b["status"].split(":")[0]
+            right = f"{a['objective']:,.0f}" if "objective" in a else "infeasible (" + a["status"].split(":")[0] + ")"
+            lines.append(f"| `{name}` | {left} → {right} | | | | | | |")
             continue
         moved, total, shift = 0, 0, []
         for prog in sorted({f["programme"] for f in a["facilities"]}):
