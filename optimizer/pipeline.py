@@ -4,12 +4,11 @@
 and sweeps. Each stage reports to an optional ``progress`` callback so the CLI can show it; nothing is written
 until the verifier has passed. Matrix instances (:func:`run_matrix`) and plastics-chain instances
 (:func:`run_chain`) take the same stages with their own model, verifier and summary (one schema for all three is
-the next step, issue 14).
+the next step, issue 14); so do multi-period instances of either kind (:func:`run_periods`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -202,10 +201,10 @@ def run_matrix(
     import numpy as np
     import pandas as pd
 
-    from optimizer.atomic import atomic_directory
-    from optimizer.data.matrix_files import load_matrix_instance
+    from optimizer.atomic import atomic_directory, result_marker
+    from optimizer.data.matrix_files import load_matrix_instance, matrix_files_read
     from optimizer.model.plan import matrix_groups
-    from optimizer.output.export import json_default
+    from optimizer.output.export import strict_dumps
     from optimizer.output.matrix_models import matrix_model_tables
     from optimizer.output.tables import versions
 
@@ -225,12 +224,10 @@ def run_matrix(
     whole, reports = verify_models(problem, models)
     whole.raise_if_failed()
     report = reports[0]
-    files = sorted(Path(path).rglob("*")) if Path(path).is_dir() else [Path(path)]
     digest = hashlib.sha256()
-    for f in files:
-        if f.is_file():
-            digest.update(f.name.encode())
-            digest.update(f.read_bytes())
+    for f in matrix_files_read(path):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
     used = np.flatnonzero(solution.arc_share > 1e-9)
     assignments = pd.DataFrame(
         {
@@ -243,7 +240,10 @@ def run_matrix(
     facilities = pd.DataFrame({"facility": problem.option_ids, "open": solution.open_options})
     clients, equity, model = matrix_model_tables(problem, part, report)
     summary = {
+        **result_marker(),
+        "kind": "matrix",
         "instance": problem.name,
+        "instance_path": str(Path(path).resolve()),
         "instance_hash": digest.hexdigest(),
         "status": solution.status,
         "optimal": solution.status == Status.OPTIMAL,
@@ -267,7 +267,7 @@ def run_matrix(
             facilities.to_csv(tmp / "facilities.csv", index=False)
             assignments.to_csv(tmp / "assignments.csv", index=False)
             clients.to_csv(tmp / "clients.csv", index=False)
-            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n")
+            (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
         summary["out_dir"] = str(out_dir)
     return summary
 
@@ -275,11 +275,9 @@ def run_matrix(
 def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
               time_limit_s: float | None = None) -> dict:
     """Load, compile, solve, verify and (optionally) export a chain instance (S2b, S5, S8); returns the summary."""
-    from optimizer.check.chain import verify_chain
+    from optimizer.check.chain import chain_routes, verify_chain
     from optimizer.model.chain_compile import compile_chain
     from optimizer.output.chain import chain_summary, chain_tables, write_chain
-    import numpy as np
-
     from optimizer.solver.chain import solve_chain
 
     inst = load_instance(name_or_path, overrides or {})
@@ -294,21 +292,79 @@ def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None,
                                f"{p.new_count[1, 1]:g} new mechanical and {p.new_count[2, 1]:g} new chemical plants"])
     if not sol.status.has_solution:
         raise NoSolutionError(f"no feasible chain solution within {limit:g} s (status {sol.status})")
-    used = np.flatnonzero(sol.flow_t > 1e-6)
-    split = np.full((cc.problem.n_arcs, 4), np.nan)
-    split[used] = cc.arc_split(used)
-    modes = [()] * cc.problem.n_arcs
-    for k, m in zip(used, cc.modes_of(used)):
-        modes[k] = m
-    a = inst.assumptions
-    rates = {"road": float(a["cost_road_eur_per_tkm"].value), "water": float(a["cost_water_eur_per_tkm"].value),
-             "rail": float(a["cost_rail_eur_per_tkm"].value), "transhipment": float(a["transhipment_eur_per_t"].value)}
-    violations = verify_chain(cc.problem, sol, cc.coords, routes={"split": split, "rates": rates, "modes": modes})
+    routes = chain_routes(cc, inst, sol.flow_t)
+    violations = verify_chain(cc.problem, sol, cc.coords, routes=routes)
     if violations:
         raise VerificationError(violations)
-    fac, flows = chain_tables(cc, sol, split)
+    fac, flows = chain_tables(cc, sol, routes["split"])
     summary = chain_summary(inst, cc, sol, fac, flows)
     if out_dir is not None:
         write_chain(Path(out_dir), fac, flows, summary)
+        summary["out_dir"] = str(out_dir)
+    return summary
+
+
+def run_periods(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
+                time_limit_s: float | None = None, mip_gap: float | None = None, threads: int | None = None,
+                progress: Progress = _noop) -> dict:
+    """Load, compile, solve, verify every period and (optionally) export a multi-period instance (a manifest with
+    ``[periods]``: named programmes or the plastics chain, docs/periods.md); returns the summary."""
+    from optimizer.check.periods import verify_chain_periods, verify_siting_periods
+    from optimizer.model.periods_compile import compile_chain_periods, compile_siting_periods
+    from optimizer.output import periods as out
+    from optimizer.solver.periods import solve_periods
+
+    t0 = time.perf_counter()
+    progress("loading instance")
+    inst = load_instance(name_or_path, overrides or {})
+    params = inst.parameters
+    options = SolveOptions(time_limit_s=float(params["time_limit_s"]) if time_limit_s is None else time_limit_s,
+                           mip_gap=float(params["mip_gap"]) if mip_gap is None else mip_gap,
+                           threads=(int(params["threads"]) or None) if threads is None else threads)
+    chain = any(p.kind == "chain" for p in inst.programmes)
+    progress("model arrays per period")
+    compiled = compile_chain_periods(inst) if chain else compile_siting_periods(inst)
+    t_compile = time.perf_counter() - t0
+    if not chain:
+        reasons = [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                   for r in presolve_checks(sp)]
+        if reasons:
+            raise InfeasibleError(reasons)
+    progress(f"solving {compiled.mp.n_periods} periods × {compiled.mp.n_options} options")
+    sol = solve_periods(compiled.mp, options)
+    sol.timings_s = {"compile": t_compile, **sol.timings_s}
+    if sol.status == Status.INFEASIBLE:
+        reasons = [] if chain else [f"{label}: {r}" for label, sp in zip(compiled.mp.labels, compiled.periods)
+                                    for r in explain_infeasible(sp) if not r.startswith("the rules cannot all hold")]
+        raise InfeasibleError(reasons or [
+            f"{inst.name}: HiGHS proved the periods infeasible, and no period's rules conflict in its LP relaxation: "
+            "whole facilities do not fit the land of some period, or the reserve-land and existing facilities' "
+            "windows cannot hold in sequence; relax the timeline's assumptions (docs/periods.md) and compare"])
+    if not sol.status.has_solution:
+        raise NoSolutionError(f"no feasible solution within the time limit of {options.time_limit_s:g} s; raise "
+                              "--time-limit")
+    progress("verifying every period")
+    t = time.perf_counter()
+    if chain:
+        report = verify_chain_periods(compiled, sol)
+    else:
+        per, combined, transitions = out.siting_period_tables(compiled, sol)
+        report = verify_siting_periods(compiled, sol, per)
+    if report.violations:
+        raise VerificationError(report.violations)
+    sol.timings_s["verify"] = time.perf_counter() - t
+    verification = {"passed": True, "per_period": True, "checks": report.checks,
+                    "objective_recomputed": report.objective}
+    if chain:
+        summary, fac, flows, transitions = out.chain_periods_summary(compiled, sol, verification)
+    else:
+        summary = out.siting_periods_summary(compiled, sol, per, transitions, verification,
+                                             {"solve_options": options.__dict__})
+    if out_dir is not None:
+        progress("writing results")
+        if chain:
+            out.write_chain_periods(Path(out_dir), fac, flows, transitions, summary, compiled.mp.labels)
+        else:
+            out.write_siting_periods(Path(out_dir), combined, per, transitions, summary, compiled.mp.labels)
         summary["out_dir"] = str(out_dir)
     return summary

@@ -31,10 +31,15 @@ SENSITIVITY_DEFAULT_RANGE = 0.25
 # Robust-site classes of the sensitivity map: chosen in at least ROBUST of the solved variants, or in fewer than RARE.
 SENSITIVITY_ROBUST_SHARE = 0.8
 SENSITIVITY_RARE_SHARE = 0.5
+# Largest size of an input number (demand, population, capacity, cost, area): HiGHS treats 1e20 as infinite and
+# works to absolute tolerances around 1e-7 to 1e-9, so values far beyond 1e12 leave no room for the products the
+# model forms (tonnes x km x EUR) and end in "verification failed" or a stalled solve; refused when read.
+MAX_MAGNITUDE = 1e12
 
 THREADS_ENV = "SITING_THREADS"
 CACHE_DIR_ENV = "SITING_CACHE_DIR"
 BENCHMARKS_DIR_ENV = "SITING_BENCHMARKS_DIR"
+DATA_ROOTS_ENV = "SITING_DATA_ROOTS"
 
 
 def solver_threads() -> int | None:
@@ -53,3 +58,14 @@ def benchmarks_dir() -> Path:
     """Folder holding the benchmark libraries: ``$SITING_BENCHMARKS_DIR`` or ``PROJECT_ROOT/../shared/benchmarks``."""
     env = os.environ.get(BENCHMARKS_DIR_ENV)
     return Path(env) if env else (PROJECT_ROOT.parent / "shared" / "benchmarks").resolve()
+
+
+def data_roots() -> list[Path]:
+    """Folders an instance's tables may be read from besides the instance's own folder: the project's
+    ``instances/`` (shipped tables, ``instances/flanders/...``) and each folder in ``$SITING_DATA_ROOTS``
+    (separated by ``os.pathsep``), e.g. a shared GIS drive."""
+    roots = [PROJECT_ROOT / "instances"]
+    for part in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep):
+        if part.strip():
+            roots.append(Path(part.strip()).expanduser().resolve())
+    return roots

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT
+from snapshot import changes, snapshot
 from typer.testing import CliRunner
 
 from optimizer.cli import app
@@ -36,7 +37,8 @@ DEMAND, CANDS = "municipalities.csv", "candidates.csv"
 # words that tell the planner what to do (or which value would be right)
 ACTION_WORDS = ("add", "remove", "rename", "map", "use", "correct", "save", "reproject", "check", "set", "give",
                 "choose", "did you mean", "known", "must", "expected", "only seaports", "name the", "a table is",
-                "takes key=value", "see `siting list`", "replace", "fill", "make", "raise", "try", "allowed")
+                "takes key=value", "see `siting list`", "replace", "fill", "make", "raise", "try", "allowed",
+                "copy", "write")
 
 Mutation = Callable[[Path], None]
 
@@ -53,6 +55,7 @@ class Case:
     text: str = ""  # a phrase the message must contain
     args: list[str] = field(default_factory=list)  # extra CLI arguments
     target: str = MANIFEST  # what to solve, relative to the case folder
+    absent: str = ""  # text the message must not contain (the content of a file it should never have read)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -189,6 +192,46 @@ def matrix(file: str, old: str | None = None, new: str | None = None, raw: bytes
     return go
 
 
+def both(*mutations: Mutation) -> Mutation:
+    def go(root: Path) -> None:
+        for m in mutations:
+            m(root)
+
+    return go
+
+
+def blank_lines(name: str, after_header: int = 2) -> Mutation:
+    """Insert blank lines after the header of a CSV file (row numbers must still be the lines an editor shows)."""
+
+    def go(root: Path) -> None:
+        path = root / name
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join([lines[0], *[""] * after_header, *lines[1:]]) + "\n", encoding="utf-8")
+
+    return go
+
+
+def outside_table(how: str) -> Mutation:
+    """A candidates table outside the instance's folder: by '..', by a symbolic link, by an absolute path."""
+
+    def go(root: Path) -> None:
+        outside = root.parent / "outside"
+        outside.mkdir(exist_ok=True)
+        shutil.copy(root / CANDS, outside / CANDS)
+        if how == "dotdot":
+            manifest('"candidates.csv"', '"../outside/candidates.csv"')(root)
+        elif how == "symlink":
+            (root / "linked.csv").symlink_to(outside / CANDS)
+            manifest('"candidates.csv"', '"linked.csv"')(root)
+        else:
+            manifest('"candidates.csv"', f'"{(outside / CANDS).as_posix()}"')(root)
+
+    return go
+
+
+LATIN1_MANIFEST = (BASE / MANIFEST).read_text(encoding="utf-8").replace("Oostende + Veurne", "Oostende + Veurne café")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The corpus
 # ---------------------------------------------------------------------------------------------------------------
@@ -229,7 +272,7 @@ CASES = [
     Case("set-bad-bool", nothing, "--set", "single_source", None, "expected a bool", ["--set", "single_source=maybe"]),
     Case("set-unknown-assumption", nothing, "--set", "assumption.nope", None, "unknown assumption",
          ["--set", "assumption.nope=1"]),
-    Case("set-unknown-size-variant", nothing, "materialenbank.toml", "variants", None, "no size variant",
+    Case("set-unknown-size-variant", nothing, "--set", "size_variant", None, "no programme of this instance",
          ["--set", "size_variant=draft"]),
     Case("set-nan", nothing, "--set", "mip_gap", None, "expected a float", ["--set", "mip_gap=nan"]),
     Case("set-negative", nothing, "--set", "land_cost_eur_per_m2", None, "must be ≥ 0",
@@ -307,6 +350,109 @@ CASES = [
          None, None, "UTF-8", target="matrix"),
     Case("matrix-unknown-key", matrix("problem.toml", "single_source = true", "singel_source = true"),
          "problem.toml", "problem.singel_source", None, "unknown key", target="matrix"),
+    # --- issue 13, item 6: bad input that used to get through ---
+    # a dense cost row with too few fields (the missing cells used to become forbidden pairs)
+    Case("matrix-dense-row-short", matrix("costs.csv", "c1,10,40,90", "c1,10,40"), "costs.csv", None, 2,
+         "the row has 3 fields, the header 4", target="matrix"),
+    Case("demand-row-short", write(DEMAND, b"nis,name,population,x,y,arrondissement\n35002,Bredene,17000,52745.9\n"),
+         DEMAND, None, 2, "the row has 4 fields"),
+    # ids that differ only by letter case or surrounding whitespace (a zone's land used to count twice)
+    Case("cand-id-case", cell(CANDS, 4, "site_id", "ez-35002"), CANDS, "site_id", 6, "only by letter case"),
+    Case("cand-id-whitespace", cell(CANDS, 4, "site_id", " EZ-35002 "), CANDS, "site_id", 6, "duplicate id"),
+    Case("demand-id-whitespace", cell(DEMAND, 5, "nis", " 35002"), DEMAND, "nis", 7, "duplicate id"),
+    Case("demand-region-case", cell(DEMAND, 1, "arrondissement", "oostende"), DEMAND, "arrondissement", None,
+         "only by letter case"),
+    Case("matrix-id-case", matrix("demands.csv", "c2,35", "C1,35"), "demands.csv", "id", 3, "letter case",
+         target="matrix"),
+    Case("matrix-id-whitespace", matrix("demands.csv", "c2,35", " c1 ,35"), "demands.csv", "id", 3, "duplicate id",
+         target="matrix"),
+    Case("matrix-facility-id-case", matrix("facilities.csv", "centre,80", "NORTH,80"), "facilities.csv", "id", 3,
+         "letter case", target="matrix"),
+    # numbers in local formats, with a hint, in both loaders
+    Case("demand-decimal-comma", cell(DEMAND, 3, "population", "12.345,5"), DEMAND, "population", 5,
+         "decimal comma"),
+    Case("demand-thousands-space", cell(DEMAND, 2, "population", "12 345"), DEMAND, "population", 4,
+         "thousands separators"),
+    Case("cand-free-decimal-comma", cell(CANDS, 1, "free_ha", "3,5"), CANDS, "free_ha", 3, "decimal comma"),
+    Case("matrix-demand-decimal-comma", matrix("demands.csv", "c2,35", 'c2,"35,5"'), "demands.csv", "demand", 3,
+         "decimal comma", target="matrix"),
+    Case("matrix-fixed-cost-thousands", matrix("facilities.csv", "centre,80,140", 'centre,80,"1.140.000"'),
+         "facilities.csv", "fixed_cost", 3, "thousands separators", target="matrix"),
+    Case("matrix-cost-decimal-comma", matrix("costs.csv", "c1,10,40,90", 'c1,10,"40,5",90'), "costs.csv", "centre",
+         2, "decimal comma", target="matrix"),
+    # row numbers stay the lines an editor shows after blank lines
+    Case("demand-row-after-blank-lines", both(cell(DEMAND, 3, "population", "-5"), blank_lines(DEMAND)), DEMAND,
+         "population", 7, "negative"),
+    Case("cand-row-after-blank-lines", both(cell(CANDS, 1, "free_ha", "veel"), blank_lines(CANDS, 1)), CANDS,
+         "free_ha", 4, "not a number"),
+    Case("matrix-row-after-blank-lines", both(matrix("demands.csv", "c2,35", "c2,-35"),
+                                              blank_lines("matrix/demands.csv", 3)),
+         "demands.csv", "demand", 6, "negative", target="matrix"),
+    # TOML in Latin-1 (a BOM is accepted: tests/test_outputs.py)
+    Case("toml-latin1", write(MANIFEST, LATIN1_MANIFEST.encode("latin-1")), MANIFEST, None, 5, "Latin-1"),
+    Case("matrix-toml-latin1", matrix("problem.toml", raw="[problem]\nname = \"caf\xe9\"\n".encode("latin-1")),
+         "problem.toml", None, 2, "Latin-1", target="matrix"),
+    # unknown keys in every manifest section
+    Case("instance-key-unknown", manifest("title = ", "titel = "), MANIFEST, "instance.titel", None,
+         "did you mean 'title'"),
+    Case("tables-key-unknown", manifest('candidates = "candidates.csv"', 'candidates = "candidates.csv"\nzones = 1'),
+         MANIFEST, "tables.zones", None, "unknown key"),
+    Case("table-entry-key-unknown",
+         manifest('demand = "municipalities.csv"', 'demand = { path = "municipalities.csv", colums = {} }'),
+         MANIFEST, "tables.demand.colums", None, "unknown key"),
+    Case("programmes-key-unknown", manifest('place = ["materialenbank"]', 'place = ["materialenbank"]\nsize = 1'),
+         MANIFEST, "programmes.size", None, "unknown key"),
+    Case("section-not-a-table", manifest("[instance]", "generator = 5\n[instance]"), MANIFEST, "generator", None,
+         "must be a table"),
+    Case("matrix-table-entry-key-unknown",
+         matrix("problem.toml", 'costs = "costs.csv"', 'costs = { path = "costs.csv", fromat = "dense" }'),
+         "problem.toml", "tables.costs", None, "must be", target="matrix"),
+    # --set, --crs, --geoparquet on a matrix instance (no parameters, no coordinates): refused, not ignored
+    Case("matrix-set-refused", matrix("demands.csv", "c1,20", "c1,20"), "-", "--set", None,
+         "does not apply to a matrix instance", ["--set", "mip_gap=0.1"], target="matrix"),
+    Case("matrix-crs-refused", matrix("demands.csv", "c1,20", "c1,20"), "-", "--crs", None,
+         "does not apply to a matrix instance", ["--crs", "EPSG:4326"], target="matrix"),
+    Case("matrix-geoparquet-refused", matrix("demands.csv", "c1,20", "c1,20"), "-", "--geoparquet", None,
+         "does not apply to a matrix instance", ["--geoparquet"], target="matrix"),
+    # negative, NaN or infinite solver options
+    Case("time-limit-negative", nothing, "-", "--time-limit", None, "positive number", ["--time-limit", "-1"]),
+    Case("time-limit-nan", nothing, "-", "--time-limit", None, "positive number", ["--time-limit", "nan"]),
+    Case("time-limit-inf", nothing, "-", "--time-limit", None, "positive number", ["--time-limit", "inf"]),
+    Case("mip-gap-nan", nothing, "-", "--mip-gap", None, "between 0 and 1", ["--mip-gap", "nan"]),
+    Case("mip-gap-negative", nothing, "-", "--mip-gap", None, "between 0 and 1", ["--mip-gap", "-0.1"]),
+    Case("mip-gap-percent", nothing, "-", "--mip-gap", None, "0.01 = 1 %", ["--mip-gap", "5"]),
+    Case("threads-negative", nothing, "-", "--threads", None, "0 (the solver's default) or more",
+         ["--threads", "-2"]),
+    Case("matrix-time-limit-nan", matrix("demands.csv", "c1,20", "c1,20"), "-", "--time-limit", None,
+         "positive number", ["--time-limit", "nan"], target="matrix"),
+    # magnitudes the solver cannot handle reliably: refused up front with the range
+    Case("demand-population-huge", cell(DEMAND, 2, "population", "1e300"), DEMAND, "population", 4,
+         "range the solver handles reliably (|value| ≤ 1e+12)"),
+    Case("cand-free-huge", cell(CANDS, 1, "free_ha", "1e15"), CANDS, "free_ha", 3, "range the solver handles"),
+    Case("matrix-demand-huge", matrix("demands.csv", "c2,35", "c2,1e15"), "demands.csv", "demand", 3,
+         "range the solver handles", target="matrix"),
+    Case("matrix-cost-huge", matrix("costs.csv", "c1,10,40,90", "c1,10,1e200,90"), "costs.csv", "centre", 2,
+         "range the solver handles", target="matrix"),
+    Case("matrix-capacity-huge", matrix("facilities.csv", "north,60,100", "north,1e14,100"), "facilities.csv",
+         "capacity", 2, "range the solver handles", target="matrix"),
+    # --- issue 13, item 5: inputs stay inside the instance (or a data root) ---
+    Case("table-absolute-outside", manifest('"candidates.csv"', '"/etc/passwd"'), MANIFEST, "tables.candidates",
+         None, "absolute path outside the instance's folder", absent="root:x:0"),
+    Case("table-outside-copy-absolute", outside_table("absolute"), MANIFEST, "tables.candidates", None,
+         "absolute path outside"),
+    Case("table-dotdot-escape", outside_table("dotdot"), MANIFEST, "tables.candidates", None, "leaves with '..'"),
+    Case("table-symlink-escape", outside_table("symlink"), MANIFEST, "tables.candidates", None,
+         "symbolic link leading outside"),
+    Case("table-path-long-value-truncated", manifest('"candidates.csv"', '"../' + "x" * 300 + '.csv"'), MANIFEST,
+         "tables.candidates", None, "...'", absent="x" * 60),
+    Case("generator-escape", manifest('[tables]\ndemand = "municipalities.csv"\ncandidates = "candidates.csv"',
+                                      '[generator]\ndemand_points = 300\ncandidate_parcels = 10\nseed = 1\n'
+                                      'municipalities = "/etc/passwd"'),
+         MANIFEST, "generator.municipalities", None, "absolute path outside", absent="root:x:0"),
+    Case("data-root-not-a-folder", manifest("[instance]\n", '[instance]\ndata_roots = ["nowhere"]\n'), MANIFEST,
+         "instance.data_roots", None, "not a folder"),
+    Case("matrix-table-escape", matrix("problem.toml", 'demands = "demands.csv"', 'demands = "../../outside.csv"'),
+         "problem.toml", "tables.demands", None, "leaves with '..'", target="matrix"),
 ]
 
 
@@ -321,7 +467,8 @@ def _make_case(tmp_path: Path, case: Case) -> Path:
     return root
 
 
-def _check_error_line(case: Case, code: int, stderr: str, out: Path) -> None:
+def _check_error_line(case: Case, code: int, stderr: str, out: Path,
+                      before: dict | None = None) -> None:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert code == 2, f"exit {code}; stderr:\n{stderr}"
     assert "Traceback" not in stderr
@@ -336,9 +483,13 @@ def _check_error_line(case: Case, code: int, stderr: str, out: Path) -> None:
     if case.field is not None:
         assert fld == case.field, line
     assert case.text in line, line
+    assert not case.absent or case.absent not in line, f"the message quotes what it must not: {line}"
+    assert len(line) < 600, f"not a one-line message: {line}"
     assert any(w in message.lower() for w in ACTION_WORDS) or "must" in message, f"no advice in: {line}"
     assert not out.exists(), "an output folder was written"
     assert not list(out.parent.glob(f".{out.name}.tmp-*")), "a temporary output folder was left behind"
+    if before is not None:  # nothing written, nothing deleted, nothing changed anywhere in the case's folders
+        assert changes(before, snapshot(out.parent)) == []
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c.id], strict=True))
@@ -347,21 +498,23 @@ def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     root = _make_case(tmp_path, case)
     monkeypatch.chdir(root)  # relative names (nope.toml, matrix) resolve in the case folder
     out = tmp_path / "out"
+    before = snapshot(tmp_path)
     result = CliRunner().invoke(app, ["solve", case.target, "--out", str(out), *case.args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
 
         tb = "".join(traceback.format_exception(result.exception))
         pytest.fail(f"uncaught exception (a traceback for the planner):\n{tb}")
-    _check_error_line(case, result.exit_code, result.stderr, out)
+    _check_error_line(case, result.exit_code, result.stderr, out, before)
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 40
+    assert len(CASES) >= 80
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-SUBPROCESS_CASES = ["demand-negative", "gis-no-crs", "set-unknown-parameter", "matrix-negative-demand"]
+SUBPROCESS_CASES = ["demand-negative", "gis-no-crs", "set-unknown-parameter", "matrix-negative-demand",
+                    "table-symlink-escape"]
 
 
 @pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
@@ -370,9 +523,10 @@ def test_subprocess_end_to_end(case_id: str, tmp_path: Path) -> None:
     case = next(c for c in CASES if c.id == case_id)
     root = _make_case(tmp_path, case)
     out = tmp_path / "out"
+    before = snapshot(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", case.target, "--out", str(out), *case.args],
                           capture_output=True, text=True, cwd=root, timeout=300, check=False)
-    _check_error_line(case, proc.returncode, proc.stderr, out)
+    _check_error_line(case, proc.returncode, proc.stderr, out, before)
 
 
 @pytest.mark.parametrize("kind", ["polygons", "points"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.check.chain import brute_force_chain, verify_chain
@@ -70,6 +71,59 @@ def tiny_chain(seed: int) -> tuple[ChainProblem, dict]:
     coords = {"clients": cxy, "facilities": fxy, "gateways": gxy, "fac_water": fwater,
               "gw_water": np.array([True]), "intrazonal_km": intrazonal}
     return p, coords
+
+
+def two_streams(p: ChainProblem, ps_share: float) -> ChainProblem:
+    """The tiny chain with PS and PO apart: every sorting → mechanical arc twice (one per stream), the existing
+    chemical plant takes PS only, the new one PO only, the gateway delivers PO."""
+    takes = np.where(p.fac_echelon == 2, np.where(p.fac_existing, 0, 1), -1)
+    keep, stream = [], []
+    for k in range(p.n_arcs):
+        if p.arc_kind[k] == "collect":
+            keep.append(k), stream.append(-1)
+        elif p.arc_kind[k] == "import":
+            keep.append(k), stream.append(1)
+        elif p.fac_echelon[p.arc_to[k]] == 1:
+            keep += [k, k]
+            stream += [0, 1]
+        else:
+            keep.append(k), stream.append(int(takes[p.arc_to[k]]))
+    keep = np.array(keep)
+    return dataclasses.replace(p, arc_kind=p.arc_kind[keep], arc_from=p.arc_from[keep], arc_to=p.arc_to[keep],
+                               arc_cost_per_t=p.arc_cost_per_t[keep], arc_km=p.arc_km[keep], stream_ids=("PS", "PO"),
+                               stream_share=np.array([ps_share, 1 - ps_share]), fac_stream=takes,
+                               arc_stream=np.array(stream))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_stream_chain_matches_brute_force(seed: int) -> None:
+    """PS and PO apart: the MIP equals enumeration, and no PS reaches the PO plant (or PO the PS plant)."""
+    p, coords = tiny_chain(seed)
+    p = two_streams(p, ps_share=0.5)
+    expected = brute_force_chain(p)
+    s = solve_chain(p, time_limit_s=30, mip_gap=0.0)
+    if not np.isfinite(expected):
+        assert s.status == "infeasible"
+        return
+    assert s.status == "optimal"
+    assert s.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    assert verify_chain(p, s, coords, COSTS) == []
+    into_chem = (p.fac_echelon[p.arc_to] == 2) & (s.flow_t > 1e-9)
+    assert np.all(p.arc_streams[into_chem] == p.fac_streams[p.arc_to[into_chem]])
+
+
+def test_verifier_rejects_a_stream_in_the_wrong_plant() -> None:
+    for seed in range(6):
+        p, coords = tiny_chain(seed)
+        p = two_streams(p, ps_share=0.5)
+        s = solve_chain(p, time_limit_s=30, mip_gap=0.0)
+        if s.status == "optimal":
+            break
+    k = int(np.flatnonzero((p.fac_echelon[p.arc_to] == 2) & (s.flow_t > 1.0))[0])
+    wrong = p.arc_stream.copy()
+    wrong[k] = 1 - wrong[k]  # relabel a delivered flow as the other stream
+    v = verify_chain(dataclasses.replace(p, arc_stream=wrong), s, coords, COSTS)
+    assert any("takes" in m for m in v), v
 
 
 @pytest.fixture(scope="module")
@@ -172,22 +226,24 @@ def s2b():
 
 
 def test_existing_indaver_sites_are_fixed(s2b) -> None:
+    """The Indaver sites come from the existing-facility table (tests/test_existing.py checks the rows)."""
     fac = s2b.facilities
-    ex = fac[fac["existing"]].set_index("name")
-    # the study names the town or the port: each stands on the largest zone there (models/plastics_chain.toml)
-    nis = {n: sid[1:].split("-")[0] for n, sid in ex["site_id"].items()}
-    assert nis["Indaver Grimbergen (sorting + intermediate storage)"] == "23025"
-    assert nis["Indaver Willebroek (mechanical recycling / pre-treatment)"] == "12040"
-    assert nis["Indaver Doel (sorting)"] == nis["Indaver Kallo (sorting)"] == "46030"
-    assert (ex.loc[["Indaver Doel (sorting)", "Indaver Kallo (sorting)", "Indaver P2C Antwerpen (chemical recycling, PS)"],
-                   "seaport"] == "Antwerpen").all()
-    ex = ex.reset_index()
-    assert set(ex.groupby("echelon").size().to_dict().items()) == {(0, 3), (1, 1), (2, 1)}
+    ex = fac[fac["existing"]]
+    by_id = ex.set_index("existing_id")
+    # the study names the town or the port: each row of the table names the largest zone there (the port sites:
+    # inside the Antwerp seaport area; docs/existing-facilities.md)
+    nis = {i: sid[1:].split("-")[0] for i, sid in by_id["site_id"].items()}
+    assert nis["indaver-grimbergen"] == "23025"
+    assert nis["indaver-willebroek-pretreatment"] == nis["indaver-willebroek-sorting"] == "12040"
+    assert nis["indaver-doel"] == nis["indaver-kallo"] == "46030"
+    port = ["indaver-doel", "indaver-kallo", "indaver-p2c-antwerpen"]
+    assert (by_id.loc[port, "seaport"] == "Antwerpen").all() and by_id.loc[port, "has_seaport"].all()
+    assert set(ex.groupby("echelon").size().to_dict().items()) == {(0, 4), (1, 1), (2, 1)}  # Willebroek sorts too
     cap = ex.set_index("name")["capacity_t"]
     assert cap["Indaver Willebroek (mechanical recycling / pre-treatment)"] == 16_000  # L10706-10709
     assert cap["Indaver P2C Antwerpen (chemical recycling, PS)"] == 65_000  # L10751-10754
     p = s2b.problem
-    assert (p.new_count[0] == [14, 14]).all()  # 14 new sorting centres, L10738-10739
+    assert p.fac_existing[ex.index].all() and (p.new_count[0] == [14, 14]).all()  # 14 new, L10738-10739
 
 
 def test_new_chemical_plants_only_in_the_seaport(s2b) -> None:
@@ -205,12 +261,12 @@ def test_new_chemical_plants_only_in_the_seaport(s2b) -> None:
     assert len(new_mech) and (new_mech["type_environment"] != "seaport").all()  # 'buiten de haven'
 
 
-@pytest.mark.parametrize(("overrides", "gateways"), [
+@pytest.mark.parametrize(("overrides", "gateways"), [  # each gateway delivers PS and PO bales: two rows
     ({}, 0),
-    ({"chain_ambition": "belgium"}, 2),
-    ({"chain_ambition": "europe"}, 3),
-    ({"chain_crossborder": "true"}, 3),
-    ({"chain_ambition": "europe", "chain_crossborder": "true"}, 6),
+    ({"chain_ambition": "belgium"}, 4),
+    ({"chain_ambition": "europe"}, 6),
+    ({"chain_crossborder": "true"}, 6),
+    ({"chain_ambition": "europe", "chain_crossborder": "true"}, 12),
 ])
 def test_ambition_and_crossborder_are_parameters(overrides: dict, gateways: int) -> None:
     cc = compile_chain(load_instance("s2b-plastics-chain", overrides))
@@ -252,3 +308,44 @@ def test_chain_run_writes_a_full_run_manifest(tmp_path) -> None:
     assert (s["gap"] is None) == (s["bound"] is None)
     assert len(s["instance_hash"]) == 64 and "highspy" in s["versions"]
     assert {"build", "solve"} <= set(s["timings_s"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The chain: Indaver's sites are rows of the table, not hard-wired; PS and PO are separate streams
+# ------------------------------------------------------------------------------------------------------------
+def test_chain_takes_its_existing_sites_from_the_table(s2b) -> None:
+    fac = s2b.facilities
+    ex = fac[fac["existing"]].set_index("existing_id")
+    assert set(ex.index) == {"indaver-p2c-antwerpen", "indaver-willebroek-pretreatment", "indaver-willebroek-sorting",
+                             "indaver-grimbergen", "indaver-doel", "indaver-kallo"}
+    assert ex.loc["indaver-willebroek-sorting", "echelon"] == 0 and ex.loc["indaver-willebroek-pretreatment",
+                                                                             "echelon"] == 1
+    assert ex.loc["indaver-willebroek-pretreatment", "capacity_t"] == 16_000  # L10706-10709
+    assert ex.loc["indaver-p2c-antwerpen", "capacity_t"] == 65_000  # end state: by 2028, L10751-10754
+    assert s2b.problem.stream_ids == ("PS", "PO")
+    assert ex.loc["indaver-p2c-antwerpen", "stream"] == 0  # P2C takes PS only
+    new_chem = fac[(fac["echelon"] == 2) & ~fac["existing"]]
+    assert (new_chem["stream"] == 1).all()  # the planned plant is the PO plant
+
+
+def test_ps_never_reaches_a_po_plant(s2b) -> None:
+    p = s2b.problem
+    into_chem = p.fac_echelon[p.arc_to] == 2
+    takes = p.fac_streams[p.arc_to]
+    assert np.all(p.arc_streams[into_chem] == takes[into_chem])
+
+
+@pytest.mark.parametrize(("variant", "check"), [
+    ("initial", lambda f: f.loc["indaver-p2c-antwerpen", "capacity_t"] == 26_000),
+    ("willebroek_mechanical_only", lambda f: "indaver-willebroek-sorting" not in f.index),
+])
+def test_chain_variants_change_the_existing_sites(variant: str, check) -> None:
+    cc = compile_chain(load_instance("s2b-plastics-chain", {"size_variant": variant}))
+    assert check(cc.facilities[cc.facilities["existing"]].set_index("existing_id"))
+
+
+def test_include_existing_counts_the_table_rows(s2b) -> None:
+    cc = compile_chain(load_instance("s2b-plastics-chain", {"size_variant": "include_existing"}))
+    n_existing = int((cc.facilities["existing"] & (cc.facilities["echelon"] == 0)).sum())
+    assert cc.problem.new_count[0, 0] == 14 - n_existing
+    assert pd.Series(s2b.problem.new_count[0]).eq(14).all()

@@ -1,5 +1,8 @@
 """Crash-safe outputs: SIGKILL in the middle of writing leaves the previous result or nothing, never a corrupt one.
 
+(Replacing a result keeps the previous one as ``NAME.previous``, issue 13; ``tests/test_outputs.py`` tests that
+policy, this file what a kill at any moment leaves.)
+
 A child process runs the real pipeline with ``pyogrio.write_dataframe`` wrapped to sleep after each layer (and,
 for the swap test, ``os.replace`` wrapped to sleep after the first rename), announces each step on stdout, and is
 killed with SIGKILL at a chosen step. The target folder must then hold the previous, complete result (every
@@ -118,16 +121,18 @@ def test_kill_mid_write_without_previous_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_kill_during_swap_leaves_previous_or_nothing(previous: tuple[Path, dict]) -> None:
-    """Killed between moving the old result aside and moving the new one in: the target is absent, not corrupt."""
-    out, _ = previous
+    """Killed between moving the old result aside and moving the new one in: the target is absent or complete,
+    never corrupt, and the previous result is intact in ``result.previous`` (where a replaced result is kept)."""
+    out, summary = previous
+    before = (out / "summary.json").read_bytes()
     proc = _start(out, pause=0.0, swap=60.0)
-    seen = _kill_at(proc, "REPLACED")
-    assert any(s.startswith("REPLACED .result.old-") for s in seen), seen
+    seen = _kill_at(proc, "REPLACED result.previous")  # the current result has just moved aside
+    assert "REPLACED result.previous" in seen, seen
     if out.exists():
         _check_complete(out)
-    # the previous result is intact in the .old folder the swap made
-    olds = list(out.parent.glob(f".{out.name}.old-*"))
-    assert olds and _check_complete(olds[0])
+    kept = out.with_name("result.previous")
+    assert (kept / "summary.json").read_bytes() == before
+    assert _check_complete(kept)["objective"] == summary["objective"]
 
 
 def test_next_run_after_kills_succeeds(previous: tuple[Path, dict], tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_set_overrides_are_typed_and_checked() -> None:
         load_instance("materialenbanken", {"assumption.nope": "1"})
     with pytest.raises(InputError, match="expected a bool"):
         load_instance("materialenbanken", {"single_source": "maybe"})
-    with pytest.raises(InputError, match="no size variant"):
+    with pytest.raises(InputError, match="no programme of this instance .* has a size variant 'draft'"):
         load_instance("materialenbanken", {"size_variant": "draft"})
 
 

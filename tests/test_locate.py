@@ -117,6 +117,12 @@ def test_the_generated_instance_repeats_the_run(located: Path, tmp_path: Path) -
     assert manifest.is_file()
 
 
+def test_a_located_result_verifies_against_the_instance_inside_it(located: Path) -> None:
+    """`siting verify` finds the generated instance in OUT/instance/ (its temporary source is gone)."""
+    result = CliRunner().invoke(app, ["verify", str(located)])
+    assert result.exit_code == 0 and "verified:" in result.stdout, result.output
+
+
 def _request(layers: dict[str, Path], **changes: object) -> LocateRequest:
     demand = DemandSpec(LayerSource(layers["munis"]), "population", id="nis", name="name", area="area_km2",
                         centrumstad="centrumstad")

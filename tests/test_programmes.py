@@ -147,8 +147,9 @@ def test_unknown_size_variant_is_still_an_error(tmp_path: Path) -> None:
     from optimizer.errors import InputError
 
     path = tiny_manifest(tmp_path, ["sorteercentrum", "materialenbank"], {"size_variant": "draft"})
-    with pytest.raises(InputError, match="no size variant 'draft'"):
+    with pytest.raises(InputError, match="has a size variant 'draft'; known: final, ") as e:
         load_instance(path)
+    assert e.value.field == "parameters.size_variant"  # blamed on the manifest that gave it, not on models/
 
 
 def test_greenfield_is_penalised_reuse_first(tmp_path: Path) -> None:

@@ -31,7 +31,6 @@ if not os.environ.get("PYTHONPATH"):
 
 
 def collect(names: list[str] | None) -> dict:
-    import pandas as pd
     from typer.testing import CliRunner
 
     import optimizer
@@ -43,7 +42,7 @@ def collect(names: list[str] | None) -> dict:
         name = row["name"]
         if names and name not in names:
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         print(f"{name} …", end=" ", flush=True, file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="before-after-") as tmp:
             out = Path(tmp) / name
@@ -53,31 +52,49 @@ def collect(names: list[str] | None) -> dict:
                 print(cases[name]["status"], file=sys.stderr)
                 continue
             s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-            fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str, "nis": str})
-            chain = "objective_eur_per_yr" in s
-            if chain:
-                flows = pd.read_csv(out / "flows.csv")
-                tkm = float((flows["tonnes"] * flows["km"]).sum())
-                case = {"status": s["status"], "gap": s.get("gap"), "objective": s["objective_eur_per_yr"],
-                        "transport_eur": s["transport_eur_per_yr"], "transport_tkm": tkm,
-                        "land_take_ha": s["new_land_take_ha"], "modal_split": s.get("modal_split"),
-                        "facilities": [{"programme": r.echelon, "site_id": r.site_id, "existing": bool(r.existing),
-                                        "x": float(r.x), "y": float(r.y), "nis": _nis(r.site_id)}
-                                       for r in fac.itertuples()]}
-            else:
-                case = {"status": s["status"], "gap": s.get("gap"), "objective": s["objective"]["total"],
-                        "transport_eur": s.get("transport_eur_per_yr"), "transport_tkm": s["transport_tkm_per_yr"],
-                        "unit": s["objective"]["unit"], "land_take_ha": s["land_take_ha"],
-                        "modal_split": s.get("modal_split"),
-                        "facilities": [{"programme": r.programme, "site_id": r.site_id, "nis": str(r.nis),
-                                        "x": float(r.x), "y": float(r.y), "size": str(r.size)}
-                                       for r in fac.itertuples()]}
+            case = _case(s, out)
         case["seconds"] = round(time.perf_counter() - t0, 2)
+        case["cpu_seconds"] = round(time.process_time() - c0, 2)
+        case["load_after"] = round(os.getloadavg()[0], 2)
         cases[name] = case
         print(f"{case['status']}, {case['objective']:,.0f}, {case['seconds']} s", file=sys.stderr)
     return {"code": str(Path(optimizer.__file__).parents[1]), "recorded": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                        time.gmtime()),
             "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()), "cases": cases}
+
+
+def _case(s: dict, out: Path) -> dict:
+    """The figures of one result folder: single period (named, chain) or multi-period (``periods``,
+    ``chain_periods``: the objective over the horizon, the last period's transport and facilities)."""
+    import pandas as pd
+
+    fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str, "nis": str})
+    kind = s.get("kind", "chain" if "objective_eur_per_yr" in s else "named")
+    last = s["periods"][-1] if kind in ("periods", "chain_periods") else None
+    if last is not None and "period" in fac:
+        fac = fac[fac["period"].astype(str) == last["period"]]
+    if kind in ("chain", "chain_periods"):
+        flows = pd.read_csv(out / "flows.csv")
+        if last is not None:
+            flows = flows[flows["period"].astype(str) == last["period"]]
+        case = {"objective": s["objective"]["total"] if last is not None else s["objective_eur_per_yr"],
+                "transport_tkm": float((flows["tonnes"] * flows["km"]).sum()),
+                "land_take_ha": (last or s)["new_land_take_ha"],
+                "facilities": [{"programme": r.echelon, "site_id": r.site_id, "existing": bool(r.existing),
+                                "x": float(r.x), "y": float(r.y), "nis": _nis(r.site_id)} for r in fac.itertuples()]}
+        if "modal_split" in s or {"road_tkm", "water_tkm", "rail_tkm"} <= set(flows.columns):
+            case["modal_split"] = {"tkm": {m: float(flows[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")
+                                           if f"{m}_tkm" in flows}}
+    else:
+        case = {"objective": s["objective"]["total"], "transport_tkm": (last or s)["transport_tkm_per_yr"],
+                "unit": s["objective"]["unit"], "land_take_ha": (last or s)["land_take_ha"],
+                "modal_split": s.get("modal_split"),
+                "facilities": [{"programme": r.programme, "site_id": r.site_id, "nis": str(r.nis),
+                                "existing": str(r.size) == "existing", "x": float(r.x), "y": float(r.y),
+                                "size": str(r.size)} for r in fac.itertuples()]}
+    case.update({"status": s["status"], "gap": s.get("gap"), "kind": kind,
+                 "last_period": last["period"] if last is not None else None})
+    return case
 
 
 def _nis(site_id: str) -> str:

@@ -26,7 +26,7 @@ from optimizer.bench.baselines import (
     require_baselines,
 )
 from optimizer.bench.readers import BenchmarkCase, benchmark_set
-from optimizer.bench.report import summary_markdown, write_results
+from optimizer.bench.report import summary_markdown, write_markdown
 from optimizer.check.verify import verify_problem
 from optimizer.errors import InputError
 from optimizer.problem import LocationProblem, Solution, Status
@@ -261,10 +261,15 @@ def bench_command(set_name: str, time_limit: float, baselines: str, out: Path) -
     int
         Exit status: 0 when every result verified and matched, 1 on any mismatch.
     """
+    from optimizer.atomic import check_destination, write_output_file
+
     out = Path(out)
     csv_path = out if out.suffix == ".csv" else out / f"{set_name}.csv"
+    md_name = csv_path.with_suffix(".md").name
+    folder = check_destination(csv_path.parent, kind="files", names=[csv_path.name, md_name])  # before any solve
     frame = run_bench(set_name, time_limit_s=time_limit, baselines=parse_baselines(baselines), progress=True)
-    csv_path, md_path = write_results(frame, csv_path, title=set_name)
+    csv_path = write_output_file(folder, csv_path.name, lambda p: frame.to_csv(p, index=False))
+    md_path = write_output_file(folder, md_name, lambda p: write_markdown(frame, p, set_name))
     print(summary_markdown(frame, set_name))
     print(f"wrote {csv_path} and {md_path}")
     return 1 if frame["match"].astype(str).str.startswith("MISMATCH").any() else 0

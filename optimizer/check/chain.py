@@ -7,10 +7,15 @@ enumeration (for the tests' cross-check of the MIP).
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optimizer.model.chain import ECHELONS, ChainProblem, ChainSolution, CostModel, build_matrix
+
+if TYPE_CHECKING:
+    from optimizer.data.instance import Instance
+    from optimizer.model.chain_compile import CompiledChain
 
 TOL = 1e-6
 
@@ -31,14 +36,25 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
     y, f = np.asarray(s.open_fac, bool), np.asarray(s.flow_t, float)
     if np.any(f < -TOL):
         v.append("a negative flow")
-    inflow, outflow = np.zeros(p.n_fac), np.zeros(p.n_fac)
+    n_streams = len(p.shares)
+    inflow = np.zeros(p.n_fac)
+    in_k, out_k = np.zeros((p.n_fac, n_streams)), np.zeros((p.n_fac, n_streams))
     sent = {"collect": np.zeros(len(p.client_ids)), "import": np.zeros(len(p.gw_ids))}
+    streams, takes = p.arc_streams, p.fac_streams
     for k in range(p.n_arcs):
         if f[k] <= TOL:
             continue
         inflow[p.arc_to[k]] += f[k]
+        if streams[k] >= 0:
+            in_k[p.arc_to[k], streams[k]] += f[k]
+            if takes[p.arc_to[k]] >= 0 and takes[p.arc_to[k]] != streams[k]:
+                v.append(f"{p.fac_ids[p.arc_to[k]]} takes {p.stream_ids[takes[p.arc_to[k]]]} only, receives "
+                         f"{f[k]:.1f} t of {p.stream_ids[streams[k]]}")
+        elif p.fac_echelon[p.arc_to[k]] != 0:
+            v.append(f"unsorted PMD goes to {p.fac_ids[p.arc_to[k]]}, not to a sorting centre")
         if p.arc_kind[k] == "link":
-            outflow[p.arc_from[k]] += f[k]
+            if streams[k] >= 0:
+                out_k[p.arc_from[k], streams[k]] += f[k]
             if p.fac_echelon[p.arc_to[k]] != p.fac_echelon[p.arc_from[k]] + 1:
                 v.append(f"flow {p.fac_ids[p.arc_from[k]]}→{p.fac_ids[p.arc_to[k]]} skips or reverses an echelon")
         else:
@@ -52,10 +68,12 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
         cap = p.fac_capacity_t[j] if y[j] else 0.0
         if inflow[j] > cap + TOL * max(1.0, cap):
             v.append(f"{p.fac_ids[j]} receives {inflow[j]:.1f} t, capacity {cap:.1f} t (open: {bool(y[j])})")
-        if p.fac_echelon[j] < 2:
-            want = p.yields[p.fac_echelon[j]] * inflow[j]
-            if abs(outflow[j] - want) > TOL * max(1.0, want):
-                v.append(f"{p.fac_ids[j]} sends on {outflow[j]:.3f} t, yield says {want:.3f} t")
+        for s_ in range(n_streams if p.fac_echelon[j] < 2 else 0):
+            # sorting: a share of all it receives leaves as bales of each stream; mechanical: per stream
+            basis = p.shares[s_] * inflow[j] if p.fac_echelon[j] == 0 else in_k[j, s_]
+            want = p.yields[p.fac_echelon[j]] * basis
+            if abs(out_k[j, s_] - want) > TOL * max(1.0, want):
+                v.append(f"{p.fac_ids[j]} sends on {out_k[j, s_]:.3f} t of {p.stream_ids[s_]}, yield says {want:.3f} t")
         if p.fac_existing[j] and not y[j]:
             v.append(f"existing facility {p.fac_ids[j]} is closed")
     for e in range(3):
@@ -91,6 +109,22 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
     if np.isfinite(s.objective) and abs(total - s.objective) > 1e-6 * max(1.0, abs(total)):
         v.append(f"objective {s.objective:.4f} differs from recomputed {total:.4f}")
     return v
+
+
+def chain_routes(cc: CompiledChain, instance: Instance, flow_t: np.ndarray) -> dict:
+    """The ``routes`` argument of :func:`verify_chain` for a compiled chain's solution: km per mode and
+    transhipments of every used arc's route (from the network costs), the modes its echelon allows, and the cost
+    rates read here from the instance's named assumptions (not from the model)."""
+    used = np.flatnonzero(np.asarray(flow_t, float) > TOL)
+    split = np.full((cc.problem.n_arcs, 4), np.nan)
+    split[used] = cc.arc_split(used)
+    modes: list[tuple[str, ...]] = [()] * cc.problem.n_arcs
+    for k, m in zip(used, cc.modes_of(used)):
+        modes[k] = m
+    a = instance.assumptions
+    rates = {"road": float(a["cost_road_eur_per_tkm"].value), "water": float(a["cost_water_eur_per_tkm"].value),
+             "rail": float(a["cost_rail_eur_per_tkm"].value), "transhipment": float(a["transhipment_eur_per_t"].value)}
+    return {"split": split, "rates": rates, "modes": modes}
 
 
 def _route_violations(p: ChainProblem, f: np.ndarray, routes: dict, coords: dict | None) -> list[str]:

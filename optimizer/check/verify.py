@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.check.coverage_rules import check_coverage_rules
+from optimizer.check.existing import existing_in_result, verify_existing
 from optimizer.errors import VerificationError
 from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
 from optimizer.geo.typology import classify_instance
@@ -96,7 +97,8 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
     limit = np.where(y, problem.capacity, 0.0)
     over = np.flatnonzero(load > limit + 1e-6 * np.maximum(1.0, np.where(y, problem.capacity, 1.0)))
     for j in over[:3]:
-        violations.append(f"option {problem.option_ids[j]} carries {load[j]:.3f} over capacity {problem.capacity[j]:.3f}")
+        violations.append(f"option {problem.option_ids[j]} carries {load[j]:.3f} over capacity {limit[j]:.3f}"
+                          + ("" if y[j] else " (it is closed)"))
 
     checks.append("count rows")
     counted = problem.counts.matrix @ y.astype(float)
@@ -189,13 +191,16 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
 
 
-def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -> VerificationReport:
+def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables, *, year: int | None = None,
+                  annualise: bool = True) -> VerificationReport:
     """Check the written tables against the study's rules, re-derived from the instance (not from the model).
 
     Checks: facilities per region and programme; the size rule and the programme's plot sizes; eligibility (zone
     type and multimodal rule recomputed from the candidates' access attributes); every municipality served
     exactly once per programme with its full tonnage; assignment inside its own region where required; free land
-    per site; capacity where enforced; transport recomputed from coordinates; objective total.
+    per site; capacity where enforced; transport recomputed from coordinates; objective total. Existing
+    facilities are checked against their table (:func:`optimizer.check.existing.verify_existing`) in ``year``
+    (``None``: a single-period end state; ``annualise``: closing costs spread over years, as a single period does).
     """
     inst = sp.instance
     params = inst.parameters
@@ -210,9 +215,14 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
     types = classify_instance(inst, cands.drop(columns=[c for c in cands.columns if c.startswith("type_")]))
     checks.append("type environments re-derived from the candidates and networks")
     transport = 0.0
+    existing = fac["size"].to_numpy() == "existing"
+    counting = set(existing_in_result(inst, {p.id for p in inst.programmes}, year).query("counts_toward_rule")
+                   ["facility_id"]) if inst.existing is not None else set()
+    counts = fac["existing_id"].isin(counting).to_numpy(bool) if "existing_id" in fac else np.zeros(len(fac), bool)
+    not_counted = existing & ~counts
 
     for prog in inst.programmes:
-        f = fac[fac["programme"] == prog.id]
+        f = fac[(fac["programme"] == prog.id).to_numpy() & ~not_counted]
         a = alloc[alloc["programme"] == prog.id]
         region_col = prog.region_for(str(params["size_variant"]))
         regions = (demand[region_col].astype(str) if region_col != "flanders"
@@ -237,6 +247,8 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
                  for k, v in prog.sizes_for(str(params["size_variant"])).items()}
         city = inst.demand.assign(region=regions.to_numpy()).groupby("region")["centrumstad"].any()
         for row, region in zip(f.itertuples(), fac_region):
+            if row.size == "existing":  # where it is already: checked against its table row (verify_existing)
+                continue
             if abs(sizes.get(row.size, -1) - row.area_m2) > 1e-6:
                 violations.append(f"{prog.id} at {row.site_id}: area {row.area_m2} m² is not the {row.size} size")
             if params["size_rule"] == "programme" and prog.size_rule == "centrumstad":
@@ -277,6 +289,7 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
         if not np.allclose(tonnes.to_numpy()[whole], expected_t.to_numpy()[whole], rtol=1e-6, atol=1e-6):
             violations.append(f"{prog.id}: allocated tonnes differ from population × {per_inh} t")
         assignment = prog.assignment if params["assignment"] == "programme" else params["assignment"]
+        f = fac[fac["programme"] == prog.id]  # every facility of the programme, counted or not
         fac_by_id = f.set_index("facility_id")
         checks.append(f"{prog.id}: allocations point at listed facilities, on their sites")
         listed = a["facility_id"].isin(fac_by_id.index).to_numpy()
@@ -307,7 +320,8 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
             checks.append(f"{prog.id}: capacity")
             cap = f["area_m2"] * inst.assumption(prog.capacity_per_m2)
             load = a.groupby("facility_id")["tonnes"].sum().reindex(f["facility_id"], fill_value=0.0).to_numpy()
-            for k in np.flatnonzero(load > cap.to_numpy() * (1 + 1e-9) + 1e-6)[:3]:
+            new = (f["size"] != "existing").to_numpy()  # existing: their own capacity, in verify_existing
+            for k in np.flatnonzero(new & (load > cap.to_numpy() * (1 + 1e-9) + 1e-6))[:3]:
                 violations.append(f"{prog.id} at {f['site_id'].iloc[k]}: load {load[k]:.0f} t over capacity {cap.iloc[k]:.0f} t")
         if prog.is_coverage:
             check_coverage_rules(inst, prog, f, a, demand, regions, muni_regions, cands, tables.demand, checks,
@@ -345,9 +359,15 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables) -
     penalty = (float(inst.assumption("greenfield_penalty_eur_per_m2")) * float(fac["area_m2"].to_numpy()[green].sum())
                if green.any() and params["greenfield"] == "penalty" else 0.0)
 
+    existing_cost = 0.0
+    if inst.existing is not None:
+        more, wrong, existing_cost = verify_existing(inst, fac, alloc, year=year, annualise=annualise)
+        checks += more
+        violations += wrong
+
     checks.append("objective total")
     land = float(params["land_cost_eur_per_m2"]) * float(fac["area_m2"].sum())
-    total = transport + land + penalty
+    total = transport + land + penalty + existing_cost
     if np.isfinite(solution.objective) and abs(total - solution.objective) > 1e-6 * max(1.0, abs(total)):
         violations.append(f"objective {solution.objective:.4f} differs from recomputed {total:.4f}")
     return VerificationReport(total, checks, violations)

@@ -2,7 +2,8 @@
 
 Groups: :mod:`~optimizer.cli.instances` (list, programmes, show, validate), :mod:`~optimizer.cli.solve` (solve,
 chain), :mod:`~optimizer.cli.locate` (locate: solve on GIS layers), :mod:`~optimizer.cli.studies` (pareto, sweep,
-sensitivity), :mod:`~optimizer.cli.results` (map, report, compare) and :mod:`~optimizer.cli.bench`; the application, consoles,
+sensitivity), :mod:`~optimizer.cli.results` (map, report, compare), :mod:`~optimizer.cli.verify` (verify) and
+:mod:`~optimizer.cli.bench`; the application, consoles,
 exit codes and SIGTERM handling are in :mod:`~optimizer.cli.app`, machine-readable progress (``--progress jsonl``)
 in :mod:`~optimizer.cli.progress`. Heavy libraries are imported inside the commands that use them, so ``siting
 --help`` stays fast.
@@ -14,7 +15,7 @@ Exit codes: 0 solved (optimal, or feasible with its proven gap when the time lim
 
 from __future__ import annotations
 
-from optimizer.cli import bench, instances, locate, results, solve, studies
+from optimizer.cli import bench, instances, locate, results, solve, studies, verify
 from optimizer.cli.app import app
 
 # registered here, in the order `siting --help` lists them
@@ -30,6 +31,7 @@ app.command()(studies.sensitivity)
 app.command("map")(results.map_cmd)
 app.command()(results.report)
 app.command()(results.compare)
+app.command()(verify.verify)
 app.command()(solve.chain)
 app.command()(bench.bench)
 

@@ -94,7 +94,7 @@ def gap_text(gap: float | None, digits: int = 3) -> str:
 def print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
     """Report the files a command wrote: JSON for scripts, one line for people, nothing when quiet."""
     if as_json:
-        print(json.dumps({k: str(v) for k, v in written.items()}))
+        print_json({k: str(v) for k, v in written.items()})
     elif not quiet:
         out.print("written " + ", ".join(str(p) for p in written.values()), markup=False)
 
@@ -106,3 +106,41 @@ def print_tensions(flags: list[dict]) -> None:
     for line in tension_lines(flags):
         out.print("[yellow]flag[/yellow]: ", end="")
         out.print(line, markup=False, highlight=False)
+
+
+def strict(value: Any) -> Any:
+    """``value`` as strict JSON data: non-finite floats become ``null`` (JSON has no NaN or Infinity), numpy
+    scalars plain numbers, anything else unknown its text."""
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return strict(value.item())
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as strict JSON on stdout (the only thing a ``--json`` command prints there)."""
+    print(json.dumps(strict(value), indent=2, allow_nan=False))
+
+
+def check_solver_options(time_limit: float | None, mip_gap: float | None, threads: int | None) -> None:
+    """``--time-limit``, ``--mip-gap`` and ``--threads`` before any work: finite, in range, else one line (exit 2)."""
+    from optimizer.errors import InputError
+
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise InputError(f"must be a positive number of seconds, got {time_limit!r}",
+                         field="--time-limit")
+    if mip_gap is not None and not (math.isfinite(mip_gap) and 0 <= mip_gap <= 1):
+        raise InputError(f"must be a relative gap between 0 and 1 (0.01 = 1 %), got {mip_gap!r}",
+                         field="--mip-gap")
+    if threads is not None and threads < 0:
+        raise InputError(f"must be 0 (the solver's default) or more, got {threads!r}",
+                         field="--threads")

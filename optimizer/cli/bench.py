@@ -19,5 +19,19 @@ def bench(
 ) -> None:
     """Solve a public benchmark set and compare with the published optima (and baselines)."""
     from optimizer.bench.harness import bench_command
+    from optimizer.bench.readers import benchmark_sets
+    from optimizer.cli.app import check_solver_options
+    from optimizer.errors import InputError
+    from optimizer.settings import BENCHMARKS_DIR_ENV, benchmarks_dir
+
+    check_solver_options(time_limit, None, None)
+    sets = benchmark_sets()
+    if not sets:
+        raise InputError(f"no benchmark data in {benchmarks_dir()}: put the benchmark libraries there (one folder per "
+                         f"library with its SOURCE.txt and INDEX.txt, see benchmarks/README.md) or set "
+                         f"${BENCHMARKS_DIR_ENV} to their folder", file=benchmarks_dir(), field=BENCHMARKS_DIR_ENV)
+    unknown = [part for part in set_name.split("+") if part not in sets]
+    if unknown:
+        raise InputError(f"unknown benchmark set {unknown[0]!r}; known: {', '.join(sorted(sets))}", field="SET")
 
     raise typer.Exit(bench_command(set_name, time_limit, baselines, out))

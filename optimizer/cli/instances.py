@@ -60,7 +60,7 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
     inst = load_instance(name)
     out.print(f"[bold]{inst.name}[/bold] — {inst.title}")
     out.print(inst.description, markup=False)
-    out.print(f"source: {inst.source}", markup=False)
+    out.print(f"source: {study_citation(inst.source)}", markup=False, highlight=False, soft_wrap=True)
     out.print(f"demand units: {len(inst.demand)}   candidate sites: {len(inst.candidates)}")
     zones = int(inst.candidates["geometry"].notna().sum()) if "geometry" in inst.candidates else 0
     out.print(f"candidate zones (polygons): {zones}   point candidates: {len(inst.candidates) - zones}")
@@ -90,6 +90,19 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
              "transhipment_eur_per_t", "local_trip_max_km", "intrazonal_distance_factor", "seaport_free_share",
              "zone_free_land_allocation", "seaport_zone_min_share", "water_min_cemt", "rail_freight_categories",
              "utilisation_floor"}
+    if any(p.kind == "chain" for p in inst.programmes):  # yields, streams, imports, water transport
+        used |= {k for k in inst.assumptions if k.startswith("chain_") and not k.endswith("_by_period")}
+        used |= {"sorting_throughput_t_per_m2_yr", "cost_water_eur_per_tkm", "transhipment_eur_per_t",
+                 "link_detour_water"} & set(inst.assumptions)
+    if inst.existing is not None:  # figures of the existing-facility table given as assumption names
+        placed = {p.id for p in inst.programmes} | ({"sorteercentrum"} if any(p.kind == "chain" for p in inst.programmes)
+                                                     else set())
+        rows = inst.existing[inst.existing["programme"].isin(placed)]
+        used |= {a for names in rows["assumptions_used"] for a in names}
+        out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+    if inst.periods is not None:
+        used |= set(inst.periods.assumptions_used)
+        out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
     atable = Table(title="named assumptions used (models/*.toml)")
     atable.add_column("assumption", no_wrap=True)
     atable.add_column("value", overflow="fold")
@@ -100,11 +113,54 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
     out.print(atable)
 
 
+STUDY = "Sweco for Departement Omgeving, \"Een passende omgeving voor circulaire economie\""
+
+
+def study_citation(source: str) -> str:
+    """A manifest's ``source`` as a reader can follow it: the study's lines (``L1234-1240``, line numbers of the
+    study's text), not the sections of this project's digest, which a user does not have."""
+    import re
+
+    parts = [p.strip() for p in source.split(";") if p.strip()]
+    lines = [ref for p in parts if not p.upper().startswith("DIGEST") for ref in re.findall(r"L\d+(?:-\d+)?", p)]
+    other = [p for p in parts if not p.upper().startswith("DIGEST") and not re.search(r"L\d+", p)]
+    if lines:
+        return f"the study ({STUDY}), lines {', '.join(lines)}" + (f"; {'; '.join(other)}" if other else "")
+    return "; ".join(other) or "not given"
+
+
 @guard
-def validate(path: Annotated[str, typer.Argument(help="instance name or manifest path")]) -> None:
-    """Check an instance (manifest, tables, programmes) without solving it."""
-    from optimizer.data.instance import load_instance
+def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, matrix folder or TOML, or a "
+                                                      "result folder (then it is verified)")]) -> None:
+    """Check an instance (manifest, tables, programmes, or a matrix instance) without solving it; given a result
+    folder, verify the stored result (as `siting verify`)."""
+    from pathlib import Path
+
+    from optimizer.atomic import folder_marker
+    from optimizer.cli.solve import _is_matrix_instance
+
+    given = Path(path)
+    if given.is_dir() and folder_marker(given) == "result":
+        from optimizer.cli.verify import verify
+
+        verify.__wrapped__(given)  # type: ignore[attr-defined]  # the command body, under this command's guard
+        return
+    if _is_matrix_instance(path):
+        from optimizer.data.matrix_files import load_matrix_instance
+
+        problem = load_matrix_instance(given)
+        out.print(f"ok: {problem.name} — matrix instance, {problem.n_clients} clients, {problem.n_options} "
+                  f"facilities, {problem.n_arcs} allowed pairs", markup=False, highlight=False, soft_wrap=True)
+        return
+    from optimizer.data.instance import is_chain_instance, load_instance
 
     inst = load_instance(path)
+    if is_chain_instance(path):
+        from optimizer.model.chain_compile import compile_chain
+
+        cc = compile_chain(inst)  # the chain's own checks (variants, existing sites, gateways)
+        out.print(f"ok: {inst.name} — plastics chain, {len(inst.demand)} municipalities, {cc.problem.n_fac} "
+                  f"candidate facilities, {cc.problem.n_arcs} arcs", markup=False, highlight=False, soft_wrap=True)
+        return
     out.print(f"ok: {inst.name} — {len(inst.demand)} demand units, {len(inst.candidates)} candidate sites, "
-              f"programmes {', '.join(p.id for p in inst.programmes)}")
+              f"programmes {', '.join(p.id for p in inst.programmes)}", markup=False, highlight=False, soft_wrap=True)

@@ -9,7 +9,6 @@ is what the QGIS plugin (``qgis_plugin/``) shows in the Processing log.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys
@@ -18,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli.app import guard, nullcontext, out
+from optimizer.cli.app import guard, nullcontext, out, print_json
 from optimizer.cli.progress import Progress, progress_option
 
 
@@ -111,7 +110,8 @@ def locate(
     verified and written with the instance inside (OUT/instance/NAME.toml repeats the run with `siting solve`)."""
     import tempfile
 
-    from optimizer.atomic import check_replaceable
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
     from optimizer.cli.solve import print_summary
     from optimizer.data.instance import parse_overrides
     from optimizer.data.layers import (
@@ -127,7 +127,9 @@ def locate(
     from optimizer.pipeline import run
 
     progress = progress_option(progress)
-    check_replaceable(out_dir)
+    check_solver_options(time_limit, mip_gap, None)
+    layer_files = tuple(Path(v.split("::", 1)[0]) for v in (demand, candidates, regions) if v)
+    check_destination(out_dir, layer_files)  # before reading the layers: a refused --out costs nothing
     overrides = parse_overrides(set_ or [])
     parameters = {k: v for k, v in overrides.items() if not k.startswith("assumption.")}
     assumptions = {k.removeprefix("assumption."): v for k, v in overrides.items() if k.startswith("assumption.")}
@@ -175,7 +177,7 @@ def locate(
     summary = {**result.summary, "out_dir": str(result.out_dir),
                "instance_manifest": str(Path(result.out_dir) / "instance" / manifest.name)}
     if as_json:
-        print(json.dumps(summary, indent=2, default=str))
+        print_json(summary)
     elif not quiet:
         print_summary(result.summary, result.out_dir)
         out.print(f"instance: {summary['instance_manifest']} (repeat: siting solve "

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from optimizer.cli.app import gap_text, guard, nullcontext, out, print_tensions
+from optimizer.cli.app import gap_text, guard, nullcontext, out, print_json, print_tensions
 from optimizer.cli.progress import Progress, progress_option
 
 
@@ -30,25 +29,41 @@ def solve(
     progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
-    from optimizer.data.instance import is_chain_instance, parse_overrides
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
+    from optimizer.data.instance import is_chain_instance, is_periods_instance, parse_overrides, resolve_instance_path
+    from optimizer.errors import InputError
     from optimizer.pipeline import run
 
+    check_solver_options(time_limit, mip_gap, threads)
     overrides = parse_overrides(set_ or [])
     crs = _checked_crs(crs)
+    _not_an_output(name)
+    target = out_dir if out_dir is not None else default_out(name)
     if _is_matrix_instance(name):
-        _solve_matrix(name, out_dir, time_limit, mip_gap, threads, backend, quiet, as_json)
+        unsupported = [flag for flag, given in (("--set", overrides), ("--crs", crs), ("--geoparquet", geoparquet))
+                       if given]
+        if unsupported:
+            msg = (f"{unsupported[0]} does not apply to a matrix instance (no parameters, no coordinates): its "
+                   "settings are in its problem.toml; use --time-limit, --mip-gap and --threads for the solver")
+            raise InputError(msg, field=unsupported[0])
+        check_destination(target, (Path(name),))  # before solving: a refused --out costs no solve
+        _solve_matrix(name, target, time_limit, mip_gap, threads, backend, quiet, as_json)
         return
-    target = out_dir if out_dir is not None else Path("results") / Path(name).stem
-    from optimizer.atomic import check_replaceable
-    from optimizer.data.instance import resolve_instance_path
-
-    check_replaceable(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
+    check_destination(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
+    if is_periods_instance(name):  # multi-period (S6 over time, the P2C ramp-up): one MIP over all periods
+        unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet),
+                                                ("--backend", backend != "auto")) if given]
+        if unsupported:
+            msg = (f"{', '.join(unsupported)} not available for multi-period instances yet; drop the option "
+                   "(they are solved by one HiGHS MIP and written in EPSG:31370)")
+            raise InputError(msg, field=unsupported[0])
+        _run_periods(name, overrides, target, time_limit, mip_gap, threads, quiet, as_json, progress)
+        return
     if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
         unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet), ("--mip-gap", mip_gap),
                                                 ("--threads", threads), ("--backend", backend != "auto")) if given]
         if unsupported:
-            from optimizer.errors import InputError
-
             msg = (f"{', '.join(unsupported)} not available for the plastics-chain model yet; drop the option "
                    "(the chain uses the manifest's mip_gap and writes EPSG:31370)")
             raise InputError(msg, field=unsupported[0])
@@ -61,9 +76,28 @@ def solve(
                      threads=threads, backend=backend, progress=report.stage, geoparquet=geoparquet, crs=crs)
         report.stage("done")
     if as_json:
-        print(json.dumps(result.summary, indent=2, default=str))
+        print_json({**result.summary, "out_dir": str(result.out_dir)})
     elif not quiet:
         print_summary(result.summary, result.out_dir)
+
+
+def _not_an_output(name: str) -> None:
+    """A folder siting wrote (a result, a front, a sweep) is not an instance: say so instead of a missing table."""
+    from optimizer.atomic import folder_marker
+    from optimizer.errors import InputError
+
+    kind = folder_marker(Path(name)) if Path(name).is_dir() else None
+    if kind is not None:
+        raise InputError(f"is a siting {kind} folder, not an instance: solve the instance it came from "
+                         "(`siting verify` re-checks a result)", file=name)
+
+
+def default_out(name: str) -> Path:
+    """``results/NAME``: the instance's name, or the name of the folder or file given (never ``results/`` itself,
+    which ``siting solve .`` once gave)."""
+    p = Path(name)
+    stem = (p.resolve().stem if p.exists() else p.stem) or "result"
+    return Path("results") / stem
 
 
 def _checked_crs(crs: str | None) -> str | None:
@@ -96,14 +130,14 @@ def _is_matrix_instance(name: str) -> bool:
     return False
 
 
-def _solve_matrix(name: str, out_dir: Path | None, time_limit: float | None, mip_gap: float | None,
+def _solve_matrix(name: str, out_dir: Path, time_limit: float | None, mip_gap: float | None,
                   threads: int | None, backend: str, quiet: bool, as_json: bool) -> None:
     from optimizer.pipeline import run_matrix
 
-    summary = run_matrix(Path(name), out_dir=out_dir or Path("results") / Path(name).stem, time_limit_s=time_limit,
-                         mip_gap=mip_gap, threads=threads, backend=backend)
+    summary = run_matrix(Path(name), out_dir=out_dir, time_limit_s=time_limit, mip_gap=mip_gap, threads=threads,
+                         backend=backend)
     if as_json:
-        print(json.dumps(summary, indent=2, default=str))
+        print_json(summary)
     elif not quiet:
         model = summary.get("model", {})
         name = model.get("name", "pmedian")
@@ -203,13 +237,30 @@ def chain(
     out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Solve a multi-echelon plastics-chain instance (S2b, S5, S8), verify it and write GeoPackage, CSV, summary."""
-    from optimizer.data.instance import parse_overrides
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
+    from optimizer.data.instance import (is_chain_instance, is_periods_instance, load_instance, parse_overrides,
+                                         resolve_instance_path)
+    from optimizer.errors import InputError
 
-    target = out_dir if out_dir is not None else Path("results") / Path(name).stem
-    _run_chain(name, parse_overrides(set_ or []), target, time_limit, quiet=False, as_json=as_json)
+    check_solver_options(time_limit, None, None)
+    overrides = parse_overrides(set_ or [])
+    path = resolve_instance_path(name)
+    if not is_chain_instance(name):
+        inst = load_instance(name, overrides)  # a broken manifest is reported as such, not as "not a chain"
+        msg = (f"{inst.name} is not a plastics-chain instance (it places {', '.join(p.id for p in inst.programmes)}): "
+               f"solve it with `siting solve {name}`; chain instances are s2b-plastics-chain, s5-*, s8-*")
+        raise InputError(msg, file=path, field="programmes.place")
+    target = out_dir if out_dir is not None else default_out(name)
+    check_destination(target, (path,))
+    if is_periods_instance(name):  # the chain over periods (s2e-p2c-rampup): one MIP over all periods
+        _run_periods(name, overrides, target, time_limit, None, None, quiet=quiet, as_json=as_json)
+        return
+    _run_chain(name, overrides, target, time_limit, quiet=quiet, as_json=as_json)
 
 
 def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, quiet: bool,
@@ -219,7 +270,7 @@ def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: f
     with out.status("solving the chain", spinner="dots") if not (quiet or as_json) else nullcontext():
         s = run_chain(name, overrides, target, time_limit)
     if as_json:
-        print(json.dumps(s, indent=2, default=str))
+        print_json(s)
         return
     if quiet:
         return
@@ -236,3 +287,42 @@ def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: f
               f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
     print_models(s)
     out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")
+
+
+def _run_periods(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, mip_gap: float | None,
+                 threads: int | None, quiet: bool, as_json: bool, progress: str = "none") -> None:
+    from optimizer.pipeline import run_periods
+
+    show = not (quiet or as_json) and progress_option(progress) == "none"
+    with out.status("starting", spinner="dots") if show else nullcontext() as status:
+        report = Progress(progress, quiet=quiet or as_json, status=status)
+        s = run_periods(name, overrides, target, time_limit, mip_gap, threads, progress=report.stage)
+        report.stage("done")
+    if as_json:
+        print(json.dumps(s, indent=2, default=str))
+        return
+    if quiet:
+        return
+    if s["status"] != "optimal":
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
+    chain = s.get("kind") == "chain_periods"
+    table = Table("period", "years", "facilities" if not chain else "new (sort/mech/chem)", "opened", "closed",
+                  "new land (ha)", "on reserve (ha)", "yearly cost (EUR)", "one-off (EUR)",
+                  title=f"{s['instance']} — {s['title']}")
+    for p in s["periods"]:
+        if chain:
+            n = "/".join(str(v["new"]) for v in p["facilities_per_echelon"].values())
+            land, yearly, reserve = p["new_land_take_ha"], p["yearly_cost_eur"], "–"
+        else:
+            n, land, yearly = str(p["facilities"]), p["land_take_ha"], p["objective"]["total"]
+            reserve = f"{p['land_take_by_kind_ha'].get('reserve', 0.0):.1f}"
+        table.add_row(p["period"], f"{p['years']:g}", n, str(len(p["opened"])), str(len(p["closed"])), f"{land:.1f}",
+                      reserve, f"{yearly:,.0f}", f"{p['opening_cost_eur'] + p['closing_cost_eur']:,.0f}")
+    out.print(table)
+    obj = s["objective"]
+    out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.0f} "
+              f"{obj['unit']} (yearly costs × years {obj['yearly_costs_over_periods']:,.0f}, opening "
+              f"{obj['opening']:,.0f}, closing {obj['closing']:,.0f}); verified per period: yes")
+    t = s["timings_s"]
+    out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
+    out.print(f"written to {s['out_dir']} (result.gpkg with a layer per period, summary.json)")

@@ -20,16 +20,28 @@ def pareto(
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
 ) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
-    from optimizer.data.instance import load_instance, parse_overrides
+    from optimizer.atomic import check_destination
+    from optimizer.cli.app import check_solver_options
+    from optimizer.cli.solve import default_out
+    from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import pareto as pareto_mod
 
     if points < 2:
         raise InputError("--points must be at least 2 (the two end points)", field="--points")
-    inst = load_instance(name, parse_overrides(set_ or []))
+    check_solver_options(time_limit, None, None)
+    overrides = parse_overrides(set_ or [])
+    path = resolve_instance_path(name)
+    if is_chain_instance(name):
+        msg = ("siting pareto traces transport against land take for location instances; the plastics chain has its "
+               f"own model, which has no such front yet: solve it with `siting chain {name}` and vary "
+               "--set land_cost_eur_per_m2=... to trade land against transport")
+        raise InputError(msg, file=path, field="programmes.place")
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-pareto")
+    check_destination(target, (path,), kind="pareto")  # before tracing: a refused --out costs no solve
+    inst = load_instance(name, overrides)
     front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
-    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-pareto"
-    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take")
+    files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take", inst)
     table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
                   title=f"{inst.name} — transport vs land take (every point verified)")
     for row in front.itertuples():
@@ -54,19 +66,21 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
 ) -> None:
     """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
+    from optimizer.atomic import check_destination
     from optimizer.studies.sweep import run_sweep
     from optimizer.studies.sweep_outputs import render_table
     from optimizer.studies.sweep_spec import load_sweep
 
     spec = load_sweep(file)
     target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    check_destination(target, (file,), kind="sweep")  # before the first scenario: a refused --out costs nothing
     try:
         result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
                            threads_per_scenario=threads_per_scenario, console=None if quiet else err)
     except KeyboardInterrupt as e:
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
-                  markup=False)
+                  markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if not quiet:
         out.print(render_table(result))
@@ -91,6 +105,8 @@ def sensitivity(
 ) -> None:
     """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
     robust-site map."""
+    from optimizer.atomic import check_destination
+    from optimizer.cli.solve import default_out
     from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import sensitivity as sens
@@ -98,17 +114,18 @@ def sensitivity(
     if samples < 0:
         raise InputError("must be ≥ 0", field="--samples")
     base_set = parse_overrides(set_ or [])
+    target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-sensitivity")
+    check_destination(target, (resolve_instance_path(name),), kind="sweep")  # before any solve
     inst = load_instance(name, base_set)
     variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
     instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
     spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
-    target = out_dir if out_dir is not None else Path("results") / f"{Path(name).stem}-sensitivity"
     try:
         result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
                                       console=None if quiet else err)
     except KeyboardInterrupt:
         err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
-                  markup=False)
+                  markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if quiet:
         return

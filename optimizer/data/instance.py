@@ -10,9 +10,11 @@ Manifest layout::
     [tables]      demand = "flanders/municipalities.csv"      # CSV, or a GIS layer (see TableSpec)
                   candidates = { path = "zones.gpkg", layer = "zones", crs = "EPSG:4326",
                                  columns = { site_id = "ZONE_ID", free_ha = "VRIJ_HA" } }
+                  existing = "flanders/existing_facilities.csv"   # optional: docs/existing-facilities.md
     [generator]   instead of [tables]: seeded demand points and parcels (see GENERATOR_KEYS)
     [networks]    road = "osm_odbl/antwerp_streets.gpkg"                    # a mode's network in place of the shipped one
     [programmes]  place = ["materialenbank"]
+    [periods]     optional: a multi-period instance (optimizer.data.periods, docs/periods.md)
     [parameters]  see PARAMETERS
     [assumptions] NAME = value                                 # per-instance override of a named assumption
 """
@@ -25,13 +27,22 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from optimizer.data.programmes import MODELS, Assumption, Programme, load_assumptions, load_programme
+from optimizer.data.existing import load_existing
+from optimizer.data.periods import PeriodSpec, read_periods
+from optimizer.data.programmes import (
+    ASSUMPTION_FILES,
+    MODELS,
+    MODELS_DIR,
+    Assumption,
+    Programme,
+    load_assumptions,
+    load_programme,
+)
+from optimizer.data.manifest_tables import manifest_roots, network_files, read_candidates, table_path
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
-    GIS_SUFFIXES,
     check_columns,
     read_table,
     validate_candidates,
@@ -116,6 +127,8 @@ class Instance:
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
     network_files: dict[str, Path] = field(default_factory=dict)  # mode -> network tables in place of the shipped
+    existing: pd.DataFrame | None = None  # existing facilities (optimizer.data.existing), None without a table
+    periods: PeriodSpec | None = None  # the timeline of a multi-period instance (optimizer.data.periods)
 
     @property
     def municipalities(self) -> pd.DataFrame:
@@ -174,8 +187,13 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
     candidate = INSTANCES_DIR / f"{name_or_path}.toml"
     if candidate.exists():
         return candidate
-    known = ", ".join(r["name"] for r in list_instances())
-    raise InputError(f"no instance named {name_or_path!r}; known instances: {known} (see `siting list`)")
+    import difflib
+
+    names = [r["name"] for r in list_instances()]
+    close = difflib.get_close_matches(str(name_or_path), names, n=3)
+    known = (f"did you mean {', '.join(repr(c) for c in close)}?" if close
+             else "known: " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else ""))
+    raise InputError(f"no instance named {name_or_path!r}; {known} ({len(names)} named instances: see `siting list`)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -287,7 +305,10 @@ def unknown_message(key: str, known: dict) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+    names = sorted(known)
+    listed = ", ".join(names[:8]) + (f", ... ({len(names)} in all; `siting show NAME` lists them)" if len(names) > 8
+                                     else "")
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {listed}"
     return f"unknown parameter {key!r}{hint}"
 
 
@@ -324,18 +345,58 @@ def is_chain_instance(name_or_path: str | Path) -> bool:
         return False
 
 
+def is_periods_instance(name_or_path: str | Path) -> bool:
+    """Whether the manifest has a ``[periods]`` section (solved by :func:`optimizer.pipeline.run_periods`)."""
+    try:
+        return "periods" in read_toml(resolve_instance_path(name_or_path))
+    except (InputError, TypeError, AttributeError):
+        return False
+
+
+SECTIONS: dict[str, set[str] | None] = {
+    "instance": {"name", "title", "description", "source", "data_roots"},
+    "tables": {"demand", "candidates", "existing"},
+    "generator": None,  # checked key by key in _generator_spec
+    "programmes": {"place"},
+    "parameters": None,  # checked against PARAMETERS
+    "assumptions": None,  # checked against models/
+    "periods": None,  # checked key by key by the multi-period compiler
+    "networks": {"road", "water", "rail"},  # a mode's network tables in place of the shipped ones (issue 12)
+}
+
+
+def _check_sections(manifest: dict, path: Path) -> None:
+    """Every section is known and a table; every key of a fixed section is known (a typo is an error, never
+    silently ignored)."""
+    import difflib
+
+    for section, value in manifest.items():
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, list(SECTIONS), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else f"; known: {', '.join(f'[{k}]' for k in SECTIONS)}"
+            raise InputError(f"unknown section [{section}]{hint}", file=path, field=section)
+        if not isinstance(value, dict):
+            raise InputError(f"[{section}] must be a table of keys, e.g. [{section}] on its own line", file=path,
+                             field=section)
+        keys = SECTIONS[section]
+        if keys is None:
+            continue
+        for key in value:
+            if key not in keys:
+                close = difflib.get_close_matches(key, sorted(keys), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(keys))}"
+                raise InputError(f"unknown key {key!r} in [{section}]; {hint}", file=path, field=f"{section}.{key}")
+
+
 def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
     """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
     overrides = overrides or {}
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
-    unknown_sections = set(manifest) - {"instance", "tables", "generator", "programmes", "parameters", "assumptions",
-                                        "networks"}
-    if unknown_sections:
-        key = sorted(unknown_sections)[0]
-        raise InputError(f"unknown section [{key}]", file=path, field=key)
+    _check_sections(manifest, path)
     meta = manifest.get("instance", {})
     tables = manifest.get("tables", {})
+    roots = manifest_roots(meta, path)
     generator = _generator_spec(manifest, path)
     for role in ("demand", "candidates"):
         if role not in tables and not generator:
@@ -357,7 +418,10 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
     if located and not any(p.knows_variant(variant) for p in located):
-        located[0].sizes_for(variant, strict=True)  # raises: no programme of the instance defines the variant
+        known = sorted({"final", *(v for p in located for v in p.variants)})
+        given_in = ("--set", "size_variant") if "size_variant" in overrides else (path, "parameters.size_variant")
+        raise InputError(f"no programme of this instance ({', '.join(p.id for p in located)}) has a size variant "
+                         f"{variant!r}; known: {', '.join(known)}", file=given_in[0], field=given_in[1])
     for prog in programmes:
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
@@ -370,18 +434,32 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
                                                       "--set" if "equity_within_km" in overrides else path)
 
     if generator:
-        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path)
+        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots)
     else:
-        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand")
+        demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand", roots)
         table_files = {"demand": demand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
     if generator:
         candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
     else:
-        candidates, cand_files = _read_candidates(tables["candidates"], path, demand, assumptions)
+        candidates, cand_files = read_candidates(tables["candidates"], path, demand, assumptions, roots)
         table_files.update(cand_files)
-    network_files = _network_files(manifest.get("networks", {}), path)
-    table_files.update({f"networks.{mode}": p for mode, p in network_files.items()})
+    networks = network_files(manifest.get("networks", {}), path, roots)
+    table_files.update({f"networks.{mode}": p for mode, p in networks.items()})
+    existing = None
+    if "existing" in tables:
+        existing_path = table_path(tables["existing"], path, "existing")
+        known = {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
+        existing, extra = load_existing(existing_path, candidates, demand, assumptions, known)
+        if len(extra):
+            candidates = pd.concat([candidates, extra], ignore_index=True)
+        table_files = {**table_files, "existing": existing_path}
+    periods = read_periods(manifest["periods"], path, assumptions) if "periods" in manifest else None
+    if periods is not None:
+        for pid in periods.demand_factor:
+            if pid not in place:
+                raise InputError(f"demand_factor names programme {pid!r}, which the instance does not place",
+                                 file=path, field="periods.demand_factor")
     return Instance(
         name=str(meta.get("name", path.stem)),
         path=path,
@@ -396,89 +474,12 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         overrides=dict(overrides),
         table_files=table_files,
         generator=generator,
-        network_files=network_files,
+        network_files=networks,
+        existing=existing,
+        periods=periods,
     )
 
 
-NETWORK_MODES = ("road", "water", "rail")
-
-
-def _network_files(section: object, path: Path) -> dict[str, Path]:
-    """``[networks]``: a mode's network tables (a GeoPackage with ``nodes`` and ``links`` layers in the schema of
-    ``optimizer/geo/network_tables.py``) in place of the shipped layer of that mode; checked to exist here and read
-    by the geography layer."""
-    if not isinstance(section, dict):
-        raise InputError("[networks] maps a mode (road, water, rail) to a file", file=path, field="networks")
-    out = {}
-    for mode, file in section.items():
-        if mode not in NETWORK_MODES:
-            raise InputError(f"unknown mode {mode!r}; use one of {', '.join(NETWORK_MODES)}", file=path,
-                             field=f"networks.{mode}")
-        target = (path.parent / str(file)).resolve()
-        if not target.is_file():
-            raise InputError(f"network table not found: {target}; check the path (relative to the manifest's folder)",
-                             file=path, field=f"networks.{mode}")
-        out[mode] = target
-    return out
-
-
-def _read_candidates(spec: object, path: Path, demand: pd.DataFrame, assumptions: dict
-                     ) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """The candidate table: one table, or a list of tables (e.g. zones + a CSV of reserve land) validated one by one
-    and joined; site ids must be unique over all of them."""
-    specs = spec if isinstance(spec, list) else [spec]
-    if not specs:
-        raise InputError("candidates = [] names no table", file=path, field="tables.candidates")
-    parts, files = [], {}
-    for k, one in enumerate(specs):
-        role = "candidates" if len(specs) == 1 else f"candidates[{k}]"
-        raw, where = read_table(one, path.parent, path, role)
-        part = validate_candidates(raw, where, demand, assumptions)
-        if isinstance(one, dict) and "available_land_ha" in one:
-            part = _available_share_of_free_land(part, str(one["available_land_ha"]), assumptions, path, role)
-        parts.append((part, where))
-        files["candidates" if k == 0 else f"candidates.{k}"] = where
-    frame = pd.concat([p for p, _ in parts], ignore_index=True)
-    seen: dict[str, Path] = {}
-    for part, where in parts:
-        for i, sid in enumerate(part["site_id"].astype(str)):
-            if sid in seen:
-                first = 1 if where.suffix.lower() in GIS_SUFFIXES else 2
-                raise InputError(f"duplicate id {sid!r} (also in {seen[sid].name}): ids must be unique over all "
-                                 "candidate tables", file=where, row=i + first, field="site_id")
-            seen[sid] = where
-    for flag in ("aggregate", "zone_type_from_geometry", "reserve", "greenfield", "free_from_assumption"):
-        if flag in frame.columns:
-            frame[flag] = frame[flag].fillna(False).astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
-    return frame, files
-
-
-def _available_share_of_free_land(frame: pd.DataFrame, name: str, assumptions: dict, path: Path, role: str
-                                  ) -> pd.DataFrame:
-    """``available_land_ha = "<assumption>"`` on a candidate table: its free land scaled so that the economic zones
-    hold the assumption's hectares in all (the land on the market, S7b; the same rule as
-    ``instances/flanders/build_land_status.py``); seaport land (from ``seaport_free_share``) is kept. The mapped
-    figure stays in ``mapped_free_ha``."""
-    if name not in assumptions:
-        raise InputError(unknown_message(name, assumptions).replace("parameter", "assumption"), file=path,
-                         field=f"tables.{role}.available_land_ha")
-    seaport = frame["free_from_assumption"].to_numpy(bool).copy() if "free_from_assumption" in frame else \
-        np.zeros(len(frame), dtype=bool)
-    if "free_basis" in frame:
-        seaport |= frame["free_basis"].astype(str).eq("seaport_free_share").to_numpy()
-    seaport |= frame["zone_type"].astype(str).eq("seaport").to_numpy()
-    free = frame["free_ha"].to_numpy(float)
-    total = float(free[~seaport].sum())
-    share = min(1.0, float(assumptions[name].value) / total) if total > 0 else 1.0
-    out = frame.copy()
-    out["mapped_free_ha"] = free
-    out.loc[~seaport, "free_ha"] = free[~seaport] * share
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Generated (fine-grained) tables
-# ---------------------------------------------------------------------------------------------------------------
 GENERATOR_KEYS: dict[str, Parameter] = {
     "kind": Parameter(str, "fine", "generator: fine (optimizer.data.generate.fine_tables)", ("fine",)),
     "demand_points": Parameter(int, 0, "demand points, spread by municipal population (at least one each)",
@@ -510,13 +511,15 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
     return {k: spec.get(k, p.default) for k, p in GENERATOR_KEYS.items()}
 
 
-def _generate_tables(spec: dict, path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
+def _generate_tables(spec: dict, path: Path, roots: list[Path]
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
     """Demand points and parcels drawn from the base tables with the manifest's seed (deterministic)."""
     from optimizer.data import generate
 
     frames: dict = {}
     for role in ("municipalities", "candidates"):
-        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}")
+        frames[role], frames[f"{role}_path"] = read_table(str(spec[role]), path.parent, path, f"generator.{role}",
+                                                          roots)
     munis = check_columns(frames["municipalities"].copy(), {**DEMAND_COLUMNS, "area_km2": "count"},
                            frames["municipalities_path"])
     munis["nis"] = munis["nis"].astype(str)

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.errors import InputError
+from optimizer.data.numbers import case_collision, magnitude_message, magnitude_problem
+from optimizer.errors import InfeasibleError, InputError
 from optimizer.problem import CountRows, LocationProblem
 
 
@@ -179,8 +180,12 @@ def check_values(
         if hit.size:
             k = int(hit[0])
             row = int(rows[k]) if rows is not None else k + 1
-            msg = f"{field} {what} (got {values[k]})"
+            msg = f"{field} {what} (got {values[k]}); correct the value"
             raise InputError(msg, file=file, row=row, field=field)
+    big = magnitude_problem(values)
+    if big is not None:
+        row = int(rows[big]) if rows is not None else big + 1
+        raise InputError(magnitude_message(field, float(values[big])), file=file, row=row, field=field)
 
 
 def _ids(ids: ArrayLike | None, size: int, field: str) -> np.ndarray:
@@ -201,6 +206,14 @@ def check_unique(ids: np.ndarray, field: str, *, file: str | PathLike[str] | Non
         k = int(np.flatnonzero(dup)[0])
         row = int(rows[k]) if rows is not None else k + 1
         msg = f"duplicate id {ids[k]!r}: ids must be unique, rename or remove one of the rows"
+        raise InputError(msg, file=file, row=row, field=field)
+    clash = case_collision(pd.Series(ids, dtype=object))
+    if clash is not None:
+        a, b = clash
+        row = int(rows[b]) if rows is not None else b + 1
+        where = f"row {int(rows[a])}" if rows is not None else f"entry {a + 1}"
+        msg = (f"id {ids[b]!r} differs from {ids[a]!r} ({where}) only by letter case or surrounding spaces: make them "
+               "identical (one row) or clearly different")
         raise InputError(msg, file=file, row=row, field=field)
 
 
@@ -262,8 +275,9 @@ def build_problem(
         counts = CountRows.from_groups([np.arange(m)], [p], [p], [f"exactly p = {int(p)} facilities"], m)
     total_capacity = float(capacity.sum())
     if total_capacity < float(demand.sum()) - 1e-9 * max(1.0, float(demand.sum())):
-        msg = f"total capacity {total_capacity:g} is below total demand {float(demand.sum()):g}: infeasible"
-        raise InputError(msg, file=file, field="capacity")
+        msg = (f"{name}: the total capacity of all facilities, {total_capacity:g}, is below the total demand "
+               f"{float(demand.sum()):g}, so no assignment can serve every client; add capacity or facilities")
+        raise InfeasibleError([msg])
     problem = LocationProblem(
         name=name,
         client_ids=client_ids,

@@ -14,15 +14,18 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data.matrix import build_problem, check_unique, check_values
+from optimizer.data.numbers import csv_records, local_number_hint, magnitude_message, short, short_row
 from optimizer.data.programmes import COVER_RULES, DEFAULT_MODEL, MODELS, NEEDS_COUNT, NEEDS_SERVICE
+from optimizer.data.tables import resolve_inside
 from optimizer.data.tomlfile import read_toml
 from optimizer.errors import InputError
 from optimizer.problem import LocationProblem
+from optimizer.settings import MAX_MAGNITUDE
 
 MANIFEST_NAME = "problem.toml"
 DEFAULT_TABLES = {"demands": "demands.csv", "facilities": "facilities.csv", "costs": "costs.csv"}
 PROBLEM_KEYS = {"name", "single_source", "p", "cost_unit", "description", "model", "service", "lscp_objective",
-                "cover", "cover_zero_demand", "equity_within"}
+                "cover", "cover_zero_demand", "equity_within", "data_roots"}
 COST_FORMATS = ("dense", "triplets")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
@@ -52,6 +55,10 @@ def load_matrix_instance(path: str | PathLike[str]) -> LocationProblem:
         manifest = path / MANIFEST_NAME
         if manifest.is_file():
             return _load_manifest(manifest)
+        if not any((path / name).is_file() for name in DEFAULT_TABLES.values()):
+            msg = (f"is a folder without {MANIFEST_NAME} or {', '.join(DEFAULT_TABLES.values())}: give a matrix-instance "
+                   "folder (docs/matrix-format.md), a manifest (.toml) or an instance name (see `siting list`)")
+            raise InputError(msg, file=path)
         return _load_tables(path, {}, dict(DEFAULT_TABLES), base=path, manifest=None)
     if not path.is_file():
         msg = "no such file or directory"
@@ -60,6 +67,26 @@ def load_matrix_instance(path: str | PathLike[str]) -> LocationProblem:
         msg = "expected a directory or a .toml manifest"
         raise InputError(msg, file=path)
     return _load_manifest(path)
+
+
+def matrix_files_read(path: str | PathLike[str]) -> list[Path]:
+    """The files a matrix instance consists of (its manifest and the CSV tables it names), for its content hash:
+    other files in the folder (a results/ folder, notes) do not change the instance."""
+    path = Path(path)
+    manifest = path / MANIFEST_NAME if path.is_dir() else path
+    if not manifest.is_file():
+        return [path / name for name in DEFAULT_TABLES.values() if (path / name).is_file()]
+    files = [manifest]
+    doc = read_toml(manifest)
+    tables = doc.get("tables", {}) if isinstance(doc.get("tables", {}), dict) else {}
+    for key, default in DEFAULT_TABLES.items():
+        if key in doc:
+            continue
+        source = tables.get(key, default)
+        source = source.get("path") if isinstance(source, dict) else source
+        if isinstance(source, str) and (manifest.parent / source).is_file():
+            files.append((manifest.parent / source).resolve())
+    return files
 
 
 def _load_manifest(manifest: Path) -> LocationProblem:
@@ -116,8 +143,20 @@ def _problem_settings(problem: dict, manifest: Path | None, default_name: str) -
     if not isinstance(cost_unit, str):
         msg = f"cost_unit must be a string, got {cost_unit!r}"
         raise InputError(msg, file=manifest, field="problem.cost_unit")
+    given = problem.get("data_roots", [])
+    if isinstance(given, str):
+        given = [given]
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        msg = "data_roots is a list of folders, e.g. data_roots = [\"/srv/data\"]"
+        raise InputError(msg, file=manifest, field="problem.data_roots")
+    base = manifest.parent if manifest is not None else Path(".")
+    roots = [(base / g).resolve() for g in given]
+    for g, root in zip(given, roots):
+        if not root.is_dir():
+            msg = f"data root {g[:60]!r} is not a folder; give an existing folder"
+            raise InputError(msg, file=manifest, field="problem.data_roots")
     return {"name": name, "single_source": single_source, "p": p, "cost_unit": cost_unit,
-            "model": _model_settings(problem, manifest, p)}
+            "model": _model_settings(problem, manifest, p), "data_roots": roots}
 
 
 def _model_settings(problem: dict, manifest: Path | None, p: int | None) -> dict:
@@ -167,8 +206,9 @@ def _load_tables(
     directory: Path, problem: dict, sources: dict[str, object], *, base: Path, manifest: Path | None
 ) -> LocationProblem:
     settings = _problem_settings(problem, manifest, default_name=directory.resolve().name)
-    demands, dem_file = _table(sources["demands"], base, manifest, "demands")
-    facilities, fac_file = _table(sources["facilities"], base, manifest, "facilities")
+    roots = settings["data_roots"]
+    demands, dem_file = _table(sources["demands"], base, manifest, "demands", roots)
+    facilities, fac_file = _table(sources["facilities"], base, manifest, "facilities", roots)
 
     _require_columns(demands, ["id", "demand"], dem_file)
     _allow_columns(demands, ["id", "demand"], dem_file)
@@ -186,7 +226,8 @@ def _load_tables(
     check_values(fixed_cost, "fixed_cost", file=fac_file, rows=fac_rows)
     required = _bool_column(facilities, "required", fac_file) if "required" in facilities else None
 
-    arc_client, arc_facility, arc_cost, cost_file = _costs(sources["costs"], base, manifest, client_ids, facility_ids)
+    arc_client, arc_facility, arc_cost, cost_file = _costs(sources["costs"], base, manifest, client_ids, facility_ids,
+                                                           roots)
     unserved = np.flatnonzero(np.bincount(arc_client, minlength=len(client_ids)) == 0)
     if unserved.size:
         k = int(unserved[0])
@@ -217,7 +258,8 @@ def _load_tables(
         raise
 
 
-def _table(source: object, base: Path, manifest: Path | None, key: str) -> tuple[pd.DataFrame, Path]:
+def _table(source: object, base: Path, manifest: Path | None, key: str, roots: list[Path] | None = None
+           ) -> tuple[pd.DataFrame, Path]:
     """A table of strings indexed by its reported row number, and the file to name in errors."""
     if isinstance(source, tuple) and source[0] == "inline":
         return _inline_table(source[1], manifest, key), manifest
@@ -230,7 +272,8 @@ def _table(source: object, base: Path, manifest: Path | None, key: str) -> tuple
     if not isinstance(source, str):
         msg = f"{key} must be a CSV file name"
         raise InputError(msg, file=manifest, field=f"tables.{key}")
-    return _read_csv(base / source, manifest, key), base / source
+    path = resolve_inside(source, base, manifest, f"tables.{key}", roots or [])
+    return _read_csv(path, manifest, key), path
 
 
 def _read_csv(path: Path, manifest: Path | None, key: str) -> pd.DataFrame:
@@ -250,10 +293,18 @@ def _read_csv(path: Path, manifest: Path | None, key: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError as e:
         msg = "empty file: expected a header line"
         raise InputError(msg, file=path, row=1) from e
+    short_record = short_row(path)
+    if short_record is not None:
+        line, n, header = short_record
+        msg = (f"the row has {n} fields, the header {header}: write every field (an empty field between commas "
+               "where a value is left out — in a cost table that forbids the pair)")
+        raise InputError(msg, file=path, row=line)
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame.index = np.arange(2, len(frame) + 2)  # line numbers: the header is line 1
-    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1)
-    return frame.loc[~blank.to_numpy()].apply(lambda col: col.str.strip())
+    lines = [line for line, _ in csv_records(path)[1]]
+    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    frame = frame.loc[~blank].apply(lambda col: col.str.strip())
+    frame.index = np.asarray(lines) if len(lines) == len(frame) else np.flatnonzero(~blank) + 2  # header = line 1
+    return frame
 
 
 def _inline_table(entries: object, manifest: Path | None, key: str) -> pd.DataFrame:
@@ -271,7 +322,8 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], file: Path) -> Non
         if column not in frame.columns:
             msg = f"missing column {column!r} (has {list(frame.columns)})"
             if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
-                msg += "; the file looks semicolon-separated, use commas"
+                msg += ("; the file looks semicolon-separated (a spreadsheet in a Dutch or French locale): save it as "
+                        "CSV with commas between fields and decimal points in numbers")
             else:
                 msg += f"; add the column or rename the matching one to {column!r}"
             raise InputError(msg, file=file, row=1, field=column)
@@ -285,10 +337,10 @@ def _allow_columns(frame: pd.DataFrame, columns: list[str], file: Path) -> None:
 
 
 def _id_column(frame: pd.DataFrame, file: Path) -> np.ndarray:
-    ids = frame["id"].astype(str).to_numpy(dtype=object)
+    ids = frame["id"].astype(str).str.strip().to_numpy(dtype=object)
     empty = np.flatnonzero(ids == "")
     if empty.size:
-        msg = "id is empty"
+        msg = "id is empty; give every row an id"
         raise InputError(msg, file=file, row=int(frame.index[empty[0]]), field="id")
     check_unique(ids, "id", file=file, rows=frame.index.to_numpy())
     return ids
@@ -305,7 +357,7 @@ def _numeric(frame: pd.DataFrame, column: str, file: Path, *, blank: float | Non
     if bad.size:
         k = int(bad[0])
         got = text.iloc[k]
-        what = "is empty" if got == "" else f"is not a number: {got!r}"
+        what = "is empty; fill it in" if got == "" else f"is not a number: {short(got)}{local_number_hint(got)}"
         msg = f"{column} {what}"
         raise InputError(msg, file=file, row=int(frame.index[k]), field=column)
     return values
@@ -322,7 +374,8 @@ def _bool_column(frame: pd.DataFrame, column: str, file: Path) -> np.ndarray:
 
 
 def _costs(
-    source: object, base: Path, manifest: Path | None, client_ids: np.ndarray, facility_ids: np.ndarray
+    source: object, base: Path, manifest: Path | None, client_ids: np.ndarray, facility_ids: np.ndarray,
+    roots: list[Path] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Path]:
     """Arcs ``(client index, facility index, cost)`` from a dense or triplet cost table."""
     fmt = "dense"
@@ -356,7 +409,7 @@ def _costs(
         frame.index = np.arange(1, len(frame) + 1)
         file = manifest
     else:
-        frame, file = _table(source, base, manifest, "costs")
+        frame, file = _table(source, base, manifest, "costs", roots)
         if fmt == "dense" and list(frame.columns) == ["client", "facility", "cost"]:
             fmt = "triplets"  # a triplet file named as the default costs table
     if fmt == "dense":
@@ -384,10 +437,15 @@ def _parse_costs(text: pd.DataFrame, file: Path, *, blank_forbidden: bool) -> np
         r, c = hit[0]
         got = raw[r, c]
         what = ("is empty" if got == "" else "is not a finite number (NaN)" if str(got).strip().lower() == "nan"
-                else f"is not a finite number: {str(got)!r}")
+                else f"is not a finite number: {short(str(got))}")
         msg = f"cost {what}" + ("; give a finite cost, or leave the cell empty to forbid the pair" if blank_forbidden
                                 else "; give a finite cost, or omit the triplet to forbid the pair")
-        raise InputError(msg, file=file, row=int(text.index[r]), field=str(text.columns[c]))
+        raise InputError(msg + local_number_hint(got), file=file, row=int(text.index[r]), field=str(text.columns[c]))
+    big = np.argwhere(np.isfinite(values) & (np.abs(values) > MAX_MAGNITUDE))
+    if big.size:
+        r, c = big[0]
+        raise InputError(magnitude_message("cost", values[r, c]), file=file, row=int(text.index[r]),
+                         field=str(text.columns[c]))
     return values
 
 

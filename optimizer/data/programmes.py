@@ -22,7 +22,7 @@ from optimizer.errors import InputError
 from optimizer.settings import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "models"
-ASSUMPTION_FILES = ("assumptions.toml", "access.toml", "coverage.toml")
+ASSUMPTION_FILES = ("assumptions.toml", "access.toml", "coverage.toml", "existing.toml", "periods.toml")
 SIZE_RULES = ("centrumstad", "single", "free")
 ASSIGNMENT_RULES = ("own_region", "any")
 # the models a programme can be placed by: today's p-median / CFLP and the coverage family (optimizer.model.coverage)
@@ -221,7 +221,7 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
     """Read ``models/<programme_id>.toml`` and check it."""
     path = models_dir / f"{programme_id}.toml"
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in models_dir.glob("*.toml") if p.stem not in ("assumptions", "access")))
+        known = ", ".join(sorted(p.stem for p in models_dir.glob("*.toml") if p.name not in ASSUMPTION_FILES))
         msg = f"unknown programme {programme_id!r}; known programmes: {known}"
         raise InputError(msg, field="programme")
     data = read_toml(path)

@@ -17,6 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.data.numbers import (
+    case_collision,
+    csv_records,
+    local_number_hint,
+    magnitude_message,
+    magnitude_problem,
+    short,
+    short_row,
+)
 from optimizer.data.programmes import Programme
 from optimizer.errors import InputError
 from optimizer.settings import CRS
@@ -37,19 +46,62 @@ DERIVED_ZONE_TYPE = "economic_zone"
 POLYGONS = {"Polygon", "MultiPolygon"}
 
 
-def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str) -> tuple[pd.DataFrame, Path]:
-    """Read a CSV table or a GIS layer (reprojected to EPSG:31370, representative points as x/y)."""
+TABLE_KEYS = {"path", "layer", "crs", "columns"}
+
+
+def resolve_inside(value: object, base: Path, manifest_path: Path | None, field: str,
+                   roots: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """The file a manifest names, which must lie inside the instance's folder ``base`` or a data root.
+
+    Data roots: the project's ``instances/`` and ``$SITING_DATA_ROOTS`` (:func:`optimizer.settings.data_roots`),
+    plus ``roots`` the manifest lists itself (``[instance] data_roots``; a matrix instance's ``[problem]
+    data_roots``). An absolute path, a ``..`` escape or a symbolic link leading anywhere else is refused, so a
+    manifest cannot make siting read (and quote) an unrelated file.
+    """
+    from optimizer.settings import data_roots
+
+    raw = str(value)
+    if not raw.strip() or "\x00" in raw:
+        raise InputError(f"empty or invalid path {short(raw)}", file=manifest_path, field=field)
+    given = Path(raw)
+    resolved = (given if given.is_absolute() else base / given).resolve()
+    allowed = [base.resolve(), *data_roots(), *roots]
+    if any(resolved == r or r in resolved.parents for r in allowed):
+        return resolved
+    how = ("is an absolute path outside" if given.is_absolute() else "leaves with '..'" if ".." in given.parts
+           else "is a symbolic link leading outside")
+    msg = (f"path {short(raw)} {how} the instance's folder; tables are read only from the manifest's folder or a "
+           "data root: copy the file next to the manifest, or name its folder in data_roots (docs/reliability.md)")
+    raise InputError(msg, file=manifest_path, field=field)
+
+
+def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
+               roots: list[Path] | tuple[Path, ...] = ()) -> tuple[pd.DataFrame, Path]:
+    """Read a CSV table or a GIS layer (reprojected to EPSG:31370, representative points as x/y).
+
+    The path must lie inside the instance's folder or a data root (:func:`resolve_inside`). A CSV table keeps its
+    line numbers in ``frame.attrs["line_numbers"]`` (header = line 1; blank lines skipped but counted), so errors
+    name the line a spreadsheet shows.
+    """
+    where = role if role.startswith("generator.") else f"tables.{role}"
     if isinstance(spec, str):
         spec = {"path": spec}
     if not isinstance(spec, dict) or "path" not in spec:
-        raise InputError("a table is a path or a table with 'path'", file=manifest_path, field=f"tables.{role}")
-    path = (base / spec["path"]).resolve()
+        raise InputError("a table is a path or a table with 'path'", file=manifest_path, field=where)
+    unknown = sorted(set(spec) - TABLE_KEYS)
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r} in the table entry; allowed: {', '.join(sorted(TABLE_KEYS))}",
+                         file=manifest_path, field=f"{where}.{unknown[0]}")
+    path = resolve_inside(spec["path"], base, manifest_path, where, roots)
     if not path.exists():
         msg = f"{role} table not found: {path}; check the path (relative to the manifest's folder)"
-        raise InputError(msg, file=manifest_path, field=f"tables.{role}")
+        raise InputError(msg, file=manifest_path, field=where)
+    if not path.is_file():
+        raise InputError(f"{role} table {path} is not a file; name a CSV table or a GIS layer file",
+                         file=manifest_path, field=where)
     columns = spec.get("columns", {})
     if not isinstance(columns, dict):
-        raise InputError("'columns' maps our names to yours", file=manifest_path, field=f"tables.{role}.columns")
+        raise InputError("'columns' maps our names to yours", file=manifest_path, field=f"{where}.columns")
     if path.suffix.lower() in GIS_SUFFIXES:
         layers = spec.get("layer")
         if isinstance(layers, list):  # several layers of one file (e.g. zones + aggregate candidates), one table
@@ -58,23 +110,46 @@ def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str) -> 
         else:
             frame = _read_gis(path, spec, manifest_path, role)
     else:
-        try:
-            frame = pd.read_csv(path, encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(f"not UTF-8 text ({e.reason}); save the file as UTF-8", file=path) from e
-        except pd.errors.EmptyDataError as e:
-            raise InputError("the file is empty: save the table with a header line and data rows", file=path) from e
-        except pd.errors.ParserError as e:
-            msg = f"not a readable CSV table ({str(e).strip()}); check the separators (comma) and quoting"
-            raise InputError(msg, file=path) from e
+        frame = _read_csv(path)
     missing = [theirs for ours, theirs in columns.items() if theirs not in frame.columns]
     if missing:
-        msg = f"column mapping names column {missing[0]!r}, which is not in the table (columns: {', '.join(map(str, frame.columns))})"
-        raise InputError(msg, file=manifest_path, field=f"tables.{role}.columns")
+        msg = (f"column mapping names column {short(missing[0])}, which is not in the table (columns: "
+               f"{', '.join(map(str, frame.columns))[:200]})")
+        raise InputError(msg, file=manifest_path, field=f"{where}.columns")
+    lines = frame.attrs.get("line_numbers")
     frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    if lines is not None:
+        frame.attrs["line_numbers"] = lines
     if role.startswith("candidates") and path.suffix.lower() in GIS_SUFFIXES:
         frame = _zone_defaults(frame)
     return frame, path
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV table (UTF-8, a byte-order mark allowed) without its blank lines, which still count in line numbers."""
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text ({e.reason}); save the file as UTF-8 (CSV UTF-8 in a spreadsheet)",
+                         file=path, row=line) from e
+    except pd.errors.EmptyDataError as e:
+        raise InputError("the file is empty: save the table with a header line and data rows", file=path) from e
+    except pd.errors.ParserError as e:
+        msg = f"not a readable CSV table ({str(e).strip()[:120]}); check the separators (comma) and quoting"
+        raise InputError(msg, file=path) from e
+    if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        raise InputError("the table looks semicolon-separated (a spreadsheet in a Dutch or French locale): save it "
+                         "as CSV with commas between fields and decimal points in numbers", file=path, row=1)
+    short_record = short_row(path)
+    if short_record is not None:
+        line, n, header = short_record
+        raise InputError(f"the row has {n} fields, the header {header}: every row needs a value (or an empty "
+                         "field) for every column — add the missing commas or values", file=path, row=line)
+    lines = [line for line, _ in csv_records(path)[1]]
+    if len(lines) == len(frame):  # the same records pandas read (else rows are counted without blank lines)
+        frame.attrs["line_numbers"] = lines  # a list: attrs travel with copies of the frame
+    return frame
 
 
 def _read_gis(path: Path, spec: dict, manifest_path: Path, role: str) -> pd.DataFrame:
@@ -172,12 +247,26 @@ def _first_row(path: Path) -> int:
     return 1 if path.suffix.lower() in GIS_SUFFIXES else 2
 
 
+def row_numbers(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """The row number an error names for each row of ``frame``: the CSV line (blank lines counted) or the feature."""
+    lines = frame.attrs.get("line_numbers")
+    if lines is not None and len(lines) == len(frame):
+        return np.asarray(lines)
+    return np.arange(len(frame)) + _first_row(path)
+
+
 def check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> pd.DataFrame:
-    """Check presence, type and range of the columns in ``schema``; return the frame with clean dtypes."""
+    """Check presence, type and range of the columns in ``schema``; return the frame with clean dtypes.
+
+    Ids and references lose surrounding whitespace; two ids that differ only by letter case or whitespace are
+    refused (the same zone twice would count its free land twice). Numbers must be plain (decimal point, no
+    thousands separators: a hint names a local format) and within the range the solver handles.
+    """
     import difflib
 
     if frame.empty:
         raise InputError("the table has no rows: add at least one data row", file=path)
+    rows = row_numbers(frame, path)
     for col, kind in schema.items():
         if col not in frame.columns:
             close = difflib.get_close_matches(col, [str(c) for c in frame.columns], n=1)
@@ -187,15 +276,11 @@ def check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> pd
         series = frame[col]
         blank = series.isna() | (series.astype(str).str.strip().isin(["", "nan", "NaN"]))
         if kind in ("text", "id", "ref"):
-            _fail_first(blank, path, col, f"empty value: give every row a {col}")
-            if kind == "id":
-                text = series.astype(str)
-                dup = text.duplicated()
-                if dup.any():
-                    first = int(np.flatnonzero(dup.to_numpy())[0])
-                    other = int(np.flatnonzero((text == text.iloc[first]).to_numpy())[0]) + _first_row(path)
-                    _fail_first(dup, path, col, f"duplicate id {text.iloc[first]!r} (also in row {other}): "
-                                                "ids must be unique — remove or renumber the row")
+            _fail_first(blank, path, col, f"empty value: give every row a {col}", rows)
+            if kind in ("id", "ref"):
+                text = series.astype(str).str.strip()
+                if kind == "id":
+                    _check_unique_ids(text, path, col, rows)
                 frame[col] = text  # numeric ids (1, 2, ...) are text like every other id
             if kind == "text":
                 frame[col] = series.astype(str)
@@ -203,85 +288,131 @@ def check_columns(frame: pd.DataFrame, schema: dict[str, str], path: Path) -> pd
         numeric = pd.to_numeric(series, errors="coerce")
         blank_ok = kind == "area_or_blank"
         _fail_first(blank & ~pd.Series(blank_ok, index=series.index), path, col,
-                    f"missing value: fill in {col} as a number")
+                    f"missing value: fill in {col} as a number", rows)
         not_number = numeric.isna() & ~blank
         if not_number.any():
             value = series[not_number].iloc[0]
-            _fail_first(not_number, path, col, f"{value!r} is not a number: give {col} as a plain number "
-                                               "(decimal point, no units)")
+            _fail_first(not_number, path, col, f"{short(value)} is not a number: give {col} as a plain number "
+                                               f"(decimal point, no units){local_number_hint(value)}", rows)
         values = numeric.to_numpy(dtype=float)
-        _fail_first(pd.Series(np.isinf(values)), path, col, f"infinite value: give {col} as a finite number")
+        _fail_first(np.isinf(values), path, col, f"infinite value: give {col} as a finite number", rows)
         if kind in ("count", "area_or_blank"):
             neg = values < 0
             if neg.any():
-                _fail_first(pd.Series(neg), path, col,
-                            f"negative value {values[neg][0]:g}: {col} must be ≥ 0 — correct it")
+                _fail_first(neg, path, col, f"negative value {values[neg][0]:g}: {col} must be ≥ 0 — correct it", rows)
+        big = magnitude_problem(values) if kind != "coord" else None
+        if big is not None:
+            raise InputError(magnitude_message(col, values[big]), file=path, row=int(rows[big]), field=col)
         frame[col] = numeric
     return frame
 
 
-def _fail_first(mask: pd.Series, path: Path, col: str, what: str) -> None:
+def _check_unique_ids(text: pd.Series, path: Path, col: str, rows: np.ndarray) -> None:
+    dup = text.duplicated()
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        other = int(rows[int(np.flatnonzero((text == text.iloc[first]).to_numpy())[0])])
+        _fail_first(dup, path, col, f"duplicate id {short(text.iloc[first])} (also in row {other}): "
+                                    "ids must be unique — remove or renumber the row", rows)
+    clash = case_collision(text)
+    if clash is not None:
+        a, b = clash
+        raise InputError(f"id {short(text.iloc[b])} differs from {short(text.iloc[a])} (row {int(rows[a])}) only by "
+                         "letter case: the same id twice would count the same place twice — make them identical "
+                         "and merge the rows, or give distinct ids", file=path, row=int(rows[b]), field=col)
+
+
+def _fail_first(mask: pd.Series | np.ndarray, path: Path, col: str, what: str, rows: np.ndarray | None = None) -> None:
     hits = np.flatnonzero(np.asarray(mask, dtype=bool))
     if hits.size:
-        row = int(hits[0]) + _first_row(path)  # CSV: line 2 is the first data row; GIS: feature 1
+        k = int(hits[0])
+        row = int(rows[k]) if rows is not None else k + _first_row(path)  # CSV: line 2 = first data row; GIS: 1
         raise InputError(f"{what}", file=path, row=row, field=col)
 
 
 def _check_coordinates(frame: pd.DataFrame, path: Path) -> None:
     x, y = frame["x"].to_numpy(float), frame["y"].to_numpy(float)
-    first = _first_row(path)
+    rows = row_numbers(frame, path)
+    gis = _first_row(path) == 1
     degrees = (np.abs(x) <= 180) | (np.abs(y) <= 90)
     if degrees.any():
         k = int(np.flatnonzero(degrees)[0])
         msg = ("coordinates look like degrees (WGS84); x/y must be Lambert 72 metres (EPSG:31370) — reproject them"
-               + (", or declare crs = \"EPSG:4326\" for the layer" if first == 1 else ""))
-        raise InputError(msg, file=path, row=k + first, field="x" if abs(x[k]) <= 180 else "y")
+               + (", or declare crs = \"EPSG:4326\" for the layer" if gis else ""))
+        raise InputError(msg, file=path, row=int(rows[k]), field="x" if abs(x[k]) <= 180 else "y")
     xmin, ymin, xmax, ymax = FLANDERS_BOUNDS_M
     out_x, out_y = (x < xmin) | (x > xmax), (y < ymin) | (y > ymax)
     outside = out_x | out_y
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
         msg = f"point ({x[k]:.0f}, {y[k]:.0f}) lies outside Flanders in EPSG:31370; check the CRS and the value"
-        raise InputError(msg, file=path, row=k + first, field="x" if out_x[k] else "y")
+        raise InputError(msg, file=path, row=int(rows[k]), field="x" if out_x[k] else "y")
+
+
+def _region_values(frame: pd.DataFrame, col: str, path: Path, rows: np.ndarray) -> None:
+    """Region names without surrounding whitespace; two that differ only by letter case are refused (they would
+    be two regions, each needing its own facility)."""
+    frame[col] = frame[col].astype(str).str.strip()
+    names = pd.Series(frame[col].unique())
+    clash = case_collision(names)
+    if clash is not None:
+        a, b = names.iloc[clash[0]], names.iloc[clash[1]]
+        k = int(np.flatnonzero((frame[col] == b).to_numpy())[0])
+        raise InputError(f"{col} {short(b)} differs from {short(a)} only by letter case: they would be two regions "
+                         "— write the name the same way in every row", file=path, row=int(rows[k]), field=col)
 
 
 def validate_demand(frame: pd.DataFrame, path: Path, programmes: list[Programme]) -> pd.DataFrame:
     points = "id" in frame.columns
     frame = check_columns(frame, POINT_DEMAND_COLUMNS if points else DEMAND_COLUMNS, path)
+    rows = row_numbers(frame, path)
     for prog in programmes:
         if prog.region != "flanders" and prog.region not in frame.columns:
             raise InputError(f"programme {prog.id!r} counts per {prog.region!r}: the column is missing; add it "
                              "or map your column to it under columns in the manifest", file=path, field=prog.region)
         if prog.region in frame.columns:
             empty = frame[prog.region].isna() | (frame[prog.region].astype(str).str.strip() == "")
-            _fail_first(empty, path, prog.region, f"empty region: give every municipality its {prog.region}")
+            _fail_first(empty, path, prog.region, f"empty region: give every municipality its {prog.region}", rows)
+            _region_values(frame, prog.region, path, rows)
     if "centrumstad" not in frame.columns:
         frame["centrumstad"] = False
-    frame["centrumstad"] = frame["centrumstad"].astype(str).str.lower().isin(["true", "1", "yes"])
+    frame["centrumstad"] = frame["centrumstad"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
     if "area_km2" not in frame.columns:
         frame["area_km2"] = 0.0
-    frame["nis"] = frame["nis"].astype(str).str.replace(r"\.0$", "", regex=True)
+    else:
+        area = pd.to_numeric(frame["area_km2"], errors="coerce").to_numpy(float)
+        big = magnitude_problem(area)
+        if big is not None:
+            raise InputError(magnitude_message("area_km2", area[big]), file=path, row=int(rows[big]), field="area_km2")
+    frame["nis"] = frame["nis"].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     frame["id"] = frame["id"].astype(str) if points else frame["nis"]
     if points:  # a municipality's attributes must agree over its points (they are looked up per municipality)
         for col in [c for c in ("centrumstad", *{p.region for p in programmes}) if c in frame.columns]:
             split = frame.groupby("nis")[col].transform("nunique") > 1
             if split.any():
                 _fail_first(split, path, col, f"municipality {frame.loc[split, 'nis'].iloc[0]} has different {col} "
-                                              "values on its points; give one value per nis")
+                                              "values on its points; give one value per nis", rows)
     _check_coordinates(frame, path)
-    return frame.reset_index(drop=True)
+    return _validated(frame)
 
 
 def validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, assumptions: dict) -> pd.DataFrame:
     frame = check_columns(frame, CANDIDATE_COLUMNS, path)
-    frame["nis"] = frame["nis"].astype(str).str.replace(r"\.0$", "", regex=True)
+    rows = row_numbers(frame, path)
+    frame["nis"] = frame["nis"].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    frame["zone_type"] = frame["zone_type"].astype(str).str.strip()
     unknown = ~frame["nis"].isin(demand["nis"])
     if unknown.any():
         code = frame.loc[unknown, "nis"].iloc[0]
-        _fail_first(unknown, path, "nis", f"municipality code {code!r} is not in the demand table; "
-                                          "use the NIS code of a municipality in the demand table")
+        _fail_first(unknown, path, "nis", f"municipality code {short(code)} is not in the demand table; "
+                                          "use the NIS code of a municipality in the demand table", rows)
     if "total_ha" not in frame.columns:
         frame["total_ha"] = np.nan
+    else:
+        total = pd.to_numeric(frame["total_ha"], errors="coerce").to_numpy(float)
+        big = magnitude_problem(total)
+        if big is not None:
+            raise InputError(magnitude_message("total_ha", total[big]), file=path, row=int(rows[big]), field="total_ha")
     blank = frame["free_ha"].isna()
     ports = blank & (frame["zone_type"] == "seaport")
     share = float(assumptions["seaport_free_share"].value)
@@ -289,9 +420,9 @@ def validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, a
     frame["free_from_assumption"] = ports
     _fail_first(ports & frame["free_ha"].isna(), path, "total_ha",
                 "seaport without free_ha needs its total area: fill in total_ha in hectares (free land is then "
-                "total_ha × the named assumption seaport_free_share), or give free_ha")
+                "total_ha × the named assumption seaport_free_share), or give free_ha", rows)
     _fail_first(frame["free_ha"].isna(), path, "free_ha",
-                "free area missing: fill in free_ha in hectares (only seaports may leave it blank)")
+                "free area missing: fill in free_ha in hectares (only seaports may leave it blank)", rows)
     if "geometry" in frame.columns:
         area = pd.to_numeric(frame.get("area_ha", pd.Series(np.nan, index=frame.index)), errors="coerce")
         zone = frame["geometry"].notna().to_numpy()
@@ -300,9 +431,16 @@ def validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, a
             k = int(np.flatnonzero(too_much)[0])
             _fail_first(pd.Series(too_much), path, "free_ha",
                         f"free area {frame['free_ha'].iloc[k]:g} ha is larger than the zone's area "
-                        f"({area.iloc[k]:.2f} ha); check the column mapped to free_ha (hectares)")
+                        f"({area.iloc[k]:.2f} ha); check the column mapped to free_ha (hectares)", rows)
     for flag in ("aggregate", "zone_type_from_geometry"):
         if flag in frame.columns:
             frame[flag] = frame[flag].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
     _check_coordinates(frame, path)
-    return frame.reset_index(drop=True)
+    return _validated(frame)
+
+
+def _validated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The checked table, without the reading's line numbers (they must not travel into the results)."""
+    frame = frame.reset_index(drop=True)
+    frame.attrs.pop("line_numbers", None)
+    return frame

@@ -2,8 +2,15 @@
 
 Echelons (digest §2.1, L10526-10600): municipalities (PMD collection) → sorting centres → mechanical recycling
 (pre-treatment) → chemical recycling in the seaport. Import gateways (Belgium, European imports by water, cross-
-border road gateways) feed the echelon their material enters. The existing Indaver sites are fixed facilities
-(always open, no new land); new facilities are chosen among the eligible candidates.
+border road gateways) feed the echelon their material enters. The existing Indaver sites (rows of the existing-
+facility table, :mod:`optimizer.data.existing`) are fixed facilities (always open, no new land); new facilities
+are chosen among the eligible candidates.
+
+Streams: sorting turns PMD into bales of several polymer streams (PS and PO, shares ``stream_share``); mechanical
+pre-treatment keeps each stream apart (one shared capacity); a chemical plant takes one stream only (P2C: PS; the
+planned plant: PO, L10778-10796), so PS and PO never share a plant's capacity. ``arc_stream`` is ``-1`` for
+unsorted PMD (collection) and the stream index on every other arc. A chain with one stream is the single-commodity
+model.
 
 Model (all flows in t/yr; ``y`` binary per facility, existing ones fixed to 1)::
 
@@ -11,7 +18,9 @@ Model (all flows in t/yr; ``y`` binary per facility, existing ones fixed to 1)::
     s.t. Σ_{collection arcs of i} flow = supply_i                    every municipality's PMD is sorted
          Σ_{import arcs of g} flow = supply_g                        every active gateway delivers its volume
          inflow_f ≤ capacity_f · y_f                                 capacity (and linking) per facility
-         outflow_f = yield_f · inflow_f                              sorting and mechanical yields
+         outflow_{f,k} = yield_0 · share_k · inflow_f                sorting: bales of stream k
+         outflow_{f,k} = yield_1 · inflow_{f,k}                     mechanical: per stream
+         inflow_{f,k} = 0 for k ≠ stream_f                          a chemical plant takes its stream only
          lo_e ≤ Σ_{new f in echelon e} y_f ≤ up_e                    how many new facilities per echelon
          Σ_{new f at site s} area_f · y_f ≤ free_s                   free land per site, shared by the echelons
 
@@ -31,6 +40,7 @@ from optimizer.problem import Status
 
 ECHELONS = ("sorting", "mechanical", "chemical")
 LEVELS = ("flanders", "belgium", "europe")
+STREAMS = ("PS", "PO")  # polymer streams of the sorted bales: polystyrene (P2C) and polyolefins (the planned plant)
 
 
 @dataclass
@@ -80,10 +90,29 @@ class ChainProblem:
     arc_km: np.ndarray
     land_cost_per_m2: float = 0.0
     meta: dict = field(default_factory=dict)
+    stream_ids: tuple[str, ...] = ("bales",)
+    stream_share: np.ndarray | None = None  # share of each stream in the sorted bales (sums to 1); None: one stream
+    fac_stream: np.ndarray | None = None  # stream a facility takes (-1: any); None: any
+    arc_stream: np.ndarray | None = None  # stream on each arc (-1: unsorted PMD); None: collection -1, others 0
 
     @property
     def n_fac(self) -> int:
         return len(self.fac_ids)
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Share of each stream in the sorted bales."""
+        return np.ones(1) if self.stream_share is None else np.asarray(self.stream_share, float)
+
+    @property
+    def fac_streams(self) -> np.ndarray:
+        return np.full(self.n_fac, -1) if self.fac_stream is None else np.asarray(self.fac_stream, int)
+
+    @property
+    def arc_streams(self) -> np.ndarray:
+        if self.arc_stream is None:
+            return np.where(np.asarray(self.arc_kind) == "collect", -1, 0)
+        return np.asarray(self.arc_stream, int)
 
     @property
     def n_arcs(self) -> int:
@@ -100,10 +129,18 @@ class ChainSolution:
     timings_s: dict = field(default_factory=dict)
 
 
-def _inflow_outflow(p: ChainProblem) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Incidence matrices (facilities × arcs) of flows into and out of each facility."""
-    in_m = sp.csr_matrix((np.ones(p.n_arcs), (p.arc_to, np.arange(p.n_arcs))), shape=(p.n_fac, p.n_arcs))
-    link = np.flatnonzero(p.arc_kind == "link")
+def stream_names(p: ChainProblem, codes: np.ndarray) -> np.ndarray:
+    """Stream labels of stream codes (-1: unsorted PMD on arcs, any stream at facilities)."""
+    names = np.asarray([*p.stream_ids, "PMD"], dtype=object)
+    return names[np.where(np.asarray(codes) < 0, len(p.stream_ids), codes)]
+
+
+def _inflow_outflow(p: ChainProblem, stream: int | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Incidence matrices (facilities × arcs) of flows into and out of each facility (of one stream, if given)."""
+    on = np.ones(p.n_arcs, bool) if stream is None else p.arc_streams == stream
+    into = np.flatnonzero(on)
+    in_m = sp.csr_matrix((np.ones(len(into)), (p.arc_to[into], into)), shape=(p.n_fac, p.n_arcs))
+    link = np.flatnonzero((p.arc_kind == "link") & on)
     out_m = sp.csr_matrix((np.ones(len(link)), (p.arc_from[link], link)), shape=(p.n_fac, p.n_arcs))
     return in_m, out_m
 
@@ -126,12 +163,22 @@ def build_matrix(p: ChainProblem) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray
     blocks.append(sp.hstack([sp.diags(-p.fac_capacity_t), in_m]))
     lo.append(np.full(nf, -np.inf))
     up.append(np.zeros(nf))
-    # yield balance at sorting and mechanical facilities: outflow - yield*inflow = 0
-    passes = np.flatnonzero(p.fac_echelon < 2)
-    bal = (out_m - sp.diags(p.yields[p.fac_echelon]) @ in_m)[passes]
-    blocks.append(sp.hstack([sp.csr_matrix((len(passes), nf)), bal]))
-    lo.append(np.zeros(len(passes)))
-    up.append(np.zeros(len(passes)))
+    # yield balance per stream: sorting sends yield*share_k of all its input on as stream k, mechanical
+    # pre-treatment yield*its input of stream k; a chemical plant receives no stream but its own
+    sorting, mech = np.flatnonzero(p.fac_echelon == 0), np.flatnonzero(p.fac_echelon == 1)
+    for k, share in enumerate(p.shares):
+        in_k, out_k = _inflow_outflow(p, k)
+        bal = sp.vstack([(out_k - p.yields[0] * share * in_m)[sorting], (out_k - p.yields[1] * in_k)[mech]])
+        blocks.append(sp.hstack([sp.csr_matrix((bal.shape[0], nf)), bal]))
+        lo.append(np.zeros(bal.shape[0]))
+        up.append(np.zeros(bal.shape[0]))
+    chem = np.flatnonzero((p.fac_echelon == 2) & (p.fac_streams >= 0))
+    wrong = np.flatnonzero((p.fac_streams[p.arc_to] >= 0) & (p.arc_streams != p.fac_streams[p.arc_to]))
+    if len(chem) and len(wrong):  # built only for matching streams; kept as rows should an arc slip through
+        a = sp.csr_matrix((np.ones(len(wrong)), (np.arange(len(wrong)), wrong)), shape=(len(wrong), na))
+        blocks.append(sp.hstack([sp.csr_matrix((len(wrong), nf)), a]))
+        lo.append(np.zeros(len(wrong)))
+        up.append(np.zeros(len(wrong)))
     # strong linking (the CFLP tightening): flow on an arc ≤ its upper bound · y of the facilities it touches
     ub = _arc_upper_bounds(p)
     for end in ("to", "from"):
@@ -145,6 +192,12 @@ def build_matrix(p: ChainProblem) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray
         blocks.append(link_rows)
         lo.append(np.full(n, -np.inf))
         up.append(np.zeros(n))
+    # aggregated capacity per echelon (and per stream into chemical): what reaches an echelon is fixed by the
+    # supplies and yields, so its open capacity must cover it (valid; tightens the LP bound of the plants' y)
+    cover, need = cover_rows(p)
+    blocks.append(sp.hstack([cover, sp.csr_matrix((cover.shape[0], na))]))
+    lo.append(need)
+    up.append(np.full(len(need), np.inf))
     # counts of new facilities per echelon
     new = ~p.fac_existing
     rows = [np.flatnonzero(new & (p.fac_echelon == e)) for e in range(3)]
@@ -166,6 +219,57 @@ def build_matrix(p: ChainProblem) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray
     return cost, matrix, np.concatenate(lo), np.concatenate(up), col_lo, col_up, integer
 
 
+def echelon_inflow(p: ChainProblem) -> tuple[float, float, np.ndarray]:
+    """Tonnes that must enter sorting, mechanical and (per stream) chemical recycling: fixed by supplies, imports
+    and yields, whatever the routes."""
+    streams = p.arc_streams
+    gw_stage = np.full(len(p.gw_ids), -1)
+    gw_stream = np.full(len(p.gw_ids), -1)
+    imp = np.flatnonzero(p.arc_kind == "import")
+    gw_stage[p.arc_from[imp]] = p.fac_echelon[p.arc_to[imp]]
+    gw_stream[p.arc_from[imp]] = streams[imp]
+    into_sorting = float(p.supply_t.sum() + p.gw_supply_t[gw_stage == 0].sum())
+    into_mech = np.array([p.yields[0] * share * into_sorting + p.gw_supply_t[(gw_stage == 1) & (gw_stream == k)].sum()
+                          for k, share in enumerate(p.shares)])
+    into_chem = p.yields[1] * into_mech + np.array([p.gw_supply_t[(gw_stage == 2) & (gw_stream == k)].sum()
+                                                     for k in range(len(p.shares))])
+    return into_sorting, float(into_mech.sum()), into_chem
+
+
+def cover_rows(p: ChainProblem) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rows ``Σ_j min(cap_j, D) · y_j ≥ D`` over the facilities of an echelon (per stream for chemical plants,
+    counting the plants that accept the stream), with ``D`` the tonnes that must enter it, and their rounding
+    ``Σ_{new j} y_j ≥ ⌈(D − existing capacity) / largest new capacity⌉``."""
+    into_sorting, into_mech, into_chem = echelon_inflow(p)
+    groups = [(p.fac_echelon == 0, into_sorting), (p.fac_echelon == 1, into_mech)]
+    groups += [((p.fac_echelon == 2) & np.isin(p.fac_streams, (-1, k)), d) for k, d in enumerate(into_chem)]
+    rows, cols, vals, need = [], [], [], []
+    for members, d in groups:
+        j = np.flatnonzero(members)
+        if d <= 0 or not len(j):
+            continue
+        rows.append(np.full(len(j), len(need)))
+        cols.append(j)
+        vals.append(np.minimum(p.fac_capacity_t[j], d))
+        need.append(d)
+        # its rounding: what the existing ones cannot take needs at least this many new ones (each new one takes
+        # at most the largest new capacity)
+        new = j[~p.fac_existing[j]]
+        if len(new) and np.isfinite(p.fac_capacity_t[new]).all():
+            rest = d - float(p.fac_capacity_t[j[p.fac_existing[j]]].sum())
+            k = np.ceil(rest / p.fac_capacity_t[new].max() - 1e-9)
+            if k >= 1:
+                rows.append(np.full(len(new), len(need)))
+                cols.append(new)
+                vals.append(np.ones(len(new)))
+                need.append(float(k))
+    if not need:
+        return sp.csr_matrix((0, p.n_fac)), np.zeros(0)
+    matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(len(need), p.n_fac))
+    return matrix, np.array(need)
+
+
 def _arc_upper_bounds(p: ChainProblem) -> np.ndarray:
     """Largest flow an arc can carry: its source's supply, or the smaller of the two facilities' capacities."""
     ub = np.minimum(p.fac_capacity_t[p.arc_to], np.inf)
@@ -173,5 +277,6 @@ def _arc_upper_bounds(p: ChainProblem) -> np.ndarray:
     ub[collect] = np.minimum(ub[collect], p.supply_t[p.arc_from[collect]])
     ub[imp] = np.minimum(ub[imp], p.gw_supply_t[p.arc_from[imp]])
     src = p.arc_from[link]
-    ub[link] = np.minimum(ub[link], p.fac_capacity_t[src] * p.yields[p.fac_echelon[src]])
+    share = np.where(p.fac_echelon[src] == 0, p.shares[np.maximum(p.arc_streams[link], 0)], 1.0)
+    ub[link] = np.minimum(ub[link], p.fac_capacity_t[src] * p.yields[p.fac_echelon[src]] * share)
     return ub

@@ -48,6 +48,7 @@ from optimizer.model.geography import (
     straight_arc_costs,
 )
 from optimizer.model.plan import ModelGroup, check_separable, siting_groups
+from optimizer.model.existing import existing_options
 from optimizer.problem import CountRows, LocationProblem
 from optimizer.settings import M2_PER_HA, SPARSIFY_MIN_PAIRS
 
@@ -123,8 +124,14 @@ def _size_per_region(programme: Programme, demand: pd.DataFrame, regions: pd.Ser
     return {r: ["large" if has_city.get(r, False) else "small"] for r in regions.unique()}
 
 
-def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> SitingProblem:
-    """Turn a validated instance into a :class:`SitingProblem` (see module docstring)."""
+def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, closure_options: bool = True,
+                     ) -> SitingProblem:
+    """Turn a validated instance into a :class:`SitingProblem` (see module docstring).
+
+    Existing facilities (``instance.existing``) become options of their programmes
+    (:mod:`optimizer.model.existing`); ``closure_options=False`` leaves out the options that price closing a
+    closable one (a multi-period model prices it at the transition instead).
+    """
     params = instance.parameters
     chains = [p.id for p in instance.programmes if p.kind == "chain"]
     if chains:
@@ -205,8 +212,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
                         "fixed_eur": penalty_m2 * area if greenfield[s] else 0.0,
                     }
                 )
-        options_p = pd.DataFrame(option_rows[first_option:])
-        if options_p.empty:
+        if len(option_rows) == first_option:
             raise InputError(
                 f"programme {prog.id!r}: no candidate site is eligible (zone types {list(prog.zone_types)}, "
                 f"type environments {list(prog.type_environments) or 'any'}, "
@@ -215,31 +221,45 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
                 file=instance.path,
                 field="programmes.place",
             )
+        n_new = len(option_rows) - first_option
+        option_rows += existing_options(instance, prog, cands, site_region, cap_per_m2, closure=closure_options)
+        options_p = pd.DataFrame(option_rows[first_option:])
         option_idx = np.arange(first_option, first_option + len(options_p))
+        new_p = np.arange(len(options_p)) < n_new
+        counted = new_p | _flag_column(options_p, "counts")
+        closure_p = _flag_column(options_p, "closure")
 
-        # count rows: per_region facilities in every region (or a total for Flanders)
+        # count rows: per_region facilities in every region (or a total for Flanders); an existing facility
+        # counts where its table row says so
         lo, up = prog.count_bounds(variant)
         for region in sorted(regions.unique()) if (lo, up) != (0.0, np.inf) else []:  # no count: the model decides
-            members = option_idx[options_p["region"].to_numpy() == region]
+            members = option_idx[(options_p["region"].to_numpy() == region) & counted]
             count_groups.append(members)
             count_lo.append(lo)
             count_up.append(up)
             want = f"{lo:g}" if lo == up else f"{lo:g}..{up:g}"
             count_names.append(f"{prog.id}: {want} per {prog.region_for(variant)} '{region}'")
-        if prog.p is not None:  # a coverage programme's p: exactly p facilities in total
-            count_groups.append(option_idx)
+        if prog.p is not None:  # a coverage programme's p: exactly p facilities in total (existing ones that count)
+            count_groups.append(option_idx[counted])
             count_lo.append(float(prog.p))
             count_up.append(float(prog.p))
             count_names.append(f"{prog.id}: exactly p = {prog.p}")
-        # at most one option (size) of this programme per site
-        site_of = options_p["site"].to_numpy()
+        # at most one option (size) of this programme per site (new facilities)
+        site_of = options_p["site"].to_numpy()[:n_new]
         for s in np.unique(site_of):
-            members = option_idx[site_of == s]
+            members = option_idx[:n_new][site_of == s]
             if len(members) > 1:
                 count_groups.append(members)
                 count_lo.append(0)
                 count_up.append(1)
                 count_names.append(f"{prog.id}: one size at site {cands.at[s, 'site_id']}")
+        # a closable existing facility is kept or closed (its closure option carries the closing cost)
+        for j in np.flatnonzero(closure_p):
+            keep = np.flatnonzero(~closure_p & ~new_p & (options_p["existing_id"] == options_p["existing_id"].iat[j]))
+            count_groups.append(option_idx[[keep[0], j]])
+            count_lo.append(1)
+            count_up.append(1)
+            count_names.append(f"{prog.id}: keep or close existing {options_p['existing_id'].iat[j]}")
 
         # clients of this programme
         clients_p = pd.DataFrame(
@@ -257,7 +277,8 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
 
         # arcs: own region, or any option of the programme; built below, dense or k-nearest
         assignment = prog.assignment if params["assignment"] == "programme" else str(params["assignment"])
-        arcs.append((clients_p, options_p, n_clients, first_option, assignment == "own_region"))
+        # closure options come last in the programme's block and take no arcs
+        arcs.append((clients_p, options_p[~closure_p], n_clients, first_option, assignment == "own_region"))
         n_clients += len(clients_p)
 
     clients = pd.concat(client_rows, ignore_index=True)
@@ -300,7 +321,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         demand=clients["demand_t"].to_numpy(float),
         site_ids=cands["site_id"].to_numpy(),
         site_free_m2=cands["free_ha"].to_numpy(float) * M2_PER_HA,
-        option_ids=(options["programme"] + ":" + options["site_id"] + ":" + options["size"]).to_numpy(),
+        option_ids=_option_ids(options),
         option_site=options["site"].to_numpy(int),
         option_programme=options["programme"].to_numpy(),
         option_size=options["size"].to_numpy(),
@@ -317,6 +338,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None) -> 
         single_source=bool(params["single_source"]),
         land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
         cost_unit="EUR/yr" if params["objective"] == "eur" else _distance_unit(instance.programmes),
+        required=options["required"].fillna(False).to_numpy(bool) if "required" in options else None,
     )
     problem.check_shapes()
     groups = siting_groups(instance.programmes, clients, options)
@@ -331,6 +353,22 @@ def _distance_unit(programmes: list[Programme]) -> str:
     if units == {"residents"}:
         return "resident·km"
     return "t·km/yr"
+
+
+def _flag_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean column of an option table that only existing facilities fill (absent or blank: false)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].fillna(False).to_numpy(bool)
+
+
+def _option_ids(options: pd.DataFrame) -> np.ndarray:
+    """``programme:site:size`` of a new option; ``programme:existing:ID`` (or ``:closure:ID``) of an existing one."""
+    ids = options["programme"] + ":" + options["site_id"] + ":" + options["size"]
+    if "existing_id" in options:
+        ex = options["existing"].fillna(False).to_numpy(bool)
+        ids[ex] = options["programme"][ex] + ":" + options["size"][ex] + ":" + options["existing_id"][ex]
+    return ids.to_numpy()
 
 
 def _pair_count(clients_p: pd.DataFrame, options_p: pd.DataFrame, own_region: bool) -> int:
@@ -374,6 +412,8 @@ def _network_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region
     c_key = clients["programme"].astype(str) + np.where(own, "\x1f" + clients["region"].astype(str), "")
     o_own = options["programme"].isin(own_region).to_numpy()
     o_key = options["programme"].astype(str) + np.where(o_own, "\x1f" + options["region"].astype(str), "")
+    if "closure" in options:  # closure options (existing facilities) take no arcs: a group no client shares
+        o_key = o_key.where(~options["closure"].fillna(False).astype(bool), "\x1eclosure")
     codes, _ = pd.factorize(pd.concat([c_key, o_key], ignore_index=True))
     programmes = list(per_programme)
     return NetworkArcSource(

@@ -290,6 +290,18 @@ class NetworkArcSource:
         out[self.client_group[clients][:, None] != self.option_group[None, :]] = np.inf
         return out
 
+    def pairs(self, clients: np.ndarray, options: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cost (EUR/yr at full demand), route km and whether allowed, of the pairs (``clients[k]``,
+        ``options[k]``): any pair, not only the k cheapest arcs (a stored result's check reads them)."""
+        c, o = np.asarray(clients, dtype=np.int64), np.asarray(options, dtype=np.int64)
+        cost, km = np.full(len(c), np.nan), np.full(len(c), np.nan)
+        for k in np.unique(self.client_costs[c]):
+            rows = np.flatnonzero(self.client_costs[c] == k)
+            muni, site = self.client_muni[c[rows]], self.option_site[o[rows]]
+            cost[rows] = self.client_tonnes[c[rows]] * self.costs[k].per_t(muni, site)
+            km[rows] = self.costs[k].split(muni, site)[:, :3].sum(axis=1)
+        return cost, km, self.client_group[c] == self.option_group[o]
+
     def sorted_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Every client's options in order of cost and those costs (computed once, block by block, then reused by
         every round of the certificate: the rounds only read the first k of each row)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,16 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.model.chain import ECHELONS, ChainSolution
+from optimizer.model.chain import ECHELONS, ChainSolution, stream_names
 from optimizer.model.chain_compile import CompiledChain
 from optimizer.settings import M2_PER_HA
 
 if TYPE_CHECKING:
     from optimizer.data.instance import Instance
 
-CHECKS = ["supply", "imports", "capacity", "yields", "echelon order", "existing open", "new counts", "free land",
-          "arc costs from each route's km per mode", "routes: allowed modes, mode changes, not shorter than the "
-          "straight line", "objective"]
+CHECKS = ["supply", "imports", "capacity", "yields per stream", "a chemical plant takes its stream only",
+          "echelon order", "existing open", "new counts", "free land", "arc costs from each route's km per mode",
+          "routes: allowed modes, mode changes, not shorter than the straight line", "objective"]
 SPLIT = ("road_km", "water_km", "rail_km", "transhipments")
 
 
@@ -33,6 +32,8 @@ def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None =
     fac = cc.facilities.assign(open=s.open_fac, inflow_t=inflow)
     fac = fac[fac["open"]].drop(columns=["open"]).reset_index(drop=True)
     fac["echelon"] = np.asarray(ECHELONS)[fac["echelon"].to_numpy(int)]
+    if "stream" in fac:
+        fac["stream"] = np.where(fac["stream"].to_numpy(int) < 0, "", stream_names(p, fac["stream"].to_numpy(int)))
     fac["utilisation"] = fac["inflow_t"] / fac["capacity_t"]
     fac["new_land_ha"] = np.where(fac["existing"], 0.0, fac["area_m2"] / M2_PER_HA)
     src_xy = {"collect": cc.coords["clients"], "import": cc.coords["gateways"], "link": cc.coords["facilities"]}
@@ -40,6 +41,7 @@ def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None =
                 "link": cc.facilities["facility_id"].to_numpy()}
     flows = pd.DataFrame({
         "kind": p.arc_kind[used],
+        "stream": stream_names(p, p.arc_streams[used]),
         "from": [src_name[k][i] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
         "to": cc.facilities["facility_id"].to_numpy()[p.arc_to[used]],
         "tonnes": s.flow_t[used], "km": route[:, :3].sum(axis=1), **{c: route[:, i] for i, c in enumerate(SPLIT)},
@@ -61,11 +63,13 @@ def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None =
 def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd.DataFrame,
                   flows: pd.DataFrame) -> dict:
     """The run manifest of a verified chain solution (the schema ``siting chain --json`` prints)."""
+    from optimizer.atomic import result_marker
     from optimizer.output.tables import versions
 
     p = cc.problem
     return {
-        "instance": inst.name, "title": inst.title, "status": sol.status,
+        **result_marker(), "kind": "chain",
+        "instance": inst.name, "title": inst.title, "instance_path": str(inst.path), "status": sol.status,
         "gap": (max(0.0, (sol.objective - sol.bound) / max(abs(sol.objective), 1e-9)) if math.isfinite(sol.bound)
                 else None),  # no proven bound: no gap to claim
         "objective_eur_per_yr": sol.objective,
@@ -79,11 +83,21 @@ def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd
                                        "new": int(((fac["echelon"] == e) & ~fac["existing"]).sum())} for e in ECHELONS},
         "tonnes": {"pmd_collected": float(p.supply_t.sum()), "imports": float(p.gw_supply_t.sum()),
                    "into_mechanical": float(fac.loc[fac["echelon"] == "mechanical", "inflow_t"].sum()),
-                   "into_chemical": float(fac.loc[fac["echelon"] == "chemical", "inflow_t"].sum())},
+                   "into_chemical": float(fac.loc[fac["echelon"] == "chemical", "inflow_t"].sum()),
+                   "into_chemical_per_stream": {k: float(flows.loc[(flows["stream"] == k) & flows["to"].isin(
+                       fac.loc[fac["echelon"] == "chemical", "facility_id"]), "tonnes"].sum()) for k in p.stream_ids}},
+        "chemical_plants": [{"facility_id": r.facility_id, "name": r.name, "stream": r.stream or "any",
+                             "existing": bool(r.existing), "inflow_t": float(r.inflow_t),
+                             "capacity_t": float(r.capacity_t), "utilisation": float(r.utilisation)}
+                            for r in fac[fac["echelon"] == "chemical"].itertuples()],
+        "existing_facilities": existing_chain_summary(cc, fac),
         "ambition": str(inst.parameters["chain_ambition"]),
         "crossborder": bool(inst.parameters["chain_crossborder"]),
         "parameters": inst.parameters,
-        "assumptions": {k: a.value for k, a in inst.assumptions.items() if k.startswith(("chain_", "pmd_", "sorting_", "cost_", "transhipment"))},
+        "overrides": dict(inst.overrides),
+        "assumptions": {k: a.value for k, a in inst.assumptions.items()
+                        if k.startswith(("chain_", "pmd_", "sorting_", "cost_", "transhipment"))
+                        or k in _existing_assumptions(cc)},
         "verification": {"passed": True, "checks": list(CHECKS)},
         "timings_s": sol.timings_s,
         # the run manifest, as for every solve: what was solved, with which inputs and software, how well
@@ -107,6 +121,25 @@ def chain_equity(inst: Instance, flows: pd.DataFrame) -> dict:
                                                        collect["tonnes"].to_numpy(float), within)}}
 
 
+def _existing_assumptions(cc: CompiledChain) -> set[str]:
+    ex = cc.existing
+    return set() if ex is None or ex.empty else {a for used in ex["assumptions_used"] for a in used}
+
+
+def existing_chain_summary(cc: CompiledChain, fac: pd.DataFrame) -> list[dict]:
+    """The chain's existing facilities as the table gives them, with their load: the named assumptions behind an
+    inferred figure (Kallo's plot, Willebroek's sorting share) are listed with each."""
+    ex = cc.existing
+    if ex is None or ex.empty:
+        return []
+    load = fac.set_index("existing_id")["inflow_t"] if "existing_id" in fac else pd.Series(dtype=float)
+    cap = fac.set_index("existing_id")["capacity_t"] if "existing_id" in fac else pd.Series(dtype=float)
+    return [{"facility_id": r.facility_id, "name": r.name, "echelon": r.echelon, "status": r.status,
+             "plot_m2": float(r.area_m2), "capacity_t": float(cap.get(r.facility_id, np.nan)),
+             "inflow_t": float(load.get(r.facility_id, 0.0)), "assumptions": list(r.assumptions_used),
+             "source": r.source} for r in ex.itertuples()]
+
+
 def _modal_split(flows: pd.DataFrame) -> dict:
     """t·km per mode and their shares, transhipped tonnes, tonnes per route and per arc kind."""
     tkm = {m: float(flows[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")}
@@ -124,6 +157,7 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
     import shapely
 
     from optimizer.atomic import atomic_directory
+    from optimizer.output.export import strict_dumps
     from optimizer.settings import CRS
 
     with atomic_directory(Path(out_dir)) as tmp:
@@ -133,5 +167,5 @@ def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: 
         gpd.GeoDataFrame(flows, geometry=lines, crs=CRS).to_file(tmp / "result.gpkg", layer="flows", driver="GPKG")
         fac.to_csv(tmp / "facilities.csv", index=False)
         flows.to_csv(tmp / "flows.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
     return out_dir

@@ -237,10 +237,48 @@ def _fmt(value: object) -> str:
     return "" if value is None else str(value)
 
 
+MARKDOWN_MARK = "<!-- written by siting compare -->"  # a file siting may replace starts with it
+
+
+def check_markdown_target(path: Path) -> None:
+    """``--markdown FILE``: a new file, or one an earlier ``siting compare`` wrote (it starts with
+    :data:`MARKDOWN_MARK`); never a link, a folder or a user's file. Checked before any work."""
+    from optimizer.errors import InputError
+
+    path = Path(path)
+    where = dict(file=path, field="--markdown")
+    if path.is_symlink():
+        raise InputError("is a symbolic link; siting never writes through a link: give a file name", **where)
+    if path.is_dir():
+        raise InputError("is a folder; give a file name such as comparison.md", **where)
+    if path.exists():
+        try:
+            with path.open(encoding="utf-8") as fh:
+                first = fh.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first != MARKDOWN_MARK:
+            raise InputError("exists and was not written by siting compare; siting does not replace it: give a new "
+                             "file name", **where)
+    if not path.parent.exists() or not path.parent.is_dir():
+        raise InputError(f"the folder {path.parent} does not exist; create it or give another file name", **where)
+
+
+def write_markdown(path: Path, text: str) -> Path:
+    """Write the comparison atomically (after :func:`check_markdown_target`)."""
+    from optimizer.atomic import write_atomic
+
+    check_markdown_target(path)
+    return write_atomic(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
+
+
 def to_markdown(diff: dict) -> str:
-    """The comparison as Markdown."""
-    lines = ["# Comparison", "", f"A: `{diff['a']}`  ", f"B: `{diff['b']}`", "", "| figure | A | B | change |",
-             "|---|---:|---:|---:|"]
+    """The comparison as Markdown (its first line marks it as siting's, so a rerun may replace it)."""
+    lines = [MARKDOWN_MARK, "# Comparison", ""]
+    for label, violations in (diff.get("unverified") or {}).items():
+        lines += [f"> **UNVERIFIED**: result {label.upper()} fails the independent check (`siting verify`): "
+                  + "; ".join(violations[:5]), ""]
+    lines += [f"A: `{diff['a']}`  ", f"B: `{diff['b']}`", "", "| figure | A | B | change |", "|---|---:|---:|---:|"]
     lines += [f"| {f} | {_fmt(a)} | {_fmt(b)} | {c} |" for f, a, b, c in diff["headline"]]
     if diff.get("rule_cost"):
         lines += ["", f"**Price of the rule**: {diff['rule_cost']['sentence']}."]

@@ -100,10 +100,19 @@ def write_result(out_dir: Path, tables: ResultTables, summary: dict, extra_layer
         tables.allocations.to_csv(tmp / "allocations.csv", index=False)
         tables.facilities.to_csv(tmp / "facilities.csv", index=False)
         tables.demand.to_csv(tmp / "demand.csv", index=False)  # per demand unit: its facility, km, covered flag
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
         for name, folder in (extra_dirs or {}).items():
             shutil.copytree(folder, tmp / name)
     return out_dir
+
+
+def no_gdal_sidecars() -> None:
+    """Reading a result must not write into it: with its persistent auxiliary metadata (PAM) on, GDAL 3.12 adds a
+    ``result.gpkg.aux.xml`` next to a GeoPackage that carries dataset metadata, even when it only reads it. Called
+    by every reader of results (maps, report, compare, verify); a user's explicit setting is kept."""
+    import os
+
+    os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
 
 
 def record_export_time(out_dir: Path, seconds: float) -> None:
@@ -112,7 +121,7 @@ def record_export_time(out_dir: Path, seconds: float) -> None:
     path = Path(out_dir) / "summary.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data.setdefault("timings_s", {})["export"] = seconds
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+    write_atomic(path, lambda tmp: tmp.write_text(strict_dumps(data) + "\n", encoding="utf-8"))
 
 
 # where each network source's data come from and under which licence (a result that carries them carries the licence)
@@ -148,6 +157,21 @@ def network_layer(tables=None) -> dict:  # noqa: ANN001 - NetworkTables
     frame["licence"] = frame["source"].map(NETWORK_LICENCES).fillna("see instances/README.md")
     geoms = shapely.simplify(links.geometry.to_numpy(), NETWORK_SIMPLIFY_M)
     return {"networks": gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)}
+
+
+def strict_dumps(data: object) -> str:
+    """``data`` as strict JSON text (RFC 8259: no NaN or Infinity — a missing figure is ``null``), indented."""
+    return json.dumps(_finite(data), indent=2, default=json_default, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def json_default(value: object) -> object:

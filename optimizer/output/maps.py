@@ -55,6 +55,9 @@ def read_result(path: str | Path) -> Result:
     import geopandas as gpd
     import pyogrio
 
+    from optimizer.output.export import no_gdal_sidecars
+
+    no_gdal_sidecars()
     path = Path(path)
     folder = path.parent if path.suffix.lower() == ".gpkg" else path
     gpkg = path if path.suffix.lower() == ".gpkg" else path / GPKG_NAME
@@ -72,19 +75,46 @@ def read_result(path: str | Path) -> Result:
 
 
 def read_boundaries(path: str | Path):
-    """A planner's boundary layer (any CRS with one, e.g. municipalities), reprojected to EPSG:31370."""
+    """A planner's boundary layer (any CRS with one, e.g. municipalities), reprojected to EPSG:31370.
+
+    Refused with one line (exit 2): a file that is not a GIS layer (a CSV table: no geometries), a layer without a
+    CRS, and a layer that does not reach Flanders once reprojected (wrong CRS, or latitude and longitude swapped).
+    """
     import geopandas as gpd
+    import numpy as np
+
+    from optimizer.data.tables import FLANDERS_BOUNDS_M
 
     path = Path(path)
+    where = dict(file=path, field="--boundaries")
     if not path.exists():
-        raise InputError(f"boundary layer not found: {path}", file=path)
+        raise InputError("boundary layer not found; check the path", **where)
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        raise InputError("is a folder; give the boundary layer's file (GeoPackage, Shapefile, GeoJSON)", **where)
+    if path.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls"):
+        raise InputError("a table is not a boundary layer: give polygons in a GIS file (GeoPackage, Shapefile, "
+                         "GeoJSON) with a CRS", **where)
     try:
         gdf = gpd.read_file(path)
-    except Exception as e:
-        raise InputError(f"cannot read the boundary layer: {e}", file=path) from e
+    except Exception as e:  # noqa: BLE001 - any reader failure is an input problem
+        raise InputError(f"cannot read the boundary layer ({str(e).splitlines()[0][:100]}); give a GIS file "
+                         "(GeoPackage, Shapefile, GeoJSON)", **where) from None
+    if "geometry" not in gdf or gdf.geometry.isna().all() or gdf.geometry.is_empty.all():
+        raise InputError("the file holds no geometries: give polygons in a GIS file (GeoPackage, Shapefile, GeoJSON)",
+                         **where)
     if gdf.crs is None:
-        raise InputError("the boundary layer has no CRS; save it with one (e.g. EPSG:31370)", file=path)
-    return gdf.to_crs(CRS)
+        raise InputError("the boundary layer has no CRS; save it with one (e.g. EPSG:31370)", **where)
+    try:
+        projected = gdf.to_crs(CRS)
+    except Exception as e:  # noqa: BLE001 - pyproj cannot transform it
+        raise InputError(f"cannot reproject the boundary layer from {gdf.crs.to_string()} to {CRS} ({str(e)[:80]}); "
+                         "check its CRS", **where) from None
+    xmin, ymin, xmax, ymax = projected.total_bounds
+    fx0, fy0, fx1, fy1 = FLANDERS_BOUNDS_M
+    if not np.all(np.isfinite([xmin, ymin, xmax, ymax])) or xmax < fx0 or xmin > fx1 or ymax < fy0 or ymin > fy1:
+        raise InputError(f"the boundary layer does not reach Flanders once reprojected from {gdf.crs.to_string()}; "
+                         "check its CRS and the axis order (x = longitude/easting, y = latitude/northing)", **where)
+    return projected
 
 
 def programme_colours(result: Result) -> dict[str, str]:
@@ -104,7 +134,7 @@ def _size_order(fac: pd.DataFrame) -> list[str]:
 # Static map
 # ---------------------------------------------------------------------------------------------------------------
 def render_png(result: Result, out: Path, boundaries=None, title: str | None = None,
-               dpi: int = 150) -> Path:
+               dpi: int = 150, banner: str | None = None) -> Path:
     """Draw the result as a static map (PNG) in EPSG:31370 with legend, scale bar and north arrow.
 
     Parameters
@@ -117,6 +147,8 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
         Municipality (or other) boundaries in EPSG:31370, drawn as thin outlines.
     title : str, optional
         Map title (default: the instance title and its status).
+    banner : str, optional
+        A warning line above the title (e.g. UNVERIFIED).
     dpi : int
         Resolution; the figure is 11 × 7 inches.
 
@@ -220,7 +252,9 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
         gap = s.get("gap")
         gap_txt = f", gap {100 * gap:.3f}%" if gap is not None else ""
         title = f"{s.get('title') or result.name}\n{status}{gap_txt}; land take {s.get('land_take_ha', float('nan')):.1f} ha"
-    ax.set_title(title, fontsize=10.5)
+    if banner:
+        title = f"{banner}\n{title}"
+    ax.set_title(title, fontsize=10.5, color="#a50f15" if banner else "black")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -310,15 +344,21 @@ def render_html(result: Result, out: Path, boundaries=None) -> Path:
     return out
 
 
-def make_maps(path: str | Path, out_dir: Path | None = None, boundaries: str | Path | None = None,
+def make_maps(path: str | Path, out_dir: Path | None = None, boundaries=None,  # noqa: ANN001 - path or GeoDataFrame
               png: bool = True, html: bool = True) -> dict[str, Path]:
-    """Read a result and write ``map.png`` and/or ``map.html`` (default: into the result folder)."""
+    """Read a result and write ``map.png`` and/or ``map.html`` (default: into the result folder).
+
+    ``boundaries`` is a layer path or an already read GeoDataFrame (:func:`read_boundaries`). Files are written
+    only where siting may write (:func:`optimizer.atomic.write_output_file`).
+    """
+    from optimizer.atomic import write_output_file
+
     result = read_result(path)
-    bnd = read_boundaries(boundaries) if boundaries is not None else None
+    bnd = read_boundaries(boundaries) if isinstance(boundaries, (str, Path)) else boundaries
     target = Path(out_dir) if out_dir is not None else result.folder
     written: dict[str, Path] = {}
     if png:
-        written["png"] = render_png(result, target / "map.png", boundaries=bnd)
+        written["png"] = write_output_file(target, "map.png", lambda p: render_png(result, p, boundaries=bnd))
     if html:
-        written["html"] = render_html(result, target / "map.html", boundaries=bnd)
+        written["html"] = write_output_file(target, "map.html", lambda p: render_html(result, p, boundaries=bnd))
     return written

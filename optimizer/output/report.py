@@ -51,10 +51,29 @@ class ReportData:
     tensions: list[str] = field(default_factory=list)  # rule-tension sentences (optimizer.output.tension)
     equity: pd.DataFrame | None = None  # per programme: max, p95, mean km, shares within (optimizer.output.equity)
     models: pd.DataFrame | None = None  # per coverage programme: model, service distance, objective, coverage
+    periods: pd.DataFrame | None = None  # one row per period of a multi-period result (docs/periods.md)
+
+
+def period_view(result: Result) -> tuple[Result, pd.DataFrame | None]:
+    """A multi-period result as its last period (map, regions) plus a table per period; others unchanged."""
+    s = result.summary
+    if not s.get("periods") or "period" not in result.layers.get("facilities", {}):
+        return result, None
+    last = s.get("programmes_period", s["periods"][-1]["period"])
+    layers = {k: (v[v["period"] == last] if k in ("facilities", "allocations") and "period" in v else v)
+              for k, v in result.layers.items()}
+    rows = [{"period": p["period"], "years": p["years"], "facilities": p["facilities"], "opened": len(p["opened"]),
+             "closed": len(p["closed"]), "land_take_ha": p["land_take_ha"],
+             "reserve_ha": p.get("land_take_by_kind_ha", {}).get("reserve", 0.0),
+             "yearly_cost": p["objective"]["total"], "one_off_eur": p["opening_cost_eur"] + p["closing_cost_eur"]}
+            for p in s["periods"]]
+    return Result(result.folder, s, layers), pd.DataFrame(rows)
 
 
 def report_data(result: Result) -> ReportData:
-    """Collect the report's figures from a written result."""
+    """Collect the report's figures from a written result (a multi-period one: its last period, and a table per
+    period)."""
+    result, periods = period_view(result)
     s = result.summary
     fac = pd.DataFrame(result.layers["facilities"].drop(columns="geometry"))
     alloc = pd.DataFrame(result.layers["allocations"].drop(columns="geometry"))
@@ -88,7 +107,7 @@ def report_data(result: Result) -> ReportData:
     ]
     tensions = tension_lines(flags_from_summary(s, result.layers["facilities"]))
     return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions, equity_table(s),
-                      models_table(s))
+                      models_table(s), periods)
 
 
 def equity_table(summary: dict) -> pd.DataFrame:
@@ -236,16 +255,34 @@ def _fmt_util(u: float) -> str:
     return "" if not np.isfinite(u) else f"{100 * u:.0f} %"
 
 
-def _png_bytes(result: Result, boundaries=None) -> bytes:
+def _png_bytes(result: Result, boundaries=None, banner: str | None = None) -> bytes:
     """The default map, drawn afresh (a map.png left in the folder may belong to an earlier run)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        return render_png(result, Path(tmp) / "map.png", boundaries=boundaries).read_bytes()
+        return render_png(result, Path(tmp) / "map.png", boundaries=boundaries, banner=banner).read_bytes()
 
 
-def to_html(data: ReportData, map_png: bytes) -> str:
-    """The report as one self-contained HTML page (inline CSS, the map as a base64 data URI)."""
+UNVERIFIED_BANNER = "UNVERIFIED — this result fails the independent check (siting verify)"
+
+
+def run_parameters(summary: dict) -> dict:
+    """The run's parameters as used: the solver's time limit, gap and threads from ``solve_options`` (a
+    ``--time-limit`` given on the command line), not the manifest's defaults."""
+    params = dict(summary.get("parameters", {}))
+    used = summary.get("solve_options") or {}
+    for key, option in (("time_limit_s", "time_limit_s"), ("mip_gap", "mip_gap"), ("threads", "threads")):
+        if used.get(option) is not None:
+            params[key] = used[option]
+    return params
+
+
+def to_html(data: ReportData, map_png: bytes, unverified: list[str] | None = None) -> str:
+    """The report as one self-contained HTML page (inline CSS, the map as a base64 data URI).
+
+    ``unverified``: the violations of a result that failed ``siting verify`` and is reported anyway
+    (``--allow-unverified``); the page then says so at its top, in the map and at its foot.
+    """
     s = data.result.summary
     ok = s.get("status") == "optimal"
     status = (f"<span class='status {'ok' if ok else 'warn'}'>{_esc(s.get('status', '?'))}"
@@ -272,13 +309,29 @@ def to_html(data: ReportData, map_png: bytes) -> str:
     used, other = data.assumptions[data.assumptions["used"]], data.assumptions[~data.assumptions["used"]]
     a_head = "<tr><th>assumption</th><th class='n'>value</th><th>unit</th><th>basis</th></tr>"
     params = "".join(f"<tr><td><code>{_esc(k)}</code></td><td>{_esc(v)}</td></tr>"
-                     for k, v in s.get("parameters", {}).items())
+                     for k, v in run_parameters(s).items())
+    warning = ""
+    if unverified:
+        items = "".join(f"<li>{_esc(v)}</li>" for v in unverified[:10])
+        warning = (f"<div class='status warn' style='display:block;padding:.6em'>{_esc(UNVERIFIED_BANNER)}:"
+                   f"<ul>{items}</ul></div>")
     gap = s.get("gap")
     notes = [f"<p class='flag'><b>Rule tension</b> — {_esc(line)}</p>" for line in data.tensions]
     if data.tensions:
         notes.append("<p class='basis'>Facilities above 100 % are shaded in the table per region. Utilisation = load "
                      "/ (plot area × the programme's assumed throughput); the floor is the named assumption "
                      "<code>utilisation_floor</code>.</p>")
+    if data.periods is not None:
+        notes.append("<h2>Per period</h2><table><tr><th>period</th><th class='n'>years</th><th class='n'>facilities"
+                     "</th><th class='n'>opened</th><th class='n'>closed</th><th class='n'>land take (ha)</th>"
+                     "<th class='n'>on reserve land (ha)</th><th class='n'>yearly cost</th><th class='n'>one-off "
+                     "(EUR)</th></tr>" + "".join(
+                         f"<tr><td>{_esc(r.period)}</td><td class='n'>{r.years:g}</td><td class='n'>{r.facilities}</td>"
+                         f"<td class='n'>{r.opened}</td><td class='n'>{r.closed}</td><td class='n'>{r.land_take_ha:,.1f}"
+                         f"</td><td class='n'>{r.reserve_ha:,.1f}</td><td class='n'>{r.yearly_cost:,.0f}</td>"
+                         f"<td class='n'>{r.one_off_eur:,.0f}</td></tr>" for r in data.periods.itertuples())
+                     + "</table><p class='basis'>The map and the tables below show the last period; every period "
+                     "is a layer of the GeoPackage.</p>")
     img = base64.b64encode(map_png).decode("ascii")
     title = s.get("title") or data.result.name
     versions = s.get("versions", {})
@@ -286,10 +339,11 @@ def to_html(data: ReportData, map_png: bytes) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_esc(data.result.name)} — siting report</title><style>{CSS}</style></head>
 <body>
+{warning}
 <h1>{_esc(title)}</h1>
 <p class="sub">instance <code>{_esc(data.result.name)}</code> · solver status {status} · proven gap
 {f"{100 * gap:.4f} %" if gap is not None else "unknown"} · result verified independently:
-{"yes" if s.get("verification", {}).get("passed") else "no"}</p>
+{"NO — UNVERIFIED" if unverified else "yes" if s.get("verification", {}).get("passed") else "no"}</p>
 <h2>Key figures</h2>
 <div class="cards">{cards}</div>
 {''.join(notes)}
@@ -314,7 +368,7 @@ assumption with its basis, defined once in <code>models/assumptions.toml</code> 
 <tr><td>objective</td><td>{s.get("objective", {}).get("total", float("nan")):,.2f} {_esc(s.get("objective", {}).get("unit", ""))}</td></tr>
 <tr><td>instance hash</td><td><code>{_esc(s.get("instance_hash", ""))}</code></td></tr>
 <tr><td>solver</td><td>{_esc(s.get("solver", ""))}</td></tr></table>
-<footer>circular-siting {_esc(versions.get("circular-siting", ""))} · coordinates EPSG:31370 (Belgian Lambert 72) ·
+<footer>{_esc(UNVERIFIED_BANNER) + " · " if unverified else ""}circular-siting {_esc(versions.get("circular-siting", ""))} · coordinates EPSG:31370 (Belgian Lambert 72) ·
 result folder {_esc(data.result.folder.name)}</footer>
 </body></html>
 """
@@ -328,11 +382,12 @@ def _md_table(header: list[str], rows: list[list[object]], right: set[int] | Non
     return "\n".join([line, sep, *body])
 
 
-def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
+def to_markdown(data: ReportData, map_name: str = "map.png", unverified: list[str] | None = None) -> str:
     """The report as Markdown (the map as a relative image link next to the file)."""
     s = data.result.summary
     gap = s.get("gap")
-    out = [f"# {s.get('title') or data.result.name}", "",
+    warning = ([f"> **{UNVERIFIED_BANNER}**:", *[f"> - {v}" for v in unverified[:10]], ""] if unverified else [])
+    out = [*warning, f"# {s.get('title') or data.result.name}", "",
            f"Instance `{data.result.name}` · solver status **{s.get('status', '?')}**"
            + ("" if s.get("status") == "optimal" else " (NOT OPTIMAL)")
            + f" · proven gap {f'{100 * gap:.4f} %' if gap is not None else 'unknown'}", "",
@@ -342,6 +397,14 @@ def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
                        f"{r.tkm_per_yr:,.0f}"] for r in data.programmes.itertuples()], {1, 3, 4, 5}), "",
            *[part for line in data.tensions for part in (f"**Rule tension** — {line}", "")],
            *_md_models_equity(data),
+           *(["## Per period", "", _md_table(
+               ["period", "years", "facilities", "opened", "closed", "land take (ha)", "on reserve land (ha)",
+                "yearly cost", "one-off (EUR)"],
+               [[r.period, f"{r.years:g}", r.facilities, r.opened, r.closed, f"{r.land_take_ha:,.1f}",
+                 f"{r.reserve_ha:,.1f}", f"{r.yearly_cost:,.0f}", f"{r.one_off_eur:,.0f}"]
+                for r in data.periods.itertuples()], {1, 2, 3, 4, 5, 6, 7, 8}), "",
+              "The map and the tables below show the last period; every period is a layer of the GeoPackage.", ""]
+             if data.periods is not None else []),
            "## Map", "", f"![map]({map_name})", "", "## Per region", "",
            _md_table(["region", "facility", "size", "load (t/yr)", "utilisation", "municipalities", "t·km/yr"],
                      [[r.region, f"{r.facility} ({r.site_id})", r.size, f"{r.load_t:,.0f}", _fmt_util(r.utilisation),
@@ -351,11 +414,14 @@ def to_markdown(data: ReportData, map_name: str = "map.png") -> str:
                      [[f"`{r.name}`" + (" (overridden)" if r.overridden else ""), r.value, r.unit, r.basis]
                       for r in data.assumptions[data.assumptions["used"]].itertuples()]), "",
            "## Run", "",
-           _md_table(["parameter", "value"], [[f"`{k}`", v] for k, v in s.get("parameters", {}).items()]), ""]
+           _md_table(["parameter", "value"], [[f"`{k}`", v] for k, v in run_parameters(s).items()]), ""]
+    if unverified:
+        out.append(f"*{UNVERIFIED_BANNER}.*")
     return "\n".join(out)
 
 
-def make_report(path: str | Path, out_dir: Path | None = None, boundaries: str | Path | None = None) -> dict[str, Path]:
+def make_report(path: str | Path, out_dir: Path | None = None, boundaries=None,  # noqa: ANN001 - path or GeoDataFrame
+                unverified: list[str] | None = None) -> dict[str, Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and ``map.png`` for the result at ``path``.
 
     Parameters
@@ -363,26 +429,31 @@ def make_report(path: str | Path, out_dir: Path | None = None, boundaries: str |
     path : str or Path
         Result folder (or its ``result.gpkg``).
     out_dir : Path, optional
-        Where to write (default: the result folder).
-    boundaries : str or Path, optional
+        Where to write (default: the result folder); files go only where siting may write
+        (:func:`optimizer.atomic.write_output_file`).
+    boundaries : str, Path or GeoDataFrame, optional
         A boundary layer to draw on the map.
+    unverified : list of str, optional
+        Violations of a result that failed ``siting verify``: every page is marked UNVERIFIED.
 
     Returns
     -------
     dict
         ``{"html": ..., "markdown": ..., "png": ...}`` paths.
     """
+    from optimizer.atomic import write_output_file
+
     result = read_result(path)
-    bnd = read_boundaries(boundaries) if boundaries is not None else None
+    bnd = read_boundaries(boundaries) if isinstance(boundaries, (str, Path)) else boundaries
     target = Path(out_dir) if out_dir is not None else result.folder
-    target.mkdir(parents=True, exist_ok=True)
-    png = _png_bytes(result, bnd)
-    (target / "map.png").write_bytes(png)
+    png = _png_bytes(period_view(result)[0], bnd, UNVERIFIED_BANNER if unverified else None)
     data = report_data(result)
-    html_path, md_path = target / "report.html", target / "report.md"
-    html_path.write_text(to_html(data, png), encoding="utf-8")
-    md_path.write_text(to_markdown(data), encoding="utf-8")
-    return {"html": html_path, "markdown": md_path, "png": target / "map.png"}
+    html_path = write_output_file(target, "report.html", lambda p: p.write_text(to_html(data, png, unverified),
+                                                                                 encoding="utf-8"))
+    md_path = write_output_file(target, "report.md", lambda p: p.write_text(to_markdown(data, unverified=unverified),
+                                                                             encoding="utf-8"))
+    png_path = write_output_file(target, "map.png", lambda p: p.write_bytes(png))
+    return {"html": html_path, "markdown": md_path, "png": png_path}
 
 
 __all__ = ["ReportData", "assumptions_table", "make_report", "report_data", "to_html", "to_markdown"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.atomic import result_marker
 from optimizer.model.plan import is_whole
 from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
 from optimizer.output.equity import allocation_equity, within_distances
@@ -94,6 +95,8 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     load = np.bincount(a_option, weights=tonnes, minlength=problem.n_options)
     n_served = np.bincount(a_option, minlength=problem.n_options)
     open_idx = np.flatnonzero(solution.open_options)
+    if "closure" in options:  # the decision to close an existing facility (optimizer.model.existing), no facility
+        open_idx = open_idx[~options["closure"].fillna(False).to_numpy(bool)[open_idx]]
     opt = options.iloc[open_idx].reset_index(drop=True)
     site_rows = sites.iloc[opt["site"].to_numpy()].reset_index(drop=True)
     # one definition of capacity and utilisation (optimizer.output.tension): the plot's assumed throughput,
@@ -101,6 +104,11 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     cap_per_m2 = {p.id: (sp.instance.assumption(p.capacity_per_m2) if p.capacity_per_m2 else np.nan)
                   for p in sp.instance.programmes}
     capacity = opt["area_m2"].to_numpy(float) * opt["programme"].map(cap_per_m2).to_numpy(float)
+    if "existing" in opt:  # an existing facility: its stated capacity, else its plot (no new area) × throughput
+        ex = opt["existing"].fillna(False).to_numpy(bool)
+        stated = opt["capacity_t"].to_numpy(float)
+        derived = opt["plot_m2"].to_numpy(float) * opt["programme"].map(cap_per_m2).to_numpy(float)
+        capacity = np.where(ex, np.where(np.isfinite(stated), stated, derived), capacity)
     facilities = pd.DataFrame(
         {
             "facility_id": problem.option_ids[open_idx],
@@ -130,6 +138,12 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     # land take by kind of land (S6, S7): an existing economic zone, temporary reserve land, or greenfield
     facilities["land_kind"] = np.where(opt.get("greenfield", False), "greenfield",
                                        np.where(opt.get("reserve", False), "reserve", "existing_zone"))
+    if "existing" in opt:  # existing facilities (optimizer.data.existing): their plot is taken already
+        existing = opt["existing"].fillna(False).to_numpy(bool)
+        facilities["existing"] = existing
+        facilities["existing_id"] = opt["existing_id"].fillna("").to_numpy()
+        facilities["plot_m2"] = np.where(existing, opt["plot_m2"].to_numpy(float), opt["area_m2"].to_numpy(float))
+        facilities.loc[existing, "land_kind"] = "existing_facility"
 
     cl = clients.iloc[a_client].reset_index(drop=True)
     fac_site = sites.iloc[options["site"].to_numpy()[a_option]].reset_index(drop=True)
@@ -234,8 +248,11 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "modal_split": modal_split(al),
         }
     return {
+        **result_marker(),  # what makes the folder a siting result (optimizer.atomic: replace, verify)
+        "kind": "named",
         "instance": sp.instance.name,
         "title": sp.instance.title,
+        "instance_path": str(sp.instance.path),
         "instance_hash": sp.instance.content_hash(),
         "parameters": sp.instance.parameters,
         "overrides": sp.instance.overrides,
@@ -262,6 +279,7 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
         "programmes": per_programme,
         "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
         "equity": siting_equity(sp, tables),
+        **({"existing_facilities": existing_summary(sp, tables)} if sp.instance.existing is not None else {}),
         "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
         "solver": solution.solver,
         "timings_s": {k: round(v, 4) for k, v in solution.timings_s.items()},
@@ -287,6 +305,24 @@ def siting_equity(sp: SitingProblem, tables: ResultTables) -> dict:
         by_programme[prog.id] = allocation_equity(alloc, weight, within)
     return {"unit": "km", "weight": "demand of each unit (t/yr, or residents)", "within_km": within,
             "by_programme": by_programme}
+def existing_summary(sp: SitingProblem, tables: ResultTables) -> list[dict]:
+    """Each existing facility of a placed programme: open or closed, its load and capacity, and the named
+    assumptions behind its figures (an inferred plot size is an assumption, never a silent number)."""
+    from optimizer.model.existing import existing_rows
+
+    rows = existing_rows(sp.instance, {p.id for p in sp.instance.programmes})
+    fac = tables.facilities
+    by_id = fac.set_index("existing_id") if "existing_id" in fac else pd.DataFrame()
+    out = []
+    for r in rows.itertuples():
+        open_ = r.facility_id in by_id.index
+        f = by_id.loc[r.facility_id] if open_ else None
+        out.append({"facility_id": r.facility_id, "name": r.name, "programme": r.programme, "status": r.status,
+                    "open": bool(open_), "plot_m2": float(r.area_m2), "counts_toward_rule": bool(r.counts_toward_rule),
+                    "load_t": float(f["load_t"]) if open_ else 0.0,
+                    "capacity_t": float(f["capacity_t"]) if open_ and pd.notna(f["capacity_t"]) else None,
+                    "assumptions": list(r.assumptions_used), "source": r.source})
+    return out
 
 
 def modal_split(alloc: pd.DataFrame) -> dict:

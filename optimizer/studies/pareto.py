@@ -251,9 +251,29 @@ def plot(front: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
-def write(front: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path]:
-    """Write ``pareto.csv`` and ``pareto.png`` into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv = out_dir / "pareto.csv"
-    front.to_csv(csv, index=False)
-    return {"csv": csv, "png": plot(front, out_dir / "pareto.png", title)}
+def write(front: pd.DataFrame, out_dir: Path, title: str, instance: Instance | None = None) -> dict[str, Path]:
+    """Write ``pareto.csv``, ``pareto.png`` and ``summary.json`` into ``out_dir``, as one atomic folder.
+
+    ``summary.json`` (``"format": "circular-siting/pareto"``) is the run manifest and the marker that lets a later
+    run replace the folder (the previous front is kept as ``NAME.previous``, :mod:`optimizer.atomic`).
+    """
+    import json
+
+    from optimizer.atomic import PARETO_FORMAT, atomic_directory
+    from optimizer.output.tables import versions
+
+    out_dir = Path(out_dir)
+    summary = {"format": PARETO_FORMAT, "format_version": 1, "kind": "pareto", "title": title,
+               "instance": instance.name if instance is not None else None,
+               "instance_path": str(instance.path) if instance is not None else None,
+               "instance_hash": instance.content_hash() if instance is not None else None,
+               "overrides": dict(instance.overrides) if instance is not None else {},
+               "points": int(len(front)), "cost_unit": front.attrs.get("cost_unit", ""),
+               "all_verified": bool(front["verified"].all()) if "verified" in front else None,
+               "versions": versions()}
+    with atomic_directory(out_dir, kind="pareto") as tmp:
+        front.to_csv(tmp / "pareto.csv", index=False)
+        plot(front, tmp / "pareto.png", title)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    out_dir = out_dir.resolve()
+    return {"csv": out_dir / "pareto.csv", "png": out_dir / "pareto.png", "summary": out_dir / "summary.json"}

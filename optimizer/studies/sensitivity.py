@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.atomic import write_atomic
+from optimizer.atomic import check_destination, write_atomic
 from optimizer.data.instance import Instance
 from optimizer.errors import InputError
 from optimizer.settings import SENSITIVITY_DEFAULT_RANGE, SENSITIVITY_RARE_SHARE, SENSITIVITY_ROBUST_SHARE
-from optimizer.studies.sweep import SweepResult, run_sweep
+from optimizer.studies.sweep import SweepResult, mark_sweep_folder, run_sweep
 from optimizer.studies.sweep_spec import load_sweep
 
 SPEC_TOML, TABLE_CSV, MANIFEST = "sensitivity.toml", "sensitivity.csv", "sensitivity.json"
@@ -210,8 +210,8 @@ def run_sensitivity(spec: SensitivitySpec, out_dir: Path, *, workers: int | None
     if not spec.variations:
         raise InputError("nothing to vary: give --vary NAME=LOW:HIGH", field="--vary")
     t0 = time.perf_counter()
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_destination(Path(out_dir), kind="sweep", need_bytes=0)  # a sweep folder: new, empty or a sweep's
+    mark_sweep_folder(out_dir, f"{spec.instance_name}-sensitivity")  # before the spec is written into it
     frame = design(spec)
     spec_path = out_dir / SPEC_TOML
     text = sweep_toml(spec, frame)

@@ -20,18 +20,21 @@ writes ``comparison.csv`` / ``comparison.parquet``, two PNG plots and ``sweep.js
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from optimizer.atomic import write_atomic
+from optimizer.atomic import SWEEP_FORMAT, SWEEP_MARKER, check_destination, write_atomic
 from optimizer.data.instance import load_instance
 from optimizer.errors import InfeasibleError, InputError, NoSolutionError, VerificationError
 from optimizer.studies.sweep_outputs import SCENARIOS_DIR, comparison_table, write_outputs
@@ -240,8 +243,7 @@ def run_sweep(
         The table has one row per scenario in sweep order. On Ctrl-C the table of what finished is still written
         (``interrupted`` is True) and ``KeyboardInterrupt`` is re-raised with the result as its argument.
     """
-    out_dir = Path(out_dir).resolve()
-    (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
+    out_dir = check_destination(Path(out_dir), kind="sweep", need_bytes=0)  # a user's folder is never written into
     address = None if client is not None else scheduler_address(scheduler)
     if address is not None and workers is not None:
         raise InputError("--workers sizes a local cluster; with a scheduler address the cluster decides",
@@ -250,6 +252,8 @@ def run_sweep(
         raise InputError("must be ≥ 1", field="--threads-per-scenario")
     if workers is not None and workers < 0:
         raise InputError("must be ≥ 0 (0 runs in-process)", field="--workers")
+    (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
+    mark_sweep_folder(out_dir, sweep.name)
 
     t0 = time.perf_counter()
     records: dict[int, dict] = {}
@@ -270,8 +274,12 @@ def run_sweep(
 
                 if client is None and address is None:
                     n = workers or available_cores()
-                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0")  # any free port: never clash with :8787
+                    # the worker processes' resource tracker would warn about semaphores after a Ctrl-C
+                    os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
+                    with _workers_ignore_interrupt():
+                        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                               dashboard_address=":0",  # any free port: never clash with :8787
+                                               silence_logs=logging.CRITICAL)  # failures are rows
                     own_client = client = Client(cluster)
                     mode = "local cluster"
                     threads = threads or max(1, available_cores() // n)
@@ -286,6 +294,7 @@ def run_sweep(
                 _run_on_dask(client, sweep, out_dir, threads, tracker, records)
     except KeyboardInterrupt:
         interrupted = True
+        _quiet_shutdown()  # cancelled tasks and stopped workers are expected now, not warnings for the planner
     finally:
         if own_client is not None:
             own_client.close()
@@ -299,6 +308,39 @@ def run_sweep(
     if interrupted:
         raise KeyboardInterrupt(result)
     return result
+
+
+def mark_sweep_folder(out_dir: Path, name: str) -> None:
+    """Mark ``out_dir`` as a sweep folder (``sweep.json``) before anything else is written into it, so a rerun (a
+    resume) knows it as siting's; the finished sweep rewrites the file with its manifest."""
+    if not (out_dir / SWEEP_MARKER).exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(out_dir / SWEEP_MARKER, lambda p: p.write_text(json.dumps(
+            {"format": SWEEP_FORMAT, "format_version": 1, "sweep": name, "status": "running"}, indent=2) + "\n",
+            encoding="utf-8"))
+
+
+@contextmanager
+def _workers_ignore_interrupt() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored: a terminal sends SIGINT to the whole process group, and workers
+    that die on it print tracebacks; the client alone stops the sweep and closes the cluster in order. (A Ctrl-C
+    while the cluster starts is ignored too.)"""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the processes started now
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_shutdown() -> None:
+    """After Ctrl-C: Dask's cancellation and worker-shutdown warnings (and tracebacks) are expected, not news."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _tasks(sweep: Sweep, out_dir: Path, threads: int | None, topic: str | None) -> list[ScenarioTask]:

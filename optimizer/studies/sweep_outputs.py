@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from optimizer.atomic import write_atomic
+from optimizer.atomic import SWEEP_FORMAT, write_atomic
 
 if TYPE_CHECKING:
     from optimizer.studies.sweep import SweepResult
@@ -97,6 +97,7 @@ def write_outputs(result: SweepResult) -> dict[str, Path]:
     write_atomic(files["tradeoff_png"], lambda p: plot_tradeoff(table, result.sweep).savefig(p, dpi=150))
     write_atomic(files["facilities_png"], lambda p: plot_facilities(table, result.sweep).savefig(p, dpi=150))
     manifest = {
+        "format": SWEEP_FORMAT, "format_version": 1, "status": "interrupted" if result.interrupted else "done",
         "sweep": result.sweep.name, "title": result.sweep.title, "file": str(result.sweep.path),
         "file_sha256": result.sweep.file_sha256, "mode": result.mode, "workers": result.workers,
         "threads_per_scenario": result.threads_per_scenario, "wall_s": round(result.wall_s, 3),

@@ -289,8 +289,8 @@ land_cost_eur_per_m2, access_rules, ...; `siting show NAME` lists them) or a nam
 (assumption.access_circuity).
 
 The result folder holds result.gpkg, CSV tables and summary.json (the run manifest). It must be new, empty or a
-previous result: siting never replaces a folder it did not write. Cancel stops the engine; a previous result in
-the folder stays as it was.
+previous result, which is then kept as FOLDER.previous: siting never replaces a folder it did not write. Cancel
+stops the engine; a previous result in the folder stays as it was.
 
 Command line: siting solve NAME --out FOLDER [--time-limit S] [--set key=value ...]
 """)
