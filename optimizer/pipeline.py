@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from optimizer.check.diagnose import explain_infeasible, presolve_checks
 from optimizer.check.verify import verify_problem, verify_siting
 from optimizer.check.verify_models import verify_models
@@ -177,7 +179,7 @@ def run(
         t = time.perf_counter()
         summary["timings_s"]["total_before_export"] = round(t - t0, 4)
         written = write_result(out_dir, tables, summary,
-                               extra_layers=network_layer(sp.geography.tables if sp.geography else None),
+                               extra_layers=_network_layer(sp),
                                geoparquet=geoparquet, crs=crs, extra_dirs=extra_dirs)
         summary["timings_s"]["export"] = round(time.perf_counter() - t, 4)
         record_export_time(written, summary["timings_s"]["export"])
@@ -270,6 +272,12 @@ def run_matrix(
             (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
         summary["out_dir"] = str(out_dir)
     return summary
+
+
+def _network_layer(sp: SitingProblem) -> dict:
+    """The network links around the instance (its demand and candidate points) for the result's GeoPackage."""
+    points = np.vstack([sp.instance.demand[["x", "y"]].to_numpy(float), sp.sites[["x", "y"]].to_numpy(float)])
+    return network_layer(sp.geography.tables if sp.geography else None, points)
 
 
 def run_chain(name_or_path: str | Path, overrides: dict[str, str] | None = None, out_dir: Path | None = None,
@@ -365,6 +373,7 @@ def run_periods(name_or_path: str | Path, overrides: dict[str, str] | None = Non
         if chain:
             out.write_chain_periods(Path(out_dir), fac, flows, transitions, summary, compiled.mp.labels)
         else:
-            out.write_siting_periods(Path(out_dir), combined, per, transitions, summary, compiled.mp.labels)
+            out.write_siting_periods(Path(out_dir), combined, per, transitions, summary, compiled.mp.labels,
+                                     networks=_network_layer(compiled.base))
         summary["out_dir"] = str(out_dir)
     return summary

@@ -52,7 +52,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     JSON on stdout (no solver banner), strict JSON."""
     out = tmp_path_factory.mktemp("chain") / "result"
     proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "chain", "s2b-plastics-chain", "--out", str(out),
-                           "--time-limit", "6", "--json"], capture_output=True, text=True, timeout=600, check=False)
+                           "--time-limit", "15", "--json"], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout, parse_constant=_no_constant)
     assert summary["format"] == "circular-siting/result" and summary["kind"] == "chain"

@@ -134,14 +134,17 @@ NETWORK_LICENCES = {
     "user": "the planner's own layer",
 }
 NETWORK_SIMPLIFY_M = 10.0  # display geometry only; costs use the full tables
+NETWORK_MARGIN_M = 20_000.0  # the layer shows the links within this distance of the instance's points
 
 
-def network_layer(tables=None) -> dict:  # noqa: ANN001 - NetworkTables
+def network_layer(tables=None, points: np.ndarray | None = None) -> dict:  # noqa: ANN001 - NetworkTables
     """The transport networks used, as a line layer for the GeoPackage (``{"networks": GeoDataFrame}``).
 
     Every link with its mode, road class and number, CEMT class, rail freight category, length and the licence of its
     source (ETISplus-derived links are GPL-3.0, OpenStreetMap-derived ones ODbL 1.0: see ``instances/README.md``);
-    geometry simplified to 10 m for display.
+    geometry simplified to 10 m for display. With ``points`` (n × 2, EPSG:31370 m: the instance's demand and
+    candidate points) only the links whose extent comes within :data:`NETWORK_MARGIN_M` of their bounding box are
+    kept, so a local instance does not carry the networks of all Flanders.
     """
     import geopandas as gpd
     import shapely
@@ -151,6 +154,11 @@ def network_layer(tables=None) -> dict:  # noqa: ANN001 - NetworkTables
 
         tables = load_network_tables()
     links = tables.links
+    if points is not None and len(points):
+        lo, hi = np.min(points, axis=0) - NETWORK_MARGIN_M, np.max(points, axis=0) + NETWORK_MARGIN_M
+        box = shapely.bounds(links.geometry.to_numpy())  # xmin, ymin, xmax, ymax per link
+        near = (box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0]) & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1])
+        links = links[near]
     keep = [c for c in ("link_id", "mode", "road_class", "road_ref", "cemt_class", "freight_cat", "line", "length_km",
                         "source") if c in links]
     frame = pd.DataFrame(links[keep]).reset_index(drop=True)

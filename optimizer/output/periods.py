@@ -118,14 +118,16 @@ def siting_periods_summary(ps: PeriodSiting, sol: MultiPeriodSolution, per: list
 
 
 def write_siting_periods(out_dir: Path, combined: ResultTables, per: list[ResultTables], transitions: pd.DataFrame,
-                         summary: dict, labels: tuple[str, ...], crs: str | None = None) -> Path:
-    """GeoPackage (combined layers with ``period``, a layer per period, transitions), CSVs and summary.json."""
+                         summary: dict, labels: tuple[str, ...], crs: str | None = None,
+                         networks: dict | None = None) -> Path:
+    """GeoPackage (combined layers with ``period``, a layer per period, transitions, the ``networks`` layer given,
+    else the shipped networks), CSVs and summary.json."""
     extra = {}
     for label, tab in zip(labels, per):
         extra[f"facilities_{layer_label(label)}"] = _points(tab.facilities.assign(period=label))
         extra[f"allocations_{layer_label(label)}"] = _lines(tab.allocations.assign(period=label))
     extra["transitions"] = _points(transitions)
-    return write_result(out_dir, combined, summary, extra_layers={**extra, **network_layer()}, crs=crs)
+    return write_result(out_dir, combined, summary, extra_layers={**extra, **(networks or network_layer())}, crs=crs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
