@@ -81,10 +81,12 @@ def read_summary(folder: Path) -> dict:
 
 
 def kind_of(summary: dict, folder: Path) -> str:
-    """named, matrix or chain (also for summaries written before the ``kind`` key)."""
+    """named, matrix, chain, periods or chain_periods (also for summaries written before the ``kind`` key)."""
     kind = summary.get("kind")
     if kind in ("named", "matrix", "chain", "periods", "chain_periods"):
         return kind
+    if isinstance(summary.get("periods"), list):
+        return "periods"
     if "facilities_per_echelon" in summary:
         return "chain"
     if (folder / "assignments.csv").is_file():
@@ -173,7 +175,7 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
         check.violations += domain.violations
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
-    _check_named_summary(summary, fac, alloc, check)
+    check_named_summary(summary, fac, alloc, check)
     check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
     check_gap(summary, objective, check)
 
@@ -268,7 +270,7 @@ def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray,
     return np.where(allowed, cost, np.nan), np.where(allowed, km, np.nan), allowed
 
 
-def _check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
+def check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
     check.checks.append("summary: land take and counts per programme against the tables")
     land = float(fac["area_m2"].sum()) / 10_000.0
     stated = number(summary.get("land_take_ha"))

@@ -47,7 +47,7 @@ def _periods_solution(summary: dict, solutions: list, open_rows: list[np.ndarray
 def check_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
     """A multi-period named-instance result: every period as a stored single-period result, then across periods."""
     from optimizer.check.periods import verify_siting_periods
-    from optimizer.check.stored import stored_solution
+    from optimizer.check.stored import check_named_summary, stored_solution
     from optimizer.data.instance import load_instance
     from optimizer.model.periods_compile import compile_siting_periods
     from optimizer.output.tables import ResultTables
@@ -57,11 +57,16 @@ def check_periods(folder: Path, summary: dict, source: str | Path, check: Stored
     hash_note(check, summary.get("instance_hash"), inst.content_hash())
     ps = compile_siting_periods(inst)
     objective = objective_total(summary, check)
+    parts = summary.get("periods") or []
+    if len(parts) != len(ps.periods):
+        check.violations.append(f"summary.json lists {len(parts)} periods, the instance has {len(ps.periods)}")
+        return
     periods, solutions, tables, open_rows = [], [], [], []
-    for label, sp_t in zip(ps.mp.labels, ps.periods):
+    for label, sp_t, part in zip(ps.mp.labels, ps.periods, parts):
         f_t, a_t = _period_rows(fac, label, "facilities.csv", check), _period_rows(alloc, label, "allocations.csv", check)
         before = len(check.violations)
         problem, sol = stored_solution(sp_t, f_t, a_t, check, float("nan"), -np.inf, str(summary.get("status", "")))
+        check_named_summary(part, f_t, a_t, check)  # the period's figures in summary.json against its rows
         check.violations[before:] = [f"{label}: {v}" for v in check.violations[before:]]
         periods.append(dataclasses.replace(sp_t, problem=problem))
         solutions.append(sol)
