@@ -308,6 +308,23 @@ def test_chain_run_writes_a_full_run_manifest(tmp_path) -> None:
     assert (s["gap"] is None) == (s["bound"] is None)
     assert len(s["instance_hash"]) == 64 and "highspy" in s["versions"]
     assert {"build", "solve"} <= set(s["timings_s"])
+    # acceptance (issue 12): the chemical-recycling plants land inside a port zone: the PO plant the solve opens and
+    # P2C both stand on zones of a seaport area (CORINE port land, class 123, or industry inside the port), at
+    # points inside their zone polygons and inside the seaport area
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from optimizer.geo.zones import ZONES_GPKG, load_seaport_areas
+
+    fac = pd.read_csv(out / "facilities.csv")
+    chem = fac[fac["echelon"] == "chemical"]
+    assert (~chem["existing"]).sum() == 1 and chem["existing"].sum() == 1  # the new PO plant beside P2C
+    zones = gpd.read_file(ZONES_GPKG, layer="zones").set_index("zone_id").loc[chem["site_id"]]
+    assert zones["seaport"].notna().all() and (zones["seaport"].astype(str) != "").all()
+    points = shapely.points(chem[["x", "y"]].to_numpy())
+    assert shapely.contains(zones.geometry.to_numpy(), points).all()
+    assert shapely.contains(shapely.union_all(load_seaport_areas().geometry.to_numpy()), points).all()
 
 
 # ------------------------------------------------------------------------------------------------------------
