@@ -144,7 +144,8 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
     out : Path
         PNG file to write.
     boundaries : GeoDataFrame, optional
-        Municipality (or other) boundaries in EPSG:31370, drawn as thin outlines.
+        Municipality (or other) boundaries in EPSG:31370, drawn as thin outlines; without them the shipped outline
+        of Flanders (:func:`optimizer.data.outline.flanders_outline`) is drawn.
     title : str, optional
         Map title (default: the instance title and its status).
     banner : str, optional
@@ -171,6 +172,15 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
     if boundaries is not None:
         boundaries.boundary.plot(ax=ax, color="#bdbdbd", linewidth=0.4, zorder=1)
         handles.append(Line2D([], [], color="#bdbdbd", lw=0.8, label="boundaries"))
+    else:  # the shipped outline of Flanders as a backdrop (not part of the map's extent)
+        from optimizer.data.outline import flanders_outline
+
+        outline = flanders_outline()
+        if outline is not None:
+            import geopandas as gpd
+
+            gpd.GeoSeries([outline], crs=CRS).boundary.plot(ax=ax, color="#525252", linewidth=0.8, zorder=1)
+            handles.append(Line2D([], [], color="#525252", lw=0.8, label="Flanders outline"))
     if "zones" in L and len(L["zones"]):
         from matplotlib.patches import Patch
 
