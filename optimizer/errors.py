@@ -5,6 +5,7 @@
 * :class:`NoSolutionError` (exit 4): the time limit ran out before any feasible solution was found.
 * :class:`VerificationError` (exit 5): a solution failed the independent check; nothing is written.
 * :class:`ParetoError`: a point of a Pareto front could not be solved to optimality.
+* :class:`StrategyError`: a solver strategy was asked for a problem outside the class it is made for.
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ class VerificationError(Exception):
 
 class ParetoError(Exception):
     """A point of the front could not be solved to optimality."""
+
+
+class StrategyError(ValueError):
+    """A solver strategy was asked for a problem it does not apply to (it never falls back silently)."""

@@ -192,15 +192,22 @@ class Solution:
 
     @property
     def gap(self) -> float:
-        """Relative gap between objective and proven bound (0 when optimal)."""
-        if not np.isfinite(self.objective) or not np.isfinite(self.bound):
-            return float("inf")
-        denom = max(abs(self.objective), 1e-9)
-        return max(0.0, (self.objective - self.bound) / denom)
+        """Relative gap between objective and proven bound (0 when optimal; see :func:`relative_gap`)."""
+        return relative_gap(self.objective, self.bound)
 
     @property
     def has_solution(self) -> bool:
         return Status(self.status).has_solution
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``(objective - bound) / |objective|`` (at least 0), ``inf`` without a finite objective and bound.
+
+    The one gap of every solve and every instance kind (a minimisation: the bound is below the objective).
+    """
+    if not np.isfinite(objective) or not np.isfinite(bound):
+        return float("inf")
+    return max(0.0, (objective - bound) / max(abs(objective), 1e-9))
 
 
 def objective_parts(problem: LocationProblem, open_options: np.ndarray, arc_share: np.ndarray) -> dict[str, float]:

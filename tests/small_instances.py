@@ -9,6 +9,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 ARRONDISSEMENTS = ("Leuven", "Halle-Vilvoorde")
+# S6 over time (docs/periods.md): reserve land in its window, linear and circular coexisting, demand growing
+S6_PERIODS = """[periods]
+reserve_window = ["reserve_open_from_year", "reserve_open_until_year"]
+coexistence = ["coexistence_until_year", "coexistence_free_land_share"]
+demand_factor = { materialenbank = "bank_demand_factor_by_period" }
+"""
 
 
 def small_instance(folder: Path, periods: str, existing_rows: list[dict] | None = None, assumptions: str = "") -> Path:

@@ -3,7 +3,8 @@
 The baseline (``tests/regression/baseline.json``) was recorded by ``benchmarks/regression/record.py`` on the code
 before a restructuring; every case there is re-solved by ``record.py --compare``. This test re-solves the cases
 that take a few seconds at most (:data:`record.FAST_CASES`) and compares objective (relative 1e-9), land take per
-programme and chosen sites (site, programme, size) exactly.
+programme and chosen sites (site, programme, size) exactly; a named case reads the result folder the session's
+``solved_named`` fixture wrote through the pipeline ``siting solve`` runs.
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ def _available(case: str) -> bool:
 
 
 @pytest.mark.parametrize("case", record.FAST_CASES)
-def test_fast_case_unchanged(case: str) -> None:
+def test_fast_case_unchanged(case: str, solved_named) -> None:  # noqa: ANN001
+    """A named case is solved as ``siting solve NAME --out`` solves it (once per session: the other tests that need
+    the same instance read the same result); a benchmark case as ``record.py`` solves it."""
     if not _available(case):
         pytest.skip("benchmark data (../shared/benchmarks) absent")
-    after = record.solve_case(case)
+    kind, _, name = case.partition(":")
+    after = record.named_figures(solved_named(name).folder) if kind == "named" else record.solve_case(case)
     assert record.differences(BASELINE[case], after) == []
 
 

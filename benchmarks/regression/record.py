@@ -85,7 +85,6 @@ def solve_case(case: str) -> dict:
 
 def _solve_named(name: str) -> dict:
     """``siting solve NAME --out TMP`` in process; the figures are read back from what it wrote."""
-    import pandas as pd
     from typer.testing import CliRunner
 
     from optimizer.cli import app
@@ -96,8 +95,15 @@ def _solve_named(name: str) -> dict:
         if res.exit_code != 0:
             return {"status": f"exit {res.exit_code}: {(res.stderr or res.output).strip()[-300:]}",
                     "objective": None, "land_take_ha": {}, "sites": []}
-        s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str})
+        return named_figures(out)
+
+
+def named_figures(out: Path) -> dict:
+    """The figures of a named instance's result folder: status, objective, land take per programme, sites."""
+    import pandas as pd
+
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str})
     if "objective_eur_per_yr" in s:  # a plastics-chain result: echelons are its programmes, existing sites fixed
         sites = [[r.site_id, r.echelon, f"{'existing' if r.existing else 'new'} {r.area_m2:g} m2"]
                  for r in fac.itertuples()]

@@ -104,8 +104,7 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
                 v.append(f"arc {k}: cost {p.arc_cost_per_t[k]:.4f} EUR/t, recomputed {c:.4f}")
     if routes is not None:
         v += _route_violations(p, f, routes, coords)
-    total = sum(float(p.arc_cost_per_t[k] * f[k]) for k in range(p.n_arcs) if f[k] > 0)
-    total += sum(p.land_cost_per_m2 * float(p.fac_area_m2[j]) for j in range(p.n_fac) if y[j] and not p.fac_existing[j])
+    total = recomputed_objective(p, s)
     if np.isfinite(s.objective) and abs(total - s.objective) > 1e-6 * max(1.0, abs(total)):
         v.append(f"objective {s.objective:.4f} differs from recomputed {total:.4f}")
     return v
@@ -149,6 +148,13 @@ def _route_violations(p: ChainProblem, f: np.ndarray, routes: dict, coords: dict
                 v.append(f"arc {k}: route of {road + water + rail:.3f} km is shorter than the straight line "
                          f"{straight:.3f} km")
     return v
+def recomputed_objective(p: ChainProblem, s: ChainSolution) -> float:
+    """The objective from the solution's flows and open facilities (loops over arcs and facilities, not the model's
+    cost vector): transport EUR/t × t on every used arc, plus land rent of every new facility opened."""
+    y, f = np.asarray(s.open_fac, bool), np.asarray(s.flow_t, float)
+    total = sum(float(p.arc_cost_per_t[k] * f[k]) for k in range(p.n_arcs) if f[k] > 0)
+    total += sum(p.land_cost_per_m2 * float(p.fac_area_m2[j]) for j in range(p.n_fac) if y[j] and not p.fac_existing[j])
+    return float(total)
 
 
 def brute_force_chain(p: ChainProblem) -> float:

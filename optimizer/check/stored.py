@@ -10,6 +10,9 @@ and runs the same independent verifiers as before writing, on the *stored* table
   re-derived from the instance tables, distances from coordinates);
 * matrix instances: :func:`~optimizer.check.verify.verify_problem` on the stored facilities and assignments;
 * chain instances: :func:`~optimizer.check.chain.verify_chain` on the stored facilities and flows;
+* multi-period instances (``periods``, ``chain_periods``): each period's rows as above, then across periods by
+  :mod:`optimizer.check.periods` (reserve-land windows, free land per period, existing facilities' windows and
+  capacities, every opening and closing and the total over the horizon recomputed);
 
 and in every case: the GeoPackage layers against the CSV tables (same rows, same values, points where the CSV
 says), the ``summary.json`` figures against the tables, and the instance hash (a changed instance is reported as a
@@ -85,8 +88,10 @@ def kind_of(summary: dict, folder: Path) -> str:
     kind = summary.get("kind")
     if kind in ("named", "matrix", "chain", "periods", "chain_periods"):
         return kind
-    if isinstance(summary.get("periods"), list):
-        return "periods"
+    periods = summary.get("periods")
+    if isinstance(periods, list):  # a multi-period summary written before the kind key
+        chain = any(isinstance(p, dict) and "facilities_per_echelon" in p for p in periods)
+        return "chain_periods" if chain else "periods"
     if "facilities_per_echelon" in summary:
         return "chain"
     if (folder / "assignments.csv").is_file():
@@ -146,8 +151,9 @@ def verify_stored(path: str | Path, instance: str | Path | None = None) -> Store
     kind = kind_of(summary, folder)
     source = find_instance(folder, summary, instance)
     check = StoredCheck(folder, kind, str(summary.get("instance", "")))
-    {"named": _check_named, "matrix": check_matrix, "chain": check_chain, "periods": check_periods,
-     "chain_periods": check_chain_periods}[kind](folder, summary, source, check)
+    checker = {"named": _check_named, "matrix": check_matrix, "chain": check_chain,
+               "periods": check_periods, "chain_periods": check_chain_periods}[kind]
+    checker(folder, summary, source, check)
     return check
 
 
@@ -164,8 +170,7 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
     sp = compile_instance(inst)
     objective = objective_total(summary, check)
     bound = number(summary.get("bound"))
-    problem, sol = stored_solution(sp, fac, alloc, check, objective, bound if bound is not None else -np.inf,
-                                   str(summary.get("status", "")))
+    problem, sol = stored_named_solution(sp, fac, alloc, objective, bound, str(summary.get("status", "")), check)
     _check_named_problem(sp, problem, sol, check)
     demand_csv = folder / "demand.csv"  # per demand unit: covered flags of a coverage model
     tables = ResultTables(fac, alloc, read_table(demand_csv) if demand_csv.is_file() else pd.DataFrame(), pd.DataFrame())
@@ -180,43 +185,45 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
     check_gap(summary, objective, check)
 
 
-def stored_solution(sp, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck, objective: float,  # noqa: ANN001
-                    bound: float, status: str) -> tuple:
-    """The stored facilities and allocations as a :class:`~optimizer.problem.Solution` of the compiled instance
-    ``sp``, on a copy of its problem whose arcs are exactly the stored pairs, costed by the instance (network pair
-    costs, from the cache when warm). Ids the instance does not know, pairs its assignment rule forbids and stored
-    costs that differ from the instance's are recorded in ``check``. Returns ``(problem, solution)``."""
+def stored_named_solution(sp, fac: pd.DataFrame, alloc: pd.DataFrame, objective: float,  # noqa: ANN001
+                          bound: float | None, status: str, check: StoredCheck, label: str = ""):  # noqa: ANN201
+    """The stored facilities and allocations of a location instance as the compiled problem's arrays:
+    ``(problem, solution)``, the problem's arcs being the stored allocations (so an allocation the solver could not
+    have made is still checked), their costs looked up in the instance. Ids the instance does not know, pairs it
+    does not allow and stored costs that differ from the instance's become violations (prefixed with ``label``)."""
     from optimizer.problem import Solution
 
     p = sp.problem
     y = np.zeros(p.n_options, dtype=bool)
     option = pd.Index(p.option_ids).get_indexer(fac["facility_id"])
     for k in np.flatnonzero(option < 0)[:3]:
-        check.violations.append(f"facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility option of the "
-                                "instance (site, programme and size)")
+        check.violations.append(f"{label}facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility option of "
+                                "the instance (site, programme and size)")
     y[option[option >= 0]] = True
     client = pd.Index(p.client_ids).get_indexer(alloc["programme"] + ":" + alloc["demand_id"])
     opt = pd.Index(p.option_ids).get_indexer(alloc["facility_id"])
     for k in np.flatnonzero(client < 0)[:3]:
-        check.violations.append(f"allocations.csv: demand unit {alloc['demand_id'].iloc[k]!r} of programme "
+        check.violations.append(f"{label}allocations.csv: demand unit {alloc['demand_id'].iloc[k]!r} of programme "
                                 f"{alloc['programme'].iloc[k]!r} is not in the instance")
     known = (client >= 0) & (opt >= 0)
     cost, km, allowed = _pair_costs(sp, client[known], opt[known])
     rows = np.flatnonzero(known)
     for k in rows[~allowed][:3]:
-        check.violations.append(f"allocations.csv: {alloc['municipality'].iloc[k]} → {alloc['facility_id'].iloc[k]} is "
-                                "not an allowed pair of the instance (assignment rule)")
+        check.violations.append(f"{label}allocations.csv: {alloc['municipality'].iloc[k]} → "
+                                f"{alloc['facility_id'].iloc[k]} is not an allowed pair of the instance (assignment "
+                                "rule)")
     share = alloc["share"].to_numpy(float)[rows]
     problem = dataclasses.replace(p, arc_client=client[known].astype(np.int64), arc_option=opt[known].astype(np.int64),
                                   arc_cost=np.where(allowed, cost, 0.0), arc_km=km)
-    sol = Solution(open_options=y, arc_share=np.clip(share, -1.0, 2.0), objective=objective, bound=bound,
-                   status=status)
+    sol = Solution(open_options=y, arc_share=np.clip(share, -1.0, 2.0), objective=objective,
+                   bound=bound if bound is not None else -np.inf, status=status)
     stored_cost = alloc["cost"].to_numpy(float)[rows]
     bad = np.flatnonzero(allowed & ~np.isclose(stored_cost, cost * share, rtol=1e-6, atol=1e-6))
     for k in bad[:3]:
         r = rows[k]
-        check.violations.append(f"allocations.csv row {r + 2}: cost {stored_cost[k]:.6g}, the instance gives "
-                                f"{cost[k] * share[k]:.6g} for {alloc['municipality'].iloc[r]} → {alloc['site_id'].iloc[r]}")
+        check.violations.append(f"{label}allocations.csv row {r + 2}: cost {stored_cost[k]:.6g}, the instance gives "
+                                f"{cost[k] * share[k]:.6g} for {alloc['municipality'].iloc[r]} → "
+                                f"{alloc['site_id'].iloc[r]}")
     return problem, sol
 
 
@@ -271,6 +278,8 @@ def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray,
 
 
 def check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:
+    """Land take, counts per programme and transport in ``summary`` against the stored tables (a named result, or
+    one period of a multi-period result)."""
     check.checks.append("summary: land take and counts per programme against the tables")
     land = float(fac["area_m2"].sum()) / 10_000.0
     stated = number(summary.get("land_take_ha"))

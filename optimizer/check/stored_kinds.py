@@ -1,4 +1,5 @@
-"""The stored-result checks of matrix and chain instances (named instances: :mod:`optimizer.check.stored`)."""
+"""The stored-result checks of matrix and chain instances (named instances: :mod:`optimizer.check.stored`;
+multi-period results: :mod:`optimizer.check.stored_periods`)."""
 
 from __future__ import annotations
 
@@ -98,13 +99,9 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     cc = compile_chain(inst)
     objective = objective_total(summary, check)
     bound = number(summary.get("bound"))
-    sol = stored_chain_solution(cc, inst, fac, flows, check, objective, bound if bound is not None else -np.inf,
-                                str(summary.get("status", "")))
-    check.checks += [f"stored tables: {c}" for c in ("supply", "imports", "capacity", "yields per stream",
-                                                        "echelon order", "existing open", "new counts", "free land",
-                                                        "arc costs from each route's km per mode (networks)",
-                                                        "routes: allowed modes, mode changes, not shorter than the "
-                                                        "straight line", "objective")]
+    sol = stored_chain_solution(cc, fac, flows, objective, bound, str(summary.get("status", "")), check,
+                                instance=inst)
+    check.checks += [f"stored tables: {c}" for c in CHAIN_CHECKS]
     check.violations += verify_chain(cc.problem, sol, cc.coords, routes=chain_routes(cc, inst, sol.flow_t))
     transport = number(summary.get("transport_eur_per_yr"))
     if transport is not None and not close(transport, float((flows["tonnes"] * flows["eur_per_t"]).sum())):
@@ -114,43 +111,59 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     check_gap(summary, objective, check)
 
 
-def stored_chain_solution(cc, inst, fac: pd.DataFrame, flows: pd.DataFrame, check: StoredCheck,  # noqa: ANN001
-                          objective: float, bound: float, status: str):  # noqa: ANN201 - ChainSolution
-    """The stored facilities and flows as a solution of the compiled chain ``cc``: ids the chain does not know are
-    recorded in ``check``, and so is every stored km (in all and per mode), transhipment count and cost per tonne
-    that differs from the route the instance gives the arc on the networks."""
-    from optimizer.check.chain import chain_routes
-    from optimizer.model.chain import ChainSolution, stream_names
+CHAIN_CHECKS = ("supply", "imports", "capacity", "yields per stream", "echelon order", "existing open", "new counts",
+                "free land", "km per mode and cost of every flow's route on the networks",
+                "routes: allowed modes, mode changes, not shorter than the straight line", "objective")
+
+
+def stored_chain_solution(cc, fac: pd.DataFrame, flows: pd.DataFrame, objective: float,  # noqa: ANN001, ANN201
+                          bound: float | None, status: str, check: StoredCheck, label: str = "", instance=None):  # noqa: ANN001
+    """The stored facilities and flows of a chain as its compiled arrays (a ``ChainSolution``): facilities and
+    flows the instance does not have, and km (in all and per mode), transhipments or EUR/t that differ from the
+    route the instance gives the arc on the networks (:func:`optimizer.check.chain.chain_routes`, with
+    ``instance``), become violations (``label`` first)."""
+    from optimizer.model.chain import ChainSolution
+    from optimizer.output.chain import stream_names
 
     p = cc.problem
-    where = pd.Index(p.fac_ids).get_indexer(fac["facility_id"])
+    ids = pd.Index(p.fac_ids)
+    where = ids.get_indexer(fac["facility_id"])
     for k in np.flatnonzero(where < 0)[:3]:
-        check.violations.append(f"facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility of the instance")
+        check.violations.append(f"{label}facilities.csv: {fac['facility_id'].iloc[k]!r} is not a facility of the "
+                                "instance")
     y = np.zeros(p.n_fac, dtype=bool)
     y[where[where >= 0]] = True
     names = {"collect": cc.clients["name"].astype(str).to_numpy(), "import": np.asarray(p.gw_ids, dtype=str),
              "link": np.asarray(p.fac_ids, dtype=str)}
-    # an arc is its kind, ends and stream (sorting → mechanical → chemical arcs exist once per stream)
-    stream = stream_names(p, p.arc_streams)
-    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}\x1f{s}"
-                     for kind, i, j, s in zip(p.arc_kind, p.arc_from, p.arc_to, stream)])
-    stored_stream = flows["stream"].astype(str) if "stream" in flows else pd.Series(stream[0], index=flows.index)
-    arc = keys.get_indexer(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"] + "\x1f" + stored_stream)
+    # an arc is its kind, ends and polymer stream (PS and PO bales travel the same link as two arcs); results
+    # written before the streams have no stream column: their arcs are matched on kind and ends
+    streams = stream_names(p, p.arc_streams) if "stream" in flows else np.full(p.n_arcs, "")
+    keys = pd.Index([f"{kind}\x1f{names[kind][i]}\x1f{p.fac_ids[j]}\x1f{k}"
+                     for kind, i, j, k in zip(p.arc_kind, p.arc_from, p.arc_to, streams)])
+    first = pd.Series(np.arange(len(keys)), index=keys)
+    first = first[~first.index.duplicated()]
+    stored = flows["stream"].astype(str) if "stream" in flows else pd.Series("", index=flows.index)
+    arc = first.reindex(flows["kind"] + "\x1f" + flows["from"] + "\x1f" + flows["to"] + "\x1f" + stored
+                        ).fillna(-1).to_numpy(np.int64)
     for k in np.flatnonzero(arc < 0)[:3]:
-        check.violations.append(f"flows.csv row {k + 2}: {flows['kind'].iloc[k]} flow {flows['from'].iloc[k]!r} → "
-                                f"{flows['to'].iloc[k]!r} is not an arc of the instance")
+        check.violations.append(f"{label}flows.csv row {flows.index[k] + 2}: {flows['kind'].iloc[k]} flow "
+                                f"{flows['from'].iloc[k]!r} → {flows['to'].iloc[k]!r} is not an arc of the instance")
     ok = arc >= 0
     f = np.zeros(p.n_arcs)
     np.add.at(f, arc[ok], flows["tonnes"].to_numpy(float)[ok])
-    split = chain_routes(cc, inst, f)["split"]  # km per mode of every stored flow's route, on the networks
-    split = np.where(np.isnan(split), 0.0, split)
-    stored = {"km": split[:, :3].sum(axis=1), "eur_per_t": p.arc_cost_per_t,
-              **{c: split[:, i] for i, c in enumerate(("road_km", "water_km", "rail_km", "transhipments"))}}
-    for col, values in stored.items():
+    columns = {"km": p.arc_km, "eur_per_t": p.arc_cost_per_t}
+    if instance is not None:  # network routes: km per mode of every stored flow, recomputed on the networks
+        from optimizer.check.chain import chain_routes
+
+        split = np.nan_to_num(chain_routes(cc, instance, f)["split"])
+        columns.update({"km": split[:, :3].sum(axis=1),
+                        **{c: split[:, i] for i, c in enumerate(("road_km", "water_km", "rail_km", "transhipments"))}})
+    for col, values in columns.items():
         if col not in flows:
             continue
         bad = np.flatnonzero(~np.isclose(flows[col].to_numpy(float)[ok], values[arc[ok]], rtol=1e-6, atol=1e-6))
         for k in bad[:2]:
-            check.violations.append(f"flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "
-                                    f"{flows['to'].to_numpy()[ok][k]} differs from the instance's route")
-    return ChainSolution(open_fac=y, flow_t=f, objective=objective, bound=bound, status=status)
+            check.violations.append(f"{label}flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "
+                                    f"{flows['to'].to_numpy()[ok][k]} differs from the instance")
+    return ChainSolution(open_fac=y, flow_t=f, objective=objective, bound=bound if bound is not None else -np.inf,
+                         status=status)

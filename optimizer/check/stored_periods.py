@@ -1,18 +1,20 @@
-"""Re-check a stored multi-period result (``siting verify`` of a folder a ``[periods]`` solve wrote).
+"""The stored-result checks of multi-period results (kinds ``periods`` and ``chain_periods``, ``docs/periods.md``).
 
-The tables of every period are read back (the ``period`` field of ``facilities.csv`` and ``allocations.csv`` /
-``flows.csv``), the instance is reloaded and compiled per period, and the same verifiers as before writing run on
-the *stored* rows: :func:`~optimizer.check.periods.verify_siting_periods` (each period's constraints and rules,
-reserve-land windows, free land under the coexistence share, openings and closings, the total over the horizon) or
-:func:`~optimizer.check.periods.verify_chain_periods` (each period's chain with its routes on the networks, the
-existing capacities from their schedules, the transitions and the total). Costs per pair come from the instance
-(network pair costs, cached on disk), never from the stored tables.
+A multi-period result folder holds every period's rows in one table with a ``period`` field (``facilities.csv``,
+``allocations.csv`` or ``flows.csv``). Each period's rows are read back as that period's problem (as a single
+result is, :func:`optimizer.check.stored.stored_named_solution`,
+:func:`optimizer.check.stored_kinds.stored_chain_solution`), then the same verifiers as before writing check them
+period by period and across periods (:mod:`optimizer.check.periods`): reserve-land windows, free land per period,
+existing facilities' windows and capacities, every opening and closing and the total over the horizon, recomputed
+from the instance and the stored tables.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from optimizer.check.stored_common import (
     StoredCheck,
     check_copies,
     check_gap,
+    close,
     hash_note,
     number,
     objective_total,
@@ -29,52 +32,79 @@ from optimizer.check.stored_common import (
 )
 
 
-def _period_rows(frame: pd.DataFrame, label: str, name: str, check: StoredCheck) -> pd.DataFrame:
+def _period_rows(frame: pd.DataFrame, name: str, labels: tuple[str, ...], check: StoredCheck) -> dict[str, pd.DataFrame]:
+    """The rows of ``frame`` per period label; rows of a period the instance does not have are violations."""
     if "period" not in frame:
-        check.violations.append(f"{name} has no period field: not a multi-period result")
-        return frame.iloc[0:0]
-    return frame[frame["period"].astype(str) == label].reset_index(drop=True)
+        check.violations.append(f"{name} has no period column; a multi-period result gives each row its period")
+        return {label: frame.iloc[:0] for label in labels}
+    period = frame["period"].astype(str)
+    for label in sorted(set(period) - set(labels))[:3]:
+        check.violations.append(f"{name}: period {label!r} is not a period of the instance ({', '.join(labels)})")
+    return {label: frame[period == label] for label in labels}
 
 
-def _periods_solution(summary: dict, solutions: list, open_rows: list[np.ndarray], objective: float):  # noqa: ANN202
-    from optimizer.model.periods import MultiPeriodSolution
+def _stored_periods(summary: dict, labels: tuple[str, ...], check: StoredCheck) -> list[dict]:
+    """The summary's ``periods`` entries in the instance's order (an empty dict for a period it lacks)."""
+    given = {str(p.get("period")): p for p in summary.get("periods") or [] if isinstance(p, dict)}
+    missing = [label for label in labels if label not in given]
+    if missing:
+        check.violations.append(f"summary.json: no entry for period(s) {', '.join(missing)}")
+    return [given.get(label, {}) for label in labels]
 
-    bound = number(summary.get("bound"))
-    return MultiPeriodSolution(open=np.vstack(open_rows), solutions=solutions, objective=objective,
-                               bound=bound if bound is not None else -np.inf, status=str(summary.get("status", "")))
+
+def _period_objective(entry: dict, key: str) -> float:
+    value = entry.get(key)
+    value = value.get("total") if isinstance(value, dict) else value
+    return float(value) if number(value) is not None else float("nan")
+
+
+def _period_figures(entry: dict, fac: pd.DataFrame, alloc: pd.DataFrame, label: str, check: StoredCheck) -> None:
+    """A period's figures in ``summary.json`` against its rows: land take, facilities, and per programme the counts
+    and transport (as for a named result, :func:`optimizer.check.stored.check_named_summary`)."""
+    from optimizer.check.stored import check_named_summary
+
+    one = StoredCheck(check.folder, check.kind, check.instance)
+    check_named_summary(entry, fac, alloc, one)
+    check.violations += [v.replace("summary.json: ", f"summary.json: {label} ", 1) for v in one.violations]
+    if number(entry.get("facilities")) is not None and int(entry["facilities"]) != len(fac):
+        check.violations.append(f"summary.json: {label} has {entry['facilities']} facilities, facilities.csv lists "
+                                f"{len(fac)}")
 
 
 def check_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    """A multi-period named-instance result: every period as a stored single-period result, then across periods."""
+    """A multi-period location result: every period's facilities and allocations against that period's problem."""
     from optimizer.check.periods import verify_siting_periods
-    from optimizer.check.stored import check_named_summary, stored_solution
+    from optimizer.check.stored import stored_named_solution
     from optimizer.data.instance import load_instance
     from optimizer.model.periods_compile import compile_siting_periods
     from optimizer.output.tables import ResultTables
 
     fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
+    demand_csv = folder / "demand.csv"
+    demand = read_table(demand_csv) if demand_csv.is_file() else pd.DataFrame({"period": []})
     inst = load_instance(source, recorded_overrides(summary))
     hash_note(check, summary.get("instance_hash"), inst.content_hash())
     ps = compile_siting_periods(inst)
+    labels = tuple(ps.mp.labels)
     objective = objective_total(summary, check)
-    parts = summary.get("periods") or []
-    if len(parts) != len(ps.periods):
-        check.violations.append(f"summary.json lists {len(parts)} periods, the instance has {len(ps.periods)}")
-        return
-    periods, solutions, tables, open_rows = [], [], [], []
-    for label, sp_t, part in zip(ps.mp.labels, ps.periods, parts):
-        f_t, a_t = _period_rows(fac, label, "facilities.csv", check), _period_rows(alloc, label, "allocations.csv", check)
-        before = len(check.violations)
-        problem, sol = stored_solution(sp_t, f_t, a_t, check, float("nan"), -np.inf, str(summary.get("status", "")))
-        check_named_summary(part, f_t, a_t, check)  # the period's figures in summary.json against its rows
-        check.violations[before:] = [f"{label}: {v}" for v in check.violations[before:]]
-        periods.append(dataclasses.replace(sp_t, problem=problem))
+    entries = _stored_periods(summary, labels, check)
+    fac_t, alloc_t = _period_rows(fac, "facilities.csv", labels, check), _period_rows(alloc, "allocations.csv",
+                                                                                       labels, check)
+    dem_t = _period_rows(demand, "demand.csv", labels, check) if len(demand) else {label: demand for label in labels}
+    periods, solutions, tables = [], [], []
+    for label, sp_t, entry in zip(labels, ps.periods, entries):
+        problem, sol = stored_named_solution(sp_t, fac_t[label], alloc_t[label], _period_objective(entry, "objective"),
+                                             None, str(summary.get("status", "")), check, label=f"{label}: ")
+        stored_sp = copy.copy(sp_t)
+        stored_sp.problem = problem  # the stored allocations are the arcs the verifier checks
+        periods.append(stored_sp)
         solutions.append(sol)
-        tables.append(ResultTables(f_t, a_t, pd.DataFrame(), pd.DataFrame()))
-        open_rows.append(pd.Index(ps.mp.option_ids).isin(f_t["facility_id"]))
+        tables.append(ResultTables(fac_t[label], alloc_t[label], dem_t[label], pd.DataFrame()))
+        _period_figures(entry, fac_t[label], alloc_t[label], label, check)
+    bound = number(summary.get("bound"))
+    claimed = SimpleNamespace(solutions=solutions, objective=objective, bound=bound if bound is not None else -np.inf)
     try:
-        report = verify_siting_periods(dataclasses.replace(ps, periods=periods),
-                                       _periods_solution(summary, solutions, open_rows, objective), tables)
+        report = verify_siting_periods(dataclasses.replace(ps, periods=periods), claimed, tables)
         check.checks += [f"stored tables: {c}" for c in report.checks]
         check.violations += report.violations
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
@@ -84,7 +114,7 @@ def check_periods(folder: Path, summary: dict, source: str | Path, check: Stored
 
 
 def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    """A multi-period chain result: each period's stored flows on its compiled chain, then across periods."""
+    """A multi-period chain result: every period's facilities and flows against that period's chain."""
     from optimizer.check.periods import verify_chain_periods
     from optimizer.check.stored_kinds import stored_chain_solution
     from optimizer.data.instance import load_instance
@@ -95,16 +125,23 @@ def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: 
     inst = load_instance(source, overrides)
     hash_note(check, summary.get("instance_hash"), inst.content_hash())
     pc = compile_chain_periods(inst)
+    labels = tuple(pc.mp.labels)
     objective = objective_total(summary, check)
-    solutions, open_rows = [], []
-    for label, cc in zip(pc.mp.labels, pc.periods):
-        f_t, fl_t = _period_rows(fac, label, "facilities.csv", check), _period_rows(flows, label, "flows.csv", check)
-        before = len(check.violations)
-        sol = stored_chain_solution(cc, inst, f_t, fl_t, check, float("nan"), -np.inf, str(summary.get("status", "")))
-        check.violations[before:] = [f"{label}: {v}" for v in check.violations[before:]]
-        solutions.append(sol)
-        open_rows.append(np.asarray(sol.open_fac, bool))
-    report = verify_chain_periods(pc, _periods_solution(summary, solutions, open_rows, objective))
+    entries = _stored_periods(summary, labels, check)
+    fac_t, flows_t = _period_rows(fac, "facilities.csv", labels, check), _period_rows(flows, "flows.csv", labels, check)
+    solutions = []
+    for label, cc, entry in zip(labels, pc.periods, entries):
+        solutions.append(stored_chain_solution(cc, fac_t[label], flows_t[label], _period_objective(entry,
+                                               "yearly_cost_eur"), None, str(summary.get("status", "")), check,
+                                               label=f"{label}: ", instance=inst))
+        land = float(fac_t[label]["new_land_ha"].sum()) if "new_land_ha" in fac_t[label] else float("nan")
+        stated = number(entry.get("new_land_take_ha"))
+        if stated is not None and not close(stated, land):
+            check.violations.append(f"summary.json: {label} new land take {stated:.4f} ha, its facilities take "
+                                    f"{land:.4f} ha")
+    bound = number(summary.get("bound"))
+    claimed = SimpleNamespace(solutions=solutions, objective=objective, bound=bound if bound is not None else -np.inf)
+    report = verify_chain_periods(pc, claimed)
     check.checks += [f"stored tables: {c}" for c in report.checks]
     check.violations += report.violations
     check_copies(folder, {"facilities": fac, "flows": flows}, summary, check)

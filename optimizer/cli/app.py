@@ -91,6 +91,13 @@ def gap_text(gap: float | None, digits: int = 3) -> str:
     return f"{100 * gap:.{digits}f}%"
 
 
+def print_json(data: object) -> None:
+    """Print ``data`` as strict JSON on stdout (no NaN or Infinity: a missing figure is null), for scripts."""
+    from optimizer.output.summary import json_safe
+
+    print(json.dumps(json_safe(data), indent=2, allow_nan=False, ensure_ascii=False))
+
+
 def print_written(written: dict, *, quiet: bool, as_json: bool) -> None:
     """Report the files a command wrote: JSON for scripts, one line for people, nothing when quiet."""
     if as_json:
@@ -106,29 +113,6 @@ def print_tensions(flags: list[dict]) -> None:
     for line in tension_lines(flags):
         out.print("[yellow]flag[/yellow]: ", end="")
         out.print(line, markup=False, highlight=False)
-
-
-def strict(value: Any) -> Any:
-    """``value`` as strict JSON data: non-finite floats become ``null`` (JSON has no NaN or Infinity), numpy
-    scalars plain numbers, anything else unknown its text."""
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return strict(value.item())
-    return str(value)
-
-
-def print_json(value: Any) -> None:
-    """Print ``value`` as strict JSON on stdout (the only thing a ``--json`` command prints there)."""
-    print(json.dumps(strict(value), indent=2, allow_nan=False))
 
 
 def check_solver_options(time_limit: float | None, mip_gap: float | None, threads: int | None) -> None:

@@ -137,7 +137,7 @@ def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, 
     from pathlib import Path
 
     from optimizer.atomic import folder_marker
-    from optimizer.cli.solve import _is_matrix_instance
+    from optimizer.data.instance import is_matrix_instance
 
     given = Path(path)
     if given.is_dir() and folder_marker(given) == "result":
@@ -145,7 +145,7 @@ def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, 
 
         verify.__wrapped__(given)  # type: ignore[attr-defined]  # the command body, under this command's guard
         return
-    if _is_matrix_instance(path):
+    if is_matrix_instance(path):
         from optimizer.data.matrix_files import load_matrix_instance
 
         problem = load_matrix_instance(given)

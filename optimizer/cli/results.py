@@ -20,18 +20,17 @@ ALLOW_UNVERIFIED = typer.Option("--allow-unverified", help="report a result that
 
 
 def _readable(result: Path, command: str) -> str:
-    """The kind of a result folder these commands can draw (named or located instances); a clear refusal else."""
-    from optimizer.check.stored import kind_of, read_summary, result_folder
+    """The kind of the result folder ``result`` (any kind a solve writes); refused in one line before any work when
+    it is not a siting result, or when ``command`` draws maps and the result has no coordinates (a matrix instance)."""
+    from optimizer.check.stored import read_summary, result_folder
     from optimizer.errors import InputError
+    from optimizer.output.summary import kind_of
 
     folder = result_folder(result)
-    kind = kind_of(read_summary(folder), folder)
-    if kind == "chain":
-        raise InputError(f"is a plastics-chain result; `siting {command}` does not draw chains yet: open its "
-                         "result.gpkg in QGIS (layers facilities and flows) or read summary.json", file=folder)
-    if kind == "matrix":
-        raise InputError(f"is a matrix-instance result, which has no map layers; `siting {command}` needs a result "
-                         "of a named instance (read its facilities.csv and assignments.csv instead)", file=folder)
+    kind = kind_of(read_summary(folder))
+    if kind == "matrix" and command in ("map", "report"):
+        raise InputError(f"`siting {command}` needs coordinates, and a matrix instance has none; its result is the "
+                         "tables facilities.csv, assignments.csv and clients.csv and summary.json", file=folder)
     return kind
 
 

@@ -1,4 +1,8 @@
-"""Commands that solve one instance: ``siting solve`` (named, manifest, matrix or chain instances) and ``chain``."""
+"""Commands that solve one instance: ``siting solve`` (named, manifest, matrix or chain instances) and ``chain``.
+
+Every kind goes through the one pipeline (:func:`optimizer.pipeline.run`); an option that has no meaning for a
+kind is refused in one line (exit 2) before any work, never ignored.
+"""
 
 from __future__ import annotations
 
@@ -29,56 +33,77 @@ def solve(
     progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
 ) -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
-    from optimizer.atomic import check_destination
     from optimizer.cli.app import check_solver_options
-    from optimizer.data.instance import is_chain_instance, is_periods_instance, parse_overrides, resolve_instance_path
-    from optimizer.errors import InputError
-    from optimizer.pipeline import run
+    from optimizer.data.instance import parse_overrides
 
     check_solver_options(time_limit, mip_gap, threads)
+    _solve(name, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+           overrides=parse_overrides(set_ or []), backend=backend, quiet=quiet, as_json=as_json,
+           geoparquet=geoparquet, crs=checked_crs(crs), progress=progress_option(progress))
+
+
+@guard
+def chain(
+    name: Annotated[str, typer.Argument(help="chain instance (e.g. s2b-plastics-chain) or manifest path")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Solve a multi-echelon plastics-chain instance (S2b, S5, S8); the same as `siting solve` on it."""
+    from optimizer.cli.app import check_solver_options
+    from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
+    from optimizer.errors import InputError
+
+    check_solver_options(time_limit, None, None)
     overrides = parse_overrides(set_ or [])
-    crs = _checked_crs(crs)
+    if not is_chain_instance(name):  # a chain instance, or the chain over periods (s2e-p2c-rampup)
+        inst = load_instance(name, overrides)  # a broken manifest is reported as such, not as "not a chain"
+        msg = (f"{inst.name} is not a plastics-chain instance (it places {', '.join(p.id for p in inst.programmes)}): "
+               f"solve it with `siting solve {name}`; chain instances are s2b-plastics-chain, s5-*, s8-*")
+        raise InputError(msg, file=resolve_instance_path(name), field="programmes.place")
+    _solve(name, out_dir, time_limit=time_limit, overrides=overrides, quiet=quiet, as_json=as_json)
+
+
+def _solve(name: str, out_dir: Path | None, *, time_limit: float | None = None, mip_gap: float | None = None,
+           threads: int | None = None, overrides: dict[str, str] | None = None, backend: str = "auto",
+           quiet: bool = False, as_json: bool = False, geoparquet: bool = False, crs: str | None = None,
+           progress: str = "none") -> None:
+    from optimizer.atomic import check_destination
+    from optimizer.data.instance import resolve_instance_path
+    from optimizer.pipeline import run
+
     _not_an_output(name)
     target = out_dir if out_dir is not None else default_out(name)
-    if _is_matrix_instance(name):
-        unsupported = [flag for flag, given in (("--set", overrides), ("--crs", crs), ("--geoparquet", geoparquet))
-                       if given]
-        if unsupported:
-            msg = (f"{unsupported[0]} does not apply to a matrix instance (no parameters, no coordinates): its "
-                   "settings are in its problem.toml; use --time-limit, --mip-gap and --threads for the solver")
-            raise InputError(msg, field=unsupported[0])
-        check_destination(target, (Path(name),))  # before solving: a refused --out costs no solve
-        _solve_matrix(name, target, time_limit, mip_gap, threads, backend, quiet, as_json)
-        return
-    check_destination(target, (resolve_instance_path(name),))  # before solving: a refused --out costs no solve
-    if is_periods_instance(name):  # multi-period (S6 over time, the P2C ramp-up): one MIP over all periods
-        unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet),
-                                                ("--backend", backend != "auto")) if given]
-        if unsupported:
-            msg = (f"{', '.join(unsupported)} not available for multi-period instances yet; drop the option "
-                   "(they are solved by one HiGHS MIP and written in EPSG:31370)")
-            raise InputError(msg, field=unsupported[0])
-        _run_periods(name, overrides, target, time_limit, mip_gap, threads, quiet, as_json, progress)
-        return
-    if is_chain_instance(name):  # S2b, S5, S8: the multi-echelon chain has its own model and verifier
-        unsupported = [flag for flag, given in (("--crs", crs), ("--geoparquet", geoparquet), ("--mip-gap", mip_gap),
-                                                ("--threads", threads), ("--backend", backend != "auto")) if given]
-        if unsupported:
-            msg = (f"{', '.join(unsupported)} not available for the plastics-chain model yet; drop the option "
-                   "(the chain uses the manifest's mip_gap and writes EPSG:31370)")
-            raise InputError(msg, field=unsupported[0])
-        _run_chain(name, overrides, target, time_limit, quiet, as_json)
-        return
-    show_progress = not (quiet or as_json) and progress_option(progress) == "none"
+    # before solving, for every kind (named, matrix, chain, periods): a refused --out costs no solve
+    check_destination(target, (resolve_instance_path(name),))
+    show_progress = not (quiet or as_json) and progress == "none"
     with out.status("starting", spinner="dots") if show_progress else nullcontext() as status:
         report = Progress(progress, quiet=quiet or as_json, status=status)
         result = run(name, overrides=overrides, out_dir=target, time_limit_s=time_limit, mip_gap=mip_gap,
                      threads=threads, backend=backend, progress=report.stage, geoparquet=geoparquet, crs=crs)
         report.stage("done")
     if as_json:
-        print_json({**result.summary, "out_dir": str(result.out_dir)})
+        print_json({**result.summary, "out_dir": str(result.folder)})
     elif not quiet:
-        print_summary(result.summary, result.out_dir)
+        print_summary(result.summary, result.folder)
+
+
+def print_summary(s: dict, where: Path | None) -> None:
+    """The result of a solve for people, for every kind: what was placed, objective, gap, where it was written."""
+    from optimizer.output.summary import kind_of
+
+    kind = kind_of(s)
+    {"named": _print_named, "matrix": _print_matrix, "chain": _print_chain, "periods": _print_periods,
+     "chain_periods": _print_periods}[kind](s)
+    if where is not None:
+        files = {"named": "result.gpkg, allocations.csv, facilities.csv, demand.csv",
+                 "chain": "result.gpkg, facilities.csv, flows.csv", "matrix": "facilities.csv, assignments.csv, "
+                 "clients.csv", "periods": "result.gpkg with a layer per period, allocations.csv, facilities.csv, "
+                 "demand.csv", "chain_periods": "result.gpkg with a layer per period, "
+                 "facilities.csv, flows.csv, transitions.csv"}[kind]
+        out.print(f"written to {where} ({files}, summary.json)", markup=False)
 
 
 def _not_an_output(name: str) -> None:
@@ -100,7 +125,7 @@ def default_out(name: str) -> Path:
     return Path("results") / stem
 
 
-def _checked_crs(crs: str | None) -> str | None:
+def checked_crs(crs: str | None) -> str | None:
     """Validate ``--crs`` before any solving, so a typo costs no solve time."""
     if crs is None:
         return None
@@ -116,45 +141,26 @@ def _checked_crs(crs: str | None) -> str | None:
         raise InputError(msg, field="--crs") from None
 
 
-def _is_matrix_instance(name: str) -> bool:
-    """A folder, or a TOML file with a ``[problem]`` table (a named-instance manifest has none)."""
-    p = Path(name)
-    if not p.exists():
-        return False
-    if p.is_dir():
-        return True
-    if p.suffix == ".toml":
-        from optimizer.data.tomlfile import peek_toml
-
-        return "problem" in (peek_toml(p) or {})
-    return False
-
-
-def _solve_matrix(name: str, out_dir: Path, time_limit: float | None, mip_gap: float | None,
-                  threads: int | None, backend: str, quiet: bool, as_json: bool) -> None:
-    from optimizer.pipeline import run_matrix
-
-    summary = run_matrix(Path(name), out_dir=out_dir, time_limit_s=time_limit, mip_gap=mip_gap, threads=threads,
-                         backend=backend)
-    if as_json:
-        print_json(summary)
-    elif not quiet:
-        model = summary.get("model", {})
-        name = model.get("name", "pmedian")
-        service = f", service {model['service']:g}" if model.get("service") is not None else ""
-        out.print(f"{summary['instance']}: {name}{service}: status [bold]{summary['status']}[/bold], objective "
-                  f"{summary['objective']:,.6f} {model.get('objective_unit', '')}, gap {gap_text(summary['gap'], 4)}, "
-                  f"open {summary['open_facilities']}")
-        print_models(summary)
-        out.print(f"written to {summary['out_dir']}")
-
-
-def print_summary(s: dict, where: Path | None) -> None:
-    """The result of a solve for people: facilities per programme, objective, gap, timings, where it was written."""
-    status = s["status"]
-    if status != "optimal":
-        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {status}, proven gap {gap_text(s['gap'])} "
+def _not_optimal(s: dict) -> None:
+    if s["status"] != "optimal":
+        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])} "
                   "(time limit reached; the best solution found is reported)")
+
+
+def _print_matrix(s: dict) -> None:
+    _not_optimal(s)
+    model = s.get("model") or {}
+    name = model.get("name", "pmedian")
+    service = f", service {model['service']:g}" if model.get("service") is not None else ""
+    objective = model.get("objective", s["objective"]["total"])
+    out.print(f"{s['instance']}: {name}{service}: status [bold]{s['status']}[/bold], objective {objective:,.6f} "
+              f"{model.get('objective_unit', s['objective']['unit'])}, gap {gap_text(s['gap'], 4)}, "
+              f"open {s['facilities']}; verified: yes")
+    print_models(s)
+
+
+def _print_named(s: dict) -> None:
+    _not_optimal(s)
     table = Table(title=f"{s['instance']} — {s['title']}")
     table.add_column("programme")
     table.add_column("facilities", justify="right")
@@ -170,13 +176,10 @@ def print_summary(s: dict, where: Path | None) -> None:
                       f"{p['tkm_per_yr']:,.0f}")
     out.print(table)
     obj = s["objective"]
-    out.print(f"status [bold]{status}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} {obj['unit']} "
-              f"(transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take {s['land_take_ha']:.1f} ha")
-    split = s.get("modal_split")
-    if split:
-        parts = [f"{m} {split['tkm'][m]:,.0f} t·km ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
-        out.print("modal split: " + ", ".join(parts) + f"; transhipped {split['transhipped_t']:,.0f} t; EUR "
-                  + ", ".join(f"{m} {v:,.0f}" for m, v in split["eur"].items()))
+    out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} "
+              f"{obj['unit']} (transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take "
+              f"{s['land_take_ha']:.1f} ha")
+    print_modal_split(s)
     geo = s.get("geography")
     if geo:
         out.print(f"sites: {geo['zones']} candidate zones + {geo['candidates'] - geo['zones']} point candidates "
@@ -194,8 +197,17 @@ def print_summary(s: dict, where: Path | None) -> None:
     t = s["timings_s"]
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "; verified: "
               + ("yes" if s["verification"]["passed"] else "NO"))
-    if where is not None:
-        out.print(f"written to {where} (result.gpkg, allocations.csv, facilities.csv, demand.csv, summary.json)")
+
+
+def print_modal_split(s: dict) -> None:
+    """t·km per mode and their shares, transhipped tonnes and (named results) EUR per mode (docs/geography.md)."""
+    split = s.get("modal_split")
+    if not split:
+        return
+    parts = [f"{m} {split['tkm'][m]:,.0f} t·km ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
+    eur = split.get("eur")
+    out.print("modal split: " + ", ".join(parts) + f"; transhipped {split['transhipped_t']:,.0f} t"
+              + ("; EUR " + ", ".join(f"{m} {v:,.0f}" for m, v in eur.items()) if eur else ""))
 
 
 def print_models(s: dict) -> None:
@@ -231,78 +243,7 @@ def print_models(s: dict) -> None:
             out.print(f"  {line}")
 
 
-@guard
-def chain(
-    name: Annotated[str, typer.Argument(help="chain instance (e.g. s2b-plastics-chain) or manifest path")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
-) -> None:
-    """Solve a multi-echelon plastics-chain instance (S2b, S5, S8), verify it and write GeoPackage, CSV, summary."""
-    from optimizer.atomic import check_destination
-    from optimizer.cli.app import check_solver_options
-    from optimizer.data.instance import (is_chain_instance, is_periods_instance, load_instance, parse_overrides,
-                                         resolve_instance_path)
-    from optimizer.errors import InputError
-
-    check_solver_options(time_limit, None, None)
-    overrides = parse_overrides(set_ or [])
-    path = resolve_instance_path(name)
-    if not is_chain_instance(name):
-        inst = load_instance(name, overrides)  # a broken manifest is reported as such, not as "not a chain"
-        msg = (f"{inst.name} is not a plastics-chain instance (it places {', '.join(p.id for p in inst.programmes)}): "
-               f"solve it with `siting solve {name}`; chain instances are s2b-plastics-chain, s5-*, s8-*")
-        raise InputError(msg, file=path, field="programmes.place")
-    target = out_dir if out_dir is not None else default_out(name)
-    check_destination(target, (path,))
-    if is_periods_instance(name):  # the chain over periods (s2e-p2c-rampup): one MIP over all periods
-        _run_periods(name, overrides, target, time_limit, None, None, quiet=quiet, as_json=as_json)
-        return
-    _run_chain(name, overrides, target, time_limit, quiet=quiet, as_json=as_json)
-
-
-def _run_chain(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, quiet: bool,
-               as_json: bool) -> None:
-    from optimizer.pipeline import run_chain
-
-    with out.status("solving the chain", spinner="dots") if not (quiet or as_json) else nullcontext():
-        s = run_chain(name, overrides, target, time_limit)
-    if as_json:
-        print_json(s)
-        return
-    if quiet:
-        return
-    if s["status"] != "optimal":
-        out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
-    table = Table("echelon", "existing", "new", "new land (ha)", title=f"{s['instance']} — {s['title']}")
-    for e, n in s["facilities_per_echelon"].items():
-        table.add_row(e, str(n["existing"]), str(n["new"]), f"{s['land_take_per_echelon_ha'].get(e, 0.0):.1f}")
-    out.print(table)
-    t = s["tonnes"]
-    out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {s['objective_eur_per_yr']:,.0f} EUR/yr "
-              f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
-              f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
-              f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
-    print_models(s)
-    out.print(f"written to {s['out_dir']} (result.gpkg, facilities.csv, flows.csv, summary.json)")
-
-
-def _run_periods(name: str, overrides: dict[str, str], target: Path, time_limit: float | None, mip_gap: float | None,
-                 threads: int | None, quiet: bool, as_json: bool, progress: str = "none") -> None:
-    from optimizer.pipeline import run_periods
-
-    show = not (quiet or as_json) and progress_option(progress) == "none"
-    with out.status("starting", spinner="dots") if show else nullcontext() as status:
-        report = Progress(progress, quiet=quiet or as_json, status=status)
-        s = run_periods(name, overrides, target, time_limit, mip_gap, threads, progress=report.stage)
-        report.stage("done")
-    if as_json:
-        print(json.dumps(s, indent=2, default=str))
-        return
-    if quiet:
-        return
+def _print_periods(s: dict) -> None:
     if s["status"] != "optimal":
         out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
     chain = s.get("kind") == "chain_periods"
@@ -325,4 +266,18 @@ def _run_periods(name: str, overrides: dict[str, str], target: Path, time_limit:
               f"{obj['opening']:,.0f}, closing {obj['closing']:,.0f}); verified per period: yes")
     t = s["timings_s"]
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
-    out.print(f"written to {s['out_dir']} (result.gpkg with a layer per period, summary.json)")
+
+
+def _print_chain(s: dict) -> None:
+    _not_optimal(s)
+    table = Table("echelon", "existing", "new", "new land (ha)", title=f"{s['instance']} — {s['title']}")
+    for e, n in s["facilities_per_echelon"].items():
+        table.add_row(e, str(n["existing"]), str(n["new"]), f"{s['land_take_per_echelon_ha'].get(e, 0.0):.1f}")
+    out.print(table)
+    t = s["tonnes"]
+    out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {s['objective_eur_per_yr']:,.0f} EUR/yr "
+              f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
+              f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
+              f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
+    print_modal_split(s)
+    print_models(s)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from optimizer.cli.app import err, guard, out
+from optimizer.cli.app import err, guard, out, print_json
 
 
 @guard
@@ -18,12 +18,13 @@ def pareto(
     out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the front and the written files as JSON")] = False,
 ) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
     from optimizer.atomic import check_destination
     from optimizer.cli.app import check_solver_options
     from optimizer.cli.solve import default_out
-    from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
+    from optimizer.data.instance import instance_kind, load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
     from optimizer.studies import pareto as pareto_mod
 
@@ -32,16 +33,25 @@ def pareto(
     check_solver_options(time_limit, None, None)
     overrides = parse_overrides(set_ or [])
     path = resolve_instance_path(name)
-    if is_chain_instance(name):
-        msg = ("siting pareto traces transport against land take for location instances; the plastics chain has its "
-               f"own model, which has no such front yet: solve it with `siting chain {name}` and vary "
-               "--set land_cost_eur_per_m2=... to trade land against transport")
-        raise InputError(msg, file=path, field="programmes.place")
+    kind = instance_kind(name)
+    if kind != "named":
+        why = {"matrix": "a matrix instance has no land take to trade against transport",
+               "chain": "the plastics chain has its own model, which has no such front yet: it prices its new land "
+                        f"in its objective; solve it with `siting chain {name}` and vary --set "
+                        "land_cost_eur_per_m2=... (or `siting sweep`) to trade land against transport",
+               "periods": "a multi-period instance takes land period by period: trace the front of one period "
+                          "(the instance without its [periods] table)"}[kind]
+        raise InputError(f"siting pareto traces transport against land take for location instances; {why}",
+                         file=path, field="programmes.place" if kind == "chain" else None)
     target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-pareto")
     check_destination(target, (path,), kind="pareto")  # before tracing: a refused --out costs no solve
     inst = load_instance(name, overrides)
     front = pareto_mod.trace(inst, points, time_limit_s=time_limit)
     files = pareto_mod.write(front, target, f"{inst.name}: transport vs land take", inst)
+    if as_json:
+        print_json({"front": front.to_dict("records"), "cost_unit": front.attrs.get("cost_unit"),
+                    "files": {k: str(v) for k, v in files.items()}})
+        return
     table = Table("point", "land take (ha)", f"transport ({front.attrs.get('cost_unit', '')})", "facilities",
                   title=f"{inst.name} — transport vs land take (every point verified)")
     for row in front.itertuples():
@@ -64,6 +74,7 @@ def sweep(
     threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
                                                                   "(default: cores / workers)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison table and files as JSON")] = False,
 ) -> None:
     """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
     from optimizer.atomic import check_destination
@@ -76,13 +87,16 @@ def sweep(
     check_destination(target, (file,), kind="sweep")  # before the first scenario: a refused --out costs nothing
     try:
         result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
-                           threads_per_scenario=threads_per_scenario, console=None if quiet else err)
+                           threads_per_scenario=threads_per_scenario, console=None if quiet or as_json else err)
     except KeyboardInterrupt as e:
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
                   markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
-    if not quiet:
+    if as_json:
+        print_json({"sweep": spec.name, "out_dir": str(result.out_dir), "table": result.table.to_dict("records"),
+                    "files": {k: str(v) for k, v in result.files.items()}})
+    elif not quiet:
         out.print(render_table(result))
         out.print(f"table: {result.files['csv']} (and .parquet); plots: {result.files['tradeoff_png'].name}, "
                   f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")

@@ -23,24 +23,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from optimizer.data.existing import load_existing
-from optimizer.data.periods import PeriodSpec, read_periods
-from optimizer.data.programmes import (
-    ASSUMPTION_FILES,
-    MODELS,
-    MODELS_DIR,
-    Assumption,
-    Programme,
-    load_assumptions,
-    load_programme,
+from optimizer.data.parameters import (  # noqa: F401 - re-exported: the parameters belong to the instance's API
+    PARAMETERS,
+    Parameter,
+    check_parameter,
+    coerce_parameter,
+    equity_distances,
+    parse_overrides,
+    resolve_assumptions,
+    resolve_parameters,
+    unknown_message,
 )
 from optimizer.data.manifest_tables import manifest_roots, network_files, read_candidates, table_path
+from optimizer.data.periods import PeriodSpec, read_periods
+from optimizer.data.programmes import ASSUMPTION_FILES, MODELS_DIR, Assumption, Programme, load_programme
 from optimizer.data.tables import (
     DEMAND_COLUMNS,
     check_columns,
@@ -50,63 +53,9 @@ from optimizer.data.tables import (
 )
 from optimizer.data.tomlfile import peek_toml, read_toml
 from optimizer.errors import InputError
-from optimizer.settings import EQUITY_WITHIN_KM, PROJECT_ROOT
+from optimizer.settings import PROJECT_ROOT
 
 INSTANCES_DIR = PROJECT_ROOT / "instances"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A run parameter: its type, allowed values and default."""
-
-    kind: type
-    default: object
-    doc: str
-    choices: tuple | None = None
-    minimum: float | None = None
-
-
-PARAMETERS: dict[str, Parameter] = {
-    "size_variant": Parameter(str, "final", "programme size variant: final (study text) or poster (workshop)"),
-    "size_rule": Parameter(str, "programme", "programme: the study's rule; free: the solver picks the size",
-                           ("programme", "free")),
-    "assignment": Parameter(str, "programme", "programme's rule, own_region, or any (any bank)",
-                            ("programme", "own_region", "any")),
-    "objective": Parameter(str, "eur", "transport term in EUR (eur) or in t·km (tkm)", ("eur", "tkm")),
-    "land_cost_eur_per_m2": Parameter(float, 0.0, "weight of land take in the objective (EUR per m2 per year)",
-                                      minimum=0.0),
-    "single_source": Parameter(bool, True, "each municipality sends all its flow to one facility"),
-    "enforce_capacity": Parameter(bool, True, "capacity (t/yr) of each facility is a hard constraint"),
-    "access_rules": Parameter(str, "strict", "multimodal rule set of models/access.toml (S9): strict, loose or none",
-                              ("strict", "loose", "none")),
-    "min_knooppuntwaarde": Parameter(str, "rule", "minimum knooppuntwaarde (node value, 0-1) of every programme's "
-                                     "sites: 'rule' keeps the access rule's own (models/access.toml); "
-                                     "min_knooppuntwaarde.<programme> sets one programme's"),
-    "time_limit_s": Parameter(float, 300.0, "solver time limit in seconds", minimum=0.0),
-    "mip_gap": Parameter(float, 1e-6, "relative MIP gap at which the solver may stop", minimum=0.0),
-    "threads": Parameter(int, 0, "solver threads (0: solver default)", minimum=0),
-    "sparsify": Parameter(str, "auto", "k-nearest arcs with an optimality certificate: auto (above "
-                          "settings.SPARSIFY_MIN_PAIRS client x option pairs), on or off", ("auto", "on", "off")),
-    "sparsify_k": Parameter(int, 16, "nearest options per client in the first sparsified round", minimum=1),
-    "greenfield": Parameter(str, "forbid", "greenfield candidates (S7): forbid (reuse first, the base case), allow "
-                            "(on a par with existing zones: the rule lifted) or penalty (allowed at assumption "
-                            "greenfield_penalty_eur_per_m2)", ("forbid", "allow", "penalty")),
-    "chain_ambition": Parameter(str, "flanders", "plastics chain ambition level (S5): flanders (LOW), belgium "
-                                "(MID, + Belgian bales) or europe (HIGH, + European imports by water)",
-                                ("flanders", "belgium", "europe")),
-    "chain_crossborder": Parameter(bool, False, "plastics chain: add the cross-border gateways NL/DE/FR (S8)"),
-    "model": Parameter(str, "programme", "model of every programme: programme (each its own, models/*.toml), pmedian "
-                       "(least transport + land cost), lscp, mclp, pcenter or pmedian_max (docs/programmes.md)",
-                       ("programme", *MODELS)),
-    "service_km": Parameter(str, "programme", "service distance of the coverage models: programme (each its own), "
-                            "a number of km, or the name of an assumption"),
-    "equity_within_km": Parameter(str, ",".join(f"{km:g}" for km in EQUITY_WITHIN_KM),
-                                  "distances (km, comma-separated) for the equity figures' 'share of demand "
-                                  "within'; each coverage programme's service distance is added"),
-    "chain_zones_per_municipality": Parameter(int, 1, "plastics chain: new-facility candidates per municipality and "
-                                              "echelon, the eligible zones with the most free land (0: every "
-                                              "eligible zone; a larger, slower MIP)", minimum=0),
-}
 
 
 @dataclass
@@ -123,12 +72,58 @@ class Instance:
     programmes: list[Programme]
     parameters: dict[str, object]
     assumptions: dict[str, Assumption]
-    overrides: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
     network_files: dict[str, Path] = field(default_factory=dict)  # mode -> network tables in place of the shipped
     existing: pd.DataFrame | None = None  # existing facilities (optimizer.data.existing), None without a table
     periods: PeriodSpec | None = None  # the timeline of a multi-period instance (optimizer.data.periods)
+    data_hash: str = ""  # sha256 of the tables of an instance built in memory (from_frames): it has no files
+
+    @classmethod
+    def from_frames(
+        cls,
+        *,
+        demand: object,
+        candidates: object,
+        programmes: Sequence[str | Programme],
+        regions: Mapping[str, object] | None = None,
+        parameters: Mapping[str, object] | None = None,
+        assumptions: Mapping[str, object] | None = None,
+        name: str = "frames",
+        title: str = "",
+        description: str = "",
+    ) -> Instance:
+        """An instance from GeoDataFrames, validated like a manifest's tables (``docs/api.md``).
+
+        Parameters
+        ----------
+        demand : geopandas.GeoDataFrame
+            Demand units, points or polygons (representative point), any CRS (converted to EPSG:31370; a frame
+            without a CRS is refused). Column ``population`` (inhabitants) is required; optional ``nis`` (id;
+            default 1..n), ``name``, ``centrumstad``, ``area_km2`` (default: the polygon's area, 0 for points),
+            ``uitrustingsgraad`` and the region column(s) the programmes count per (e.g. ``arrondissement``).
+        candidates : geopandas.GeoDataFrame
+            Candidate sites, points or polygons, any CRS. Column ``free_ha`` is required; optional ``site_id``,
+            ``name``, ``zone_type`` (default: the first programme's first zone type), ``total_ha`` and ``nis``
+            (default: the demand polygon the site lies in, else the nearest demand unit).
+        programmes : list of str
+            Programme ids of ``models/`` (``siting programmes``), e.g. ``["materialenbank"]``.
+        regions : dict of str to geopandas.GeoDataFrame, optional
+            Region column → region polygons (any CRS); each demand unit gets the region it lies in, named by the
+            polygons' column of that name, else ``name``, else ``region N``.
+        parameters, assumptions : dict, optional
+            Run parameters (``siting show``) and named-assumption values, checked as in a manifest.
+        name, title, description : str
+            How the instance is called in results.
+
+        The frames are not modified.
+        """
+        from optimizer.data.frames import instance_from_frames
+
+        return instance_from_frames(demand=demand, candidates=candidates, programmes=programmes, regions=regions,
+                                    parameters=parameters, assumptions=assumptions, name=name, title=title,
+                                    description=description)
 
     @property
     def municipalities(self) -> pd.DataFrame:
@@ -156,8 +151,11 @@ class Instance:
         models = sorted({MODELS_DIR / f for f in ASSUMPTION_FILES} | {MODELS_DIR / f"{p.id}.toml" for p in self.programmes})
         h = hashlib.sha256()
         for p in [self.path, *sorted(self.table_files.values()), *(m for m in models if m.is_file())]:
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+            if p.is_file():  # an instance built from frames has no manifest: its tables' hash stands for them
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+        if self.data_hash:
+            h.update(self.data_hash.encode())
         h.update(json.dumps(self.parameters, sort_keys=True, default=str).encode())
         h.update(json.dumps({k: a.value for k, a in self.assumptions.items()}, sort_keys=True).encode())
         return h.hexdigest()
@@ -197,142 +195,32 @@ def resolve_instance_path(name_or_path: str | Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Parameters and --set
-# ---------------------------------------------------------------------------------------------------------------
-def _coerce(value: object, spec: Parameter, where: str, file: str | Path) -> object:
-    try:
-        if spec.kind is bool:
-            if isinstance(value, bool):
-                out: object = value
-            elif str(value).strip().lower() in ("true", "1", "yes", "on"):
-                out = True
-            elif str(value).strip().lower() in ("false", "0", "no", "off"):
-                out = False
-            else:
-                raise ValueError(value)
-        elif spec.kind is int:
-            out = int(str(value))
-        elif spec.kind is float:
-            out = float(value)
-            if not math.isfinite(out):
-                raise ValueError(value)
-        else:
-            out = str(value)
-    except (TypeError, ValueError) as e:
-        msg = f"expected a {spec.kind.__name__}, got {value!r}"
-        raise InputError(msg, file=file, field=where) from e
-    if spec.choices and out not in spec.choices:
-        raise InputError(f"must be one of {', '.join(spec.choices)}; got {out!r}", file=file, field=where)
-    if spec.minimum is not None and out < spec.minimum:  # type: ignore[operator]
-        raise InputError(f"must be ≥ {spec.minimum:g}; got {out!r}", file=file, field=where)
-    return out
-
-
-def equity_distances(text: str, file: str | Path) -> str:
-    """The ``equity_within_km`` parameter checked and normalised: distances in km, comma-separated, each > 0."""
-    try:
-        values = sorted({float(v) for v in str(text).split(",") if v.strip()})
-    except ValueError:
-        raise InputError(f"equity_within_km takes distances in km separated by commas, e.g. 2,5,10; got {text!r}",
-                         file=file, field="equity_within_km") from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(f"equity_within_km needs at least one distance > 0 km; got {text!r}", file=file,
-                         field="equity_within_km")
-    return ",".join(f"{v:g}" for v in values)
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["key=value", ...]`` from ``--set`` into a dict (values stay strings until validated)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"--set takes key=value, got {pair!r}", file="--set", field=pair)
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
-
-
-MIN_KV = "min_knooppuntwaarde"
-
-
-def _resolve_parameters(manifest: dict, path: Path, overrides: dict[str, str],
-                        programme_ids: tuple[str, ...] = ()) -> dict[str, object]:
-    given = manifest.get("parameters", {})
-    params = {k: p.default for k, p in PARAMETERS.items()}
-    for key, value in given.items():
-        if key == MIN_KV or key.startswith(MIN_KV + "."):
-            params[key] = _min_knooppuntwaarde(key, value, path, f"parameters.{key}", programme_ids)
-            continue
-        if key not in PARAMETERS:
-            raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
-        params[key] = _coerce(value, PARAMETERS[key], f"parameters.{key}", path)
-    for key, value in overrides.items():
-        if not key.startswith("assumption."):
-            params[key] = check_parameter(key, value, programme_ids=programme_ids)
-    return params
-
-
-def check_parameter(key: str, value: object, file: str | Path = "--set", programme_ids: tuple[str, ...] | None = None
-                    ) -> object:
-    """One parameter given from outside a manifest (``--set key=value``, ``siting locate``'s options): a known name,
-    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`.
-
-    ``min_knooppuntwaarde.<programme>`` names one of ``programme_ids`` (not checked when they are not given)."""
-    if key == MIN_KV or key.startswith(MIN_KV + "."):
-        return _min_knooppuntwaarde(key, value, file, key, programme_ids)
-    if key not in PARAMETERS:
-        raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
-    return _coerce(value, PARAMETERS[key], key, file)
-
-
-def _min_knooppuntwaarde(key: str, value: object, file: str | Path, where: str,
-                         programme_ids: tuple[str, ...] | None) -> object:
-    """``min_knooppuntwaarde`` (all programmes) or ``min_knooppuntwaarde.<programme>``: 'rule' or a number in [0, 1]."""
-    programme = key.partition(".")[2]
-    if programme and programme_ids is not None and programme not in programme_ids:
-        msg = f"{key}: the instance places no programme {programme!r}; its programmes: {', '.join(programme_ids)}"
-        raise InputError(msg, file=file, field=where)
-    if str(value).strip().lower() == "rule":
-        return "rule"
-    number = _coerce(value, Parameter(float, 0.0, ""), where, file)
-    if not 0.0 <= float(number) <= 1.0:  # type: ignore[arg-type]
-        raise InputError(f"a knooppuntwaarde lies in [0, 1]; got {number!r} (or give 'rule')", file=file, field=where)
-    return float(number)  # type: ignore[arg-type]
-
-
-def unknown_message(key: str, known: dict) -> str:
-    """"unknown parameter 'KEY'" with the closest known name (or the list of known names) as a hint."""
-    import difflib
-
-    close = difflib.get_close_matches(key, list(known), n=1)
-    names = sorted(known)
-    listed = ", ".join(names[:8]) + (f", ... ({len(names)} in all; `siting show NAME` lists them)" if len(names) > 8
-                                     else "")
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {listed}"
-    return f"unknown parameter {key!r}{hint}"
-
-
-def _resolve_assumptions(manifest: dict, path: Path, overrides: dict[str, str]) -> dict[str, Assumption]:
-    assumptions = load_assumptions()
-    changes = [(k, v, path, f"assumptions.{k}") for k, v in manifest.get("assumptions", {}).items()]
-    changes += [(k.removeprefix("assumption."), v, "--set", k) for k, v in overrides.items() if k.startswith("assumption.")]
-    for name, value, file, where in changes:
-        if name not in assumptions:
-            raise InputError(unknown_message(name, assumptions).replace("parameter", "assumption"), file=file, field=where)
-        old = assumptions[name]
-        if isinstance(old.value, str):
-            new_value: float | str = str(value)
-        else:
-            new_value = _coerce(value, Parameter(float, 0.0, ""), where, file)  # type: ignore[assignment]
-        assumptions[name] = Assumption(name, new_value, old.unit, old.basis + f" [overridden in {file}]", old.file)
-    return assumptions
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------------------------
+def is_matrix_instance(name_or_path: str | Path) -> bool:
+    """A folder, or a TOML file with a ``[problem]`` table (``docs/matrix-format.md``; a manifest has none)."""
+    p = Path(name_or_path)
+    if not p.exists():
+        return False
+    if p.is_dir():
+        return True
+    if p.suffix == ".toml":
+        return "problem" in (peek_toml(p) or {})
+    return False
+
+
+def instance_kind(name_or_path: str | Path) -> str:
+    """``"matrix"``, ``"periods"``, ``"chain"`` or ``"named"``: which pipeline job loads ``name_or_path`` (read
+    cheaply; any problem is left for the full load to report)."""
+    if is_matrix_instance(name_or_path):
+        return "matrix"
+    if is_periods_instance(name_or_path):
+        return "periods"
+    return "chain" if is_chain_instance(name_or_path) else "named"
+
+
 def is_chain_instance(name_or_path: str | Path) -> bool:
-    """Whether the instance places a multi-echelon chain programme (solved by :func:`optimizer.pipeline.run_chain`).
+    """Whether the instance places a multi-echelon chain programme (:class:`optimizer.pipeline.chain.ChainJob`).
 
     Reads only the manifest's ``[programmes] place`` and the programmes' kinds, so the CLI can dispatch before
     the (validated, full) load; any problem is left for :func:`load_instance` to report.
@@ -346,7 +234,7 @@ def is_chain_instance(name_or_path: str | Path) -> bool:
 
 
 def is_periods_instance(name_or_path: str | Path) -> bool:
-    """Whether the manifest has a ``[periods]`` section (solved by :func:`optimizer.pipeline.run_periods`)."""
+    """Whether the manifest has a ``[periods]`` section (:class:`optimizer.pipeline.periods.PeriodsJob`)."""
     try:
         return "periods" in read_toml(resolve_instance_path(name_or_path))
     except (InputError, TypeError, AttributeError):
@@ -388,9 +276,47 @@ def _check_sections(manifest: dict, path: Path) -> None:
                 raise InputError(f"unknown key {key!r} in [{section}]; {hint}", file=path, field=f"{section}.{key}")
 
 
-def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> Instance:
-    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found."""
-    overrides = overrides or {}
+def resolve_models(programmes: list[Programme], parameters: dict[str, object], assumptions: dict[str, Assumption],
+                   overrides: Mapping[str, object], path: str | Path) -> list[Programme]:
+    """Each located programme with its model and service distance resolved (``--set model=``, ``service_km=``),
+    and the equity distances parsed into ``parameters``; messages name where the run chose them."""
+    chosen_by = "--set" if {"model", "service_km"} & set(overrides) else path
+    parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
+                                                      "--set" if "equity_within_km" in overrides else path)
+    return [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
+                                                   service_km=str(parameters["service_km"]), source=chosen_by)
+            for p in programmes]
+
+
+def load_programmes(place: object, *, file: str | Path = "programmes", where: str = "programmes.place") -> list[Programme]:
+    """The programmes named in ``place`` (ids or :class:`Programme` objects), loaded from ``models/``."""
+    if not place or not isinstance(place, (list, tuple)):
+        raise InputError("name the programmes to place: place = [\"materialenbank\"]", file=file, field=where)
+    programmes = []
+    for pid in place:
+        if isinstance(pid, Programme):
+            programmes.append(pid)
+            continue
+        try:
+            programmes.append(load_programme(str(pid)))
+        except InputError as e:
+            if e.file is None:
+                raise InputError(e.message, file=file, field=where) from e
+            raise
+    return programmes
+
+
+def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | None = None) -> Instance:
+    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found.
+
+    Parameters
+    ----------
+    name_or_path
+        A named instance (``siting list``) or the path of a manifest.
+    overrides
+        ``--set`` values: a parameter (``{"size_variant": "poster"}``) or ``assumption.NAME``; strings or values.
+    """
+    overrides = dict(overrides or {})
     path = resolve_instance_path(name_or_path)
     manifest = read_toml(path)
     _check_sections(manifest, path)
@@ -403,18 +329,9 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
             raise InputError(f"the manifest must name a {role} table (or a [generator])", file=path,
                              field=f"tables.{role}")
     place = manifest.get("programmes", {}).get("place", [])
-    if not place or not isinstance(place, list):
-        raise InputError("name the programmes to place: place = [\"materialenbank\"]", file=path, field="programmes.place")
-    programmes = []
-    for pid in place:
-        try:
-            programmes.append(load_programme(str(pid)))
-        except InputError as e:
-            if e.file is None:
-                raise InputError(e.message, file=path, field="programmes.place") from e
-            raise
-    parameters = _resolve_parameters(manifest, path, overrides, tuple(p.id for p in programmes))
-    assumptions = _resolve_assumptions(manifest, path, overrides)
+    programmes = load_programmes(place, file=path)
+    parameters = resolve_parameters(manifest.get("parameters", {}), path, overrides, tuple(p.id for p in programmes))
+    assumptions = resolve_assumptions(manifest.get("assumptions", {}), path, overrides)
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
     if located and not any(p.knows_variant(variant) for p in located):
@@ -426,12 +343,7 @@ def load_instance(name_or_path: str | Path, overrides: dict[str, str] | None = N
         for ref in (prog.demand_per_inhabitant, prog.capacity_per_m2):
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
-    chosen_by = "--set" if {"model", "service_km"} & set(overrides) else path
-    programmes = [p if p.kind == "chain" else p.resolved(assumptions, model=str(parameters["model"]),
-                                                         service_km=str(parameters["service_km"]), source=chosen_by)
-                  for p in programmes]
-    parameters["equity_within_km"] = equity_distances(str(parameters["equity_within_km"]),
-                                                      "--set" if "equity_within_km" in overrides else path)
+    programmes = resolve_models(programmes, parameters, assumptions, overrides, path)
 
     if generator:
         demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots)
@@ -503,7 +415,7 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
         if key not in GENERATOR_KEYS:
             raise InputError(unknown_message(key, GENERATOR_KEYS).replace("parameter", "generator key"), file=path,
                              field=f"generator.{key}")
-        spec[key] = _coerce(value, GENERATOR_KEYS[key], f"generator.{key}", path)
+        spec[key] = coerce_parameter(value, GENERATOR_KEYS[key], f"generator.{key}", path)
     for key in ("demand_points", "candidate_parcels", "seed"):
         if key not in spec:
             raise InputError(f"the generator needs {key} ({GENERATOR_KEYS[key].doc})", file=path,

@@ -87,9 +87,7 @@ def read_layer(source: LayerSource, *, allow_polygons: bool = True, polygons_onl
     """
     import geopandas as gpd
     import pyogrio
-    import shapely
 
-    notes = notes if notes is not None else []
     label = source.label
     if not source.path.exists():
         raise InputError("file not found; check the path", file=source.path, field=source.option or None)
@@ -111,13 +109,33 @@ def read_layer(source: LayerSource, *, allow_polygons: bool = True, polygons_onl
         raise InputError(f"cannot read the layer ({_one_line(e)})", file=label) from e
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None or "geometry" not in gdf:
         raise InputError("the layer has no geometry: give points or polygons", file=label, field="geometry")
-    gdf = gdf.reset_index(drop=True)
+    return check_layer(gdf, label, allow_polygons=allow_polygons, polygons_only=polygons_only, repair=repair,
+                       notes=notes, no_crs=NO_CRS_IN_FILE)
+
+
+NO_CRS_IN_FILE = ("the layer has no CRS (a Shapefile without .prj?); assign its CRS in QGIS (Layer ▸ Set CRS) or save "
+                  "it with one, e.g. EPSG:31370")
+
+
+def check_layer(gdf, label: str, *, allow_polygons: bool = True, polygons_only: bool = False,  # noqa: ANN001, ANN201
+                repair: bool = False, notes: list[str] | None = None, no_crs: str = NO_CRS_IN_FILE):
+    """Check a layer (read from a file, or a GeoDataFrame given in Python) and return a copy in EPSG:31370.
+
+    The one boundary check of every GIS layer the engine takes (:func:`read_layer`,
+    :meth:`Instance.from_frames <optimizer.data.instance.Instance.from_frames>`): features present, a CRS (a layer
+    without one is refused with ``no_crs``, never guessed), every geometry present, of an accepted type and valid
+    (or repaired when ``repair``); then converted to EPSG:31370 with a note. Rows are renumbered 0..n-1; the
+    caller's frame is not modified. Problems name ``label``, the feature (from 1) and the field.
+    """
+    import geopandas as gpd
+    import shapely
+
+    notes = notes if notes is not None else []
+    gdf = gdf.reset_index(drop=True)  # a new frame: the caller's stays as it is
     if gdf.empty:
         raise InputError("the layer has no features: add at least one feature, or pick another layer", file=label)
     if gdf.crs is None:
-        msg = ("the layer has no CRS (a Shapefile without .prj?); assign its CRS in QGIS (Layer ▸ Set CRS) or save "
-               "it with one, e.g. EPSG:31370")
-        raise InputError(msg, file=label, field="crs")
+        raise InputError(no_crs, file=label, field="crs")
     geom = gdf.geometry
     missing = geom.isna() | geom.is_empty
     if missing.any():
@@ -158,6 +176,63 @@ def read_layer(source: LayerSource, *, allow_polygons: bool = True, polygons_onl
         except Exception as e:  # noqa: BLE001 - pyproj failures
             raise InputError(f"cannot convert the layer to {CRS} ({_one_line(e)})", file=label, field="crs") from e
     return gdf
+
+
+def region_of(points, regions, label: str, what: str) -> np.ndarray:  # noqa: ANN001 - GeoSeries, GeoDataFrame
+    """Name (column ``_region``) of the region polygon each point lies in (on the border counts); a point in none
+    is an error naming ``label`` and the feature."""
+    import geopandas as gpd
+
+    pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=regions.crs)
+    hit = gpd.sjoin(pts, regions[["_region", "geometry"]], how="left", predicate="intersects")
+    hit = hit[~hit.index.duplicated(keep="first")].sort_index()
+    outside = hit["_region"].isna().to_numpy()
+    if outside.any():
+        msg = f"the {what} lies in no region of the region layer; extend the region layer or remove the feature"
+        raise InputError(msg, file=label, row=first_index(outside) + 1, field="geometry")
+    return hit["_region"].astype(str).to_numpy()
+
+
+def polygon_unit_of(points, units, unit_ids: np.ndarray) -> np.ndarray:  # noqa: ANN001 - GeoSeries, GeoDataFrame
+    """The id of the polygon of ``units`` each point lies in ('' for none; points among the units are ignored)."""
+    import geopandas as gpd
+
+    out = np.full(len(points), "", dtype=object)
+    is_polygon = units.geometry.geom_type.isin(POLYGON_TYPES).to_numpy()
+    if is_polygon.any():
+        polys = gpd.GeoDataFrame({"_unit": unit_ids[is_polygon]}, geometry=units.geometry[is_polygon].to_numpy(),
+                                 crs=units.crs)
+        pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=units.crs)
+        hit = gpd.sjoin(pts, polys, how="left", predicate="intersects")
+        hit = hit[~hit.index.duplicated(keep="first")].sort_index()
+        inside = hit["_unit"].notna().to_numpy()
+        out[inside] = hit["_unit"].to_numpy()[inside]
+    return out
+
+
+def nearest_unit(points, unit_points, unit_ids: np.ndarray, label: str, *, rows: np.ndarray | None = None,  # noqa: ANN001
+                 groups: np.ndarray | None = None, unit_groups: np.ndarray | None = None) -> np.ndarray:
+    """The id of the nearest unit to each point (cKDTree), within the point's own group when ``groups`` are given.
+
+    ``rows`` are the points' feature positions (from 0) for messages; a group without any unit is an error.
+    """
+    from scipy.spatial import cKDTree
+
+    rows = np.arange(len(points)) if rows is None else np.asarray(rows)
+    pxy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+    uxy = np.column_stack([unit_points.x.to_numpy(), unit_points.y.to_numpy()])
+    groups = np.zeros(len(pxy), dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    unit_groups = np.zeros(len(uxy), dtype=object) if unit_groups is None else np.asarray(unit_groups, dtype=object)
+    out = np.full(len(pxy), "", dtype=object)
+    for group in pd.unique(groups):
+        mine = np.flatnonzero(groups == group)
+        members = np.flatnonzero(unit_groups == group)
+        if members.size == 0:
+            msg = f"the zone lies in region {group!r}, which holds no demand feature; add demand there or drop the zone"
+            raise InputError(msg, file=label, row=int(rows[mine[0]]) + 1, field="geometry")
+        _, nearest = cKDTree(uxy[members]).query(pxy[mine])
+        out[mine] = unit_ids[members[np.asarray(nearest, dtype=int)]]
+    return out
 
 
 def _polygonal(geometry):  # noqa: ANN001, ANN202 - shapely geometry

@@ -40,7 +40,10 @@ from optimizer.data.layer_fields import (
     ids,
     labels,
     numbers,
+    nearest_unit,
+    polygon_unit_of,
     read_layer,
+    region_of,
 )
 from optimizer.data.programmes import Programme, load_programme
 from optimizer.errors import InputError
@@ -258,7 +261,7 @@ def _demand_table(request: LocateRequest, programme: Programme, region_column: s
                                "region name") if spec_r.name
                         else np.array([f"region {i + 1}" for i in range(len(region_layer))], dtype=object))
         region_layer = region_layer.assign(_region=region_names)
-        demand[region_column] = _region_of(d_points, region_layer, ld, "demand feature")
+        demand[region_column] = region_of(d_points, region_layer, ld, "demand feature")
         columns_d[region_column] = f"region of {spec_r.source.describe()}"
     return _DemandLayer(demand, columns_d, gd, d_points, is_poly_d, region_layer)
 
@@ -307,27 +310,10 @@ def _candidate_table(request: LocateRequest, programme: Programme, demand: _Dema
     return candidates, columns_c
 
 
-def _region_of(points, regions, label: str, what: str) -> np.ndarray:  # noqa: ANN001
-    """Name of the region polygon each point lies in (on the border counts); a point in none is an error."""
-    import geopandas as gpd
-
-    pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=regions.crs)
-    hit = gpd.sjoin(pts, regions[["_region", "geometry"]], how="left", predicate="intersects")
-    hit = hit[~hit.index.duplicated(keep="first")].sort_index()
-    outside = hit["_region"].isna().to_numpy()
-    if outside.any():
-        msg = (f"the {what} lies in no region of the region layer; extend the region layer or remove the feature")
-        raise InputError(msg, file=label, row=first_index(outside) + 1, field="geometry")
-    return hit["_region"].astype(str).to_numpy()
-
-
 def _link(gc, c_points, spec: CandidateSpec, demand: _DemandLayer, region_column: str) -> np.ndarray:  # noqa: ANN001
     """The demand unit each candidate zone belongs to (its region, centrumstad flag and uitrustingsgraad): the
     ``--candidate-demand`` field, else the demand polygon the zone lies in, else the nearest demand unit (in the
     zone's own region when the regions come from a region layer)."""
-    import geopandas as gpd
-    from scipy.spatial import cKDTree
-
     lc = spec.source.label
     table, gd, region_layer = demand.table, demand.layer, demand.regions
     unit_ids = table["nis"].to_numpy()
@@ -341,38 +327,16 @@ def _link(gc, c_points, spec: CandidateSpec, demand: _DemandLayer, region_column
                    "zone lies in")
             raise InputError(msg, file=lc, row=k + 1, field=spec.demand_link)
         return link
-    n = len(gc)
-    out = np.full(n, "", dtype=object)
-    if region_layer is not None:
-        zone_region = _region_of(c_points, region_layer, lc, "candidate zone")
-    if demand.is_polygon.any():  # the demand polygon the zone's point lies in
-        polys = gpd.GeoDataFrame({"_unit": unit_ids[demand.is_polygon]},
-                                 geometry=gd.geometry[demand.is_polygon].to_numpy(), crs=gd.crs)
-        pts = gpd.GeoDataFrame(geometry=c_points.reset_index(drop=True), crs=gd.crs)
-        hit = gpd.sjoin(pts, polys, how="left", predicate="intersects")
-        hit = hit[~hit.index.duplicated(keep="first")].sort_index()
-        inside = hit["_unit"].notna().to_numpy()
-        out[inside] = hit["_unit"].to_numpy()[inside]
-        if region_layer is not None:  # a polygon of another region does not count
-            unit_region = pd.Series(table[region_column].to_numpy(), index=unit_ids)
-            other = inside & (unit_region.reindex(out.astype(str)).to_numpy() != zone_region)
-            out[other] = ""
+    zone_region = region_of(c_points, region_layer, lc, "candidate zone") if region_layer is not None else None
+    unit_region = table[region_column].to_numpy() if region_layer is not None else None
+    out = polygon_unit_of(c_points, gd, unit_ids)  # the demand polygon the zone's point lies in
+    if zone_region is not None:  # a polygon of another region does not count
+        of_unit = pd.Series(unit_region, index=unit_ids)
+        out[(out != "") & (of_unit.reindex(out.astype(str)).to_numpy() != zone_region)] = ""
     todo = out == ""
     if todo.any():  # the nearest demand unit (in the zone's own region when regions come from a layer)
-        dxy = np.column_stack([demand.points.x.to_numpy(), demand.points.y.to_numpy()])
-        cxy = np.column_stack([c_points.x.to_numpy(), c_points.y.to_numpy()])
-        groups = zone_region if region_layer is not None else np.zeros(n, dtype=object)
-        unit_groups = (table[region_column].to_numpy() if region_layer is not None
-                       else np.zeros(len(unit_ids), dtype=object))
-        for group in pd.unique(groups[todo]):
-            rows = np.flatnonzero(todo & (groups == group))
-            members = np.flatnonzero(unit_groups == group)
-            if members.size == 0:
-                msg = (f"the zone lies in region {group!r}, which holds no demand feature; add demand there or drop "
-                       "the zone")
-                raise InputError(msg, file=lc, row=int(rows[0]) + 1, field="geometry")
-            _, nearest = cKDTree(dxy[members]).query(cxy[rows])
-            out[rows] = unit_ids[members[np.asarray(nearest, dtype=int)]]
+        out[todo] = nearest_unit(c_points[todo], demand.points, unit_ids, lc, rows=np.flatnonzero(todo),
+                                 groups=None if zone_region is None else zone_region[todo], unit_groups=unit_region)
     return out
 
 

@@ -243,8 +243,9 @@ def _check_geometry_types(geometry: pd.Series, path: Path) -> None:
 
 
 def _first_row(path: Path) -> int:
-    """Row number of the first record: CSV line 2 (after the header), GIS feature 1."""
-    return 1 if path.suffix.lower() in GIS_SUFFIXES else 2
+    """Row number of the first record: CSV line 2 (after the header), GIS feature 1, a GeoDataFrame's row 1
+    (an in-memory frame is labelled ``<... GeoDataFrame>``, see :mod:`optimizer.data.frames`)."""
+    return 1 if path.suffix.lower() in GIS_SUFFIXES or str(path).startswith("<") else 2
 
 
 def row_numbers(frame: pd.DataFrame, path: Path) -> np.ndarray:

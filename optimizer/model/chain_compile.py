@@ -124,6 +124,7 @@ def compile_chain(instance: Instance) -> CompiledChain:
                      "existing_id": r.facility_id, "source": r.source})
     fac = pd.DataFrame(rows)
     fac["site_id"] = cands["site_id"].to_numpy()[fac["site"]]
+    fac["site_name"] = cands["name"].to_numpy()[fac["site"]]
     fac["x"] = cands["x"].to_numpy()[fac["site"]]
     fac["y"] = cands["y"].to_numpy()[fac["site"]]
     fac["has_water"] = cands["has_water"].to_numpy(bool)[fac["site"]]

@@ -1,9 +1,14 @@
-"""Chain results: planner tables (open facilities, flows), the summary manifest, and the atomic export."""
+"""Chain results: planner tables (open facilities, flows, municipalities) and the chain's part of the manifest.
+
+The tables use the column names of a location instance's result where the meaning is the same, so maps, QGIS
+styles, reports and comparisons read every kind alike: an echelon is the facility's ``programme`` (sorting,
+mechanical, chemical), ``size`` says whether it is an ``existing`` or a ``new`` plant, ``load_t`` is its inflow;
+a collection flow names its municipality (``nis``, ``municipality``) and its ``share`` of that municipality's PMD.
+"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +25,7 @@ CHECKS = ["supply", "imports", "capacity", "yields per stream", "a chemical plan
           "echelon order", "existing open", "new counts", "free land", "arc costs from each route's km per mode",
           "routes: allowed modes, mode changes, not shorter than the straight line", "objective"]
 SPLIT = ("road_km", "water_km", "rail_km", "transhipments")
+FLANDERS = "Vlaanderen"
 
 
 def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None = None
@@ -29,26 +35,36 @@ def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None =
     used = np.flatnonzero(s.flow_t > 1e-6)
     route = cc.arc_split(used) if split is None else split[used]
     inflow = np.bincount(p.arc_to[used], weights=s.flow_t[used], minlength=p.n_fac)
-    fac = cc.facilities.assign(open=s.open_fac, inflow_t=inflow)
+    collect = used[p.arc_kind[used] == "collect"]
+    n_clients = np.bincount(p.arc_to[collect], minlength=p.n_fac)
+    fac = cc.facilities.assign(open=s.open_fac, inflow_t=inflow, n_clients=n_clients)
     fac = fac[fac["open"]].drop(columns=["open"]).reset_index(drop=True)
     fac["echelon"] = np.asarray(ECHELONS)[fac["echelon"].to_numpy(int)]
     if "stream" in fac:
         fac["stream"] = np.where(fac["stream"].to_numpy(int) < 0, "", stream_names(p, fac["stream"].to_numpy(int)))
     fac["utilisation"] = fac["inflow_t"] / fac["capacity_t"]
     fac["new_land_ha"] = np.where(fac["existing"], 0.0, fac["area_m2"] / M2_PER_HA)
+    fac["programme"] = fac["echelon"]
+    fac["size"] = np.where(fac["existing"], "existing", "new")
+    fac["region"] = FLANDERS
+    fac["load_t"] = fac["inflow_t"]
     src_xy = {"collect": cc.coords["clients"], "import": cc.coords["gateways"], "link": cc.coords["facilities"]}
     src_name = {"collect": cc.clients["name"].to_numpy(), "import": cc.gateways["gateway"].to_numpy(),
                 "link": cc.facilities["facility_id"].to_numpy()}
+    kinds, frm, to = p.arc_kind[used], p.arc_from[used], p.arc_to[used]
+    is_collect = kinds == "collect"
+    client_nis = cc.clients["nis"].astype(str).to_numpy()
+    supply = p.supply_t
     flows = pd.DataFrame({
-        "kind": p.arc_kind[used],
+        "kind": kinds,
         "stream": stream_names(p, p.arc_streams[used]),
-        "from": [src_name[k][i] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
-        "to": cc.facilities["facility_id"].to_numpy()[p.arc_to[used]],
+        "from": [src_name[k][i] for k, i in zip(kinds, frm)],
+        "to": cc.facilities["facility_id"].to_numpy()[to],
         "tonnes": s.flow_t[used], "km": route[:, :3].sum(axis=1), **{c: route[:, i] for i, c in enumerate(SPLIT)},
         "eur_per_t": p.arc_cost_per_t[used],
-        "x": [src_xy[k][i, 0] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
-        "y": [src_xy[k][i, 1] for k, i in zip(p.arc_kind[used], p.arc_from[used])],
-        "x2": cc.coords["facilities"][p.arc_to[used], 0], "y2": cc.coords["facilities"][p.arc_to[used], 1],
+        "x": [src_xy[k][i, 0] for k, i in zip(kinds, frm)],
+        "y": [src_xy[k][i, 1] for k, i in zip(kinds, frm)],
+        "x2": cc.coords["facilities"][to, 0], "y2": cc.coords["facilities"][to, 1],
     })
     flows["cost_eur"] = flows["tonnes"] * flows["eur_per_t"]
     flows["tkm"] = flows["tonnes"] * flows["km"]
@@ -57,28 +73,67 @@ def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None =
     flows["transhipped_t"] = flows["tonnes"] * flows["transhipments"]
     water, rail = flows["water_km"] > 0, flows["rail_km"] > 0
     flows["route"] = np.where(water & rail, "water+rail", np.where(water, "water", np.where(rail, "rail", "road")))
+    flows["programme"] = np.asarray(ECHELONS)[p.fac_echelon[to]]
+    flows["facility_id"] = flows["to"]
+    flows["site_id"] = cc.facilities["site_id"].to_numpy()[to]
+    flows["nis"] = np.where(is_collect, client_nis[np.where(is_collect, frm, 0)], "")
+    flows["municipality"] = np.where(is_collect, flows["from"], "")
+    flows["share"] = np.where(is_collect, s.flow_t[used] / np.maximum(supply[np.where(is_collect, frm, 0)], 1e-12),
+                              np.nan)
     return fac, flows
 
 
-def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd.DataFrame,
-                  flows: pd.DataFrame) -> dict:
-    """The run manifest of a verified chain solution (the schema ``siting chain --json`` prints)."""
-    from optimizer.atomic import result_marker
-    from optimizer.output.tables import versions
+def chain_demand(cc: CompiledChain, flows: pd.DataFrame, population: np.ndarray) -> pd.DataFrame:
+    """The municipalities: PMD collected (t/yr) and the sorting centre that takes most of it (x/y in EPSG:31370)."""
+    collect = flows[flows["kind"] == "collect"].sort_values("tonnes", ascending=False)
+    main = collect.drop_duplicates("nis").set_index("nis")
+    nis = cc.clients["nis"].astype(str)
+    return pd.DataFrame({
+        "nis": nis.to_numpy(), "name": cc.clients["name"].to_numpy(), "population": np.asarray(population, float),
+        "pmd_t": cc.clients["supply_t"].to_numpy(float),
+        "sorting_facility": nis.map(main["facility_id"]).fillna("").to_numpy(),
+        "sorting_km": nis.map(main["km"]).to_numpy(float),
+        "x": cc.clients["x"].to_numpy(float), "y": cc.clients["y"].to_numpy(float),
+    })
 
+
+def chain_objective(sol: ChainSolution, flows: pd.DataFrame) -> dict:
+    """The objective split as for every kind: transport (EUR/yr of the flows) and land (new plots' rent)."""
+    transport = float(flows["cost_eur"].sum())
+    return {"total": float(sol.objective), "transport": transport, "fixed": 0.0,
+            "land": float(sol.objective - transport), "unit": "EUR/yr"}
+
+
+def chain_extras(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd.DataFrame,
+                 flows: pd.DataFrame) -> dict:
+    """The chain's own keys of ``summary.json`` (on top of the common envelope, ``docs/summary-schema.md``)."""
     p = cc.problem
+    land_per_echelon = {e: round(float(fac.loc[fac["echelon"] == e, "new_land_ha"].sum()), 4) for e in ECHELONS
+                        if (fac["echelon"] == e).any()}
+    programmes = {}
+    for e in ECHELONS:
+        f = fac[fac["echelon"] == e]
+        into = flows[flows["programme"] == e]
+        programmes[e] = {
+            "facilities": int(len(f)),
+            "count_per_size": {k: int(v) for k, v in f.groupby("size").size().items()},
+            "land_take_ha": float(f["new_land_ha"].sum()),
+            "tonnes_per_yr": float(f["inflow_t"].sum()),
+            "tkm_per_yr": float(into["tkm"].sum()),
+            "max_utilisation": float(f["utilisation"].max()) if len(f) else None,
+        }
+    transport = float(flows["cost_eur"].sum())
     return {
-        **result_marker(), "kind": "chain",
-        "instance": inst.name, "title": inst.title, "instance_path": str(inst.path), "status": sol.status,
-        "gap": (max(0.0, (sol.objective - sol.bound) / max(abs(sol.objective), 1e-9)) if math.isfinite(sol.bound)
-                else None),  # no proven bound: no gap to claim
-        "objective_eur_per_yr": sol.objective,
-        "transport_eur_per_yr": float(flows["cost_eur"].sum()),
         "transport_tkm_per_yr": float(flows["tkm"].sum()),
+        "transport_eur_per_yr": transport,
+        "land_take_by_kind_ha": None,
+        "programmes": programmes,
         "modal_split": _modal_split(flows),
-        "land_cost_eur_per_yr": float(sol.objective - flows["cost_eur"].sum()),
+        # the chain's figures under the names its summaries have always used
+        "objective_eur_per_yr": float(sol.objective),
+        "land_cost_eur_per_yr": float(sol.objective - transport),
         "new_land_take_ha": float(fac["new_land_ha"].sum()),
-        "land_take_per_echelon_ha": fac.groupby("echelon")["new_land_ha"].sum().round(4).to_dict(),
+        "land_take_per_echelon_ha": land_per_echelon,
         "facilities_per_echelon": {e: {"existing": int(((fac["echelon"] == e) & fac["existing"]).sum()),
                                        "new": int(((fac["echelon"] == e) & ~fac["existing"]).sum())} for e in ECHELONS},
         "tonnes": {"pmd_collected": float(p.supply_t.sum()), "imports": float(p.gw_supply_t.sum()),
@@ -91,20 +146,10 @@ def chain_summary(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd
                              "capacity_t": float(r.capacity_t), "utilisation": float(r.utilisation)}
                             for r in fac[fac["echelon"] == "chemical"].itertuples()],
         "existing_facilities": existing_chain_summary(cc, fac),
+        "gateways": [{"gateway": str(g.gateway), "stage": ECHELONS[int(g.stage)], "supply_t": float(g.supply_t)}
+                     for g in cc.gateways.itertuples()],
         "ambition": str(inst.parameters["chain_ambition"]),
         "crossborder": bool(inst.parameters["chain_crossborder"]),
-        "parameters": inst.parameters,
-        "overrides": dict(inst.overrides),
-        "assumptions": {k: a.value for k, a in inst.assumptions.items()
-                        if k.startswith(("chain_", "pmd_", "sorting_", "cost_", "transhipment"))
-                        or k in _existing_assumptions(cc)},
-        "verification": {"passed": True, "checks": list(CHECKS)},
-        "timings_s": sol.timings_s,
-        # the run manifest, as for every solve: what was solved, with which inputs and software, how well
-        "bound": sol.bound if math.isfinite(sol.bound) else None,
-        "solver": "highs",
-        "instance_hash": inst.content_hash(),
-        "versions": versions(),
         "equity": chain_equity(inst, flows),
     }
 
@@ -151,21 +196,9 @@ def _modal_split(flows: pd.DataFrame) -> dict:
                                      for kind, g in flows.groupby("kind")}}
 
 
-def write_chain(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, summary: dict) -> Path:
-    """GeoPackage (EPSG:31370: facilities, flows), CSVs and summary.json, written atomically."""
-    import geopandas as gpd
-    import shapely
+def chain_gap(objective: float, bound: float) -> float | None:
+    """The relative gap of a chain solution (``None`` without a proven bound: no gap to claim)."""
+    from optimizer.problem import relative_gap
 
-    from optimizer.atomic import atomic_directory
-    from optimizer.output.export import strict_dumps
-    from optimizer.settings import CRS
-
-    with atomic_directory(Path(out_dir)) as tmp:
-        gpd.GeoDataFrame(fac, geometry=gpd.points_from_xy(fac["x"], fac["y"]), crs=CRS).to_file(
-            tmp / "result.gpkg", layer="facilities", driver="GPKG")
-        lines = shapely.linestrings(np.stack([flows[["x", "y"]].to_numpy(), flows[["x2", "y2"]].to_numpy()], axis=1))
-        gpd.GeoDataFrame(flows, geometry=lines, crs=CRS).to_file(tmp / "result.gpkg", layer="flows", driver="GPKG")
-        fac.to_csv(tmp / "facilities.csv", index=False)
-        flows.to_csv(tmp / "flows.csv", index=False)
-        (tmp / "summary.json").write_text(strict_dumps(summary) + "\n", encoding="utf-8")
-    return out_dir
+    gap = relative_gap(objective, bound)
+    return gap if math.isfinite(gap) else None

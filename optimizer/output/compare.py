@@ -11,31 +11,38 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.output.maps import Result, read_result
+from optimizer.errors import InputError
+from optimizer.output.result import Result, read_result
 from optimizer.output.tension import flags_from_summary, tension_lines
 
 OBJECTIVE_PARTS = ("total", "transport", "fixed", "land")
 
 
 def compare_results(a: str | Path | Result, b: str | Path | Result) -> dict:
-    """Differences between result ``a`` (before) and ``b`` (after).
+    """Differences between result ``a`` (before) and ``b`` (after), of the same instance kind.
 
     Returns
     -------
     dict
         ``headline``: rows (figure, a, b, change) for status, gap, objective parts, t·km, land take;
-        ``programmes``: per programme land take and counts per size in a and b;
-        ``regions``: per programme and region the facility (site, size) in a and b and what changed;
-        ``reassigned``: municipalities whose facility changed (programme, municipality, from, to);
+        ``programmes``: per programme (a chain: per echelon) land take and counts per size in a and b;
+        ``regions``: per programme and region the facilities (site, size) in a and b and what changed;
+        ``reassigned``: demand units whose facility changed (programme, municipality or client, from, to);
         ``same``: True when nothing in the solution changed.
     """
-    ra = a if isinstance(a, Result) else read_result(a)
-    rb = b if isinstance(b, Result) else read_result(b)
+    from optimizer.output.report import period_view
+
+    ra = period_view(a if isinstance(a, Result) else read_result(a))[0]  # a multi-period result: its last period
+    rb = period_view(b if isinstance(b, Result) else read_result(b))[0]
+    if ra.kind != rb.kind:
+        msg = (f"cannot compare a {ra.kind} result with a {rb.kind} result: their facilities and flows mean "
+               "different things; compare results of the same kind")
+        raise InputError(msg, file=rb.folder)
     sa, sb = ra.summary, rb.summary
     headline = [("instance", sa.get("instance"), sb.get("instance"), ""),
                 ("status", sa.get("status"), sb.get("status"), "" if sa.get("status") == sb.get("status") else "changed"),
                 ("gap", sa.get("gap"), sb.get("gap"), _delta(sa.get("gap"), sb.get("gap")))]
-    oa, ob = sa.get("objective", {}), sb.get("objective", {})
+    oa, ob = _objective(sa), _objective(sb)
     for part in OBJECTIVE_PARTS:
         headline.append((f"objective {part} ({oa.get('unit', '')})", oa.get(part), ob.get(part),
                          _delta(oa.get(part), ob.get(part))))
@@ -44,33 +51,22 @@ def compare_results(a: str | Path | Result, b: str | Path | Result) -> dict:
     headline += model_rows(sa, sb) + equity_rows(sa, sb)
 
     programmes = []
-    for pid in dict.fromkeys([*sa.get("programmes", {}), *sb.get("programmes", {})]):
-        pa, pb = sa.get("programmes", {}).get(pid, {}), sb.get("programmes", {}).get(pid, {})
+    for pid in dict.fromkeys([*(sa.get("programmes") or {}), *(sb.get("programmes") or {})]):
+        pa, pb = (sa.get("programmes") or {}).get(pid, {}), (sb.get("programmes") or {}).get(pid, {})
         programmes.append({"programme": pid, "land_take_ha_a": pa.get("land_take_ha"),
                            "land_take_ha_b": pb.get("land_take_ha"),
                            "per_size_a": pa.get("count_per_size", {}), "per_size_b": pb.get("count_per_size", {})})
 
-    fa, fb = _facilities(ra), _facilities(rb)
-    merged = fa.merge(fb, on=["programme", "region"], how="outer", suffixes=("_a", "_b")).sort_values(
-        ["programme", "region"])
-    regions = []
-    for r in merged.itertuples():
-        moved = r.site_id_a != r.site_id_b
-        resized = (not moved) and r.size_a != r.size_b
-        change = ("added" if pd.isna(r.site_id_a) else "removed" if pd.isna(r.site_id_b)
-                  else "moved" + (" and resized" if r.size_a != r.size_b else "") if moved
-                  else "resized" if resized else "")
-        regions.append({"programme": r.programme, "region": r.region, "site_a": _s(r.site_a), "size_a": _s(r.size_a),
-                        "site_b": _s(r.site_b), "size_b": _s(r.size_b), "change": change})
-
+    regions = _facility_changes(_facilities(ra), _facilities(rb))
     da, db = _assignment(ra), _assignment(rb)
     m = da.merge(db, on=["programme", "nis"], how="outer", suffixes=("_a", "_b"))
     m = m[m["site_a"].fillna("") != m["site_b"].fillna("")]
     reassigned = [{"programme": r.programme, "municipality": _s(r.municipality_a) or _s(r.municipality_b),
                    "from": _s(r.site_a), "to": _s(r.site_b)} for r in m.sort_values(["programme", "nis"]).itertuples()]
     same = not reassigned and not any(row["change"] for row in regions)
-    flags_a = flags_from_summary(sa, ra.layers.get("facilities"))
-    flags_b = flags_from_summary(sb, rb.layers.get("facilities"))
+    located = ra.kind == "named"  # rule tensions are a location instance's (utilisation against its programme's rules)
+    flags_a = flags_from_summary(sa, ra.layers.get("facilities")) if located else []
+    flags_b = flags_from_summary(sb, rb.layers.get("facilities")) if located else []
     headline += _land_kind_rows(sa, sb)
     return {"a": str(ra.folder), "b": str(rb.folder), "headline": headline, "programmes": programmes,
             "regions": regions, "reassigned": reassigned, "same": same,
@@ -202,17 +198,67 @@ def equity_rows(sa: dict, sb: dict) -> list[tuple]:
     return rows
 
 
+def _objective(summary: dict) -> dict:
+    """The objective parts (summaries before the schema: a matrix kept a bare number, a chain its EUR/yr)."""
+    obj = summary.get("objective")
+    if isinstance(obj, dict):
+        return obj
+    total = obj if obj is not None else summary.get("objective_eur_per_yr")
+    return {"total": total, "unit": "EUR/yr" if "objective_eur_per_yr" in summary else ""}
+
+
+def _facility_changes(fa: pd.DataFrame, fb: pd.DataFrame) -> list[dict]:
+    """Per programme and region: the facilities kept (same site; resized?), moved (one left, one came), added and
+    removed. A region may hold several facilities (a programme counted over Flanders, a chain's echelons)."""
+    rows = []
+    keys = sorted(set(zip(fa["programme"], fa["region"])) | set(zip(fb["programme"], fb["region"])))
+    for prog, region in keys:
+        a = fa[(fa["programme"] == prog) & (fa["region"] == region)]
+        b = fb[(fb["programme"] == prog) & (fb["region"] == region)]
+        common = sorted(set(a["key"]) & set(b["key"]))
+        only_a, only_b = a[~a["key"].isin(common)], b[~b["key"].isin(common)]
+        for key in common:
+            ra, rb = a[a["key"] == key].iloc[0], b[b["key"] == key].iloc[0]
+            rows.append(_region_row(prog, region, ra, rb, "resized" if ra["size"] != rb["size"] else ""))
+        if len(only_a) == 1 and len(only_b) == 1:
+            ra, rb = only_a.iloc[0], only_b.iloc[0]
+            rows.append(_region_row(prog, region, ra, rb, "moved" + (" and resized" if ra["size"] != rb["size"] else "")))
+            continue
+        rows += [_region_row(prog, region, r, None, "removed") for _, r in only_a.iterrows()]
+        rows += [_region_row(prog, region, None, r, "added") for _, r in only_b.iterrows()]
+    return rows
+
+
+def _region_row(prog: str, region: str, ra: pd.Series | None, rb: pd.Series | None, change: str) -> dict:
+    return {"programme": prog, "region": region, "site_a": "" if ra is None else ra["site"],
+            "size_a": "" if ra is None else ra["size"], "site_b": "" if rb is None else rb["site"],
+            "size_b": "" if rb is None else rb["size"], "change": change}
+
+
 def _facilities(result: Result) -> pd.DataFrame:
     f = result.layers["facilities"]
+    if result.kind == "matrix":  # no regions, sites or sizes: each facility is its own site
+        ids = f["facility_id"].astype(str)
+        return pd.DataFrame({"programme": "facility", "region": "", "key": ids, "site": ids, "size": ""})
+    # what stays the same facility: its site (a location instance places one per site and programme); a chain
+    # may hold two on one site (Doel and Kallo), so its facilities are told apart by their ids
+    key = f["facility_id"] if result.kind in ("chain", "chain_periods") else f["site_id"]
     return pd.DataFrame({"programme": f["programme"].astype(str), "region": f["region"].astype(str),
-                         "site_id": f["site_id"].astype(str),
+                         "key": key.astype(str),
                          "site": f["site_name"].astype(str) + " (" + f["site_id"].astype(str) + ")",
                          "size": f["size"].astype(str)})
 
 
 def _assignment(result: Result) -> pd.DataFrame:
-    """Main facility site of each municipality per programme (the largest share)."""
-    a = result.layers["allocations"].sort_values("share", ascending=False).drop_duplicates(["programme", "nis"])
+    """Main facility site of each demand unit per programme (the largest share)."""
+    a = result.allocations
+    if result.kind == "matrix":
+        a = a.sort_values("share", ascending=False).drop_duplicates("client")
+        return pd.DataFrame({"programme": "facility", "nis": a["client"].astype(str),
+                             "municipality": a["client"].astype(str), "site": a["facility_id"].astype(str)})
+    if result.kind in ("chain", "chain_periods"):
+        a = a[a["nis"].astype(str) != ""]  # collection flows: municipality → sorting centre
+    a = a.sort_values("share", ascending=False).drop_duplicates(["programme", "nis"])
     return pd.DataFrame({"programme": a["programme"].astype(str), "nis": a["nis"].astype(str),
                          "municipality": a["municipality"].astype(str), "site": a["site_id"].astype(str)})
 

@@ -7,71 +7,20 @@ WGS84 for display only; the result itself stays in Lambert 72).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputError
-from optimizer.settings import CRS
+from optimizer.output.result import Result, read_result, require_geometry
 from optimizer.output.styles import PROGRAMME_COLOURS
+from optimizer.settings import CRS
 
-GPKG_NAME = "result.gpkg"
 WEB_CRS = "EPSG:4326"
-LAYERS = ("facilities", "allocations", "demand", "candidates", "networks", "zones")
 MODE_STYLE = {"road": {"color": "#969696", "lw": 0.7, "ls": "-"}, "water": {"color": "#2171b5", "lw": 1.1, "ls": "-"},
               "rail": {"color": "#54278f", "lw": 0.6, "ls": (0, (4, 2))}}
 SIZE_MARKER_PT2 = [150.0, 80.0, 45.0, 30.0]  # marker area (points²) per size, largest plot first
-
-
-@dataclass
-class Result:
-    """A written result: its layers (GeoDataFrames in EPSG:31370), its summary and where it lives."""
-
-    folder: Path
-    summary: dict
-    layers: dict = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return str(self.summary.get("instance", self.folder.name))
-
-
-def read_result(path: str | Path) -> Result:
-    """Read a result folder (or its ``result.gpkg``): every layer and ``summary.json``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The folder ``siting solve --out`` wrote, or the GeoPackage inside it.
-
-    Returns
-    -------
-    Result
-        Layers in EPSG:31370 (the ``layer_styles`` table is not a layer) and the parsed summary.
-    """
-    import geopandas as gpd
-    import pyogrio
-
-    from optimizer.output.export import no_gdal_sidecars
-
-    no_gdal_sidecars()
-    path = Path(path)
-    folder = path.parent if path.suffix.lower() == ".gpkg" else path
-    gpkg = path if path.suffix.lower() == ".gpkg" else path / GPKG_NAME
-    if not gpkg.exists():
-        msg = f"no result found: {gpkg} does not exist; give the folder that `siting solve --out` wrote"
-        raise InputError(msg, file=path)
-    summary_path = folder / "summary.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
-    names = [str(n) for n, geom in pyogrio.list_layers(gpkg) if geom is not None]
-    layers = {n: gpd.read_file(gpkg, layer=n) for n in names}
-    for n, gdf in layers.items():
-        if gdf.crs is not None and gdf.crs.to_epsg() != 31370:
-            layers[n] = gdf.to_crs(CRS)
-    return Result(folder.resolve(), summary, layers)
 
 
 def read_boundaries(path: str | Path):
@@ -210,12 +159,13 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
         ax.scatter(c.geometry.x, c.geometry.y, s=7, marker="o", facecolor="none", edgecolor="#737373", lw=0.5,
                    zorder=3)
         handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="#737373", ms=4, label="candidate site"))
-    if "allocations" in L and len(L["allocations"]):
-        a = L["allocations"]
+    if result.allocations is not None and len(result.allocations):
+        a = result.allocations
         t = a["tonnes"].to_numpy(float)
         widths = 0.3 + 2.2 * np.sqrt(t / max(t.max(), 1e-9))
         a.plot(ax=ax, color="#8c2d04", linewidth=widths, alpha=0.55, zorder=4)
-        handles.append(Line2D([], [], color="#8c2d04", lw=1.5, alpha=0.7, label="allocation (width: t/yr)"))
+        handles.append(Line2D([], [], color="#8c2d04", lw=1.5, alpha=0.7,
+                              label=f"{'flow' if result.kind == 'chain' else 'allocation'} (width: t/yr)"))
     if "demand" in L and len(L["demand"]):
         d = L["demand"]
         pop = d["population"].to_numpy(float)
@@ -261,7 +211,9 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
         status = s.get("status", "?")
         gap = s.get("gap")
         gap_txt = f", gap {100 * gap:.3f}%" if gap is not None else ""
-        title = f"{s.get('title') or result.name}\n{status}{gap_txt}; land take {s.get('land_take_ha', float('nan')):.1f} ha"
+        land = s.get("land_take_ha")
+        land_txt = f"; {'new ' if result.kind == 'chain' else ''}land take {land:.1f} ha" if land is not None else ""
+        title = f"{s.get('title') or result.name}\n{status}{gap_txt}{land_txt}"
     if banner:
         title = f"{banner}\n{title}"
     ax.set_title(title, fontsize=10.5, color="#a50f15" if banner else "black")
@@ -282,6 +234,14 @@ def render_html(result: Result, out: Path, boundaries=None) -> Path:
     The background tiles come from OpenStreetMap when the file is opened online; every result layer is embedded
     in the file.
     """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folium_map(result, boundaries).save(str(out))
+    return out
+
+
+def folium_map(result: Result, boundaries=None):  # noqa: ANN001, ANN201 - folium.Map
+    """The interactive map of a result (folium, WGS84 for display): layers, tooltips, layer control, legend."""
     import folium
     from branca.element import Element
 
@@ -300,15 +260,17 @@ def render_html(result: Result, out: Path, boundaries=None) -> Path:
             "dashArray": "4 3" if f["properties"]["mode"] == "rail" else None},
             tooltip=folium.GeoJsonTooltip([c for c in ("mode", "road_ref", "cemt_class", "freight_cat")
                                            if c in net])).add_to(m)
-    if "allocations" in L:
-        a = L["allocations"]
+    lines = next((n for n in ("allocations", "flows") if n in L), None)
+    if lines is not None:
+        a = L[lines]
         tmax = max(float(a["tonnes"].max()), 1e-9)
         a = a.assign(weight=1 + 5 * np.sqrt(a["tonnes"] / tmax))
-        cols = [c for c in ("municipality", "facility_id", "tonnes", "km", "weight", "geometry") if c in a]
-        folium.GeoJson(a[cols], name="allocations", style_function=lambda f: {
+        tips = [c for c in (("kind", "from", "to") if lines == "flows" else ("municipality", "facility_id"))
+                + ("tonnes", "km") if c in a]
+        cols = [*tips, "weight", "geometry"]
+        folium.GeoJson(a[cols], name=lines, style_function=lambda f: {
             "color": "#8c2d04", "weight": f["properties"]["weight"], "opacity": 0.6},
-            tooltip=folium.GeoJsonTooltip([c for c in ("municipality", "facility_id", "tonnes", "km") if c in a],
-                                          localize=True)).add_to(m)
+            tooltip=folium.GeoJsonTooltip(tips, localize=True)).add_to(m)
     if "candidates" in L:
         group = folium.FeatureGroup(name="candidate sites", show=False)
         for row in L["candidates"].itertuples():
@@ -348,10 +310,7 @@ def render_html(result: Result, out: Path, boundaries=None) -> Path:
               f"border:1px solid #999;border-radius:4px;font:12px sans-serif'><b>{result.name}</b>{items}</div>")
     m.get_root().html.add_child(Element(legend))
     folium.LayerControl(collapsed=False).add_to(m)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    m.save(str(out))
-    return out
+    return m
 
 
 def make_maps(path: str | Path, out_dir: Path | None = None, boundaries=None,  # noqa: ANN001 - path or GeoDataFrame
@@ -364,6 +323,7 @@ def make_maps(path: str | Path, out_dir: Path | None = None, boundaries=None,  #
     from optimizer.atomic import write_output_file
 
     result = read_result(path)
+    require_geometry(result, "a map")
     bnd = read_boundaries(boundaries) if isinstance(boundaries, (str, Path)) else boundaries
     target = Path(out_dir) if out_dir is not None else result.folder
     written: dict[str, Path] = {}

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.output.chain import chain_summary, chain_tables
-from optimizer.output.export import _lines, _points, network_layer, write_result
-from optimizer.output.tables import ResultTables, result_tables, summary_dict, versions
+from optimizer.output.chain import chain_extras, chain_tables
+from optimizer.output.export import line_layer, network_layer, point_layer, polygon_layer
+from optimizer.output.summary import FORMAT, FORMAT_VERSION, instance_file
+from optimizer.output.tables import ResultTables, named_summary, result_tables, versions
 
 if TYPE_CHECKING:
     from optimizer.model.periods import MultiPeriodSolution
@@ -62,7 +63,12 @@ def siting_period_tables(ps: PeriodSiting, sol: MultiPeriodSolution) -> tuple[li
     used = tagged["facilities"].groupby("site_id")["period"].agg(lambda p: ",".join(dict.fromkeys(p)))
     cand["chosen"] = cand["site_id"].isin(used.index)
     cand["chosen_periods"] = cand["site_id"].map(used).fillna("")
-    combined = ResultTables(tagged["facilities"], tagged["allocations"], tagged["demand"], cand)
+    zones = per[-1].zones
+    if zones is not None:  # the zones any period uses are chosen; the layer lists in which periods
+        zones = zones.drop(columns=["chosen", "chosen_programmes", "land_taken_m2"], errors="ignore")
+        zones["chosen"] = zones["site_id"].isin(used.index)
+        zones["chosen_periods"] = zones["site_id"].map(used).fillna("")
+    combined = ResultTables(tagged["facilities"], tagged["allocations"], tagged["demand"], cand, zones)
     mp = ps.mp
     one_off = {i: (float(o), float(c)) for i, o, c in zip(mp.option_ids, mp.open_cost, mp.close_cost)}
     initial = set(mp.option_ids[np.asarray(mp.initially_open, bool)])
@@ -76,12 +82,13 @@ def _one_off(transitions: pd.DataFrame, label: str) -> tuple[float, float]:
 
 
 def siting_periods_summary(ps: PeriodSiting, sol: MultiPeriodSolution, per: list[ResultTables],
-                           transitions: pd.DataFrame, verification: dict, extra: dict) -> dict:
-    """The run manifest of a multi-period solve: totals over the horizon and a section per period."""
+                           transitions: pd.DataFrame, verification: dict, solve_options: dict) -> dict:
+    """The run manifest of a multi-period solve: totals over the horizon and a section per period (the envelope of
+    every result, ``docs/summary-schema.md``, with ``kind`` ``periods``)."""
     spec = ps.base.instance.periods
     periods = []
     for t, (sp_t, sol_t, tab) in enumerate(zip(ps.periods, sol.solutions, per)):
-        s_t = summary_dict(sp_t, sol_t, tab, verification, {})
+        s_t = named_summary(sp_t, sol_t, tab, verification, solve_options=solve_options, timings_s={})
         opened, closed = _one_off(transitions, spec.labels[t])
         at = transitions[transitions["period"] == spec.labels[t]]
         periods.append({"period": spec.labels[t], "start": int(spec.start[t]), "years": float(spec.years[t]),
@@ -92,7 +99,8 @@ def siting_periods_summary(ps: PeriodSiting, sol: MultiPeriodSolution, per: list
                         "opened": at.loc[at["event"] == "opened", "facility_id"].tolist(),
                         "closed": at.loc[at["event"] == "closed", "facility_id"].tolist(),
                         "opening_cost_eur": opened, "closing_cost_eur": closed})
-    last = summary_dict(ps.periods[-1], sol.solutions[-1], per[-1], verification, extra)
+    last = named_summary(ps.periods[-1], sol.solutions[-1], per[-1], verification, solve_options=solve_options,
+                         timings_s={})
     weighted = float(sum(p["years"] * p["objective"]["total"] for p in periods))
     last.update({
         "kind": "periods",
@@ -117,30 +125,35 @@ def siting_periods_summary(ps: PeriodSiting, sol: MultiPeriodSolution, per: list
     return last
 
 
-def write_siting_periods(out_dir: Path, combined: ResultTables, per: list[ResultTables], transitions: pd.DataFrame,
-                         summary: dict, labels: tuple[str, ...], crs: str | None = None,
-                         networks: dict | None = None) -> Path:
-    """GeoPackage (combined layers with ``period``, a layer per period, transitions, the ``networks`` layer given,
-    else the shipped networks), CSVs and summary.json."""
-    extra = {}
+def siting_periods_outputs(combined: ResultTables, per: list[ResultTables], transitions: pd.DataFrame,
+                           labels: tuple[str, ...], networks: dict | None = None) -> tuple[dict, dict]:
+    """``(layers, csv)``: the combined layers with ``period``, a layer per period, transitions, the candidate zones
+    and the networks (``networks``: the layer of the instance's networks, else the shipped ones); the CSV tables of
+    every period's rows."""
+    layers = {"facilities": point_layer(combined.facilities), "allocations": line_layer(combined.allocations),
+              "demand": point_layer(combined.demand), "candidates": point_layer(combined.candidates)}
+    if getattr(combined, "zones", None) is not None and len(combined.zones):
+        layers["zones"] = polygon_layer(combined.zones)
     for label, tab in zip(labels, per):
-        extra[f"facilities_{layer_label(label)}"] = _points(tab.facilities.assign(period=label))
-        extra[f"allocations_{layer_label(label)}"] = _lines(tab.allocations.assign(period=label))
-    extra["transitions"] = _points(transitions)
-    return write_result(out_dir, combined, summary, extra_layers={**extra, **(networks or network_layer())}, crs=crs)
+        layers[f"facilities_{layer_label(label)}"] = point_layer(tab.facilities.assign(period=label))
+        layers[f"allocations_{layer_label(label)}"] = line_layer(tab.allocations.assign(period=label))
+    layers["transitions"] = point_layer(transitions)
+    csv = {"allocations.csv": combined.allocations, "facilities.csv": combined.facilities,
+           "demand.csv": combined.demand}
+    return {**layers, **(networks or network_layer())}, csv
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The plastics chain over periods
 # ---------------------------------------------------------------------------------------------------------------
-def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verification: dict,
+def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verification: dict, solve_options: dict,
                           ) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Summary, facilities and flows (with ``period``) and transitions of a multi-period chain."""
     inst, spec = pc.instance, pc.instance.periods
     facs, flows, periods = [], [], []
     for t, (cc, s) in enumerate(zip(pc.periods, sol.solutions)):
         fac, fl = chain_tables(cc, s)
-        s_t = chain_summary(inst, cc, s, fac, fl)
+        s_t = chain_extras(inst, cc, s, fac, fl)
         facs.append(fac.assign(period=spec.labels[t]))
         flows.append(fl.assign(period=spec.labels[t]))
         periods.append({"period": spec.labels[t], "start": int(spec.start[t]), "years": float(spec.years[t]),
@@ -157,11 +170,10 @@ def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verificatio
         p.update({"opened": at.loc[at["event"] == "opened", "facility_id"].tolist(),
                   "closed": at.loc[at["event"] == "closed", "facility_id"].tolist(),
                   "opening_cost_eur": opened, "closing_cost_eur": closed})
-    from optimizer.atomic import result_marker
-
     summary = {
-        **result_marker(),  # what makes the folder a siting result (replace, verify)
-        "instance": inst.name, "title": inst.title, "kind": "chain_periods", "status": sol.status,
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "instance": inst.name, "title": inst.title, "instance_path": instance_file(inst.path), "kind": "chain_periods",
+        "status": sol.status,
         "optimal": sol.status == "optimal", "gap": sol.gap if math.isfinite(sol.gap) else None,
         "bound": sol.bound if math.isfinite(sol.bound) else None,
         "objective": {"total": sol.objective, "unit": "EUR over the horizon",
@@ -171,8 +183,12 @@ def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verificatio
         "periods": periods,
         "period_assumptions": list(spec.assumptions_used),
         "ambition": str(inst.parameters["chain_ambition"]), "crossborder": bool(inst.parameters["chain_crossborder"]),
-        "parameters": inst.parameters,
+        "parameters": inst.parameters, "overrides": inst.overrides,
         "assumptions": {k: {"value": a.value, "unit": a.unit} for k, a in sorted(inst.assumptions.items())},
+        "land_take_ha": float(sum(p["new_land_take_ha"] for p in periods)),
+        "facilities": int(len(facs[-1])) if facs else 0,
+        "size": {"periods": spec.n, "options": pc.mp.n_options, "arcs": int(sum(q.n_arcs for q in pc.mp.periods))},
+        "solve_options": solve_options, "crs": "EPSG:31370",
         "verification": verification,
         "timings_s": {k: round(v, 4) for k, v in sol.timings_s.items()},
         "solver": "highspy (multi-period MIP)", "instance_hash": inst.content_hash(), "versions": versions(),
@@ -181,34 +197,11 @@ def chain_periods_summary(pc: PeriodChain, sol: MultiPeriodSolution, verificatio
     return summary, pd.concat(facs, ignore_index=True), pd.concat(flows, ignore_index=True), trans
 
 
-def write_chain_periods(out_dir: Path, fac: pd.DataFrame, flows: pd.DataFrame, trans: pd.DataFrame, summary: dict,
-                        labels: tuple[str, ...]) -> Path:
-    """GeoPackage (EPSG:31370): facilities and flows with ``period``, one layer of each per period, transitions."""
-    import json
-
-    import geopandas as gpd
-    import shapely
-
-    from optimizer.atomic import atomic_directory
-    from optimizer.output.export import json_default
-    from optimizer.settings import CRS
-
-    def lines(frame: pd.DataFrame) -> gpd.GeoDataFrame:
-        geoms = shapely.linestrings(np.stack([frame[["x", "y"]].to_numpy(), frame[["x2", "y2"]].to_numpy()], axis=1))
-        return gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)
-
-    def points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=CRS)
-
-    layers = {"facilities": points(fac), "flows": lines(flows), "transitions": points(trans)}
+def chain_periods_outputs(fac: pd.DataFrame, flows: pd.DataFrame, trans: pd.DataFrame,
+                          labels: tuple[str, ...]) -> tuple[dict, dict]:
+    """``(layers, csv)``: facilities and flows with ``period``, one layer of each per period, transitions."""
+    layers = {"facilities": point_layer(fac), "flows": line_layer(flows), "transitions": point_layer(trans)}
     for label in labels:
-        layers[f"facilities_{layer_label(label)}"] = points(fac[fac["period"] == label])
-        layers[f"flows_{layer_label(label)}"] = lines(flows[flows["period"] == label])
-    with atomic_directory(Path(out_dir)) as tmp:
-        for name, gdf in layers.items():
-            gdf.to_file(tmp / "result.gpkg", layer=name, driver="GPKG")
-        fac.to_csv(tmp / "facilities.csv", index=False)
-        flows.to_csv(tmp / "flows.csv", index=False)
-        trans.to_csv(tmp / "transitions.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default) + "\n")
-    return Path(out_dir)
+        layers[f"facilities_{layer_label(label)}"] = point_layer(fac[fac["period"] == label])
+        layers[f"flows_{layer_label(label)}"] = line_layer(flows[flows["period"] == label])
+    return layers, {"facilities.csv": fac, "flows.csv": flows, "transitions.csv": trans}

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.output.maps import Result, read_boundaries, read_result, render_png
+from optimizer.output.maps import read_boundaries, render_png
+from optimizer.output.result import Result, read_result, require_geometry
 from optimizer.output.tension import flags_from_summary, tension_lines
 
 BASE_ASSUMPTIONS = ("access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
                     "utilisation_floor")
+CHAIN_ASSUMPTIONS = ("chain_", "pmd_", "sorting_", "cost_", "transhipment", "link_detour")
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
@@ -67,27 +69,31 @@ def period_view(result: Result) -> tuple[Result, pd.DataFrame | None]:
              "reserve_ha": p.get("land_take_by_kind_ha", {}).get("reserve", 0.0),
              "yearly_cost": p["objective"]["total"], "one_off_eur": p["opening_cost_eur"] + p["closing_cost_eur"]}
             for p in s["periods"]]
-    return Result(result.folder, s, layers), pd.DataFrame(rows)
+    return Result(s, layers, result.folder), pd.DataFrame(rows)
 
 
 def report_data(result: Result) -> ReportData:
-    """Collect the report's figures from a written result (a multi-period one: its last period, and a table per
-    period)."""
+    """Collect the report's figures from a written result (a location instance or a chain; a multi-period one: its
+    last period, and a table per period)."""
     result, periods = period_view(result)
     s = result.summary
+    chain = result.kind in ("chain", "chain_periods")
     fac = pd.DataFrame(result.layers["facilities"].drop(columns="geometry"))
-    alloc = pd.DataFrame(result.layers["allocations"].drop(columns="geometry"))
-    per_fac = alloc.groupby("facility_id").agg(municipalities=("municipality", lambda m: ", ".join(sorted(m))),
-                                               n_municipalities=("nis", "nunique"), tkm=("tkm", "sum"))
+    alloc = pd.DataFrame(result.allocations.drop(columns="geometry"))
+    served = alloc[alloc["nis"].astype(str) != ""] if chain else alloc  # a chain's links serve no municipality
+    per_fac = served.groupby("facility_id").agg(municipalities=("municipality", lambda m: ", ".join(sorted(m))),
+                                                n_municipalities=("nis", "nunique"))
+    tkm = alloc.groupby("facility_id")["tkm"].sum()
     util = fac["utilisation"] if fac["utilisation"].notna().any() else fac.get("utilisation_nominal")  # older results
     regions = pd.DataFrame({
-        "programme": fac["programme"], "region": fac["region"], "facility": fac["site_name"], "site_id": fac["site_id"],
+        "programme": fac["programme"], "region": fac["region"], "facility": fac["name"] if chain else fac["site_name"],
+        "site_id": fac["site_id"],
         "size": fac["size"], "area_m2": fac["area_m2"], "load_t": fac["load_t"],
         "utilisation": util if util is not None else np.nan,
         "n_municipalities": fac["facility_id"].map(per_fac["n_municipalities"]).fillna(0).astype(int),
         "municipalities": fac["facility_id"].map(per_fac["municipalities"]).fillna(""),
-        "tkm": fac["facility_id"].map(per_fac["tkm"]).fillna(0.0),
-    }).sort_values(["programme", "region"]).reset_index(drop=True)
+        "tkm": fac["facility_id"].map(tkm).fillna(0.0),
+    }).sort_values(["programme", "region"] if not chain else ["programme", "size", "facility"]).reset_index(drop=True)
     programmes = pd.DataFrame([
         {"programme": pid, "facilities": p["facilities"],
          "per_size": ", ".join(f"{v} {k}" for k, v in sorted(p["count_per_size"].items())),
@@ -96,19 +102,26 @@ def report_data(result: Result) -> ReportData:
     green = _greenfield_share(result)
     eur = s.get("transport_eur_per_yr")
     gap = s.get("gap")
+    land = s.get("land_take_ha")
     key = [
-        ("transport", f"{s.get('transport_tkm_per_yr', alloc['tkm'].sum()):,.0f} t·km/yr", "tonnes × modelled km, all flows"),
+        ("transport", f"{s.get('transport_tkm_per_yr') or alloc['tkm'].sum():,.0f} t·km/yr",
+         "tonnes × modelled km, all flows"),
         ("transport cost", f"€ {eur:,.0f} /yr" if eur is not None else "n/a", "at the assumed cost per t·km"),
-        ("land take", f"{s.get('land_take_ha', fac['area_m2'].sum() / 1e4):,.1f} ha", "all programmes"),
+        ("new land take" if chain else "land take",
+         f"{land if land is not None else fac['area_m2'].sum() / 1e4:,.1f} ha",
+         "new plots (existing sites take none)" if chain else "all programmes"),
         ("greenfield share", f"{100 * green:.0f} %" if green is not None else "n/a",
          "of the land taken" if green is not None else "no greenfield candidates in this instance"),
         ("facilities", f"{len(fac)}", ", ".join(f"{n} {k}" for k, n in fac.groupby("size").size().items())),
         ("solver", f"{s.get('status', '?')}", f"proven gap {100 * gap:.4f} %" if gap is not None else "gap unknown"),
     ]
-    tensions = tension_lines(flags_from_summary(s, result.layers["facilities"]))
+    if chain:
+        t = s.get("tonnes") or {}
+        key.insert(3, ("PMD collected", f"{t.get('pmd_collected', 0):,.0f} t/yr",
+                       f"imports {t.get('imports', 0):,.0f} t/yr; into chemical {t.get('into_chemical', 0):,.0f} t/yr"))
+    tensions = [] if chain else tension_lines(flags_from_summary(s, result.layers["facilities"]))
     return ReportData(result, key, programmes, regions, assumptions_table(s), green, tensions, equity_table(s),
                       models_table(s), periods)
-
 
 def equity_table(summary: dict) -> pd.DataFrame:
     """The summary's equity figures as one row per programme (empty for a result written before they existed)."""
@@ -223,8 +236,12 @@ def assumptions_table(summary: dict) -> pd.DataFrame:
     from optimizer.errors import InputError
     from optimizer.data.programmes import load_assumptions, load_programme
 
+    from optimizer.output.summary import kind_of
+
     defined = load_assumptions()
     used = set(BASE_ASSUMPTIONS)
+    if kind_of(summary) == "chain":  # the chain's flows, yields, costs and gateway volumes
+        used |= {k for k in defined if k.startswith(CHAIN_ASSUMPTIONS)}
     for pid, entry in summary.get("programmes", {}).items():
         used |= {(entry.get("model") or {}).get("service_assumption")} - {None}  # a coverage model's distance
         try:
@@ -238,6 +255,7 @@ def assumptions_table(summary: dict) -> pd.DataFrame:
     rows = []
     for name, rec in sorted(recorded.items()):
         a = defined.get(name)
+        rec = rec if isinstance(rec, dict) else {"value": rec}  # summaries before the schema kept bare values
         rows.append({"name": name, "value": rec.get("value"), "unit": rec.get("unit", a.unit if a else ""),
                      "basis": a.basis if a else "(not defined in models/ of this version)",
                      "used": name in used, "overridden": f"assumption.{name}" in overrides})
@@ -352,7 +370,7 @@ def to_html(data: ReportData, map_png: bytes, unverified: list[str] | None = Non
 {_html_models_equity(data)}
 <h2>Map</h2>
 <img alt="map of the facilities, allocations, candidate sites and networks" src="data:image/png;base64,{img}">
-<h2>Per region</h2>
+<h2>{"Per facility" if data.result.kind in ("chain", "chain_periods") else "Per region"}</h2>
 <table><tr><th>region</th><th>facility</th><th>size</th><th class="n">load (t/yr)</th><th class="n">utilisation</th>
 <th class="n">municipalities</th><th class="n">t·km/yr</th><th>municipalities served</th></tr>{reg_rows}</table>
 <p class="basis">Utilisation is the load against the plot's assumed capacity: plot area × the programme's assumed
@@ -405,7 +423,8 @@ def to_markdown(data: ReportData, map_name: str = "map.png", unverified: list[st
                 for r in data.periods.itertuples()], {1, 2, 3, 4, 5, 6, 7, 8}), "",
               "The map and the tables below show the last period; every period is a layer of the GeoPackage.", ""]
              if data.periods is not None else []),
-           "## Map", "", f"![map]({map_name})", "", "## Per region", "",
+           "## Map", "", f"![map]({map_name})", "",
+           "## Per facility" if data.result.kind in ("chain", "chain_periods") else "## Per region", "",
            _md_table(["region", "facility", "size", "load (t/yr)", "utilisation", "municipalities", "t·km/yr"],
                      [[r.region, f"{r.facility} ({r.site_id})", r.size, f"{r.load_t:,.0f}", _fmt_util(r.utilisation),
                        r.n_municipalities, f"{r.tkm:,.0f}"] for r in data.regions.itertuples()], {3, 4, 5, 6}), "",
@@ -444,6 +463,7 @@ def make_report(path: str | Path, out_dir: Path | None = None, boundaries=None, 
     from optimizer.atomic import write_output_file
 
     result = read_result(path)
+    require_geometry(result, "a report (its map)")
     bnd = read_boundaries(boundaries) if isinstance(boundaries, (str, Path)) else boundaries
     target = Path(out_dir) if out_dir is not None else result.folder
     png = _png_bytes(period_view(result)[0], bnd, UNVERIFIED_BANNER if unverified else None)

@@ -10,6 +10,7 @@ demand        graduated marker size by ``population``
 networks      categorized: motorways dark grey, other main roads light grey, water blue by CEMT class (wider for
               larger ships), rail dashed (freight categories F1/F2 darker)
 zones         categorized polygons: chosen zone, seaport zone, zone with free land, zone without free land
+flows         a chain's flows between echelons: graduated line width by ``tonnes`` (as allocations)
 ============  =====================================================================================
 
 The styles are stored the way QGIS itself stores them: rows in the GeoPackage's ``layer_styles`` table (registered
@@ -88,7 +89,7 @@ class LayerStyle:
 def result_styles(layers: dict[str, pd.DataFrame]) -> dict[str, LayerStyle]:
     """Default styles for the result layers present in ``layers`` (name → table with the layer's columns)."""
     builders = {"facilities": facilities_style, "allocations": allocations_style, "candidates": candidates_style,
-                "demand": demand_style, "networks": networks_style, "zones": zones_style}
+                "demand": demand_style, "networks": networks_style, "zones": zones_style, "flows": flows_style}
     return {name: builders[name](frame) for name, frame in layers.items() if name in builders and len(frame)}
 
 
@@ -111,15 +112,20 @@ def facilities_style(fac: pd.DataFrame) -> LayerStyle:
                       "facilities by programme (colour) and size (marker size)")
 
 
-def allocations_style(alloc: pd.DataFrame) -> LayerStyle:
+def allocations_style(alloc: pd.DataFrame, layer: str = "allocations",
+                      description: str = "allocation lines, width by tonnes per year") -> LayerStyle:
     """Graduated line width by tonnes (quantile classes)."""
     bounds = _class_bounds(alloc["tonnes"].to_numpy(float))
     widths = np.linspace(0.25, 1.6, len(bounds) - 1)
     symbols = tuple(Symbol(label=f"{lo:,.0f} – {hi:,.0f} t/yr", colour="#8c2d04", size=float(w), lower=lo, upper=hi,
                            sld_filter=_between("tonnes", lo, hi))
                     for lo, hi, w in zip(bounds[:-1], bounds[1:], widths, strict=True))
-    return LayerStyle("allocations", "line", "graduated", "tonnes", symbols,
-                      "allocation lines, width by tonnes per year")
+    return LayerStyle(layer, "line", "graduated", "tonnes", symbols, description)
+
+
+def flows_style(flows: pd.DataFrame) -> LayerStyle:
+    """A chain's flows (collection, links between echelons, imports): graduated line width by tonnes."""
+    return allocations_style(flows, "flows", "plastics-chain flows between echelons, width by tonnes per year")
 
 
 def demand_style(dem: pd.DataFrame) -> LayerStyle:
@@ -209,15 +215,18 @@ def zones_style(zones: pd.DataFrame) -> LayerStyle:
 
 
 def _class_bounds(values: np.ndarray, n: int = N_CLASSES) -> np.ndarray:
-    """Quantile class bounds, rounded to 2 significant digits inside, exact at the ends; at least one class."""
+    """Quantile class bounds, rounded to 2 significant digits inside, the data's range (to 1e-6) at the ends; at
+    least one class."""
     values = values[np.isfinite(values)]
     if values.size == 0:
         return np.array([0.0, 1.0])
     inner = np.quantile(values, np.linspace(0, 1, n + 1)[1:-1])
     inner = np.array([float(f"{v:.2g}") for v in inner])
-    bounds = np.unique(np.concatenate([[values.min()], inner, [values.max()]]))
-    bounds = bounds[(bounds >= values.min()) & (bounds <= values.max())]
-    return bounds if bounds.size > 1 else np.array([values.min(), values.max() + 1.0])
+    # the QML keeps 6 decimals: round the ends outwards so that the smallest and largest feature stay inside
+    lo, hi = np.floor(values.min() * 1e6) / 1e6, np.ceil(values.max() * 1e6) / 1e6
+    bounds = np.unique(np.concatenate([[lo], inner, [hi]]))
+    bounds = bounds[(bounds >= lo) & (bounds <= hi)]
+    return bounds if bounds.size > 1 else np.array([lo, hi + 1.0])
 
 
 def _ramp(start: str, end: str, n: int) -> list[str]:

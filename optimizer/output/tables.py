@@ -1,6 +1,7 @@
-"""Result tables and the run manifest: solution indices in, planner-readable tables and ``summary.json`` out.
+"""Result tables of a location instance: solution indices in, planner-readable tables out.
 
-:func:`result_tables` and :func:`summary_dict` are pure (no I/O); :mod:`optimizer.output.export` writes them.
+:func:`result_tables` and :func:`named_extras` (this kind's part of ``summary.json``) are pure (no I/O);
+:mod:`optimizer.output.export` writes them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.atomic import result_marker
-from optimizer.model.plan import is_whole
-from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
-from optimizer.output.equity import allocation_equity, within_distances
 from optimizer.geo.access import ACCESS_COLUMNS
 from optimizer.geo.network_tables import MODES
+from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
+from optimizer.output.equity import allocation_equity, within_distances
 from optimizer.output.tension import programme_rules, rule_tensions, utilisation_stats
-from optimizer.problem import Solution, Status, objective_parts
-from optimizer.settings import CRS, M2_PER_HA
+from optimizer.problem import Solution
+from optimizer.settings import M2_PER_HA
 
 if TYPE_CHECKING:
     from optimizer.model.formulation import SitingProblem
@@ -216,20 +215,50 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     return ResultTables(facilities, allocations, dem, cand, zones)
 
 
-def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, extra: dict,
-                 models: ModelSolution | None = None) -> dict:
-    """The run manifest: objective parts, land take, counts, status, gap, timings, hashes, versions; per programme
-    its model (:func:`optimizer.output.coverage.model_section`) and facilities per region; the equity figures.
+def named_summary(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, *,
+                  solve_options: dict, timings_s: dict[str, float], models: ModelSolution | None = None,
+                  extra: dict | None = None) -> dict:
+    """The whole ``summary.json`` of a location instance: the envelope of every kind
+    (:func:`optimizer.output.summary.envelope`) and this kind's keys (:func:`named_extras`).
 
     With coverage models (``models`` has a coverage part) ``bound`` is the sum of the parts' bounds only when every
     part minimised the cost, else ``None``; ``gap`` is the largest gap of the parts, each in its own objective.
     """
-    fac = tables.facilities
+    from optimizer.model.plan import is_whole
+    from optimizer.output.summary import envelope, instance_file
+    from optimizer.problem import objective_parts
+    from optimizer.settings import CRS
+
+    inst = sp.instance
     parts = objective_parts(sp.problem, solution.open_options, solution.arc_share)
+    gap = solution.gap if models is None or is_whole(sp.problem, sp.groups) else models.gap
+    summary = envelope(
+        kind="named", instance=inst.name, title=inst.title, instance_path=instance_file(inst.path),
+        instance_hash=inst.content_hash(),
+        parameters=inst.parameters, overrides=inst.overrides,
+        assumptions={k: {"value": a.value, "unit": a.unit} for k, a in sorted(inst.assumptions.items())},
+        status=solution.status, objective={**{k: parts[k] for k in ("total", "transport", "fixed", "land")},
+                                           "unit": sp.problem.cost_unit},
+        bound=solution.bound, gap=gap, land_take_ha=float(tables.facilities["area_m2"].sum() / M2_PER_HA),
+        facilities=len(tables.facilities),
+        size={"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
+        solver=solution.solver, solve_options=solve_options, timings_s=timings_s, verification=verification,
+        crs=CRS,
+    )
+    summary.update(named_extras(sp, tables, models))
+    summary.update(extra or {})
+    return summary
+
+
+def named_extras(sp: SitingProblem, tables: ResultTables, models: ModelSolution | None = None) -> dict:
+    """A location instance's own keys of ``summary.json`` (on top of the common envelope of
+    :func:`optimizer.output.summary.envelope`; ``docs/summary-schema.md``): transport, land per kind, programmes
+    with their model (:func:`optimizer.output.coverage.model_section`) and facilities per region, rule tensions,
+    the equity figures and the existing facilities."""
+    fac = tables.facilities
     utilisation = utilisation_stats(fac)
     sections = model_section(sp, tables, models)
     per_region = region_counts(fac)
-    gap = solution.gap if models is None or is_whole(sp.problem, sp.groups) else models.gap
     per_programme = {}
     for prog in sp.instance.programmes:
         f = fac[fac["programme"] == prog.id]
@@ -248,45 +277,17 @@ def summary_dict(sp: SitingProblem, solution: Solution, tables: ResultTables, ve
             "modal_split": modal_split(al),
         }
     return {
-        **result_marker(),  # what makes the folder a siting result (optimizer.atomic: replace, verify)
-        "kind": "named",
-        "instance": sp.instance.name,
-        "title": sp.instance.title,
-        "instance_path": str(sp.instance.path),
-        "instance_hash": sp.instance.content_hash(),
-        "parameters": sp.instance.parameters,
-        "overrides": sp.instance.overrides,
-        "assumptions": {k: {"value": a.value, "unit": a.unit} for k, a in sorted(sp.instance.assumptions.items())},
-        "status": solution.status,
-        "optimal": solution.status == Status.OPTIMAL,
-        "objective": {
-            "total": parts["total"],
-            "transport": parts["transport"],
-            "fixed": parts["fixed"],
-            "land": parts["land"],
-            "unit": sp.problem.cost_unit,
-        },
-        "bound": solution.bound if np.isfinite(solution.bound) else None,
-        "gap": gap if np.isfinite(gap) else None,
         "transport_tkm_per_yr": float(tables.allocations["tkm"].sum()),
         "transport_eur_per_yr": float(tables.allocations[["road_eur", "water_eur", "rail_eur",
                                                           "transhipment_eur"]].to_numpy().sum())
         if sp.problem.cost_unit.startswith("EUR") else None,
         "modal_split": modal_split(tables.allocations),
         "geography": geography_summary(sp, tables),
-        "land_take_ha": float(fac["area_m2"].sum() / M2_PER_HA),
         "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
         "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
         "equity": siting_equity(sp, tables),
         **({"existing_facilities": existing_summary(sp, tables)} if sp.instance.existing is not None else {}),
-        "size": {"clients": sp.problem.n_clients, "options": sp.problem.n_options, "arcs": sp.problem.n_arcs},
-        "solver": solution.solver,
-        "timings_s": {k: round(v, 4) for k, v in solution.timings_s.items()},
-        "verification": verification,
-        "versions": versions(),
-        "crs": CRS,
-        **extra,
     }
 
 
@@ -305,6 +306,8 @@ def siting_equity(sp: SitingProblem, tables: ResultTables) -> dict:
         by_programme[prog.id] = allocation_equity(alloc, weight, within)
     return {"unit": "km", "weight": "demand of each unit (t/yr, or residents)", "within_km": within,
             "by_programme": by_programme}
+
+
 def existing_summary(sp: SitingProblem, tables: ResultTables) -> list[dict]:
     """Each existing facility of a placed programme: open or closed, its load and capacity, and the named
     assumptions behind its figures (an inferred plot size is an assumption, never a silent number)."""

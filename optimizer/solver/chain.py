@@ -7,15 +7,23 @@ import time
 import numpy as np
 
 from optimizer.model.chain import ChainProblem, ChainSolution, build_matrix
-from optimizer.solver.highs import new_highs, pass_arrays, status_of
+from optimizer.solver.highs import new_highs, pass_arrays, status_of, use_threads
 
 
-def solve_chain(p: ChainProblem, time_limit_s: float = 300.0, mip_gap: float = 1e-6) -> ChainSolution:
-    """Build and solve the chain MIP with HiGHS; ``bound`` is HiGHS' dual bound (``-inf`` without a solution)."""
+def solve_chain(p: ChainProblem, time_limit_s: float | None = 300.0, mip_gap: float = 1e-6,
+                threads: int | None = None) -> ChainSolution:
+    """Build and solve the chain MIP with HiGHS; ``bound`` is HiGHS' dual bound (``-inf`` without a solution).
+
+    ``time_limit_s`` ``None``: no limit; ``threads`` ``None``: the HiGHS default.
+    """
     t0 = time.perf_counter()
     cost, a, row_lo, row_up, col_lo, col_up, integer = build_matrix(p)
     h = new_highs()
-    h.setOptionValue("time_limit", float(time_limit_s))
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    if threads is not None:
+        use_threads(threads)
+        h.setOptionValue("threads", int(threads))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     pass_arrays(h, cost, col_lo, col_up, row_lo, row_up, a, integer.astype(np.int32))
     t1 = time.perf_counter()

@@ -25,6 +25,22 @@ from optimizer.solver.options import SolveOptions, with_time_left
 
 INF = highspy.kHighsInf
 _BANNER_SHOWN = False  # HiGHS prints its banner at the first construction in a process, on the C-level stdout
+_SCHEDULER_THREADS: int | None = None  # the thread count last asked of HiGHS' global scheduler in this process
+
+
+def use_threads(threads: int | None) -> None:
+    """Make HiGHS' process-wide scheduler run ``threads`` threads (``None``: whatever it runs now).
+
+    HiGHS starts one global thread scheduler per process, at its first run, and refuses a later run that asks for
+    another thread count (a MIP then ends without a solution, or worse with a poor one). In a sweep worker, a
+    notebook or in-process tests, solves with different ``threads`` follow each other: the scheduler is reset
+    whenever the count asked for changes. Call it before every run that sets the ``threads`` option.
+    """
+    global _SCHEDULER_THREADS
+    if threads is None or threads == _SCHEDULER_THREADS:
+        return
+    highspy.Highs.resetGlobalScheduler(True)
+    _SCHEDULER_THREADS = int(threads)
 
 
 def new_highs(log: bool = False) -> highspy.Highs:
@@ -160,6 +176,7 @@ def make_highs(model: MatrixModel, options: SolveOptions, *, relax: bool = False
         h.setOptionValue("time_limit", float(max(options.time_limit_s, 0.0)))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.threads is not None:
+        use_threads(options.threads)
         h.setOptionValue("threads", int(options.threads))
     integrality = np.zeros_like(model.integrality) if relax else model.integrality
     pass_arrays(h, model.col_cost, model.col_lower, model.col_upper, model.row_lower, model.row_upper, model.matrix, integrality)

@@ -9,7 +9,7 @@ from contextlib import redirect_stdout
 import numpy as np
 
 from optimizer.problem import LocationProblem, Solution, Status
-from optimizer.solver.highs import highs_version
+from optimizer.solver.highs import highs_version, use_threads
 from optimizer.solver.options import SolveOptions
 
 
@@ -48,6 +48,7 @@ def solve_pyomo(problem: LocationProblem, options: SolveOptions) -> Solution:
     if options.time_limit_s is not None:
         config["time_limit"] = float(options.time_limit_s)
     if options.threads is not None:
+        use_threads(options.threads)  # HiGHS' process-wide scheduler (see optimizer.solver.highs.use_threads)
         config["threads"] = int(options.threads)
     t1 = time.perf_counter()
     buffer = io.StringIO()

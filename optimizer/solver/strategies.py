@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimizer.errors import StrategyError
 from optimizer.problem import LocationProblem, Solution
 from optimizer.solver.options import SolveOptions
 from optimizer.solver.strategy_cflp import solve_cflp
@@ -37,6 +38,22 @@ def choose_strategy(problem: LocationProblem) -> str:
     return "strong"
 
 
+def applicable(strategy: str, problem: LocationProblem) -> str | None:
+    """Why ``strategy`` does not apply to ``problem`` (``None``: it applies).
+
+    ``plain`` and ``strong`` solve every problem; ``lagrangian`` assumes uncapacitated options (its fixing and
+    heuristics rest on nearest-open assignment); ``cflp`` assumes multi-source assignment with finite capacities.
+    """
+    capacitated = bool(np.isfinite(problem.capacity).any())
+    if strategy == "lagrangian" and capacitated:
+        return "the Lagrangian scheme is for uncapacitated problems, and this one has finite capacities"
+    if strategy == "cflp" and problem.single_source:
+        return "the CFLP scheme is for multi-source assignment, and this problem is single-source"
+    if strategy == "cflp" and not capacitated:
+        return "the CFLP scheme is for capacitated problems, and this one has no finite capacity"
+    return None
+
+
 def solve_highspy(
     problem: LocationProblem,
     options: SolveOptions,
@@ -56,28 +73,38 @@ def solve_highspy(
         ``"auto"`` (choose by problem class, see :func:`choose_strategy`), ``"plain"`` (default HiGHS on the
         plain formulation), ``"strong"`` (strengthened rows + heuristic incumbent), ``"lagrangian"`` (incumbent,
         Lagrangian bound, reduced-cost fixing and Lagrangian branching; uncapacitated problems only) or ``"cflp"``
-        (the scheme of :mod:`optimizer.solver.strategy_cflp`; multi-source capacitated problems only). A scheme
-        asked for outside its class falls back to ``"strong"``, as does ``"lagrangian"`` when no heuristic finds
-        an incumbent to start from.
+        (the scheme of :mod:`optimizer.solver.strategy_cflp`; multi-source capacitated problems only).
 
     Returns
     -------
     Solution
-        With ``timings_s`` split into ``build`` (matrices), ``heuristic``, ``bound`` and ``solve`` (HiGHS) seconds.
+        With ``timings_s`` split into ``build`` (matrices), ``heuristic``, ``bound`` and ``solve`` (HiGHS) seconds;
+        ``solver`` names the scheme that produced it.
+
+    Raises
+    ------
+    StrategyError
+        When a scheme is asked for outside its class (:func:`applicable`): it never falls back silently. The
+        one fallback left is visible: when the Lagrangian scheme finds no incumbent to start from, the strengthened
+        model is solved and ``solver`` says so.
     """
     if strategy == "auto":
         strategy = choose_strategy(problem)
-    capacitated = bool(np.isfinite(problem.capacity).any())
-    if (strategy == "lagrangian" and capacitated) or (strategy == "cflp" and (problem.single_source or not capacitated)):
-        strategy = "strong"  # the scheme's fixing and heuristics assume its problem class
+    if strategy not in STRATEGIES:
+        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian or cflp"
+        raise StrategyError(msg)
+    why = applicable(strategy, problem)
+    if why is not None:
+        raise StrategyError(f"strategy {strategy!r} does not apply: {why}; use auto, plain or strong")
     if strategy == "plain":
         return solve_plain(problem, options)
     if strategy == "lagrangian":
         solution = solve_with_fixing(problem, options)
-        return solution if solution is not None else solve_strong(problem, options)
+        if solution is not None:
+            return solution
+        solution = solve_strong(problem, options)
+        solution.solver += ", after the Lagrangian scheme found no incumbent to start from"
+        return solution
     if strategy == "cflp":
         return solve_cflp(problem, options)
-    if strategy != "strong":
-        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian or cflp"
-        raise ValueError(msg)
     return solve_strong(problem, options)

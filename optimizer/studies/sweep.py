@@ -9,7 +9,8 @@ A sweep is a TOML file (see ``docs/sweeps.md``)::
                   set, instance, prefix and name (a template such as "{size_variant}-{access_rules}") optional
 
 Scenarios run in file order: the ``[[scenario]]`` list first, then each grid's product in the order its keys are
-written (the definition is read by :mod:`optimizer.studies.sweep_spec`). Each scenario is one :func:`optimizer.pipeline.run` on a Dask worker (a local cluster sized to the
+written (the definition is read by :mod:`optimizer.studies.sweep_spec`). Each scenario is one run of the pipeline
+(:func:`optimizer.pipeline.execute`, any instance kind) on a Dask worker (a local cluster sized to the
 machine, or an existing scheduler) or in-process one after another (``workers=0``); it writes its own result
 folder ``scenarios/NAME`` and is skipped on a rerun when its folder already holds a verified result for the same
 resolved instance (``instance_hash``) and overrides. A failing scenario becomes a row with its reason. The sweep
@@ -35,12 +36,11 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.atomic import SWEEP_FORMAT, SWEEP_MARKER, check_destination, write_atomic
-from optimizer.data.instance import load_instance
 from optimizer.errors import InfeasibleError, InputError, NoSolutionError, VerificationError
 from optimizer.studies.sweep_outputs import SCENARIOS_DIR, comparison_table, write_outputs
 from optimizer.studies.sweep_spec import Scenario, Sweep
 
-SWEEP_KEY = "sweep-key.json"  # (instance hash, overrides) of a chain result, whose summary.json has no hash
+SWEEP_KEY = "sweep-key.json"  # (instance hash, overrides) of a chain result written before the summary schema
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def run_scenario(task: ScenarioTask) -> dict:
     (``resumed``). Failures become records with a status (input error, infeasible, no solution, verification
     failed, crashed) and a one-line reason.
     """
-    from optimizer.pipeline import run, run_chain  # looked up at call time: tests replace them
+    from optimizer import pipeline  # looked up at call time: tests replace its functions
 
     _announce(task)
     t0 = time.perf_counter()
@@ -72,21 +72,15 @@ def run_scenario(task: ScenarioTask) -> dict:
               "resumed": False, "summary": None, "status": "", "error": ""}
     folder = Path(task.out_dir)
     try:
-        instance = load_instance(task.instance, task.overrides)
-        key = instance.content_hash()
-        chain = any(getattr(p, "kind", "") == "chain" for p in instance.programmes)
+        job = pipeline.load(task.instance, task.overrides)  # any kind: named, chain or matrix
+        key = job.content_hash()
         previous = _read_summary(folder)
         if previous is not None and _stored_key(folder, previous) == (key, task.overrides):
             record.update(resumed=True, summary=_essentials(previous, key), status=previous["status"])
             record["time_s"] = time.perf_counter() - t0
             return record
-        del instance
-        if chain:  # a multi-echelon chain instance (S2b, S5, S8) has its own run (optimizer.pipeline.run_chain)
-            run_chain(task.instance, overrides=task.overrides, out_dir=folder)
-            write_atomic(folder / SWEEP_KEY, lambda p: p.write_text(json.dumps(
-                {"instance_hash": key, "overrides": task.overrides}), encoding="utf-8"))
-        else:
-            run(task.instance, overrides=task.overrides, out_dir=folder, threads=task.threads)
+        options = pipeline.solve_options(job.parameters, threads=task.threads)
+        pipeline.execute(job, options, out_dir=folder, load_s=time.perf_counter() - t0)
         summary = _read_summary(folder)  # the written manifest: resumed and fresh rows come from the same bytes
         if summary is None:
             raise RuntimeError(f"no summary.json in {folder} after the run")
@@ -136,11 +130,12 @@ def _read_summary(folder: Path) -> dict | None:
 
 
 def _stored_key(folder: Path, summary: dict) -> tuple[str | None, dict | None] | None:
-    """(instance hash, overrides) of a verified result in ``folder``; chain results keep them in a side file."""
+    """(instance hash, overrides) of a verified result in ``folder``, from its summary (every kind records both);
+    a chain result written before the summary schema kept them in a side file."""
     if not summary.get("verification", {}).get("passed"):
         return None
-    if "instance_hash" in summary:
-        return summary["instance_hash"], summary.get("overrides")
+    if "instance_hash" in summary and "overrides" in summary:
+        return summary["instance_hash"], summary["overrides"]
     try:
         side = json.loads((folder / SWEEP_KEY).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -1,0 +1,45 @@
+"""Helpers shared by tests in several folders (``tests/`` is on the import path through ``conftest.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from conftest import PROJECT_ROOT
+
+FLANDERS = PROJECT_ROOT / "instances" / "flanders"
+# 7 municipalities around Antwerpen and Mechelen: two centrumsteden, suburbs and rural ones
+TINY_NIS = [11002, 11005, 11008, 12025, 12040, 12014, 13036]
+
+
+def tiny_manifest(tmp_path: Path, programmes: list[str], parameters: dict, extra: str = "",
+                  nis: list[int] | None = None) -> Path:
+    """A manifest over a 7-municipality cut of the Flanders tables (a stand-in partition included)."""
+    nis = TINY_NIS if nis is None else nis
+    m = pd.read_csv(FLANDERS / "municipalities.csv")
+    m = m[m["nis"].isin(nis)].copy()
+    m["service_area"] = np.where(m["arrondissement"] == "Antwerpen", "SA-A", "SA-B")
+    m.loc[m["nis"] == 13036, "service_area"] = "SA-C"  # an area without a centrumstad
+    m["service_area_poster"] = m["service_area"]
+    c = pd.read_csv(FLANDERS / "candidates.csv")
+    c = c[c["nis"].isin(nis) & (c["zone_type"] == "economic_zone")].copy()
+    c["free_ha"] = 20.0
+    m.to_csv(tmp_path / "m.csv", index=False)
+    c.to_csv(tmp_path / "c.csv", index=False)
+    params = "\n".join(f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {str(v).lower()}"
+                       for k, v in parameters.items())
+    path = tmp_path / "tiny.toml"
+    path.write_text(f"""[instance]
+name = "tiny"
+title = "tiny"
+[tables]
+demand = "m.csv"
+candidates = "c.csv"
+[programmes]
+place = {programmes!r}
+[parameters]
+{params}
+{extra}
+""".replace("'", '"'))
+    return path
