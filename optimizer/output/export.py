@@ -247,3 +247,11 @@ def network_layer(tables=None, points: np.ndarray | None = None) -> dict:  # noq
     frame["licence"] = frame["source"].map(NETWORK_LICENCES).fillna("see instances/README.md")
     geoms = shapely.simplify(links.geometry.to_numpy(), NETWORK_SIMPLIFY_M)
     return {"networks": gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)}
+
+
+def network_layer_of(sp) -> dict:  # noqa: ANN001 - a compiled SitingProblem
+    """The network links around a compiled instance (its demand and candidate points) for the result's GeoPackage,
+    from the networks it was priced on (a manifest's ``[networks]`` included)."""
+    points = np.vstack([sp.instance.demand[["x", "y"]].to_numpy(float), sp.sites[["x", "y"]].to_numpy(float)])
+    geography = getattr(sp, "geography", None)
+    return network_layer(geography.tables if geography is not None else None, points)

@@ -10,7 +10,7 @@ from optimizer.check.verify_models import verify_models
 from optimizer.data.instance import Instance
 from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
 from optimizer.model.formulation import SitingProblem, compile_instance
-from optimizer.output.export import line_layer, network_layer, point_layer, polygon_layer
+from optimizer.output.export import line_layer, network_layer_of, point_layer, polygon_layer
 from optimizer.output.result import Result
 from optimizer.output.tables import ResultTables, named_summary, result_tables
 from optimizer.pipeline.jobs import Progress, options_dict
@@ -88,13 +88,6 @@ class NamedJob:
         csv = {"allocations.csv": tables.allocations, "facilities.csv": tables.facilities,
                "demand.csv": tables.demand}  # per demand unit: its facility, km, covered flag
         return Result(summary, layers, csv=csv, model=sp, solution=sol, tables=tables)
-
-
-def network_layer_of(sp: SitingProblem) -> dict:
-    """The network links around the instance (its demand and candidate points) for the result's GeoPackage, from
-    the networks the instance was priced on (a manifest's ``[networks]`` included)."""
-    points = np.vstack([sp.instance.demand[["x", "y"]].to_numpy(float), sp.sites[["x", "y"]].to_numpy(float)])
-    return network_layer(sp.geography.tables if sp.geography is not None else None, points)
 
 
 def explain_models(sp: SitingProblem, models: ModelSolution | None) -> list[str]:
