@@ -170,7 +170,7 @@ def test_antwerp_street_instance_runs_on_the_osm_streets(tmp_path):
     from optimizer.pipeline import run
 
     r = run("antwerp-kringloop", out_dir=tmp_path / "antw")
-    geo = r.siting.geography
+    geo = r.model.geography
     road = geo.tables.links[geo.tables.links["mode"] == "road"]
     assert set(road["source"]) == {"osm"} and len(road) > 10_000
     assert any(s.endswith("antwerp_streets.gpkg") for s in geo.tables.sources)

@@ -41,7 +41,7 @@ def test_planner_zone_layer_drops_in_with_one_manifest_entry():
 def test_planner_zones_solve_with_facility_inside_and_seaport_from_geometry(tmp_path):
     out = tmp_path / "own"
     r = run(CORPUS / "instance.toml", out_dir=out)
-    sites = r.siting.sites.set_index("site_id")
+    sites = r.model.sites.set_index("site_id")
     assert sites.loc["BT-0106", "zone_type"] == "seaport" and sites.loc["BT-0106", "seaport"] == "Antwerpen"
     assert (sites.drop(index="BT-0106")["zone_type"] == "economic_zone").all()
     fac = gpd.read_file(out / "result.gpkg", layer="facilities")
