@@ -107,7 +107,8 @@ def verify_chain_periods(pc: PeriodChain, sol: MultiPeriodSolution) -> Verificat
     before = existing & np.array([bool(e) and _exists(ex, i, int(spec.start[0])) for i, e in zip(ex_ids, existing)])
     for t, (cc, s) in enumerate(zip(pc.periods, sol.solutions)):
         label, year = spec.labels[t], int(spec.start[t])
-        violations += [f"{label}: {v}" for v in verify_chain(cc.problem, s, cc.coords, routes=chain_routes(cc, pc.instance, s.flow_t))]
+        routes = chain_routes(cc, pc.instance, s.flow_t)  # km per mode of the used arcs on the networks
+        violations += [f"{label}: {v}" for v in verify_chain(cc.problem, s, cc.coords, routes=routes)]
         inflow = np.bincount(cc.problem.arc_to, weights=s.flow_t, minlength=cc.problem.n_fac)
         y = np.asarray(s.open_fac, bool)
         for j in np.flatnonzero(existing):

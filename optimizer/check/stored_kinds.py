@@ -117,7 +117,8 @@ CHAIN_CHECKS = ("supply", "imports", "capacity", "yields per stream", "echelon o
 
 
 def stored_chain_solution(cc, fac: pd.DataFrame, flows: pd.DataFrame, objective: float,  # noqa: ANN001, ANN201
-                          bound: float | None, status: str, check: StoredCheck, label: str = "", instance=None):  # noqa: ANN001
+                          bound: float | None, status: str, check: StoredCheck, label: str = "",
+                          instance=None):  # noqa: ANN001 - an Instance (the rates of the network routes)
     """The stored facilities and flows of a chain as its compiled arrays (a ``ChainSolution``): facilities and
     flows the instance does not have, and km (in all and per mode), transhipments or EUR/t that differ from the
     route the instance gives the arc on the networks (:func:`optimizer.check.chain.chain_routes`, with
