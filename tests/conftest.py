@@ -105,7 +105,7 @@ def mb_folder(mb_result) -> Path:  # noqa: ANN001
 
 
 # A plastics chain small enough to solve in a second: the municipalities of the arrondissements Antwerpen,
-# Mechelen, Sint-Niklaas and Halle-Vilvoorde (where the existing Indaver sites lie) with their economic zones, and
+# Mechelen, Sint-Niklaas and Halle-Vilvoorde (where the existing Indaver sites lie) with their candidate zones, and
 # 2 new sorting centres instead of 14 (a test copy of models/plastics_chain.toml; the other models/ files as is).
 CHAIN_ARRONDISSEMENTS = (11000, 12000, 23000, 46000)
 CHAIN_NEW_SORTING = 2
@@ -113,16 +113,19 @@ CHAIN_NEW_SORTING = 2
 
 @pytest.fixture(scope="session")
 def tiny_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder of the small chain: ``chain.toml``, its two tables and ``models/plastics_chain.toml``."""
+    """The folder of the small chain: ``chain.toml``, its tables (candidate zones as ``zones.gpkg``) and
+    ``models/plastics_chain.toml``."""
+    import geopandas as gpd
     import pandas as pd
 
     root = tmp_path_factory.mktemp("tiny-chain")
     flanders = PROJECT_ROOT / "instances" / "flanders"
     towns = pd.read_csv(flanders / "municipalities.csv")
     towns = towns[towns["arr_nis"].isin(CHAIN_ARRONDISSEMENTS)]
-    zones = pd.read_csv(flanders / "candidates.csv")
     towns.to_csv(root / "municipalities.csv", index=False)
-    zones[zones["nis"].isin(towns["nis"])].to_csv(root / "candidates.csv", index=False)
+    for layer in ("zones", "aggregate_candidates"):  # the candidate zones of these municipalities (issue 12)
+        zones = gpd.read_file(flanders / "zones" / "zones.gpkg", layer=layer)
+        zones[zones["nis"].astype(int).isin(towns["nis"])].to_file(root / "zones.gpkg", layer=layer, driver="GPKG")
     existing = pd.read_csv(flanders / "existing_facilities.csv", dtype=str, keep_default_na=False)
     existing = existing[existing["programme"].isin(["plastics_chain", "sorteercentrum"])]  # the Indaver sites
     existing.to_csv(root / "existing_facilities.csv", index=False)
@@ -133,7 +136,7 @@ def tiny_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "models" / "plastics_chain.toml").write_text(spec, encoding="utf-8")
     manifest = (PROJECT_ROOT / "instances" / "s2b-plastics-chain.toml").read_text(encoding="utf-8")
     manifest = manifest.replace('"flanders/municipalities.csv"', '"municipalities.csv"').replace(
-        '"flanders/candidates.csv"', '"candidates.csv"').replace(
+        '"flanders/zones/zones.gpkg"', '"zones.gpkg"').replace(
         '"flanders/existing_facilities.csv"', '"existing_facilities.csv"').replace('name = "s2b-plastics-chain"',
                                                                                  'name = "tiny-chain"')
     (root / "chain.toml").write_text(manifest, encoding="utf-8")

@@ -63,6 +63,18 @@ def _point_layer(csv: Path, target: Path, layer: str, crs: str = "EPSG:31370") -
     return target
 
 
+def points_manifest(folder: Path) -> Path:
+    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
+    (the named instance itself places its banks on the candidate zones of zones.gpkg)."""
+    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
+    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
+                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
+    path = folder / "materialenbanken.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def qgis_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Everything the QGIS script reported, plus the named instance solved by the CLI (run side by side)."""
@@ -81,7 +93,7 @@ def qgis_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                                  (x[3] + 900, y[3] - 900), (x[3] - 900, y[3] + 900)])
     bowtie.to_file(tmp / "municipality_polygons.gpkg", layer="polygons")
     named = tmp / "named"
-    cli = subprocess.Popen([str(SITING), "solve", "materialenbanken", "--out", str(named), "--quiet"],
+    cli = subprocess.Popen([str(SITING), "solve", str(points_manifest(tmp)), "--out", str(named), "--quiet"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     previous = tmp / "previous-result"  # the Cancel check must leave this result exactly as it was
 

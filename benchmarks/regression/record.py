@@ -104,6 +104,12 @@ def named_figures(out: Path) -> dict:
 
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     fac = pd.read_csv(out / "facilities.csv", dtype={"site_id": str})
+    if s.get("kind") == "chain_periods":  # a multi-period chain: its facilities per period, the horizon's objective
+        sites = [[r.site_id, r.echelon, f"{'existing' if r.existing else 'new'} {r.area_m2:g} m2", str(r.period)]
+                 for r in fac.itertuples()]
+        return {"status": s["status"], "objective": s["objective"]["total"],
+                "land_take_ha": {f"new {k}": v for k, v in (s.get("new_land_take_ha_by_period") or {}).items()},
+                "sites": sorted(sites)}
     if "objective_eur_per_yr" in s:  # a plastics-chain result: echelons are its programmes, existing sites fixed
         sites = [[r.site_id, r.echelon, f"{'existing' if r.existing else 'new'} {r.area_m2:g} m2"]
                  for r in fac.itertuples()]

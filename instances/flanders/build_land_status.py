@@ -33,7 +33,8 @@ not in ``../shared``). **These tables are stand-ins, not those layers.** They ar
     greenfield row is offered wherever the available land cannot hold one sorting-centre plot.
 
 Both rows share the point, municipality and zone type of the municipality's aggregate zone, so they differ from it
-only by their land status. Planners with the real layers add ``reserve`` / ``greenfield`` columns (true/false) to
+only by their land status. ``reserve_land.csv`` and ``greenfield_land.csv`` hold the extra rows alone: the named
+instances list them after the candidate zones (``candidates = [zones.gpkg, "flanders/reserve_land.csv"]``). Planners with the real layers add ``reserve`` / ``greenfield`` columns (true/false) to
 their own candidate table instead.
 """
 
@@ -113,6 +114,10 @@ def main() -> None:
     reserve.to_csv(HERE / "candidates_reserve.csv", index=False)
     green.to_csv(HERE / "candidates_greenfield.csv", index=False)
     available.to_csv(HERE / "candidates_available.csv", index=False)
+    # the extra rows alone, to add to the candidate zones (instances list them after zones.gpkg)
+    reserve[reserve["reserve"]].to_csv(HERE / "reserve_land.csv", index=False)
+    green[green["greenfield"]].to_csv(HERE / "greenfield_land.csv", index=False)
+    available[available["greenfield"]].to_csv(HERE / "greenfield_available.csv", index=False)
     print(f"candidates_available.csv: {available_share(candidates, _assumption('available_business_land_ha')):.4f} "
           f"of the free land available, {int(available['greenfield'].sum())} greenfield rows")
     print(f"candidates_reserve.csv: {int(reserve['reserve'].sum())} reserve rows; "

@@ -7,20 +7,29 @@ enumeration (for the tests' cross-check of the MIP).
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optimizer.model.chain import ECHELONS, ChainProblem, ChainSolution, CostModel, build_matrix
 
+if TYPE_CHECKING:
+    from optimizer.data.instance import Instance
+    from optimizer.model.chain_compile import CompiledChain
+
 TOL = 1e-6
 
 
 def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, costs: CostModel | None = None,
-                 ) -> list[str]:
+                 routes: dict | None = None) -> list[str]:
     """Every constraint and the objective recomputed from the solution (loops, not the model's matrices).
 
     With ``coords`` (``{"clients": xy, "facilities": xy, "gateways": xy, "fac_water": bool, "gw_water": bool,
-    "intrazonal_km": km}``) and ``costs``, each used arc's cost per tonne is also recomputed from coordinates.
+    "intrazonal_km": km}``) and ``costs`` (a straight-line :class:`CostModel`), each used arc's cost per tonne is also
+    recomputed from coordinates. With ``routes`` (network costs: ``{"split": (n_arcs, 4) road/water/rail km and
+    transhipments of the used arcs' routes, "rates": EUR per t·km per mode and per transhipment, "modes": the modes
+    each arc may use}``) each used arc's cost is recomputed from its route, and the route is checked: only allowed
+    modes, an even number of mode changes, never shorter than the straight line (with ``coords``).
     Returns the violations (empty when the solution is valid).
     """
     v: list[str] = []
@@ -93,12 +102,52 @@ def verify_chain(p: ChainProblem, s: ChainSolution, coords: dict | None = None, 
                 c = min(road, costs.water_eur_per_tkm * costs.water_detour * d + 2 * costs.transhipment_eur_per_t)
             if abs(c - p.arc_cost_per_t[k]) > 1e-6 * max(1.0, c):
                 v.append(f"arc {k}: cost {p.arc_cost_per_t[k]:.4f} EUR/t, recomputed {c:.4f}")
+    if routes is not None:
+        v += _route_violations(p, f, routes, coords)
     total = recomputed_objective(p, s)
     if np.isfinite(s.objective) and abs(total - s.objective) > 1e-6 * max(1.0, abs(total)):
         v.append(f"objective {s.objective:.4f} differs from recomputed {total:.4f}")
     return v
 
 
+def chain_routes(cc: CompiledChain, instance: Instance, flow_t: np.ndarray) -> dict:
+    """The ``routes`` argument of :func:`verify_chain` for a compiled chain's solution: km per mode and
+    transhipments of every used arc's route (from the network costs), the modes its echelon allows, and the cost
+    rates read here from the instance's named assumptions (not from the model)."""
+    used = np.flatnonzero(np.asarray(flow_t, float) > TOL)
+    split = np.full((cc.problem.n_arcs, 4), np.nan)
+    split[used] = cc.arc_split(used)
+    modes: list[tuple[str, ...]] = [()] * cc.problem.n_arcs
+    for k, m in zip(used, cc.modes_of(used)):
+        modes[k] = m
+    a = instance.assumptions
+    rates = {"road": float(a["cost_road_eur_per_tkm"].value), "water": float(a["cost_water_eur_per_tkm"].value),
+             "rail": float(a["cost_rail_eur_per_tkm"].value), "transhipment": float(a["transhipment_eur_per_t"].value)}
+    return {"split": split, "rates": rates, "modes": modes}
+
+
+def _route_violations(p: ChainProblem, f: np.ndarray, routes: dict, coords: dict | None) -> list[str]:
+    v: list[str] = []
+    rates = routes["rates"]
+    for k in np.flatnonzero(f > TOL):
+        road, water, rail, n_t = (float(x) for x in routes["split"][k])
+        c = rates["road"] * road + rates["water"] * water + rates["rail"] * rail + rates["transhipment"] * n_t
+        if not abs(c - p.arc_cost_per_t[k]) <= 1e-6 * max(1.0, c):
+            v.append(f"arc {k}: cost {p.arc_cost_per_t[k]:.4f} EUR/t, its route's km per mode give {c:.4f}")
+        allowed = routes["modes"][k]
+        for mode, km in (("water", water), ("rail", rail)):
+            if km > 0 and mode not in allowed:
+                v.append(f"arc {k}: route uses {mode}, the echelon allows {', '.join(allowed)}")
+        if abs(n_t - 2 * round(n_t / 2)) > 1e-9 or ((water > 0 or rail > 0) != (n_t >= 2)):
+            v.append(f"arc {k}: route changes mode {n_t:g} times")
+        if coords is not None:
+            src = {"collect": coords["clients"], "import": coords["gateways"], "link": coords["facilities"]}
+            a, b = src[p.arc_kind[k]][p.arc_from[k]], coords["facilities"][p.arc_to[k]]
+            straight = float(np.hypot(a[0] - b[0], a[1] - b[1])) / 1000.0
+            if road + water + rail < straight - 1e-6:
+                v.append(f"arc {k}: route of {road + water + rail:.3f} km is shorter than the straight line "
+                         f"{straight:.3f} km")
+    return v
 def recomputed_objective(p: ChainProblem, s: ChainSolution) -> float:
     """The objective from the solution's flows and open facilities (loops over arcs and facilities, not the model's
     cost vector): transport EUR/t × t on every used arc, plus land rent of every new facility opened."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
 from optimizer.model.formulation import SitingProblem, region_of
 from optimizer.model.rows import land_rows
 from optimizer.problem import LocationProblem
@@ -71,11 +71,14 @@ def presolve_checks(sp: SitingProblem) -> list[str]:
 
 
 def _rule_of(sp: SitingProblem, prog, size: str) -> tuple[str, dict]:
+    """The access rule the formulation applied to ``prog``'s ``size`` (with the run's minimum knooppuntwaarde)."""
     rule_set = str(sp.instance.parameters["access_rules"])
     code = prog.access_codes.get(size, f"{prog.id}_{size}")
-    if rule_set == "none":
-        return f"{rule_set}.{code}", {}
-    return f"{rule_set}.{code}", programme_rule(load_mode_rules(), rule_set, code)
+    applied = getattr(sp, "rules", {}).get(f"{prog.id}:{size}")
+    if applied is not None:
+        return f"{rule_set}.{code}", applied
+    rules = load_mode_rules() if rule_set != "none" else None
+    return f"{rule_set}.{code}", effective_rule(rules, rule_set, code, prog.id, sp.instance.parameters)
 
 
 def _describe_rule(rule: dict) -> str:
@@ -85,7 +88,8 @@ def _describe_rule(rule: dict) -> str:
     if rule.get("min_modes"):
         parts.append(f"at least {rule['min_modes']} modes")
     if rule.get("min_knooppuntwaarde"):
-        parts.append(f"knooppuntwaarde ≥ {rule['min_knooppuntwaarde']}")
+        source = " (set for this run)" if rule.get("min_knooppuntwaarde_source") else ""
+        parts.append(f"knooppuntwaarde ≥ {rule['min_knooppuntwaarde']:g}{source}")
     if rule.get("seaport"):
         parts.append("in a seaport")
     return ", ".join(parts) or "no network requirement"
@@ -139,33 +143,68 @@ def _why_no_site(sp: SitingProblem, prog, region: str, need: int, have: int) -> 
         fits = type_ok & env_ok & access_ok & land_ok & ~forbidden
         green_would = (type_ok & env_ok & access_ok & land_ok & forbidden).any()
         green_hint = "greenfield candidates there are forbidden (reuse first): --set greenfield=penalty allows them"
-        has_option = ((sp.options["programme"] == prog.id) & (sp.options["size"] == size)
-                      & (sp.options["region"] == region)).any()
-        if not (type_ok & env_ok).any():
-            details.append(f"{size}: no site lies in an allowed type environment ({', '.join(allowed_types)})")
+        n_env, n_access = int((type_ok & env_ok).sum()), int((type_ok & env_ok & access_ok).sum())
+        n_land = int(fits.sum())
+        if n_env < need:
+            details.append(f"{size}: {_count(n_env)} lie in an allowed type environment ({', '.join(allowed_types)})")
             hints.append("add a candidate site in an allowed type environment")
-        elif not (type_ok & env_ok & access_ok).any():
-            lacking = [f"{int(np.sum(~here[f'has_{m}'].to_numpy(bool)))} lack {MODE_WORDS.get(m, m)}"
-                       for m in rule.get("required_modes", []) if f"has_{m}" in here]
-            why = f"; of its sites {', '.join(lacking)}" if lacking else ""
-            details.append(f"{size}: the {rule_key} access rule requires {_describe_rule(rule)} and no site there "
-                           f"meets it{why}")
-            hints.append("try --set access_rules=loose or add a candidate site that meets the rule")
-        elif not fits.any():
-            eligible = type_ok & env_ok & access_ok & ~forbidden
-            largest = float(here.loc[eligible, "free_ha"].max()) if eligible.any() else 0.0
-            details.append(f"{size}: no eligible site has {area / M2_PER_HA:g} ha of free land "
-                           f"(largest {largest:.2f} ha)")
-            hints.append(green_hint if green_would else "try --set size_rule=free or size_variant=poster, or add free land")
-        elif has_option and fits.sum() < need:
-            details.append(f"{size}: only {int(fits.sum())} eligible site(s) have {area / M2_PER_HA:g} ha of free land "
-                           f"for the {need} needed")
-            hints.append(green_hint if green_would else "add free land or lower the count")
+        elif n_access < need:
+            details.append(f"{size}: the {rule_key} access rule requires {_describe_rule(rule)} and "
+                           f"{_count(n_access)} {'meets' if n_access <= 1 else 'meet'} it"
+                           f"{_rule_breakdown(here[type_ok & env_ok], rule)}")
+            others = {k: v for k, v in rule.items() if k != "min_knooppuntwaarde"}
+            kv_binding = bool(rule.get("min_knooppuntwaarde")) and int(
+                (type_ok & env_ok & mode_rule_ok(here, others)).sum()) >= need
+            hints.append(f"lower the minimum knooppuntwaarde ({rule['min_knooppuntwaarde']:g}) with --set "
+                         f"min_knooppuntwaarde.{prog.id}=<value>" if kv_binding else
+                         "try --set access_rules=loose or add a candidate site that meets the rule")
+        elif n_land < need:
+            others = {k: v for k, v in rule.items() if k != "min_knooppuntwaarde"}
+            without_kv = int((type_ok & env_ok & mode_rule_ok(here, others) & land_ok & ~forbidden).sum())
+            if rule.get("min_knooppuntwaarde") and without_kv >= need:
+                details.append(f"{size}: the {rule_key} access rule requires {_describe_rule(rule)}: "
+                               f"{_count(n_land)} meeting it {'has' if n_land <= 1 else 'have'} "
+                               f"{area / M2_PER_HA:g} ha of free land, {without_kv} would without the minimum "
+                               "knooppuntwaarde")
+                hints.append(f"lower the minimum knooppuntwaarde ({rule['min_knooppuntwaarde']:g}) with --set "
+                             f"min_knooppuntwaarde.{prog.id}=<value>")
+            else:
+                eligible = type_ok & env_ok & access_ok & ~forbidden
+                largest = float(here.loc[eligible, "free_ha"].max()) if eligible.any() else 0.0
+                details.append(f"{size}: {_count(n_land)} of the eligible sites {'has' if n_land <= 1 else 'have'} "
+                               f"{area / M2_PER_HA:g} ha of free land for the {need} needed (largest {largest:.2f} ha)")
+                hints.append(green_hint if green_would else
+                             "try --set size_rule=free or size_variant=poster, or add free land")
         else:
             details.append(f"{size}: not allowed here by the size rule {prog.size_rule!r} or another site rule "
                            "(reserve land, centrumstad)")
             hints.append("try --set size_rule=free")
     return f"{head} — " + "; ".join(details) + "; " + "; ".join(dict.fromkeys(hints))
+
+
+def _count(n: int) -> str:
+    return "no site" if n == 0 else f"only {n} site(s)"
+
+
+def _rule_breakdown(sites: pd.DataFrame, rule: dict) -> str:
+    """Which part of an access rule the region's (otherwise eligible) sites fail: modes, seaport, knooppuntwaarde."""
+    if sites.empty:
+        return ""
+    parts = [f"{int(np.sum(~sites[f'has_{m}'].to_numpy(bool)))} lack {MODE_WORDS.get(m, m)}"
+             for m in rule.get("required_modes", []) if f"has_{m}" in sites]
+    if rule.get("min_modes") and "n_modes" in sites:
+        parts.append(f"{int(np.sum(sites['n_modes'].to_numpy(int) < int(rule['min_modes'])))} have fewer than "
+                     f"{rule['min_modes']} modes")
+    if rule.get("seaport") and "has_seaport" in sites:
+        parts.append(f"{int(np.sum(~sites['has_seaport'].to_numpy(bool)))} lie outside the seaport areas")
+    kv = float(rule.get("min_knooppuntwaarde") or 0.0)
+    if kv and "knooppuntwaarde" in sites:
+        values = sites["knooppuntwaarde"].to_numpy(float)
+        others = mode_rule_ok(sites, {k: v for k, v in rule.items() if k != "min_knooppuntwaarde"})
+        best = float(values[others].max()) if others.any() else float(values.max())
+        parts.append(f"{int(np.sum(values < kv))} have a knooppuntwaarde below {kv:g} (highest"
+                     f"{' among those meeting the mode rules' if others.any() else ''} {best:.3f})")
+    return f"; of its {len(sites)} eligible site(s) {', '.join(parts)}" if parts else ""
 
 
 def _capacity_checks(sp: SitingProblem) -> list[str]:
@@ -205,17 +244,20 @@ def _land_checks(sp: SitingProblem) -> list[str]:
     reasons = []
     per_region_need = options.groupby(["programme", "region"])["area_m2"].min()
     need_by_region: dict[str, float] = {}
+    progs_by_region: dict[str, list[str]] = {}
     for prog in sp.instance.programmes:
         per = prog.per_region if prog.per_region is not None else prog.total_count
         if per is None or prog.id not in per_region_need.index.get_level_values(0):
             continue
         for region, area in per_region_need.loc[prog.id].items():
             need_by_region[region] = need_by_region.get(region, 0.0) + per * float(area)
+            progs_by_region.setdefault(region, []).append(prog.id)
     sites_of = options.groupby("region")["site"].unique()
     for region, need in need_by_region.items():
         free = float(np.sum(p.site_free_m2[sites_of[region]]))
         if need > free + 1e-6:
-            reasons.append(f"region '{region}': the programmes need at least {need / M2_PER_HA:.2f} ha but its eligible "
+            reasons.append(f"region '{region}' ({', '.join(progs_by_region.get(region, []))}): the programmes need at "
+                           f"least {need / M2_PER_HA:.2f} ha but its eligible "
                            f"sites have {free / M2_PER_HA:.2f} ha of free land; try --set size_variant=poster or add sites")
     land_need = options.groupby("site")["area_m2"].min()
     free = p.site_free_m2[land_need.index.to_numpy()]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.check.chain import verify_chain
+from optimizer.check.chain import chain_routes, verify_chain
 from optimizer.check.existing import existing_in_result
 from optimizer.check.verify import VerificationReport, verify_problem, verify_siting
 from optimizer.settings import M2_PER_HA
@@ -91,7 +91,7 @@ def verify_chain_periods(pc: PeriodChain, sol: MultiPeriodSolution) -> Verificat
     the transitions and total objective (recomputed from the facility table and the instance's timeline)."""
     spec = pc.instance.periods
     checks = ["per period: supply, imports, capacity, yields per stream, streams, echelon order, existing open, new "
-              "counts, free land, arc costs from coordinates, objective",
+              "counts, free land, arc costs from each route's km per mode, routes, objective",
               "existing capacities from the table's schedule in each period", "openings and closings recomputed",
               "total objective over the periods"]
     violations: list[str] = []
@@ -107,7 +107,8 @@ def verify_chain_periods(pc: PeriodChain, sol: MultiPeriodSolution) -> Verificat
     before = existing & np.array([bool(e) and _exists(ex, i, int(spec.start[0])) for i, e in zip(ex_ids, existing)])
     for t, (cc, s) in enumerate(zip(pc.periods, sol.solutions)):
         label, year = spec.labels[t], int(spec.start[t])
-        violations += [f"{label}: {v}" for v in verify_chain(cc.problem, s, cc.coords, cc.costs)]
+        routes = chain_routes(cc, pc.instance, s.flow_t)  # km per mode of the used arcs on the networks
+        violations += [f"{label}: {v}" for v in verify_chain(cc.problem, s, cc.coords, routes=routes)]
         inflow = np.bincount(cc.problem.arc_to, weights=s.flow_t, minlength=cc.problem.n_fac)
         y = np.asarray(s.open_fac, bool)
         for j in np.flatnonzero(existing):

@@ -273,11 +273,8 @@ def _pair_costs(sp, client: np.ndarray, option: np.ndarray) -> tuple[np.ndarray,
         a = np.where(allowed, arc, 0).astype(np.int64)
         km = p.arc_km[a] if p.arc_km is not None else np.full(len(a), np.nan)
         return np.where(allowed, p.arc_cost[a], np.nan), np.where(allowed, km, np.nan), allowed
-    src = sp.arc_source
-    allowed = src.client_group[client] == src.option_group[option]
-    d = np.hypot(*(src.client_xy[client] - src.option_xy[option]).T) / 1000.0
-    km = src.road_km(d, client)
-    return src.cost_per_km[client] * km, km, allowed
+    cost, km, allowed = sp.arc_source.pairs(client, option)  # network pair costs (cached on disk)
+    return np.where(allowed, cost, np.nan), np.where(allowed, km, np.nan), allowed
 
 
 def check_named_summary(summary: dict, fac: pd.DataFrame, alloc: pd.DataFrame, check: StoredCheck) -> None:

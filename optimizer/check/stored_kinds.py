@@ -88,7 +88,7 @@ def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredC
 
 
 def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
-    from optimizer.check.chain import verify_chain
+    from optimizer.check.chain import chain_routes, verify_chain
     from optimizer.data.instance import load_instance
     from optimizer.model.chain_compile import compile_chain
 
@@ -99,10 +99,10 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     cc = compile_chain(inst)
     objective = objective_total(summary, check)
     bound = number(summary.get("bound"))
-    sol = stored_chain_solution(cc, fac, flows, objective, bound, str(summary.get("status", "")), check)
-    p = cc.problem
+    sol = stored_chain_solution(cc, fac, flows, objective, bound, str(summary.get("status", "")), check,
+                                instance=inst)
     check.checks += [f"stored tables: {c}" for c in CHAIN_CHECKS]
-    check.violations += verify_chain(p, sol, cc.coords, cc.costs)
+    check.violations += verify_chain(cc.problem, sol, cc.coords, routes=chain_routes(cc, inst, sol.flow_t))
     transport = number(summary.get("transport_eur_per_yr"))
     if transport is not None and not close(transport, float((flows["tonnes"] * flows["eur_per_t"]).sum())):
         check.violations.append(f"summary.json: transport {transport:,.2f} EUR/yr, the flows cost "
@@ -111,14 +111,18 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     check_gap(summary, objective, check)
 
 
-CHAIN_CHECKS = ("supply", "imports", "capacity", "yields", "echelon order", "existing open", "new counts",
-                "free land", "arc costs from coordinates", "objective")
+CHAIN_CHECKS = ("supply", "imports", "capacity", "yields per stream", "echelon order", "existing open", "new counts",
+                "free land", "km per mode and cost of every flow's route on the networks",
+                "routes: allowed modes, mode changes, not shorter than the straight line", "objective")
 
 
 def stored_chain_solution(cc, fac: pd.DataFrame, flows: pd.DataFrame, objective: float,  # noqa: ANN001, ANN201
-                          bound: float | None, status: str, check: StoredCheck, label: str = ""):
+                          bound: float | None, status: str, check: StoredCheck, label: str = "",
+                          instance=None):  # noqa: ANN001 - an Instance (the rates of the network routes)
     """The stored facilities and flows of a chain as its compiled arrays (a ``ChainSolution``): facilities and
-    flows the instance does not have, and km or EUR/t that differ from it, become violations (``label`` first)."""
+    flows the instance does not have, and km (in all and per mode), transhipments or EUR/t that differ from the
+    route the instance gives the arc on the networks (:func:`optimizer.check.chain.chain_routes`, with
+    ``instance``), become violations (``label`` first)."""
     from optimizer.model.chain import ChainSolution
     from optimizer.output.chain import stream_names
 
@@ -148,7 +152,16 @@ def stored_chain_solution(cc, fac: pd.DataFrame, flows: pd.DataFrame, objective:
     ok = arc >= 0
     f = np.zeros(p.n_arcs)
     np.add.at(f, arc[ok], flows["tonnes"].to_numpy(float)[ok])
-    for col, values in (("km", p.arc_km), ("eur_per_t", p.arc_cost_per_t)):
+    columns = {"km": p.arc_km, "eur_per_t": p.arc_cost_per_t}
+    if instance is not None:  # network routes: km per mode of every stored flow, recomputed on the networks
+        from optimizer.check.chain import chain_routes
+
+        split = np.nan_to_num(chain_routes(cc, instance, f)["split"])
+        columns.update({"km": split[:, :3].sum(axis=1),
+                        **{c: split[:, i] for i, c in enumerate(("road_km", "water_km", "rail_km", "transhipments"))}})
+    for col, values in columns.items():
+        if col not in flows:
+            continue
         bad = np.flatnonzero(~np.isclose(flows[col].to_numpy(float)[ok], values[arc[ok]], rtol=1e-6, atol=1e-6))
         for k in bad[:2]:
             check.violations.append(f"{label}flows.csv: {col} of {flows['from'].to_numpy()[ok][k]} → "

@@ -133,7 +133,7 @@ def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: 
     for label, cc, entry in zip(labels, pc.periods, entries):
         solutions.append(stored_chain_solution(cc, fac_t[label], flows_t[label], _period_objective(entry,
                                                "yearly_cost_eur"), None, str(summary.get("status", "")), check,
-                                               label=f"{label}: "))
+                                               label=f"{label}: ", instance=inst))
         land = float(fac_t[label]["new_land_ha"].sum()) if "new_land_ha" in fac_t[label] else float("nan")
         stated = number(entry.get("new_land_take_ha"))
         if stated is not None and not close(stated, land):

@@ -23,7 +23,7 @@ import pandas as pd
 from optimizer.check.coverage_rules import check_coverage_rules
 from optimizer.check.existing import existing_in_result, verify_existing
 from optimizer.errors import VerificationError
-from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
 from optimizer.geo.typology import classify_instance
 from optimizer.problem import LocationProblem, Solution
 
@@ -131,6 +131,62 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
     return VerificationReport(recomputed, checks, violations)
 
 
+def _route_costs(prog, a: pd.DataFrame, demand_xym: np.ndarray, site_xy: np.ndarray,  # noqa: ANN001
+                 inst) -> tuple[float, list[str]]:  # noqa: ANN001
+    """Transport of a programme's allocations recomputed from their routes, and what is wrong with them.
+
+    Each allocation's cost must equal tonnes × (Σ_mode cost per t·km × km of the mode + transhipment cost ×
+    transhipments), with the costs read here from the named assumptions (t·km objective: the km); its route may use
+    only the programme's transport modes, changes mode an even number of times (2 per water or rail leg), is no
+    shorter than the straight line and, when local, no longer than the local trip allows.
+    """
+    violations: list[str] = []
+    eur = inst.parameters["objective"] == "eur"
+    rate = {m: (float(inst.assumption(f"cost_{m}_eur_per_tkm")) if eur else 1.0) for m in ("road", "water", "rail")}
+    tranship = float(inst.assumption("transhipment_eur_per_t")) if eur else 0.0
+    circuity = float(inst.assumption("access_circuity"))
+    km = {m: a[f"{m}_km"].to_numpy(float) for m in ("road", "water", "rail")}
+    n_t = a["transhipments"].to_numpy(float)
+    total = km["road"] + km["water"] + km["rail"]
+    for k in np.flatnonzero(np.abs(total - a["km"].to_numpy(float)) > 1e-6 * np.maximum(1.0, total))[:3]:
+        violations.append(f"{prog.id}: {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} is {a['km'].iloc[k]:.4f} km, "
+                          f"its route's modes add up to {total[k]:.4f} km")
+    tonnes = a["tonnes"].to_numpy(float)
+    per_t = sum(rate[m] * km[m] for m in km) + tranship * n_t
+    recomputed = tonnes * per_t
+    for k in np.flatnonzero(np.abs(recomputed - a["cost"].to_numpy(float)) > 1e-6 * np.maximum(1.0, recomputed))[:3]:
+        violations.append(f"{prog.id}: transport {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} costs "
+                          f"{a['cost'].iloc[k]:.4f}, its route's km per mode give {recomputed[k]:.4f}")
+    for mode in ("water", "rail"):
+        if mode not in prog.transport_modes:
+            for k in np.flatnonzero(km[mode] > 0)[:3]:
+                violations.append(f"{prog.id}: {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} uses {mode}, "
+                                  f"which the programme does not allow ({', '.join(prog.transport_modes)})")
+    multimodal = (km["water"] > 0) | (km["rail"] > 0)
+    bad = (np.abs(n_t - 2 * np.round(n_t / 2)) > 1e-9) | (multimodal != (n_t >= 2 - 1e-9))
+    for k in np.flatnonzero(bad)[:3]:
+        violations.append(f"{prog.id}: route {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} changes mode "
+                          f"{n_t[k]:g} times")
+    straight = np.hypot(demand_xym[:, 0] - site_xy[:, 0], demand_xym[:, 1] - site_xy[:, 1]) / 1000.0
+    for k in np.flatnonzero(total < straight - 1e-6)[:3]:
+        violations.append(f"{prog.id}: route {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} is {total[k]:.3f} "
+                          f"km, shorter than the straight line {straight[k]:.3f} km")
+    route = a["route"].to_numpy()
+    if prog.is_coverage and (route != "straight").any():
+        violations.append(f"{prog.id}: a coverage programme's distances are straight line × circuity (service reach)")
+    local = (route == "local") | (route == "straight")
+    if local.any():
+        r = float(inst.assumption("intrazonal_distance_factor")) * np.sqrt(np.maximum(demand_xym[:, 2], 0) / np.pi)
+        expect = circuity * np.sqrt(straight**2 + r**2)
+        limit = np.where(route == "straight", np.inf, float(inst.assumption("local_trip_max_km")))
+        wrong = local & ((np.abs(km["road"] - expect) > 1e-6 * np.maximum(1.0, expect)) | (straight > limit + 1e-9))
+        for k in np.flatnonzero(wrong)[:3]:
+            violations.append(f"{prog.id}: local trip {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} is "
+                              f"{km['road'][k]:.3f} km over {straight[k]:.3f} km straight (allowed up to {limit[k]:g} km, "
+                              f"circuity {circuity:g})")
+    return float(recomputed.sum()), violations
+
+
 def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
 
@@ -158,9 +214,6 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables, *
     raw = inst.candidates.set_index("site_id")
     types = classify_instance(inst, cands.drop(columns=[c for c in cands.columns if c.startswith("type_")]))
     checks.append("type environments re-derived from the candidates and networks")
-    circuity = float(inst.assumption("access_circuity"))
-    f_intra = float(inst.assumption("intrazonal_distance_factor"))
-    eur_per_tkm = float(inst.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
     transport = 0.0
     existing = fac["size"].to_numpy() == "existing"
     counting = set(existing_in_result(inst, {p.id for p in inst.programmes}, year).query("counts_toward_rule")
@@ -213,10 +266,11 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables, *
                 violations.append(f"{prog.id} at {row.site_id}: reserve land is for storage/transhipment and banks only")
             if prog.sites_in_centrumstad and not bool(munis.at[str(site["nis"]), "centrumstad"]):
                 violations.append(f"{prog.id} at {row.site_id}: not in a centrumstad")
-            if rules is not None:
-                rule = programme_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""))
-                if not mode_rule_ok(cands.loc[[row.site_id]], rule)[0]:
-                    violations.append(f"{prog.id} at {row.site_id}: breaks the {params['access_rules']} access rule")
+            rule = effective_rule(rules, str(params["access_rules"]), prog.access_codes.get(row.size, ""), prog.id,
+                                  params)
+            if not mode_rule_ok(cands.loc[[row.site_id]], rule)[0]:
+                violations.append(f"{prog.id} at {row.site_id}: breaks the {params['access_rules']} access rule "
+                                  f"(knooppuntwaarde {float(cands.at[row.site_id, 'knooppuntwaarde']):.3f})")
         per_inh = inst.assumption(prog.demand_per_inhabitant)
         unit = a["demand_id"] if "demand_id" in a else a["nis"]
         served = a.groupby(unit)["share"].sum().reindex(demand.index, fill_value=0.0)
@@ -272,17 +326,24 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables, *
         if prog.is_coverage:
             check_coverage_rules(inst, prog, f, a, demand, regions, muni_regions, cands, tables.demand, checks,
                                  violations, types=types, rules=rules)
-        checks.append(f"{prog.id}: transport recomputed from coordinates")
-        # from the raw coordinates, one row per allocation: independent of optimizer.geo.distances and of the arcs
+        checks.append(f"{prog.id}: transport cost recomputed from each route's km per mode and the named costs")
         m = demand.loc[unit.loc[a.index].astype(str), ["x", "y", "area_km2"]].to_numpy(float)
-        s = cands.loc[a["site_id"], ["x", "y"]].to_numpy(float)
-        d = np.hypot(m[:, 0] - s[:, 0], m[:, 1] - s[:, 1]) / 1000.0
-        r = f_intra * np.sqrt(np.maximum(m[:, 2], 0.0) / np.pi)
-        km = circuity * np.sqrt(d * d + r * r)
-        transport += float(np.sum(a["tonnes"].to_numpy(float) * km)) * eur_per_tkm
-        for k in np.flatnonzero(np.abs(km - a["km"].to_numpy(float)) > 1e-6 * np.maximum(1.0, km))[:3]:
-            violations.append(f"{prog.id}: distance {a['municipality'].iloc[k]}→{a['site_id'].iloc[k]} is "
-                              f"{a['km'].iloc[k]:.4f} km, recomputed {km[k]:.4f}")
+        cost, found = _route_costs(prog, a, m, cands.loc[a["site_id"], ["x", "y"]].to_numpy(float), inst)
+        transport += cost
+        violations += found
+
+    checks.append("facility points inside their zone polygons")
+    if "geometry" in cands:
+        import shapely
+
+        geom = cands["geometry"].reindex(fac["site_id"]).to_numpy(dtype=object)
+        zone = np.array([g is not None and not isinstance(g, float) for g in geom], dtype=bool)
+        if zone.any():
+            inside = shapely.contains_xy(np.asarray(list(geom[zone]), dtype=object), fac["x"].to_numpy(float)[zone],
+                                         fac["y"].to_numpy(float)[zone])
+            for k in np.flatnonzero(~inside)[:3]:
+                violations.append(f"facility {fac['facility_id'].to_numpy()[zone][k]} lies outside its zone "
+                                  f"{fac['site_id'].to_numpy()[zone][k]}")
 
     checks.append("free land per site")
     taken = fac.groupby("site_id")["area_m2"].sum()

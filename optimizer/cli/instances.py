@@ -55,12 +55,16 @@ def programmes(
 def show(name: Annotated[str, typer.Argument(help="instance name or manifest path")]) -> None:
     """Show an instance: description, programmes, parameters and the assumptions it uses."""
     from optimizer.data.instance import PARAMETERS, load_instance
+    from optimizer.geo.access_rules import effective_rule, load_mode_rules
 
     inst = load_instance(name)
     out.print(f"[bold]{inst.name}[/bold] — {inst.title}")
     out.print(inst.description, markup=False)
     out.print(f"source: {study_citation(inst.source)}", markup=False, highlight=False, soft_wrap=True)
     out.print(f"demand units: {len(inst.demand)}   candidate sites: {len(inst.candidates)}")
+    zones = int(inst.candidates["geometry"].notna().sum()) if "geometry" in inst.candidates else 0
+    out.print(f"candidate zones (polygons): {zones}   point candidates: {len(inst.candidates) - zones}")
+    rules = load_mode_rules() if inst.parameters["access_rules"] != "none" else None
     for prog in inst.programmes:
         sizes = ", ".join(f"{k} {v:,.0f} m²" for k, v in prog.sizes_for(str(inst.parameters["size_variant"])).items())
         model = prog.model
@@ -68,14 +72,23 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
             named = f" = assumption {prog.references['service_km']}" if "service_km" in prog.references else ""
             model += f", service distance {prog.service_km:g} km{named}, cover {prog.cover}"
         out.print(f"programme [bold]{prog.id}[/bold]: {prog.name}; per {prog.region}; sizes {sizes}; rule {prog.size_rule}; "
-                  f"model {model}", markup=True)
+                  f"model {model}; transport {' / '.join(prog.transport_modes)}", markup=True)
+        for size, code in prog.access_codes.items():
+            rule = effective_rule(rules, str(inst.parameters["access_rules"]), code, prog.id, inst.parameters)
+            kv = rule.get("min_knooppuntwaarde", 0.0)
+            out.print(f"  {size}: access rule {inst.parameters['access_rules']}.{code}; minimum knooppuntwaarde {kv:g}"
+                      + (" (--set)" if rule.get("min_knooppuntwaarde_source") else ""))
     table = Table("parameter", "value", "meaning", title="parameters (change with --set key=value)")
     for key, spec in PARAMETERS.items():
         table.add_row(key, str(inst.parameters[key]), spec.doc)
+    for key in sorted(k for k in inst.parameters if k.startswith("min_knooppuntwaarde.")):
+        table.add_row(key, str(inst.parameters[key]), "minimum knooppuntwaarde of one programme")
     out.print(table)
     used = {a for p in inst.programmes for a in (p.demand_per_inhabitant, p.capacity_per_m2) if a}
     used |= {a for p in inst.programmes for a in p.references.values()}  # service distances, counts
-    used |= {"access_circuity", "cost_road_eur_per_tkm", "intrazonal_distance_factor", "seaport_free_share",
+    used |= {"access_circuity", "cost_road_eur_per_tkm", "cost_water_eur_per_tkm", "cost_rail_eur_per_tkm",
+             "transhipment_eur_per_t", "local_trip_max_km", "intrazonal_distance_factor", "seaport_free_share",
+             "zone_free_land_allocation", "seaport_zone_min_share", "water_min_cemt", "rail_freight_categories",
              "utilisation_floor"}
     if any(p.kind == "chain" for p in inst.programmes):  # yields, streams, imports, water transport
         used |= {k for k in inst.assumptions if k.startswith("chain_") and not k.endswith("_by_period")}
@@ -94,7 +107,10 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
     if inst.periods is not None:
         used |= set(inst.periods.assumptions_used)
         out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
-    atable = Table("assumption", "value", "unit", title="named assumptions used (models/*.toml)")
+    atable = Table(title="named assumptions used (models/*.toml)")
+    atable.add_column("assumption", no_wrap=True)
+    atable.add_column("value", overflow="fold")
+    atable.add_column("unit", overflow="fold")
     for key in sorted(used):
         a = inst.assumptions[key]
         atable.add_row(key, str(a.value), a.unit)

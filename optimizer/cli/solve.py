@@ -179,6 +179,12 @@ def _print_named(s: dict) -> None:
     out.print(f"status [bold]{s['status']}[/bold], gap {gap_text(s['gap'], 4)}, objective {obj['total']:,.2f} "
               f"{obj['unit']} (transport {obj['transport']:,.2f}, land {obj['land']:,.2f}); land take "
               f"{s['land_take_ha']:.1f} ha")
+    print_modal_split(s)
+    geo = s.get("geography")
+    if geo:
+        out.print(f"sites: {geo['zones']} candidate zones + {geo['candidates'] - geo['zones']} point candidates "
+                  f"({geo['aggregate_candidates']} aggregates); costs on the networks (local trips up to "
+                  f"{geo.get('local_trip_max_km', 0):g} km)")
     print_tensions(s.get("rule_tensions") or [])
     print_models(s)
     sparse = s.get("sparsify") or {}
@@ -195,6 +201,17 @@ def _print_named(s: dict) -> None:
     t = s["timings_s"]
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "; verified: "
               + ("yes" if s["verification"]["passed"] else "NO"))
+
+
+def print_modal_split(s: dict) -> None:
+    """t·km per mode and their shares, transhipped tonnes and (named results) EUR per mode (docs/geography.md)."""
+    split = s.get("modal_split")
+    if not split:
+        return
+    parts = [f"{m} {split['tkm'][m]:,.0f} t·km ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
+    eur = split.get("eur")
+    out.print("modal split: " + ", ".join(parts) + f"; transhipped {split['transhipped_t']:,.0f} t"
+              + ("; EUR " + ", ".join(f"{m} {v:,.0f}" for m, v in eur.items()) if eur else ""))
 
 
 def print_models(s: dict) -> None:
@@ -266,4 +283,5 @@ def _print_chain(s: dict) -> None:
               f"(transport {s['transport_eur_per_yr']:,.0f}, land {s['land_cost_eur_per_yr']:,.0f}); new land take "
               f"{s['new_land_take_ha']:.1f} ha; PMD {t['pmd_collected']:,.0f} t, imports {t['imports']:,.0f} t, "
               f"into mechanical {t['into_mechanical']:,.0f} t, into chemical {t['into_chemical']:,.0f} t; verified: yes")
+    print_modal_split(s)
     print_models(s)

@@ -123,6 +123,11 @@ def instance_from_frames(
         sites["zone_type"] = progs[0].zone_types[0]
         notes.append(f"{CANDIDATES_LABEL}: no 'zone_type' column: every site counts as {progs[0].zone_types[0]!r}")
     sites["x"], sites["y"] = c_points.x.to_numpy(), c_points.y.to_numpy()
+    is_zone = gc.geometry.geom_type.isin(POLYGON_TYPES).to_numpy()
+    if is_zone.any():  # zones keep their polygons, as a manifest's zone layer does (facility points inside them)
+        sites["geometry"] = np.where(is_zone, gc.geometry.to_numpy(), None)
+        if "area_ha" not in sites:
+            sites["area_ha"] = np.where(is_zone, gc.geometry.area.to_numpy() / 1e4, np.nan)
     if "nis" in sites:
         sites["nis"] = _text_ids(sites["nis"])
     else:
@@ -137,8 +142,13 @@ def instance_from_frames(
         progs[0].sizes_for(variant, strict=True)
     digest = hashlib.sha256()
     for frame in (demand_table, candidates_table):
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        plain = frame.drop(columns=["geometry"], errors="ignore")
+        digest.update(pd.util.hash_pandas_object(plain, index=True).to_numpy().tobytes())
         digest.update(",".join(map(str, frame.columns)).encode())
+        if "geometry" in frame:  # zone polygons, as WKB
+            import shapely
+
+            digest.update(b"".join(shapely.to_wkb(g) if g is not None else b"-" for g in frame["geometry"]))
     return Instance(
         name=name, path=Path("<frames>"), title=title, description="\n".join([description, *notes]).strip(),
         source="GeoDataFrames (Instance.from_frames)", demand=demand_table, candidates=candidates_table,

@@ -12,6 +12,7 @@ Manifest layout::
                                  columns = { site_id = "ZONE_ID", free_ha = "VRIJ_HA" } }
                   existing = "flanders/existing_facilities.csv"   # optional: docs/existing-facilities.md
     [generator]   instead of [tables]: seeded demand points and parcels (see GENERATOR_KEYS)
+    [networks]    road = "osm_odbl/antwerp_streets.gpkg"                    # a mode's network in place of the shipped one
     [programmes]  place = ["materialenbank"]
     [periods]     optional: a multi-period instance (optimizer.data.periods, docs/periods.md)
     [parameters]  see PARAMETERS
@@ -40,6 +41,7 @@ from optimizer.data.parameters import (  # noqa: F401 - re-exported: the paramet
     resolve_parameters,
     unknown_message,
 )
+from optimizer.data.manifest_tables import manifest_roots, network_files, read_candidates, table_path
 from optimizer.data.periods import PeriodSpec, read_periods
 from optimizer.data.programmes import ASSUMPTION_FILES, MODELS_DIR, Assumption, Programme, load_programme
 from optimizer.data.tables import (
@@ -73,6 +75,7 @@ class Instance:
     overrides: dict[str, object] = field(default_factory=dict)
     table_files: dict[str, Path] = field(default_factory=dict)
     generator: dict[str, object] = field(default_factory=dict)
+    network_files: dict[str, Path] = field(default_factory=dict)  # mode -> network tables in place of the shipped
     existing: pd.DataFrame | None = None  # existing facilities (optimizer.data.existing), None without a table
     periods: PeriodSpec | None = None  # the timeline of a multi-period instance (optimizer.data.periods)
     data_hash: str = ""  # sha256 of the tables of an instance built in memory (from_frames): it has no files
@@ -235,6 +238,7 @@ SECTIONS: dict[str, set[str] | None] = {
     "parameters": None,  # checked against PARAMETERS
     "assumptions": None,  # checked against models/
     "periods": None,  # checked key by key by the multi-period compiler
+    "networks": {"road", "water", "rail"},  # a mode's network tables in place of the shipped ones (issue 12)
 }
 
 
@@ -259,24 +263,6 @@ def _check_sections(manifest: dict, path: Path) -> None:
                 close = difflib.get_close_matches(key, sorted(keys), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(keys))}"
                 raise InputError(f"unknown key {key!r} in [{section}]; {hint}", file=path, field=f"{section}.{key}")
-
-
-def _manifest_roots(meta: dict, path: Path) -> list[Path]:
-    """``[instance] data_roots``: folders (absolute, or relative to the manifest) the tables may also be read from."""
-    given = meta.get("data_roots", [])
-    if isinstance(given, str):
-        given = [given]
-    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
-        raise InputError("data_roots is a list of folders, e.g. data_roots = [\"/srv/gis/flanders\"]", file=path,
-                         field="instance.data_roots")
-    roots = []
-    for folder in given:
-        root = (path.parent / folder).resolve()
-        if not root.is_dir():
-            raise InputError(f"data root {folder[:60]!r} is not a folder; give an existing folder", file=path,
-                             field="instance.data_roots")
-        roots.append(root)
-    return roots
 
 
 def resolve_models(programmes: list[Programme], parameters: dict[str, object], assumptions: dict[str, Assumption],
@@ -325,7 +311,7 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     _check_sections(manifest, path)
     meta = manifest.get("instance", {})
     tables = manifest.get("tables", {})
-    roots = _manifest_roots(meta, path)
+    roots = manifest_roots(meta, path)
     generator = _generator_spec(manifest, path)
     for role in ("demand", "candidates"):
         if role not in tables and not generator:
@@ -333,7 +319,7 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
                              field=f"tables.{role}")
     place = manifest.get("programmes", {}).get("place", [])
     programmes = load_programmes(place, file=path)
-    parameters = resolve_parameters(manifest.get("parameters", {}), path, overrides)
+    parameters = resolve_parameters(manifest.get("parameters", {}), path, overrides, tuple(p.id for p in programmes))
     assumptions = resolve_assumptions(manifest.get("assumptions", {}), path, overrides)
     variant = str(parameters["size_variant"])
     located = [p for p in programmes if p.kind != "chain"]  # a chain checks its own variants (model/chain_compile.py)
@@ -353,13 +339,18 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
                                                                                      assumptions)  # fmt: skip
     else:
         demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand", roots)
-        cand_raw, cand_path = read_table(tables["candidates"], path.parent, path, "candidates", roots)
-        table_files = {"demand": demand_path, "candidates": cand_path}
+        table_files = {"demand": demand_path}
     demand = validate_demand(demand_raw, demand_path, programmes)
-    candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
+    if generator:
+        candidates = validate_candidates(cand_raw, cand_path, demand, assumptions)
+    else:
+        candidates, cand_files = read_candidates(tables["candidates"], path, demand, assumptions, roots)
+        table_files.update(cand_files)
+    networks = network_files(manifest.get("networks", {}), path, roots)
+    table_files.update({f"networks.{mode}": p for mode, p in networks.items()})
     existing = None
     if "existing" in tables:
-        existing_path = _table_path(tables["existing"], path, "existing")
+        existing_path = table_path(tables["existing"], path, "existing")
         known = {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
         existing, extra = load_existing(existing_path, candidates, demand, assumptions, known)
         if len(extra):
@@ -385,25 +376,12 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
         overrides=dict(overrides),
         table_files=table_files,
         generator=generator,
+        network_files=networks,
         existing=existing,
         periods=periods,
     )
 
 
-def _table_path(spec: object, manifest_path: Path, role: str) -> Path:
-    """The resolved path of a table named in ``[tables]`` (a path relative to the manifest's folder)."""
-    if not isinstance(spec, str):
-        raise InputError("give the table as a path", file=manifest_path, field=f"tables.{role}")
-    table = (manifest_path.parent / spec).resolve()
-    if not table.is_file():
-        raise InputError(f"{role} table not found: {table}; check the path (relative to the manifest's folder)",
-                         file=manifest_path, field=f"tables.{role}")
-    return table
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Generated (fine-grained) tables
-# ---------------------------------------------------------------------------------------------------------------
 GENERATOR_KEYS: dict[str, Parameter] = {
     "kind": Parameter(str, "fine", "generator: fine (optimizer.data.generate.fine_tables)", ("fine",)),
     "demand_points": Parameter(int, 0, "demand points, spread by municipal population (at least one each)",

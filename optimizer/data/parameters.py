@@ -38,6 +38,9 @@ PARAMETERS: dict[str, Parameter] = {
     "enforce_capacity": Parameter(bool, True, "capacity (t/yr) of each facility is a hard constraint"),
     "access_rules": Parameter(str, "strict", "multimodal rule set of models/access.toml (S9): strict, loose or none",
                               ("strict", "loose", "none")),
+    "min_knooppuntwaarde": Parameter(str, "rule", "minimum knooppuntwaarde (node value, 0-1) of every programme's "
+                                     "sites: 'rule' keeps the access rule's own (models/access.toml); "
+                                     "min_knooppuntwaarde.<programme> sets one programme's"),
     "time_limit_s": Parameter(float, 300.0, "solver time limit in seconds", minimum=0.0),
     "mip_gap": Parameter(float, 1e-6, "relative MIP gap at which the solver may stop", minimum=0.0),
     "threads": Parameter(int, 0, "solver threads (0: solver default)", minimum=0),
@@ -59,7 +62,11 @@ PARAMETERS: dict[str, Parameter] = {
     "equity_within_km": Parameter(str, ",".join(f"{km:g}" for km in EQUITY_WITHIN_KM),
                                   "distances (km, comma-separated) for the equity figures' 'share of demand "
                                   "within'; each coverage programme's service distance is added"),
+    "chain_zones_per_municipality": Parameter(int, 1, "plastics chain: new-facility candidates per municipality and "
+                                              "echelon, the eligible zones with the most free land (0: every "
+                                              "eligible zone; a larger, slower MIP)", minimum=0),
 }
+MIN_KV = "min_knooppuntwaarde"  # also per programme: min_knooppuntwaarde.<programme> (docs/geography.md §4)
 
 
 def coerce_parameter(value: object, spec: Parameter, where: str, file: str | Path) -> object:
@@ -116,25 +123,50 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def resolve_parameters(given: dict, path: Path, overrides: Mapping[str, object]) -> dict[str, object]:
-    """Every parameter: its default, else the manifest's value (``given``), else ``--set`` (``overrides``); checked."""
+def resolve_parameters(given: dict, path: Path, overrides: Mapping[str, object],
+                       programme_ids: tuple[str, ...] | None = None) -> dict[str, object]:
+    """Every parameter: its default, else the manifest's value (``given``), else ``--set`` (``overrides``); checked.
+    ``min_knooppuntwaarde.<programme>`` must name one of ``programme_ids`` (when given)."""
     params = {k: p.default for k, p in PARAMETERS.items()}
     for key, value in given.items():
+        if key == MIN_KV or key.startswith(MIN_KV + "."):
+            params[key] = _min_knooppuntwaarde(key, value, path, f"parameters.{key}", programme_ids)
+            continue
         if key not in PARAMETERS:
             raise InputError(unknown_message(key, PARAMETERS), file=path, field=f"parameters.{key}")
         params[key] = coerce_parameter(value, PARAMETERS[key], f"parameters.{key}", path)
     for key, value in overrides.items():
         if not key.startswith("assumption."):
-            params[key] = check_parameter(key, value)
+            params[key] = check_parameter(key, value, programme_ids=programme_ids)
     return params
 
 
-def check_parameter(key: str, value: object, file: str | Path = "--set") -> object:
+def check_parameter(key: str, value: object, file: str | Path = "--set", programme_ids: tuple[str, ...] | None = None
+                    ) -> object:
     """One parameter given from outside a manifest (``--set key=value``, ``siting locate``'s options): a known name,
-    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`."""
+    a value of its type and range; returns the typed value or raises :class:`~optimizer.errors.InputError`.
+
+    ``min_knooppuntwaarde.<programme>`` names one of ``programme_ids`` (not checked when they are not given)."""
+    if key == MIN_KV or key.startswith(MIN_KV + "."):
+        return _min_knooppuntwaarde(key, value, file, key, programme_ids)
     if key not in PARAMETERS:
         raise InputError(unknown_message(key, PARAMETERS), file=file, field=key)
     return coerce_parameter(value, PARAMETERS[key], key, file)
+
+
+def _min_knooppuntwaarde(key: str, value: object, file: str | Path, where: str,
+                         programme_ids: tuple[str, ...] | None) -> object:
+    """``min_knooppuntwaarde`` (all programmes) or ``min_knooppuntwaarde.<programme>``: 'rule' or a number in [0, 1]."""
+    programme = key.partition(".")[2]
+    if programme and programme_ids is not None and programme not in programme_ids:
+        msg = f"{key}: the instance places no programme {programme!r}; its programmes: {', '.join(programme_ids)}"
+        raise InputError(msg, file=file, field=where)
+    if str(value).strip().lower() == "rule":
+        return "rule"
+    number = coerce_parameter(value, Parameter(float, 0.0, ""), where, file)
+    if not 0.0 <= float(number) <= 1.0:  # type: ignore[arg-type]
+        raise InputError(f"a knooppuntwaarde lies in [0, 1]; got {number!r} (or give 'rule')", file=file, field=where)
+    return float(number)  # type: ignore[arg-type]
 
 
 def unknown_message(key: str, known: dict) -> str:

@@ -32,6 +32,7 @@ MODELS = (DEFAULT_MODEL, *COVERAGE_MODELS)
 COVER_RULES = ("all", "reachable")
 NEEDS_SERVICE = ("lscp", "mclp", "pmedian_max")
 NEEDS_COUNT = ("mclp", "pcenter")
+TRANSPORT_MODES = ("road", "water", "rail")  # a flow may use road, road-water-road or road-rail-road
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Programme:
     may_use_reserve: bool = False
     sites_in_centrumstad: bool = False
     kind: str = "location"
+    transport_modes: tuple[str, ...] = ("road",)
     model: str = DEFAULT_MODEL
     service_km: float | str | None = None  # a number (km) or the name of an assumption
     p: int | str | None = None  # exactly p facilities in total (a number or an assumption name)
@@ -247,6 +249,10 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         raise InputError(f"size_rule must be one of {SIZE_RULES}", file=path, field="programme.size_rule")
     if size_rule == "centrumstad" and not {"large", "small"} <= set(sizes_m2):
         raise InputError("size_rule 'centrumstad' needs sizes 'large' and 'small'", file=path, field="sizes")
+    modes = spec.get("transport_modes", ["road"])
+    if not isinstance(modes, list) or not set(map(str, modes)) <= set(TRANSPORT_MODES) or "road" not in modes:
+        msg = f"transport_modes lists the modes a flow may use, road included, among {list(TRANSPORT_MODES)}"
+        raise InputError(msg, file=path, field="programme.transport_modes")
     assignment = str(spec.get("assignment", "own_region"))
     if assignment not in ASSIGNMENT_RULES:
         raise InputError(f"assignment must be one of {ASSIGNMENT_RULES}", file=path, field="programme.assignment")
@@ -275,6 +281,7 @@ def load_programme(programme_id: str, models_dir: Path = MODELS_DIR) -> Programm
         sites_in_centrumstad=bool(spec.get("sites_in_centrumstad", False)),
         kind=str(spec.get("kind", "location")),
         **_model_keys(spec, path),
+        transport_modes=tuple(m for m in TRANSPORT_MODES if m in set(map(str, modes))),
     )
 
 

@@ -2,6 +2,12 @@
 
 A problem is reported as :class:`~optimizer.errors.InputError` naming the file, the row (CSV line, header = line 1;
 GIS feature number) and the field; inside the engine the tables are trusted.
+
+Candidates are points (a CSV table, or a point layer) or **zones**: a polygon layer keeps its polygons (column
+``geometry``, EPSG:31370) and the facility point inside each zone is chosen later from its network access
+(:func:`optimizer.geo.zones.zone_facility_points`). The shipped zone layer (``instances/flanders/zones/zones.gpkg``)
+and a planner's own zone layer (e.g. the VLAIO business-park inventory, mapped with ``columns``) are read the same
+way; see ``docs/geography.md`` for the expected columns.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ DEMAND_COLUMNS = {"nis": "id", "name": "text", "population": "count", "x": "coor
 POINT_DEMAND_COLUMNS = {"id": "id", "nis": "ref", "name": "text", "population": "count", "x": "coord", "y": "coord"}
 CANDIDATE_COLUMNS = {"site_id": "id", "name": "text", "zone_type": "text", "nis": "ref", "x": "coord", "y": "coord",
                      "free_ha": "area_or_blank"}
+# A zone layer may name its id column zone_id; its zone type is derived from geometry when it has none (a zone inside a
+# seaport area is 'seaport', any other 'economic_zone'), and a zone's name defaults to its id.
+ZONE_ID_ALIAS = "zone_id"
+DERIVED_ZONE_TYPE = "economic_zone"
+POLYGONS = {"Polygon", "MultiPolygon"}
 
 
 TABLE_KEYS = {"path", "layer", "crs", "columns"}
@@ -92,7 +103,12 @@ def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
     if not isinstance(columns, dict):
         raise InputError("'columns' maps our names to yours", file=manifest_path, field=f"{where}.columns")
     if path.suffix.lower() in GIS_SUFFIXES:
-        frame = _read_gis(path, spec, manifest_path, role)
+        layers = spec.get("layer")
+        if isinstance(layers, list):  # several layers of one file (e.g. zones + aggregate candidates), one table
+            parts = [_read_gis(path, {**spec, "layer": name}, manifest_path, role) for name in layers]
+            frame = pd.concat(parts, ignore_index=True)
+        else:
+            frame = _read_gis(path, spec, manifest_path, role)
     else:
         frame = _read_csv(path)
     missing = [theirs for ours, theirs in columns.items() if theirs not in frame.columns]
@@ -104,6 +120,8 @@ def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
     frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
     if lines is not None:
         frame.attrs["line_numbers"] = lines
+    if role.startswith("candidates") and path.suffix.lower() in GIS_SUFFIXES:
+        frame = _zone_defaults(frame)
     return frame, path
 
 
@@ -161,6 +179,38 @@ def _read_gis(path: Path, spec: dict, manifest_path: Path, role: str) -> pd.Data
     points = gdf.geometry.representative_point()
     frame = pd.DataFrame(gdf.drop(columns="geometry"))
     frame["x"], frame["y"] = points.x.to_numpy(), points.y.to_numpy()
+    kinds = gdf.geometry.geom_type.to_numpy()
+    if np.isin(kinds, list(POLYGONS)).any():  # zones: keep the polygons (points stay points)
+        import shapely
+
+        geoms = gdf.geometry.to_numpy()
+        invalid = np.flatnonzero(np.isin(kinds, list(POLYGONS)) & ~shapely.is_valid(geoms))
+        if invalid.size:
+            i = int(invalid[0])
+            msg = (f"invalid polygon: {shapely.is_valid_reason(geoms[i])}; repair it (e.g. QGIS 'Fix geometries') "
+                   "or remove the feature")
+            raise InputError(msg, file=path, row=i + 1, field="geometry")
+        frame["geometry"] = np.where(np.isin(kinds, list(POLYGONS)), geoms, None)
+    return frame
+
+
+def _zone_defaults(frame: pd.DataFrame) -> pd.DataFrame:
+    """A zone layer's id may be called zone_id; without a zone type it is derived from geometry later (flagged);
+    without a name, a zone is named by its id; without an area, the polygon's area is used."""
+    if "geometry" in frame.columns and "area_ha" not in frame.columns:
+        import shapely
+
+        polygons = frame["geometry"].notna().to_numpy()
+        area = np.full(len(frame), np.nan)
+        area[polygons] = shapely.area(frame["geometry"].to_numpy()[polygons].astype(object)) / 1e4
+        frame["area_ha"] = area
+    if "site_id" not in frame.columns and ZONE_ID_ALIAS in frame.columns:
+        frame = frame.rename(columns={ZONE_ID_ALIAS: "site_id"})
+    if "zone_type" not in frame.columns:
+        frame["zone_type"] = DERIVED_ZONE_TYPE
+        frame["zone_type_from_geometry"] = True
+    if "name" not in frame.columns and "site_id" in frame.columns:
+        frame["name"] = frame["site_id"].astype(str)
     return frame
 
 
@@ -374,6 +424,18 @@ def validate_candidates(frame: pd.DataFrame, path: Path, demand: pd.DataFrame, a
                 "total_ha × the named assumption seaport_free_share), or give free_ha", rows)
     _fail_first(frame["free_ha"].isna(), path, "free_ha",
                 "free area missing: fill in free_ha in hectares (only seaports may leave it blank)", rows)
+    if "geometry" in frame.columns:
+        area = pd.to_numeric(frame.get("area_ha", pd.Series(np.nan, index=frame.index)), errors="coerce")
+        zone = frame["geometry"].notna().to_numpy()
+        too_much = zone & (frame["free_ha"].to_numpy(float) > area.to_numpy(float) * 1.001 + 1e-3)
+        if too_much.any():
+            k = int(np.flatnonzero(too_much)[0])
+            _fail_first(pd.Series(too_much), path, "free_ha",
+                        f"free area {frame['free_ha'].iloc[k]:g} ha is larger than the zone's area "
+                        f"({area.iloc[k]:.2f} ha); check the column mapped to free_ha (hectares)", rows)
+    for flag in ("aggregate", "zone_type_from_geometry"):
+        if flag in frame.columns:
+            frame[flag] = frame[flag].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
     _check_coordinates(frame, path)
     return _validated(frame)
 

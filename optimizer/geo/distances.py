@@ -1,8 +1,8 @@
 """Vectorised distance matrices in Lambert 72 (EPSG:31370), in km.
 
 Road distance is estimated as straight-line distance × a circuity factor, with an intrazonal term for demand
-spread over a municipality (see :func:`road_km`). Network distances on the strategic graphs or an OSM road
-graph live in :mod:`optimizer.geo.network_distance` and :mod:`optimizer.geo.osm`. No Python loop ever runs over pairs: dense matrices are computed in
+spread over a municipality (see :func:`road_km`). Costs on the real networks (or an OSM street graph) live in
+:mod:`optimizer.geo.network_costs` and :mod:`optimizer.geo.osm`. No Python loop ever runs over pairs: dense matrices are computed in
 row blocks with numpy broadcasting (bounded memory), sparse ones over arc arrays.
 """
 

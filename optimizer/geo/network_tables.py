@@ -1,316 +1,390 @@
-"""Network tables: the strategic road/water/rail layers and users' own line layers, as node and link tables.
+"""Transport networks as node and link tables: schema, loading, checks and graphs.
 
-All coordinates are Belgian Lambert 72 (EPSG:31370) in metres and every length in kilometres. The strategic
-layers are the committed fact tables in ``instances/networks/`` (schematic: nodes at town points, straight links);
-any one layer can be replaced by a user's official line layer with :func:`load_network_layer` and
-:meth:`Networks.with_layer`. Access (:mod:`optimizer.geo.access`), network distances
-(:mod:`optimizer.geo.network_distance`) and siting rules (:mod:`optimizer.geo.access_rules`) read these tables.
+The shipped networks (built from real geometry; they replaced the schematic town-to-town tables of earlier versions)
+live in one folder per source licence (``instances/networks_etisplus`` GPL-3.0,
+``instances/networks_infrabel`` Infrabel terms, ``instances/osm_odbl`` ODbL 1.0), each with a ``network.gpkg`` of two
+layers, ``nodes`` (points) and ``links`` (lines), in Belgian Lambert 72 (EPSG:31370, metres) and one common schema
+(:data:`NODE_COLUMNS`, :data:`LINK_COLUMNS`). :func:`load_network_tables` reads and concatenates them, so a graph is
+always the union of its sources, and checks them. :func:`to_networkx` gives a graph to build and inspect;
+:func:`mode_csr` gives the ``scipy.sparse`` matrix that the cost code computes on. A planner's own line layer
+(:func:`optimizer.geo.network_build.load_network_layer`) replaces one mode with :meth:`NetworkTables.with_layer`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
+import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import shapely
 
 from optimizer.errors import InputError
 from optimizer.settings import CRS, PROJECT_ROOT
 
 MODES: tuple[str, ...] = ("road", "water", "rail")
-CEMT_CLASSES: tuple[str, ...] = ("I", "II", "III", "IV", "Va", "Vb", "VIa", "VIb", "VIc", "VII")
-CEMT_RANK: dict[str, int] = {c: i for i, c in enumerate(CEMT_CLASSES)}
-NETWORKS_DIR = PROJECT_ROOT / "instances" / "networks"
-NODE_COLUMNS: tuple[str, ...] = ("node_id", "mode", "name", "kind", "x", "y", "nis", "region", "seaport",
-                                 "locode", "note")
-LINK_COLUMNS: tuple[str, ...] = ("link_id", "mode", "route", "from_node", "to_node", "length_km", "road_class",
-                                 "cemt_class", "maritime", "freight", "line", "schematic", "note")
-# node kinds where a vehicle can enter the mode (border points are schematic far-away places: never access)
-ACCESS_KINDS: dict[str, frozenset[str]] = {
-    "road": frozenset({"motorway_exit", "motorway_junction"}),
-    "water": frozenset({"port", "quay", "waterway_node"}),
-    "rail": frozenset({"rail_terminal", "rail_node"}),
+NETWORK_FILE = "network.gpkg"
+DEFAULT_NETWORK_DIRS: tuple[Path, ...] = (
+    PROJECT_ROOT / "instances" / "networks_etisplus",
+    PROJECT_ROOT / "instances" / "networks_infrabel",
+    PROJECT_ROOT / "instances" / "osm_odbl",
+)
+
+# column -> dtype ("str", "float", "int"); every table carries every column (empty / 0 where it does not apply)
+NODE_COLUMNS: dict[str, str] = {
+    "node_id": "str",     # unique over all sources, prefixed by mode ("road:e111263", "water:q-Z11002-03")
+    "mode": "str",        # road | water | rail
+    "kind": "str",        # see NODE_KINDS
+    "name": "str",
+    "x": "float",         # EPSG:31370 metres
+    "y": "float",
+    "cemt": "int",        # water: highest CEMT class (1-7) of the links at the node; 0 elsewhere
+    "seaport": "str",     # water/rail nodes inside one of the four seaport areas: its name
+    "locode": "str",      # ports: UN/LOCODE
+    "source": "str",      # etisplus | infrabel | osm | derived
 }
-# node kinds where goods can change mode (transhipment) in the cheapest-mode cost
-TRANSHIP_KINDS: dict[str, frozenset[str]] = {
-    "water": frozenset({"port", "quay", "waterway_node"}),
-    "rail": frozenset({"rail_terminal", "rail_user_node"}),
+LINK_COLUMNS: dict[str, str] = {
+    "link_id": "str",
+    "mode": "str",
+    "from_node": "str",
+    "to_node": "str",
+    "length_km": "float",    # length of the real geometry (never shorter than the chord between its end nodes)
+    "road_ref": "str",       # road: e.g. "A10", "N49", "R0"
+    "road_class": "str",     # road: motorway | N | R | other
+    "speed_kmh": "float",    # road: ETISplus speed
+    "lanes": "int",          # road: ETISplus lanes
+    "cemt": "int",           # water: CEMT class 1-7 (ETISplus MEANS; sea docks: 6 with maritime = 1)
+    "cemt_class": "str",     # water: roman class (I, II, III, IV, Va, VIa, VII); see CEMT_FROM_INT
+    "maritime": "int",       # water: 1 for sea docks
+    "freight_cat": "str",    # rail: Infrabel linecat_f (F1-F4)
+    "tracks": "int",         # rail: number of tracks
+    "electrified": "str",    # rail: Infrabel ecs_voltfreq
+    "line": "str",           # rail: Infrabel line label
+    "source": "str",         # etisplus | infrabel | osm | connector | split
 }
-DEFAULT_SNAP_TOLERANCE_M = 25.0
+NODE_KINDS: dict[str, frozenset[str]] = {
+    "road": frozenset({"motorway_junction", "motorway_exit", "motorway_vertex", "road_node"}),
+    "water": frozenset({"waterway_node", "port", "quay", "terminal"}),
+    "rail": frozenset({"rail_node", "rail_terminal"}),
+}
+WATER_TRANSFER_KINDS = frozenset({"port", "quay", "terminal"})  # where goods change between road and water
+RAIL_TRANSFER_KINDS = frozenset({"rail_terminal"})  # where goods change between road and rail
+# ETISplus MEANS 1-6 are CEMT groups; the sub-class (Va/Vb, VIa-c) is unknown, so the lowest one is given.
+CEMT_FROM_INT: dict[int, str] = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "Va", 6: "VIa", 7: "VII"}
+CEMT_TO_INT: dict[str, int] = {"I": 1, "II": 2, "III": 3, "IV": 4, "Va": 5, "Vb": 5, "VIa": 6, "VIb": 6, "VIc": 6,
+                               "VII": 7}
 
 
 @dataclass(frozen=True)
-class Networks:
-    """Node and link tables of one or more transport modes (EPSG:31370, metres; lengths in km).
+class NetworkTables:
+    """Nodes and links of the real networks (EPSG:31370 metres; lengths in km).
 
     Attributes
     ----------
     nodes
-        One row per node: ``node_id, mode, name, kind, x, y`` (+ ``nis, region, seaport, locode, note``).
+        GeoDataFrame of points with :data:`NODE_COLUMNS`.
     links
-        One row per undirected link: ``link_id, mode, route, from_node, to_node, length_km`` and the mode
-        attributes ``road_class`` (road), ``cemt_class``/``maritime`` (water), ``freight`` (rail) and
-        ``schematic`` (1 for straight links between town points, 0 for real geometry).
+        GeoDataFrame of lines with :data:`LINK_COLUMNS`; ``from_node``/``to_node`` refer to ``nodes.node_id``.
     sources
-        Per mode, where its layer came from (the strategic tables or a user file).
+        The folders (or files) the tables were read from, in order.
     """
 
-    nodes: pd.DataFrame
-    links: pd.DataFrame
-    sources: Mapping[str, str]
+    nodes: gpd.GeoDataFrame
+    links: gpd.GeoDataFrame
+    sources: tuple[str, ...] = ()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the node and link attributes, coordinates and link geometry: the content hash of cache keys."""
+        h = hashlib.sha256()
+        for df, cols in ((self.nodes, NODE_COLUMNS), (self.links, LINK_COLUMNS)):
+            table = pd.DataFrame(df[list(cols)]).reset_index(drop=True)
+            h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+            h.update("|".join(cols).encode())
+        for geom in shapely.to_wkb(self.links.geometry.to_numpy(), output_dimension=2):  # access legs use it
+            h.update(geom)
+        return h.hexdigest()
+
+    @cached_property
+    def node_position(self) -> pd.Index:
+        """``node_id`` as an index: ``node_position.get_indexer(ids)`` gives row numbers of ``nodes``."""
+        return pd.Index(self.nodes["node_id"].to_numpy())
+
+    @property
+    def xy(self) -> np.ndarray:
+        """(n, 2) node coordinates, EPSG:31370 metres."""
+        return self.nodes[["x", "y"]].to_numpy(dtype=float)
+
+    def mode_nodes(self, mode: str) -> gpd.GeoDataFrame:
+        """Nodes of one mode."""
+        return self.nodes[self.nodes["mode"] == mode]
+
+    def mode_links(self, mode: str) -> gpd.GeoDataFrame:
+        """Links of one mode."""
+        return self.links[self.links["mode"] == mode]
+
+    def link_ends(self, links: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers (into ``nodes``) of the from and to nodes of ``links`` (default: all links)."""
+        links = self.links if links is None else links
+        return (self.node_position.get_indexer(links["from_node"]),
+                self.node_position.get_indexer(links["to_node"]))
 
     @property
     def modes(self) -> tuple[str, ...]:
         """Modes present in the links table."""
-        return tuple(m for m in MODES if (self.links["mode"] == m).any())
+        present = set(self.links["mode"])
+        return tuple(m for m in MODES if m in present)
 
-    def mode_nodes(self, mode: str) -> pd.DataFrame:
-        """Nodes of one mode."""
-        return self.nodes[self.nodes["mode"] == mode]
+    def with_layer(self, layer: NetworkTables) -> NetworkTables:
+        """A copy where every mode of ``layer`` replaces that mode's nodes and links (e.g. a planner's waterways).
 
-    def mode_links(self, mode: str) -> pd.DataFrame:
-        """Links of one mode."""
-        return self.links[self.links["mode"] == mode]
-
-    def with_layer(self, layer: Networks) -> Networks:
-        """Return a copy where every mode present in ``layer`` is replaced by the layer's nodes and links."""
+        Links of other modes never end on a replaced node (links join nodes of their own mode), so the result is
+        consistent; it is checked like any loaded table.
+        """
         replaced = set(layer.modes)
         nodes = pd.concat([self.nodes[~self.nodes["mode"].isin(replaced)], layer.nodes], ignore_index=True)
         links = pd.concat([self.links[~self.links["mode"].isin(replaced)], layer.links], ignore_index=True)
-        sources = {**self.sources, **{m: layer.sources.get(m, "user layer") for m in replaced}}
-        return Networks(nodes, links, sources)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """sha256 of the node and link tables (used in cache keys)."""
-        h = hashlib.sha256()
-        for df in (self.nodes, self.links):
-            h.update(pd.util.hash_pandas_object(df.reset_index(drop=True), index=True).to_numpy().tobytes())
-            h.update("|".join(map(str, df.columns)).encode())
-        return h.hexdigest()
+        nodes, links = gpd.GeoDataFrame(nodes, crs=CRS), gpd.GeoDataFrame(links, crs=CRS)
+        check_tables(nodes, links, ", ".join(layer.sources) or "user layer")
+        kept = tuple(s for s in self.sources)
+        return NetworkTables(nodes, links, kept + tuple(layer.sources))
 
 
-def load_strategic_networks(directory: str | os.PathLike[str] | None = None) -> Networks:
-    """Load the committed strategic network tables (``nodes.csv``, ``links.csv``).
+def empty_tables() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Empty node and link GeoDataFrames with the schema (for builders)."""
+    nodes = gpd.GeoDataFrame({c: pd.Series(dtype=_pd_dtype(t)) for c, t in NODE_COLUMNS.items()},
+                             geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+    links = gpd.GeoDataFrame({c: pd.Series(dtype=_pd_dtype(t)) for c, t in LINK_COLUMNS.items()},
+                             geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+    return nodes, links
+
+
+def conform(df: pd.DataFrame, columns: dict[str, str],
+            geometry: Sequence | np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """Return ``df`` with exactly ``columns`` in order and type (missing ones filled empty / 0), EPSG:31370."""
+    out = {}
+    n = len(df)
+    for c, t in columns.items():
+        if c in df.columns:
+            s = df[c].reset_index(drop=True)
+        else:
+            s = pd.Series([0] * n if t != "str" else [""] * n)
+        if t == "str":
+            s = s.fillna("").astype(str)
+        elif t == "int":
+            s = pd.to_numeric(s, errors="coerce").fillna(0).astype(np.int64)
+        else:
+            s = pd.to_numeric(s, errors="coerce").astype(float)
+        out[c] = s.to_numpy()
+    geom = geometry if geometry is not None else (df.geometry.to_numpy() if isinstance(df, gpd.GeoDataFrame)
+                                                  else None)
+    return gpd.GeoDataFrame(out, geometry=np.asarray(geom, dtype=object) if geom is not None else None, crs=CRS)
+
+
+def write_network_tables(nodes: gpd.GeoDataFrame, links: gpd.GeoDataFrame, folder: str | os.PathLike[str], *,
+                         external_nodes: pd.DataFrame | None = None) -> Path:
+    """Write ``nodes`` and ``links`` into ``folder/network.gpkg`` atomically (temporary file, then rename).
 
     Parameters
     ----------
-    directory
-        Folder with the tables; default ``instances/networks/`` of the project (``PROJECT_ROOT``).
+    nodes, links
+        Tables with :data:`NODE_COLUMNS` / :data:`LINK_COLUMNS` (conformed here), EPSG:31370.
+    folder
+        Output folder (created if needed).
+    external_nodes
+        Nodes of another source that ``links`` may end on (a layer that attaches to another one, e.g. the OSM docks
+        to the ETISplus waterways); used for the checks only, not written.
 
     Returns
     -------
-    Networks
-        Road (motorways/expressways), water (CEMT waterways and ports) and rail (iRail topology with the freight
-        corridors flagged) in EPSG:31370; link lengths in km (straight lines between nodes).
+    pathlib.Path
+        The written file.
     """
-    directory = Path(directory) if directory is not None else NETWORKS_DIR
-    nodes_path, links_path = directory / "nodes.csv", directory / "links.csv"
-    for p in (nodes_path, links_path):
-        if not p.is_file():
-            msg = "network table not found (rebuild with instances/networks/build_networks.py)"
-            raise InputError(msg, file=p)
-    text_cols = {c: str for c in ("node_id", "name", "kind", "nis", "region", "seaport", "locode", "note",
-                                  "link_id", "route", "from_node", "to_node", "road_class", "cemt_class",
-                                  "line")}
-    nodes = pd.read_csv(nodes_path, dtype=text_cols, keep_default_na=False)
-    links = pd.read_csv(links_path, dtype=text_cols, keep_default_na=False)
-    _validate_tables(nodes, links, nodes_path, links_path)
-    return Networks(nodes, links, {m: str(directory) for m in MODES})
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes = conform(nodes, NODE_COLUMNS, shapely.points(nodes[["x", "y"]].to_numpy(dtype=float)))
+    links = conform(links, LINK_COLUMNS)
+    if external_nodes is None:
+        check_tables(nodes, links, folder / NETWORK_FILE)
+    else:
+        both = pd.concat([pd.DataFrame(nodes), conform(external_nodes, NODE_COLUMNS)], ignore_index=True)
+        check_tables(both, links, folder / NETWORK_FILE)
+    fd, tmp = tempfile.mkstemp(prefix=".network.", suffix=".gpkg", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        # no R-tree: the tables are always read whole, and the index would add a third to the file
+        nodes.to_file(tmp, layer="nodes", driver="GPKG", SPATIAL_INDEX="NO")
+        links.to_file(tmp, layer="links", driver="GPKG", SPATIAL_INDEX="NO")
+        target = folder / NETWORK_FILE
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
 
 
-def _validate_tables(nodes: pd.DataFrame, links: pd.DataFrame, nodes_file: Path, links_file: Path) -> None:
-    for cols, df, f in ((("node_id", "mode", "kind", "x", "y"), nodes, nodes_file),
-                        (("link_id", "mode", "from_node", "to_node", "length_km"), links, links_file)):
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise InputError(f"missing column(s) {missing}", file=f, field=missing[0])
-    for df, f in ((nodes, nodes_file), (links, links_file)):
-        bad = ~df["mode"].isin(MODES)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"unknown mode {df['mode'].iloc[i]!r}", file=f, row=i + 2, field="mode")
-    xy = nodes[["x", "y"]].to_numpy(dtype=float)
-    if not np.isfinite(xy).all():
-        i = int(np.flatnonzero(~np.isfinite(xy).all(axis=1))[0])
-        raise InputError("coordinate is not a finite number", file=nodes_file, row=i + 2, field="x")
-    dup = nodes["node_id"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputError("duplicate node_id", file=nodes_file, row=i + 2, field="node_id")
-    known = set(nodes["node_id"])
-    for end in ("from_node", "to_node"):
-        bad = ~links[end].isin(known)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"unknown node {links[end].iloc[i]!r}", file=links_file, row=i + 2, field=end)
-    length = pd.to_numeric(links["length_km"], errors="coerce").to_numpy()
-    if not (np.isfinite(length) & (length >= 0)).all():
-        i = int(np.flatnonzero(~(np.isfinite(length) & (length >= 0)))[0])
-        raise InputError("length_km must be a number ≥ 0", file=links_file, row=i + 2, field="length_km")
-    water = (links["mode"] == "water").to_numpy()
-    cemt = links["cemt_class"].where(water, "")
-    bad = water & ~cemt.isin(CEMT_CLASSES).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = f"unknown CEMT class {cemt.iloc[i]!r}; use one of {list(CEMT_CLASSES)}"
-        raise InputError(msg, file=links_file, row=i + 2, field="cemt_class")
-
-
-def load_network_layer(
-    path: str | os.PathLike[str],
-    mode: str,
-    *,
-    column_map: Mapping[str, str] | None = None,
-    crs: str | int | None = None,
-    layer: str | None = None,
-    snap_tolerance_m: float = DEFAULT_SNAP_TOLERANCE_M,
-    defaults: Mapping[str, Any] | None = None,
-) -> Networks:
-    """Read a user's line layer (GeoPackage, Shapefile, GeoJSON) as the network of one mode.
-
-    Line end points and vertices closer than ``snap_tolerance_m`` are merged into one node; every segment
-    between consecutive vertices becomes a link (``schematic = 0``). Use :meth:`Networks.with_layer` to put
-    the result in place of the strategic layer of that mode.
+def load_network_tables(folders: Iterable[str | os.PathLike[str]] | None = None) -> NetworkTables:
+    """Read and concatenate the ``network.gpkg`` of each folder (default: the three shipped sources).
 
     Parameters
     ----------
-    path
-        Line file readable by pyogrio (``.gpkg``, ``.shp``, ``.geojson``, ...).
-    mode
-        ``"road"``, ``"water"`` or ``"rail"``.
-    column_map
-        Our attribute name → the column in the file, e.g. ``{"cemt_class": "CEMT_KLASSE"}``. Attributes:
-        ``cemt_class`` (water, required: class per line, e.g. ``"Va"``, ``"VIb"``, ``4``), ``freight`` (rail,
-        default 1), ``road_class`` (road, default ``"motorway"``), ``route`` and ``name`` (labels).
-    crs
-        CRS of the file (EPSG code or string) when the file has none. A file without CRS and no ``crs`` is an
-        error; a file whose CRS differs from ``crs`` is an error too. The layer is reprojected to EPSG:31370.
-    layer
-        Layer name inside a multi-layer file (GeoPackage).
-    snap_tolerance_m
-        Distance in metres under which vertices are merged into one node.
-    defaults
-        Values for attributes missing from the file, e.g. ``{"cemt_class": "IV"}``.
+    folders
+        Folders holding a ``network.gpkg`` (or paths to ``.gpkg`` files) with ``nodes`` and ``links`` layers in the
+        schema of this module. Default :data:`DEFAULT_NETWORK_DIRS`.
 
     Returns
     -------
-    Networks
-        Nodes and links of ``mode`` only (EPSG:31370; lengths in km).
+    NetworkTables
+        The union of all sources, EPSG:31370.
 
     Raises
     ------
     InputError
-        With file, row (1-based feature number) and field of the first problem found.
+        A missing file, a missing column, a duplicate node id, a link to an unknown node, a non-finite coordinate
+        or a link shorter than the straight line between its end nodes; with file, row and field.
     """
-    import geopandas as gpd  # heavy import only where files are read
-
-    path = Path(path)
-    column_map = dict(column_map or {})
-    defaults = dict(defaults or {})
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}; use one of {list(MODES)}", file=path, field="mode")
-    if not path.exists():
-        raise InputError("file not found", file=path)
-    try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as e:  # pyogrio raises several types
-        raise InputError(f"cannot read line layer: {e}", file=path) from e
-    if crs is not None:
-        if gdf.crs is None:
-            gdf = gdf.set_crs(crs)
-        elif not gdf.crs.equals(as_crs(crs)):
-            msg = f"file declares CRS {gdf.crs.to_string()} but crs={crs!r} was given"
-            raise InputError(msg, file=path, field="crs")
-    if gdf.crs is None:
-        msg = "layer has no CRS; pass crs='EPSG:xxxx' (e.g. EPSG:31370 Lambert 72, EPSG:4326 WGS84)"
-        raise InputError(msg, file=path, field="crs")
-    geom_type = gdf.geometry.geom_type.to_numpy()
-    ok = np.isin(geom_type, ["LineString", "MultiLineString"]) | gdf.geometry.isna().to_numpy()
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        msg = f"geometry is {geom_type[i]}; a network layer needs LineString/MultiLineString features"
-        raise InputError(msg, file=path, row=i + 1, field="geometry")
-    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
-    if gdf.empty:
-        raise InputError("layer has no line features", file=path, field="geometry")
-    feature_row = gdf.index.to_numpy() + 1
-    attrs = _layer_attributes(gdf, mode, column_map, defaults, path, feature_row)
-    import shapely  # here, not at import: the network tables' constants serve every run, the geometry few
-
-    gdf = gdf.to_crs(CRS)
-    geoms = shapely.force_2d(gdf.geometry.to_numpy())
-    parts, part_feature = shapely.get_parts(geoms, return_index=True)
-    coords, part_of_vertex = shapely.get_coordinates(parts, return_index=True)
-    nodes, links = _lines_to_graph(coords, part_of_vertex, part_feature, attrs, mode, snap_tolerance_m)
-    return Networks(nodes, links, {mode: str(path)})
+    folders = list(DEFAULT_NETWORK_DIRS if folders is None else folders)
+    node_parts, link_parts, sources = [], [], []
+    for folder in folders:
+        path = Path(folder)
+        path = path if path.suffix == ".gpkg" else path / NETWORK_FILE
+        if not path.is_file():
+            raise InputError("network table not found (rebuild with instances/build_geography.py)", file=path)
+        try:
+            n = gpd.read_file(path, layer="nodes")
+            lk = gpd.read_file(path, layer="links")
+        except Exception as e:  # pyogrio raises several types
+            raise InputError(f"cannot read network layers 'nodes' and 'links': {e}", file=path) from e
+        for df, cols, layer in ((n, NODE_COLUMNS, "nodes"), (lk, LINK_COLUMNS, "links")):
+            missing = [c for c in cols if c not in df.columns]
+            if missing:
+                raise InputError(f"layer {layer!r} misses column(s) {missing}", file=path, field=missing[0])
+            if df.crs is None or not df.crs.equals(CRS):
+                raise InputError(f"layer {layer!r} must be in {CRS}", file=path, field="crs")
+        node_parts.append(conform(n, NODE_COLUMNS))
+        link_parts.append(conform(lk, LINK_COLUMNS))
+        sources.append(str(path))
+    nodes = gpd.GeoDataFrame(pd.concat(node_parts, ignore_index=True), crs=CRS)
+    links = gpd.GeoDataFrame(pd.concat(link_parts, ignore_index=True), crs=CRS)
+    check_tables(nodes, links, sources[0] if len(sources) == 1 else ", ".join(sources))
+    return NetworkTables(nodes, links, tuple(sources))
 
 
-def as_crs(crs: str | int) -> Any:
-    from pyproj import CRS as _CRS
-
-    return _CRS.from_user_input(crs)
-
-
-def _layer_attributes(gdf, mode, column_map, defaults, path, feature_row) -> pd.DataFrame:
-    unknown = set(column_map) - {"cemt_class", "freight", "road_class", "route", "name"}
-    if unknown:
-        raise InputError(f"unknown attribute(s) in column_map: {sorted(unknown)}", file=path,
-                         field=sorted(unknown)[0])
-    for ours, theirs in column_map.items():
-        if theirs not in gdf.columns:
-            msg = f"column {theirs!r} (for {ours}) not in the file; columns: {list(gdf.columns)}"
-            raise InputError(msg, file=path, field=theirs)
-    n = len(gdf)
-
-    def column(ours: str, default: Any) -> pd.Series:
-        col = column_map.get(ours, ours)
-        if col in gdf.columns:
-            return gdf[col].reset_index(drop=True)
-        return pd.Series([defaults.get(ours, default)] * n)
-
-    out = pd.DataFrame({"route": column("route", path.stem).astype(str),
-                        "name": column("name", "").astype(str)})
-    out["road_class"] = column("road_class", "motorway").astype(str) if mode == "road" else ""
-    if mode == "water":
-        raw = column("cemt_class", None)
-        cemt = [parse_cemt(v) for v in raw]
-        bad = [i for i, c in enumerate(cemt) if c is None]
-        if bad:
-            field = column_map.get("cemt_class", "cemt_class")
-            if field not in gdf.columns and "cemt_class" not in defaults:
-                msg = ("water layer needs a CEMT class per line: map your column with "
-                       "column_map={'cemt_class': '<column>'} or give defaults={'cemt_class': 'IV'}")
-                raise InputError(msg, file=path, field=field)
-            i = bad[0]
-            msg = f"CEMT class {raw.iloc[i]!r} not understood; use one of {list(CEMT_CLASSES)}"
-            raise InputError(msg, file=path, row=int(feature_row[i]), field=field)
-        out["cemt_class"] = cemt
-        out["maritime"] = 0
-    else:
-        out["cemt_class"] = ""
-        out["maritime"] = ""
-    if mode == "rail":
-        raw = column("freight", 1)
-        freight = [_parse_bool(v) for v in raw]
-        bad = [i for i, f in enumerate(freight) if f is None]
-        if bad:
-            i = bad[0]
-            msg = f"freight flag {raw.iloc[i]!r} not understood (use 1/0, true/false, yes/no, ja/nee)"
-            raise InputError(msg, file=path, row=int(feature_row[i]), field=column_map.get("freight", "freight"))
-        out["freight"] = np.asarray(freight, dtype=int)
-    else:
-        out["freight"] = ""
-    return out
+def check_tables(nodes: pd.DataFrame, links: pd.DataFrame, file: str | os.PathLike[str]) -> None:
+    """Raise :class:`InputError` on the first inconsistency of a node/link pair (see :func:`load_network_tables`)."""
+    bad = ~nodes["mode"].isin(MODES).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"unknown mode {nodes['mode'].iloc[i]!r}", file=file, row=i + 1, field="nodes.mode")
+    kind_ok = np.array([k in NODE_KINDS.get(m, ()) for m, k in zip(nodes["mode"], nodes["kind"])], dtype=bool)
+    if not kind_ok.all():
+        i = int(np.flatnonzero(~kind_ok)[0])
+        raise InputError(f"unknown kind {nodes['kind'].iloc[i]!r} for mode {nodes['mode'].iloc[i]!r}", file=file,
+                         row=i + 1, field="nodes.kind")
+    xy = nodes[["x", "y"]].to_numpy(dtype=float)
+    if not np.isfinite(xy).all():
+        i = int(np.flatnonzero(~np.isfinite(xy).all(axis=1))[0])
+        raise InputError("coordinate is not a finite number", file=file, row=i + 1, field="nodes.x")
+    dup = nodes["node_id"].duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"duplicate node_id {nodes['node_id'].iloc[i]!r}", file=file, row=i + 1, field="node_id")
+    if links["link_id"].duplicated().any():
+        i = int(np.flatnonzero(links["link_id"].duplicated().to_numpy())[0])
+        raise InputError(f"duplicate link_id {links['link_id'].iloc[i]!r}", file=file, row=i + 1, field="link_id")
+    index = pd.Index(nodes["node_id"].to_numpy())
+    ends = []
+    for end in ("from_node", "to_node"):
+        pos = index.get_indexer(links[end])
+        if (pos < 0).any():
+            i = int(np.flatnonzero(pos < 0)[0])
+            raise InputError(f"unknown node {links[end].iloc[i]!r}", file=file, row=i + 1, field=f"links.{end}")
+        ends.append(pos)
+    same_mode = nodes["mode"].to_numpy()[ends[0]] == links["mode"].to_numpy()
+    same_mode &= nodes["mode"].to_numpy()[ends[1]] == links["mode"].to_numpy()
+    if not same_mode.all():
+        i = int(np.flatnonzero(~same_mode)[0])
+        raise InputError("link joins nodes of another mode", file=file, row=i + 1, field="links.mode")
+    length = links["length_km"].to_numpy(dtype=float)
+    chord = np.hypot(*(xy[ends[0]] - xy[ends[1]]).T) / 1000.0
+    bad = ~np.isfinite(length) | (length <= 0) | (length < chord - 1e-3)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"length_km {length[i]!r} must be > 0 and at least the straight line between its nodes ({chord[i]:.3f})"
+        raise InputError(msg, file=file, row=i + 1, field="links.length_km")
 
 
-def parse_cemt(value: Any) -> str | None:
+def to_networkx(tables: NetworkTables, modes: Sequence[str] = MODES) -> nx.Graph:
+    """The links of ``modes`` as an undirected networkx graph (to build and inspect; compute with :func:`mode_csr`).
+
+    Parameters
+    ----------
+    tables
+        Network tables.
+    modes
+        Modes to include.
+
+    Returns
+    -------
+    networkx.Graph
+        Nodes carry every node column (``x``, ``y`` in EPSG:31370 m, ``kind``, ...); edges carry ``length_km``,
+        ``link_id`` and the link attributes. Of parallel links the shortest is kept.
+    """
+    links = tables.links[tables.links["mode"].isin(list(modes))]
+    g = nx.Graph(crs=CRS, modes=tuple(modes))
+    nodes = tables.nodes[tables.nodes["mode"].isin(list(modes))]
+    attrs = pd.DataFrame(nodes[list(NODE_COLUMNS)]).set_index("node_id").to_dict("index")
+    g.add_nodes_from(attrs.items())
+    order = np.argsort(-links["length_km"].to_numpy(), kind="stable")  # shortest last wins
+    rows = pd.DataFrame(links[list(LINK_COLUMNS)]).iloc[order].to_dict("records")
+    g.add_edges_from((r["from_node"], r["to_node"], r) for r in rows)
+    return g
+
+
+def mode_csr(tables: NetworkTables, link_mask: np.ndarray, weight: np.ndarray | None = None) -> sp.csr_matrix:
+    """Symmetric sparse matrix over *all* nodes of ``tables`` holding the selected links.
+
+    Parameters
+    ----------
+    tables
+        Network tables.
+    link_mask
+        Boolean mask over ``tables.links``: the links to include.
+    weight
+        Weight per selected link (default ``length_km``). Of parallel links the smallest weight is kept; weights
+        are clipped to 1e-12 because csgraph reads an explicit 0 as "no edge".
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        (n_nodes, n_nodes), rows and columns in the order of ``tables.nodes``.
+    """
+    link_mask = np.asarray(link_mask, dtype=bool)
+    a, b = tables.link_ends(tables.links[link_mask])
+    w = tables.links["length_km"].to_numpy(dtype=float)[link_mask] if weight is None else np.asarray(weight, float)
+    return symmetric_csr(a, b, w, len(tables.nodes))
+
+
+def symmetric_csr(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """(n, n) symmetric CSR matrix of the edges a–b with weight w, keeping the smallest of parallel edges."""
+    rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
+    vals = np.concatenate([w, w])
+    order = np.lexsort((vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((np.maximum(vals[first], 1e-12), (rows[first], cols[first])), shape=(n, n))
+
+
+def parse_cemt(value: object) -> str | None:
     """Canonical CEMT class ('I'..'VII', 'Va', 'VIb', ...) of a value such as 'va', 'VI b', 4, '6b'; else None."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -322,57 +396,17 @@ def parse_cemt(value: Any) -> str | None:
     tail = text[len(head):].lower()
     head = arabic.get(head, head.upper())
     cand = head + tail
-    return cand if cand in CEMT_RANK else None
+    if cand in ("V", "VI"):  # a group without its sub-class: the lowest sub-class (as for ETISplus)
+        cand += "a"
+    return cand if cand in CEMT_TO_INT else None
 
 
-def _parse_bool(value: Any) -> int | None:
-    text = str(value).strip().lower()
-    if text in {"1", "1.0", "true", "yes", "y", "ja", "j", "t"}:
-        return 1
-    if text in {"0", "0.0", "false", "no", "n", "nee", "f"}:
-        return 0
-    return None
+def as_crs(crs: str | int) -> object:
+    """A pyproj CRS from an EPSG code or string."""
+    from pyproj import CRS as _CRS
+
+    return _CRS.from_user_input(crs)
 
 
-def _lines_to_graph(coords, part_of_vertex, part_feature, attrs, mode, tol_m) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Snap vertices closer than ``tol_m`` into nodes and turn consecutive vertices into links."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    n = len(coords)
-    pairs = cKDTree(coords).query_pairs(r=tol_m, output_type="ndarray")
-    adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \
-        sp.coo_matrix((n, n))
-    n_nodes, label = connected_components(adj, directed=False)
-    count = np.bincount(label, minlength=n_nodes)
-    node_x = np.bincount(label, weights=coords[:, 0], minlength=n_nodes) / count
-    node_y = np.bincount(label, weights=coords[:, 1], minlength=n_nodes) / count
-    same_part = part_of_vertex[1:] == part_of_vertex[:-1]
-    a, b = label[:-1][same_part], label[1:][same_part]
-    seg_m = np.hypot(*(coords[1:][same_part] - coords[:-1][same_part]).T)
-    feature = part_feature[part_of_vertex[:-1][same_part]]
-    keep = a != b  # segments shorter than the tolerance collapse into a node
-    a, b, seg_m, feature = a[keep], b[keep], seg_m[keep], feature[keep]
-    # a link is never shorter than the straight line between its (snapped) end nodes
-    seg_m = np.maximum(seg_m, np.hypot(node_x[a] - node_x[b], node_y[a] - node_y[b]))
-    used = np.unique(np.concatenate([a, b]))
-    degree = np.bincount(np.concatenate([a, b]), minlength=n_nodes)
-    prefix = {"road": "R", "water": "W", "rail": "T"}[mode]
-    ids = np.array([f"{prefix}:u{i:07d}" for i in range(n_nodes)], dtype=object)
-    if mode == "road":
-        kind = np.where(degree[used] == 2, "road_vertex", "motorway_junction")
-    elif mode == "water":
-        kind = np.full(len(used), "waterway_node")
-    else:
-        kind = np.full(len(used), "rail_user_node")
-    nodes = pd.DataFrame({"node_id": ids[used], "mode": mode, "name": "", "kind": kind,
-                          "x": node_x[used], "y": node_y[used], "nis": "", "region": "", "seaport": "",
-                          "locode": "", "note": "user layer"})
-    at = attrs.iloc[feature].reset_index(drop=True)
-    links = pd.DataFrame({"link_id": [f"{prefix}u{i:07d}" for i in range(len(a))], "mode": mode,
-                          "route": at["route"], "from_node": ids[a], "to_node": ids[b],
-                          "length_km": seg_m / 1000.0, "road_class": at["road_class"],
-                          "cemt_class": at["cemt_class"], "maritime": at["maritime"], "freight": at["freight"],
-                          "line": at["name"], "schematic": 0, "note": ""})
-    return nodes, links
+def _pd_dtype(t: str) -> str:
+    return {"str": "object", "int": "int64", "float": "float64"}[t]

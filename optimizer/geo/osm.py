@@ -1,6 +1,9 @@
-"""OpenStreetMap road graphs from local extracts (no download) and many-to-many driving distances on them.
+"""OpenStreetMap road graphs from local extracts (no download), as network tables for the same pair costs.
 
-Graphs are projected to EPSG:31370 (metres); distances are returned in km.
+:func:`road_graph_from_osm` reads a local extract with osmnx (ways cut by the extract boundary are split at the
+missing nodes); :func:`osm_network_tables` turns the graph into the network tables of
+:mod:`optimizer.geo.network_tables`, so :func:`optimizer.geo.network_costs.pair_costs` computes street-level costs
+exactly as on the regional network. Graphs are projected to EPSG:31370 (metres); lengths in km.
 """
 
 from __future__ import annotations
@@ -9,20 +12,15 @@ import os
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
 
 from optimizer.errors import InputError
-from optimizer.geo.access_rules import AccessParameters
-from optimizer.geo.distances import as_xy
-from optimizer.geo.network_distance import straight_km
-from optimizer.geo.network_tables import as_crs
+from optimizer.geo.network_build import road_node_kinds
+from optimizer.geo.network_tables import LINK_COLUMNS, NODE_COLUMNS, NetworkTables, as_crs, conform
 from optimizer.settings import CRS
 
 DRIVE_HIGHWAY_TYPES: frozenset[str] = frozenset({
@@ -134,61 +132,66 @@ def _pbf_to_osm_xml(pbf: Path, xml: Path) -> None:
         raise InputError(f"cannot read the .pbf file: {e}", file=pbf) from e
 
 
-def osm_distance_km(
-    graph: nx.MultiDiGraph,
-    origins_xy: Any,
-    dests_xy: Any,
-    *,
-    circuity: float | None = None,
-    params: AccessParameters | None = None,
-) -> np.ndarray:
-    """Many-to-many driving distance in km on a projected OSM graph (from :func:`road_graph_from_osm`).
+MOTORWAY_HIGHWAYS = frozenset({"motorway", "trunk"})  # expressways count as motorways (entries only at exits)
 
-    Points snap to their nearest graph node (``osmnx.distance.nearest_nodes``) with a straight access leg ×
-    ``circuity``; distances come from one directed ``csgraph.dijkstra`` call over the unique origin nodes.
+
+def osm_network_tables(graph: nx.MultiDiGraph, *, source: str = "osm") -> NetworkTables:
+    """The road network of a projected OSM graph as network tables, so the same pair costs run on it.
+
+    Each street (pair of nodes) becomes one undirected link with its geometry (the shortest of parallel edges;
+    one-way restrictions are not kept: trucks' detours around one-way streets are small against the trip). Links
+    tagged ``motorway`` or ``trunk`` get ``road_class = "motorway"``; nodes where they meet other streets become
+    ``motorway_exit`` (see :func:`optimizer.geo.network_build.road_node_kinds`).
 
     Parameters
     ----------
     graph
-        osmnx MultiDiGraph in EPSG:31370 with edge ``length`` in metres.
-    origins_xy, dests_xy
-        Arrays (n, 2), (m, 2) in EPSG:31370 metres.
-    circuity
-        Factor (≥ 1) on the access legs; default ``access_circuity`` from ``access.toml``.
-    params
-        Access parameters; default from ``access.toml``.
+        osmnx MultiDiGraph in EPSG:31370 (:func:`road_graph_from_osm`), edge ``length`` in metres.
+    source
+        Value of the ``source`` column.
 
     Returns
     -------
-    numpy.ndarray
-        (n, m) distances in km (``inf`` where no directed path exists).
+    NetworkTables
+        Road nodes and links (EPSG:31370; ``length_km`` measured on the geometry, never shorter than the chord).
     """
-    import osmnx as ox
-
     crs = graph.graph.get("crs")
     if crs is None or not as_crs(crs).equals(as_crs(CRS)):
         raise ValueError(f"graph must be projected to {CRS} (use road_graph_from_osm), got {crs!r}")
-    p = params if params is not None else (AccessParameters.from_toml() if circuity is None else None)
-    circ = float(circuity) if circuity is not None else p.access_circuity
-    o, d = as_xy(origins_xy), as_xy(dests_xy)
-    node_ids = np.array(list(graph.nodes), dtype=object)
+    node_ids = np.array(list(graph.nodes), dtype=np.int64)
     index = pd.Index(node_ids)
-    u, v, length = zip(*((a, b, w) for a, b, w in graph.edges(data="length"))) if graph.number_of_edges() else \
-        ((), (), ())
-    rows, cols = index.get_indexer(list(u)), index.get_indexer(list(v))
-    vals = np.maximum(np.asarray(length, dtype=float) / 1000.0, 1e-9)
-    order = np.lexsort((vals, cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])  # parallel edges: keep the shortest
-    n = len(node_ids)
-    matrix = sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
-    nn_o, dist_o = ox.distance.nearest_nodes(graph, o[:, 0], o[:, 1], return_dist=True)
-    nn_d, dist_d = ox.distance.nearest_nodes(graph, d[:, 0], d[:, 1], return_dist=True)
-    io, idn = index.get_indexer(np.asarray(nn_o, dtype=object)), index.get_indexer(np.asarray(nn_d, dtype=object))
-    uniq, inv = np.unique(io, return_inverse=True)
-    dist = dijkstra(matrix, directed=True, indices=uniq)[inv][:, idn]
-    acc_o = np.asarray(dist_o, float) / 1000.0 * circ
-    acc_d = np.asarray(dist_d, float) / 1000.0 * circ
-    total = acc_o[:, None] + dist + acc_d[None, :]
-    return np.maximum(total, straight_km(o, d))  # ≥ straight line already; guard against rounding
+    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float).reshape(-1, 2)
+    edges = list(graph.edges(keys=True, data=True))
+    u = index.get_indexer(np.array([e[0] for e in edges], dtype=np.int64))
+    v = index.get_indexer(np.array([e[1] for e in edges], dtype=np.int64))
+    length = np.array([float(e[3].get("length", 0.0)) for e in edges])
+    highway = [e[3].get("highway", "") for e in edges]
+    motorway = np.array([bool((set(h) if isinstance(h, list) else {h}) & MOTORWAY_HIGHWAYS) for h in highway])
+    ref = [e[3].get("ref", "") for e in edges]
+    ref = [",".join(r) if isinstance(r, list) else str(r or "") for r in ref]
+    geoms = np.array([e[3].get("geometry") for e in edges], dtype=object)
+    straight = np.array([g is None for g in geoms])
+    if straight.any():
+        geoms[straight] = shapely.linestrings(np.stack([xy[u[straight]], xy[v[straight]]], axis=1))
+    keep = u != v
+    # one link per node pair: the shortest of parallel and opposite edges
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((length, hi, lo))
+    order = order[keep[order]]
+    first = np.r_[True, (lo[order][1:] != lo[order][:-1]) | (hi[order][1:] != hi[order][:-1])]
+    sel = order[first]
+    a, b = u[sel], v[sel]
+    chord = np.hypot(*(xy[a] - xy[b]).T)
+    used = np.unique(np.concatenate([a, b]))
+    kind = road_node_kinds(a, b, motorway[sel], len(node_ids))[used]
+    ids = np.array([f"road:o{n}" for n in node_ids], dtype=object)
+    nodes = pd.DataFrame({"node_id": ids[used], "mode": "road", "kind": kind, "x": xy[used, 0], "y": xy[used, 1],
+                          "source": source})
+    links = pd.DataFrame({"link_id": [f"road:ol{i}" for i in range(len(sel))], "mode": "road",
+                          "from_node": ids[a], "to_node": ids[b],
+                          "length_km": np.maximum(length[sel], chord) / 1000.0,
+                          "road_ref": np.asarray(ref, dtype=object)[sel],
+                          "road_class": np.where(motorway[sel], "motorway", "other"), "source": source})
+    nodes = conform(nodes, NODE_COLUMNS, shapely.points(nodes[["x", "y"]].to_numpy(dtype=float)))
+    links = conform(links, LINK_COLUMNS, geoms[sel])
+    return NetworkTables(nodes, links, (source,))

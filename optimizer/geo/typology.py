@@ -10,11 +10,12 @@ L12455-12463): a site may be, say, both an inland port and a corridor.
 =================  =============================================================  ===========================
 class              rule (thresholds are named assumptions in models/assumptions.toml)  study
 =================  =============================================================  ===========================
-``seaport``        zone type ``seaport`` or within ``seaport_max_km`` of a port node    L12424-12430
+``seaport``        zone type ``seaport`` or inside a seaport area (port geometry)       L12424-12430
 ``inland_port``    CEMT ≥ ``water_min_cemt`` waterway within ``water_max_access_km``,  L12443, L12468-12469
                    not a seaport
 ``industry``       STAND-IN for "Industriegebied met Seveso" (no Seveso layer here):    L12438, L12465-12466
-                   business parks of the municipality ≥ ``large_industry_min_ha``,
+                   business parks of the municipality ≥ ``large_industry_min_ha``
+                   (``municipal_park_ha``, else ``total_ha``),
                    or a seaport
 ``corridor``       motorway and rail freight access (K3, the study's working            L12486, L12508-12509
                    definition of high knooppuntwaarde)
@@ -53,7 +54,8 @@ def classify(
     Parameters
     ----------
     candidates
-        Candidate sites with ``nis``, ``zone_type``, ``total_ha`` and the access columns ``has_road``,
+        Candidate sites with ``nis``, ``zone_type``, ``municipal_park_ha`` (or ``total_ha``: the municipality's
+        business-park hectares) and the access columns ``has_road``,
         ``has_water``, ``has_rail``, ``has_seaport`` (one row per site, same index as returned).
     municipalities
         Demand table with ``nis``, ``centrumstad`` and (optionally) ``uitrustingsgraad``.
@@ -76,7 +78,8 @@ def classify(
     has = {m: candidates.get(f"has_{m}", pd.Series(False, index=candidates.index)).to_numpy(bool)
            for m in ("road", "water", "rail", "seaport")}
     seaport = (candidates["zone_type"].astype(str).to_numpy() == "seaport") | has["seaport"]
-    total_ha = pd.to_numeric(candidates.get("total_ha", pd.Series(np.nan, index=candidates.index)),
+    park = "municipal_park_ha" if "municipal_park_ha" in candidates else "total_ha"
+    total_ha = pd.to_numeric(candidates.get(park, pd.Series(np.nan, index=candidates.index)),
                              errors="coerce").fillna(0.0).to_numpy()
     flags = {
         "seaport": seaport,

@@ -193,6 +193,11 @@ def nearest_arcs(cost_block: CostBlock, n_clients: int, n_options: int, k: np.nd
     fast = getattr(cost_block, "nearest", None)
     if fast is not None:  # e.g. PointArcSource: a cKDTree instead of dense rows
         return fast(k)
+    return nearest_dense(cost_block, n_clients, n_options, k)
+
+
+def nearest_dense(cost_block: CostBlock, n_clients: int, n_options: int, k: np.ndarray | int) -> SparseArcs:
+    """:func:`nearest_arcs` from dense cost rows, block by block (for sources without a faster ``nearest``)."""
     k = np.broadcast_to(np.asarray(k, dtype=np.int64), (n_clients,))
     rows_per_block = max(1, BLOCK_ENTRIES // max(n_options, 1))
     out_c, out_o, out_v, beyond = [], [], [], np.full(n_clients, np.inf)

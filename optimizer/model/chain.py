@@ -129,6 +129,12 @@ class ChainSolution:
     timings_s: dict = field(default_factory=dict)
 
 
+def stream_names(p: ChainProblem, codes: np.ndarray) -> np.ndarray:
+    """Stream labels of stream codes (-1: unsorted PMD on arcs, any stream at facilities)."""
+    names = np.asarray([*p.stream_ids, "PMD"], dtype=object)
+    return names[np.where(np.asarray(codes) < 0, len(p.stream_ids), codes)]
+
+
 def _inflow_outflow(p: ChainProblem, stream: int | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Incidence matrices (facilities × arcs) of flows into and out of each facility (of one stream, if given)."""
     on = np.ones(p.n_arcs, bool) if stream is None else p.arc_streams == stream

@@ -1,10 +1,12 @@
 """Compile a named chain instance (S2b, S5, S8) into a :class:`~optimizer.model.chain.ChainProblem`.
 
-Eligible candidates per echelon (zone types, type environments, access rules, free land), the existing sites
-(rows of the instance's existing-facility table: Indaver's, :mod:`optimizer.data.existing`), the gateways active
-at the instance's ambition level and cross-border switch (their bales split into PS and PO), and every arc costed
-by road or, where both ends lie on a waterway, by water (:class:`~optimizer.model.chain.CostModel`); sorting →
-mechanical arcs exist once per stream, mechanical → chemical arcs only for the stream the plant takes.
+Eligible candidates per echelon (zone types, type environments, access rules, free land; "in the seaport" from the
+port geometry), the existing sites (rows of the instance's existing-facility table: Indaver's,
+:mod:`optimizer.data.existing`), the gateways active at the instance's ambition level and cross-border switch (their
+bales split into PS and PO), and every arc costed on the networks: the cheapest chain the receiving echelon's
+``transport_modes`` allow (road, road-water-road, road-rail-road) between the facility points
+(:class:`~optimizer.model.geography.ArcCosts`); sorting → mechanical arcs exist once per stream, mechanical →
+chemical arcs only for the stream the plant takes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import pandas as pd
 
 from optimizer.data.tomlfile import read_toml
 from optimizer.errors import InputError
-from optimizer.model.chain import ECHELONS, LEVELS, STREAMS, ChainProblem, CostModel
+from optimizer.model.chain import ECHELONS, LEVELS, STREAMS, ChainProblem
+from optimizer.model.geography import ArcCosts, arc_costs, instance_geography
 from optimizer.settings import M2_PER_HA
 
 if TYPE_CHECKING:
@@ -35,9 +38,24 @@ class CompiledChain:
     gateways: pd.DataFrame
     clients: pd.DataFrame
     coords: dict
-    costs: CostModel
+    costs: dict[str, ArcCosts]  # per arc family "collect", "link:<echelon>", "import:<echelon>": the network costs
     spec: dict
+    arc_family: np.ndarray | None = None  # per arc: its key in ``costs``
+    arc_origin: np.ndarray | None = None  # per arc: the origin's row in its family's origin points
     existing: pd.DataFrame | None = None  # the table rows behind the existing facilities (optimizer.data.existing)
+
+    def arc_split(self, arcs: np.ndarray) -> np.ndarray:
+        """Road, water, rail km and transhipments of the routes of ``arcs`` (indices), from the network costs."""
+        out = np.full((len(arcs), 4), np.nan)
+        for key, ac in self.costs.items():
+            rows = np.flatnonzero(self.arc_family[arcs] == key)
+            if len(rows):
+                out[rows] = ac.split(self.arc_origin[arcs[rows]], self.problem.arc_to[arcs[rows]])
+        return out
+
+    def modes_of(self, arcs: np.ndarray) -> list[tuple[str, ...]]:
+        """The modes each arc's route may use (its receiving echelon's ``transport_modes``)."""
+        return [self.costs[k].modes for k in self.arc_family[arcs]]
 
 
 def _spec(instance: Instance) -> tuple[Programme, dict]:
@@ -50,10 +68,10 @@ def _spec(instance: Instance) -> tuple[Programme, dict]:
 
 def compile_chain(instance: Instance) -> CompiledChain:
     """Arrays of the chain for a named instance: eligible candidates per echelon, existing sites, gateways."""
-    from optimizer.geo.access_rules import load_mode_rules, mode_rule_ok, programme_rule
+    from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
     from optimizer.geo.distances import equivalent_radius_km
     from optimizer.geo.typology import classify_instance, eligible
-    from optimizer.model.formulation import site_access
+    from optimizer.model.formulation import site_access, with_site_access
 
     prog, spec = _spec(instance)
     params = instance.parameters
@@ -63,8 +81,8 @@ def compile_chain(instance: Instance) -> CompiledChain:
         raise InputError(f"the chain has no variant {variant!r}; known: final, {', '.join(spec.get('variants', {}))}",
                          file=prog.file, field="chain.variants")
     demand = instance.demand
-    cands = instance.candidates.copy()
-    cands = cands.join(site_access(instance))
+    geo = instance_geography(instance)
+    cands = with_site_access(instance.candidates, site_access(instance, geo))
     cands = cands.join(classify_instance(instance, cands))
     rules = load_mode_rules() if params["access_rules"] != "none" else None
     free_m2 = cands["free_ha"].to_numpy(float) * M2_PER_HA
@@ -79,9 +97,10 @@ def compile_chain(instance: Instance) -> CompiledChain:
         ok &= eligible(cands, ech.get("type_environments", []))
         if ech.get("not_in_seaport"):
             ok &= ~cands["type_seaport"].to_numpy(bool)
-        if rules is not None:
-            ok &= mode_rule_ok(cands, programme_rule(rules, str(params["access_rules"]), ech["access_code"]))
+        ok &= mode_rule_ok(cands, effective_rule(rules, str(params["access_rules"]), ech["access_code"], prog.id,
+                                                 params))
         ok &= free_m2 >= area
+        ok &= _best_per_municipality(cands, ok, int(params["chain_zones_per_municipality"]))
         stream = _stream_index(spec, ech.get("new_stream", ""), prog.file, f"chain.{name}.new_stream")
         for s in np.flatnonzero(ok):
             rows.append({"facility_id": f"{name}:{cands.at[s, 'site_id']}", "name": f"new {name} at {cands.at[s, 'name']}",
@@ -110,6 +129,8 @@ def compile_chain(instance: Instance) -> CompiledChain:
     fac["y"] = cands["y"].to_numpy()[fac["site"]]
     fac["has_water"] = cands["has_water"].to_numpy(bool)[fac["site"]]
     fac["type_environment"] = cands["type_environment"].to_numpy()[fac["site"]]
+    for col in ("knooppuntwaarde", "n_modes", "seaport", "has_seaport"):
+        fac[col] = cands[col].to_numpy()[fac["site"]]
 
     # gateways active at the ambition level (S5) and cross-border switch (S8); bales split into their streams
     ambition = str(params["chain_ambition"])  # scenario parameters (S5, S8), checked by optimizer.data.instance
@@ -135,39 +156,42 @@ def compile_chain(instance: Instance) -> CompiledChain:
                         "source": g.get("source", "")})
     gw = pd.DataFrame(gws, columns=["gateway", "x", "y", "stage", "stream", "supply_t", "water", "source"])
 
-    costs = CostModel(float(instance.assumption("cost_road_eur_per_tkm")), float(instance.assumption("cost_water_eur_per_tkm")),
-                      float(instance.assumption("transhipment_eur_per_t")), float(instance.assumption("access_circuity")),
-                      float(instance.assumption("link_detour_water")))
     cxy, fxy = demand[["x", "y"]].to_numpy(float), fac[["x", "y"]].to_numpy(float)
     gxy = gw[["x", "y"]].to_numpy(float) if len(gw) else np.zeros((0, 2))
     intrazonal = float(instance.assumption("intrazonal_distance_factor")) * equivalent_radius_km(demand["area_km2"].to_numpy(float))
-    fwater = fac["has_water"].to_numpy(bool)
-    kinds, frm, to, cpt, km, strm = [], [], [], [], [], []
+    modes = {e: tuple(spec[name].get("transport_modes", ["road"])) for e, name in enumerate(ECHELONS)}
+    costs: dict[str, ArcCosts] = {}
+    kinds, frm, to, cpt, family, strm = [], [], [], [], [], []
 
-    def add(kind: str, a_xy: np.ndarray, a_w: np.ndarray, src: np.ndarray, dst: np.ndarray, intra: np.ndarray | float,
-            stream: int) -> None:
-        d = np.hypot(a_xy[src, 0] - fxy[dst, 0], a_xy[src, 1] - fxy[dst, 1]) / 1000.0
-        c, k, _ = costs.per_t(d, a_w[src], fwater[dst], intra)
+    def add(kind: str, key: str, origins: np.ndarray, intra: np.ndarray, src: np.ndarray, dst: np.ndarray,
+            echelon: int, stream: int) -> None:
+        if key not in costs:
+            costs[key] = arc_costs(geo, origins, fxy, intra, modes[echelon], "eur")
         kinds.append(np.full(len(src), kind, dtype=object))
         frm.append(src)
         to.append(dst)
-        cpt.append(c)
-        km.append(k)
+        cpt.append(costs[key].per_t(src, dst))
+        family.append(np.full(len(src), key, dtype=object))
         strm.append(np.full(len(src), stream))
 
     ech = fac["echelon"].to_numpy()
     takes = fac["stream"].to_numpy(int)
     sort_f, mech_f, chem_f = (np.flatnonzero(ech == e) for e in range(3))
     ci, fj = np.meshgrid(np.arange(len(demand)), sort_f, indexing="ij")
-    add("collect", cxy, np.zeros(len(cxy), bool), ci.ravel(), fj.ravel(), intrazonal[ci.ravel()], -1)
+    add("collect", "collect", cxy, intrazonal, ci.ravel(), fj.ravel(), 0, -1)
     for k in range(len(STREAMS)):  # bales of each stream; a chemical plant takes its own stream only
-        for a_set, b_set in ((sort_f, mech_f), (mech_f, chem_f[np.isin(takes[chem_f], (-1, k))])):
+        for e, (a_set, b_set) in enumerate(((sort_f, mech_f), (mech_f, chem_f[np.isin(takes[chem_f], (-1, k))])),
+                                           start=1):
             ai, bj = np.meshgrid(a_set, b_set, indexing="ij")
-            add("link", fxy, fwater, ai.ravel(), bj.ravel(), 0.0, k)
+            add("link", f"link:{ECHELONS[e]}", fxy, np.zeros(len(fxy)), ai.ravel(), bj.ravel(), e, k)
     for g in range(len(gw)):
-        k = int(gw["stream"].iloc[g])
-        dst = {1: mech_f, 2: chem_f[np.isin(takes[chem_f], (-1, k))], 0: sort_f}[int(gw["stage"].iloc[g])]
-        add("import", gxy, gw["water"].to_numpy(bool), np.full(len(dst), g), dst, 0.0, k)
+        stage, k = int(gw["stage"].iloc[g]), int(gw["stream"].iloc[g])
+        dst = {1: mech_f, 2: chem_f[np.isin(takes[chem_f], (-1, k))], 0: sort_f}[stage]
+        add("import", f"import:{ECHELONS[stage]}", gxy, np.zeros(len(gxy)), np.full(len(dst), g), dst, stage, k)
+    arc_family = np.concatenate(family).astype(str)
+    arc_from = np.concatenate(frm).astype(int)
+    arc_to = np.concatenate(to).astype(int)
+    arc_km = np.full(len(arc_from), np.nan)  # km per mode of the used arcs: CompiledChain.arc_split
     n_existing_sorting = int((fac["existing"] & (fac["echelon"] == 0)).sum())
     new_sorting = (float(vspec["sorting_total_count"]) - n_existing_sorting if "sorting_total_count" in vspec
                    else float(spec["sorting"]["new_count"]))
@@ -186,15 +210,29 @@ def compile_chain(instance: Instance) -> CompiledChain:
         yields=np.array([instance.assumption(spec["sorting"]["yield_to_next"]),
                          instance.assumption(spec["mechanical"]["yield_to_next"]), 0.0]),
         new_count=new_counts,
-        arc_kind=np.concatenate(kinds).astype(str), arc_from=np.concatenate(frm).astype(int),
-        arc_to=np.concatenate(to).astype(int), arc_cost_per_t=np.concatenate(cpt), arc_km=np.concatenate(km),
+        arc_kind=np.concatenate(kinds).astype(str), arc_from=arc_from,
+        arc_to=arc_to, arc_cost_per_t=np.concatenate(cpt), arc_km=arc_km,
         land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
         stream_ids=STREAMS, stream_share=shares, fac_stream=takes, arc_stream=np.concatenate(strm).astype(int),
     )
-    coords = {"clients": cxy, "facilities": fxy, "gateways": gxy, "fac_water": fwater,
-              "gw_water": gw["water"].to_numpy(bool), "intrazonal_km": intrazonal}
+    coords = {"clients": cxy, "facilities": fxy, "gateways": gxy, "intrazonal_km": intrazonal}
     clients = pd.DataFrame({"nis": demand["nis"], "name": demand["name"], "x": cxy[:, 0], "y": cxy[:, 1], "supply_t": supply})
-    return CompiledChain(problem, fac, gw, clients, coords, costs, spec, ex)
+    return CompiledChain(problem, fac, gw, clients, coords, costs, spec, arc_family, arc_from, ex)
+
+
+def _best_per_municipality(cands: pd.DataFrame, ok: np.ndarray, k: int) -> np.ndarray:
+    """Of the eligible candidates, the ``k`` of each municipality with the most free land (then the highest
+    knooppuntwaarde); ``k = 0`` keeps them all. The chain is a Flanders-wide model: zones of one municipality differ
+    little in transport cost against the chain's distances, while every extra candidate multiplies its arcs."""
+    if k <= 0:
+        return ok
+    rows = np.flatnonzero(ok)
+    frame = pd.DataFrame({"nis": cands["nis"].astype(str).to_numpy()[rows], "free": cands["free_ha"].to_numpy(float)[rows],
+                          "kv": cands["knooppuntwaarde"].to_numpy(float)[rows], "row": rows})
+    frame = frame.sort_values(["nis", "free", "kv", "row"], ascending=[True, False, False, True])
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[frame.groupby("nis").head(k)["row"].to_numpy()] = True
+    return keep
 
 
 def _echelon_capacity(instance: Instance, ech: dict, area: float) -> float:

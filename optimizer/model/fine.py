@@ -36,9 +36,11 @@ def fine_instance(
                                      municipalities=municipalities, sites=sites)
     if with_access:
         from optimizer.geo.access import access_attributes
-        from optimizer.geo.network_tables import load_strategic_networks
+        from optimizer.geo.network_tables import load_network_tables
+        from optimizer.geo.zones import load_seaport_areas
 
-        attrs = access_attributes(candidates["x"].to_numpy(), candidates["y"].to_numpy(), load_strategic_networks())
+        xy = candidates[["x", "y"]].to_numpy(float)
+        attrs = access_attributes(load_network_tables(), xy, seaport_areas=load_seaport_areas(), access_xy=xy)
         candidates = pd.concat([candidates, attrs.reset_index(drop=True)], axis=1)
     return demand, candidates
 

@@ -6,10 +6,15 @@ This is where the study's rules become arrays:
 * options = eligible candidate site × allowed size (zone type, multimodal access rule, enough free land);
   the size rule ("large where the region holds a centrumstad") decides which size a site may take;
 * count rows = "``per_region`` facilities in every region" (or a total count for Flanders);
-* arcs = client → option pairs allowed by the assignment rule (own region, or any), costed with
-  :mod:`optimizer.geo.distances`; above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or ``sparsify = "on"``) only each
-  client's k nearest allowed options (cKDTree), with a :class:`~optimizer.model.arcs.PointArcSource` from which
-  the solve grows them until the sparse optimum is proven equal to the dense one;
+* sites = candidate zones (polygons) or points, each with its facility point inside its zone, its access, its
+  knooppuntwaarde and whether it lies in a seaport (:mod:`optimizer.model.geography`);
+* arcs = client → option pairs allowed by the assignment rule (own region, or any), costed on the networks: the
+  cheapest chain the programme's ``transport_modes`` allow (road, road-water-road, road-rail-road) per tonne
+  (:class:`~optimizer.model.geography.ArcCosts`); a coverage programme measures its service reach as straight line
+  × circuity (:class:`~optimizer.model.geography.StraightArcCosts`). Above ``settings.SPARSIFY_MIN_PAIRS`` pairs (or
+  ``sparsify = "on"``) only each client's k cheapest allowed options, with a
+  :class:`~optimizer.model.geography.NetworkArcSource` from which the solve grows them until the sparse optimum is
+  proven equal to the dense one;
 * land rows = free hectares per candidate site, shared by every programme placed on it;
 * model groups = which model places which programmes (:mod:`optimizer.model.plan`): the default p-median / CFLP,
   or a coverage model (LSCP, MCLP, p-center, p-median with a service distance) with its service distance; a
@@ -29,12 +34,19 @@ import pandas as pd
 from optimizer.data.instance import Instance
 from optimizer.data.programmes import Programme
 from optimizer.errors import InputError
-from optimizer.geo.access import access_attributes
-from optimizer.geo.access_rules import AccessParameters, load_mode_rules, mode_rule_ok, programme_rule
-from optimizer.geo.distances import equivalent_radius_km, pair_euclidean_km, road_km
-from optimizer.geo.network_tables import load_strategic_networks
+from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
+from optimizer.geo.distances import equivalent_radius_km
 from optimizer.geo.typology import classify_instance, eligible
-from optimizer.model.arcs import PointArcSource
+from optimizer.model.geography import (
+    ArcCosts,
+    InstanceGeography,
+    NetworkArcSource,
+    StraightArcCosts,
+    arc_costs,
+    instance_geography,
+    site_geography,
+    straight_arc_costs,
+)
 from optimizer.model.plan import ModelGroup, check_separable, siting_groups
 from optimizer.model.existing import existing_options
 from optimizer.problem import CountRows, LocationProblem
@@ -52,11 +64,14 @@ class SitingProblem:
     clients: pd.DataFrame  # one row per (programme, municipality): programme, nis, region, demand_t
     options: pd.DataFrame  # one row per option: programme, site_id, size, area_m2, capacity_t, region
     sites: pd.DataFrame  # candidates with access attributes, region per programme and eligibility flags
-    cost_per_tkm: float
+    cost_per_tkm: float  # road EUR per t·km (1 for the t·km objective)
     circuity: float
-    arc_source: PointArcSource | None = None  # when the arcs are k-nearest (to be certified)
+    arc_source: NetworkArcSource | None = None  # when the arcs are k-nearest (to be certified)
     sparsify: dict = field(default_factory=dict)  # mode, pairs, threshold: why the arcs are dense or sparse
     groups: list[ModelGroup] = field(default_factory=list)  # which model places which programmes
+    geography: InstanceGeography | None = None  # networks, access parameters, seaport areas
+    arc_costs: dict[str, ArcCosts | StraightArcCosts] = field(default_factory=dict)  # per programme id: cost per t
+    rules: dict[str, dict] = field(default_factory=dict)  # "programme:size" -> the access rule applied
 
 
 def region_of(frame: pd.DataFrame, programme: Programme, variant: str = "final") -> pd.Series:
@@ -88,13 +103,14 @@ def option_area_m2(instance: Instance, programme: Programme, size: str, area: fl
     return float(area)
 
 
-def site_access(instance: Instance) -> pd.DataFrame:
-    """Access attributes (modes, knooppuntwaarde) of every candidate from the strategic networks."""
-    networks = load_strategic_networks()
-    thresholds = AccessParameters.from_assumptions({k: a.value for k, a in instance.assumptions.items()}, instance.path)
-    attrs = access_attributes(instance.candidates["x"].to_numpy(), instance.candidates["y"].to_numpy(), networks,
-                              thresholds=thresholds)
-    return attrs.set_index(instance.candidates.index)
+def site_access(instance: Instance, geo: InstanceGeography | None = None) -> pd.DataFrame:
+    """Facility point, access, knooppuntwaarde and seaport of every candidate (:func:`site_geography`)."""
+    return site_geography(instance, geo if geo is not None else instance_geography(instance))
+
+
+def with_site_access(candidates: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
+    """The candidates with their facility point and access columns (computed columns replace the table's own)."""
+    return candidates.drop(columns=[c for c in access.columns if c in candidates.columns]).join(access)
 
 
 def _size_per_region(programme: Programme, demand: pd.DataFrame, regions: pd.Series, rule: str) -> dict[str, list[str]]:
@@ -122,9 +138,10 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
         msg = (f"programme {chains[0]!r} is a multi-echelon chain: solve it with `siting chain {instance.name}` "
                "(optimizer/model/chain.py), not with `siting solve`")
         raise InputError(msg, file=instance.path, field="programmes.place")
-    demand, cands = instance.demand, instance.candidates.copy()
-    access = site_access(instance) if access is None else access
-    cands = cands.join(access)
+    demand = instance.demand
+    geo = instance_geography(instance)
+    access = site_access(instance, geo) if access is None else access
+    cands = with_site_access(instance.candidates, access)
     cands = cands.join(classify_instance(instance, cands))
     reserve, greenfield = _flag(cands, "reserve"), _flag(cands, "greenfield")
     cands["reserve"], cands["greenfield"] = reserve, greenfield
@@ -138,6 +155,7 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
     circuity = float(instance.assumption("access_circuity"))
     cost_per_tkm = float(instance.assumption("cost_road_eur_per_tkm")) if params["objective"] == "eur" else 1.0
     rules = load_mode_rules() if params["access_rules"] != "none" else None
+    applied: dict[str, dict] = {}
     intrazonal = float(instance.assumption("intrazonal_distance_factor")) * equivalent_radius_km(demand["area_km2"])
     first_row = np.flatnonzero(~demand["nis"].duplicated().to_numpy())  # a demand row of each municipality
     site_muni = pd.Series(first_row, index=demand["nis"].to_numpy()[first_row]).loc[cands["nis"]].to_numpy()
@@ -167,10 +185,10 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
         # options: eligible site × allowed size
         first_option = len(option_rows)
         for size, area in sizes.items():
-            access_ok = np.ones(len(cands), dtype=bool)
-            if rules is not None:
-                code = prog.access_codes.get(size, f"{prog.id}_{size}")
-                access_ok = mode_rule_ok(cands, programme_rule(rules, str(params["access_rules"]), code))
+            code = prog.access_codes.get(size, f"{prog.id}_{size}")
+            rule = effective_rule(rules, str(params["access_rules"]), code, prog.id, params)
+            applied[f"{prog.id}:{size}"] = rule
+            access_ok = mode_rule_ok(cands, rule)
             try:
                 env_ok = eligible(cands, prog.types_for(size))
             except ValueError as e:
@@ -268,6 +286,15 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
     m = len(options)
     counts = CountRows.from_groups(count_groups, count_lo, count_up, count_names, m)
     xy = (demand[["x", "y"]].to_numpy(float), cands[["x", "y"]].to_numpy(float))
+    costs: dict[object, ArcCosts | StraightArcCosts] = {}
+    for prog in instance.programmes:  # one set of pair costs per distinct set of allowed modes
+        key = "straight" if prog.is_coverage else prog.transport_modes
+        if key not in costs:
+            costs[key] = (straight_arc_costs(geo, xy[0], xy[1], intrazonal, str(params["objective"]))
+                          if prog.is_coverage else
+                          arc_costs(geo, xy[0], xy[1], intrazonal, prog.transport_modes, str(params["objective"])))
+    per_programme = {prog.id: costs["straight" if prog.is_coverage else prog.transport_modes]
+                     for prog in instance.programmes}
     pairs = sum(_pair_count(c, o, own) for c, o, _, _, own in arcs)
     mode = str(params.get("sparsify", "off"))
     coverage = [p for p in instance.programmes if p.is_coverage]
@@ -279,12 +306,13 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
     decision = {"mode": mode, "pairs": int(pairs), "threshold_pairs": SPARSIFY_MIN_PAIRS, "sparse": sparse}
     if sparse:
         own = {str(c["programme"].iat[0]) for c, _, _, _, own in arcs if own and len(c)}
-        source = _point_arc_source(clients, options, own, xy, intrazonal, circuity, cost_per_tkm)
+        source = _network_arc_source(clients, options, own, per_programme)
         first = source.nearest(int(params.get("sparsify_k", 16)))  # the certificate in solve grows these
-        arcs = [(first.arc_client, first.arc_option, first.arc_cost, first.arc_km)]
+        arcs = [(first.arc_client, first.arc_option, first.arc_cost)]
     else:
         source = None
-        arcs = [_dense_arcs(c, o, n0, o0, own, xy, intrazonal, circuity, cost_per_tkm) for c, o, n0, o0, own in arcs]
+        arcs = [_dense_arcs(c, o, n0, o0, own, per_programme[str(c["programme"].iat[0])])
+                for c, o, n0, o0, own in arcs]
     arc_client = np.concatenate([a[0] for a in arcs])
     arc_option = np.concatenate([a[1] for a in arcs])
     problem = LocationProblem(
@@ -303,7 +331,9 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
         arc_client=arc_client,
         arc_option=arc_option,
         arc_cost=np.concatenate([a[2] for a in arcs]),
-        arc_km=np.concatenate([a[3] for a in arcs]),
+        # km per mode of the used arcs come from the arc costs' modal split (optimizer.output.tables); a coverage
+        # model needs every arc's km (its service reach), so they are kept when one is placed
+        arc_km=_arc_km(arc_client, arc_option, clients, options, per_programme) if coverage else None,
         counts=counts,
         single_source=bool(params["single_source"]),
         land_cost_per_m2=float(params["land_cost_eur_per_m2"]),
@@ -313,7 +343,8 @@ def compile_instance(instance: Instance, access: pd.DataFrame | None = None, *, 
     problem.check_shapes()
     groups = siting_groups(instance.programmes, clients, options)
     check_separable(problem, groups, cands["site_id"].to_numpy())
-    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity, source, decision, groups)
+    return SitingProblem(instance, problem, clients, options, cands, cost_per_tkm, circuity, source, decision, groups,
+                         geo, per_programme, applied)
 
 
 def _distance_unit(programmes: list[Programme]) -> str:
@@ -348,24 +379,33 @@ def _pair_count(clients_p: pd.DataFrame, options_p: pd.DataFrame, own_region: bo
     return int(clients_p["region"].map(per_region).fillna(0).sum())
 
 
+def _arc_km(arc_client: np.ndarray, arc_option: np.ndarray, clients: pd.DataFrame, options: pd.DataFrame,
+            per_programme: dict[str, ArcCosts | StraightArcCosts]) -> np.ndarray:
+    """km of every arc: its route's km (network chain, or straight × circuity for a coverage programme)."""
+    km = np.zeros(len(arc_client))
+    prog = clients["programme"].to_numpy()[arc_client]
+    muni, site = clients["muni"].to_numpy()[arc_client], options["site"].to_numpy()[arc_option]
+    for pid, costs in per_programme.items():
+        rows = np.flatnonzero(prog == pid)
+        if len(rows):
+            km[rows] = costs.split(muni[rows], site[rows])[:, :3].sum(axis=1)
+    return km
+
+
 def _dense_arcs(clients_p: pd.DataFrame, options_p: pd.DataFrame, n0: int, o0: int, own_region: bool,
-                xy: tuple[np.ndarray, np.ndarray], intrazonal: np.ndarray, circuity: float,
-                cost_per_tkm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every allowed pair of one programme (vectorised over all its pairs): client, option, cost, km."""
+                costs: ArcCosts | StraightArcCosts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed pair of one programme (vectorised over all its pairs): client, option, cost."""
     ci, oj = np.meshgrid(np.arange(len(clients_p)), np.arange(len(options_p)), indexing="ij")
     ci, oj = ci.ravel(), oj.ravel()
     if own_region:
         keep = clients_p["region"].to_numpy()[ci] == options_p["region"].to_numpy()[oj]
         ci, oj = ci[keep], oj[keep]
-    straight = pair_euclidean_km(xy[0], xy[1], clients_p["muni"].to_numpy()[ci], options_p["site"].to_numpy()[oj])
-    km = road_km(straight, circuity, intrazonal[clients_p["muni"].to_numpy()[ci]])
-    cost = clients_p["demand_t"].to_numpy()[ci] * km * cost_per_tkm
-    return ci + n0, oj + o0, cost, km
+    per_t = costs.per_t(clients_p["muni"].to_numpy()[ci], options_p["site"].to_numpy()[oj])
+    return ci + n0, oj + o0, clients_p["demand_t"].to_numpy()[ci] * per_t
 
 
-def _point_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region: set[str],
-                      xy: tuple[np.ndarray, np.ndarray], intrazonal: np.ndarray, circuity: float,
-                      cost_per_tkm: float) -> PointArcSource:
+def _network_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region: set[str],
+                        per_programme: dict[str, ArcCosts]) -> NetworkArcSource:
     """The k-nearest cost source of all programmes: a pair is allowed when client and option share a group
     (the programme, and the region where the assignment stays inside it)."""
     own = clients["programme"].isin(own_region).to_numpy()
@@ -375,13 +415,13 @@ def _point_arc_source(clients: pd.DataFrame, options: pd.DataFrame, own_region: 
     if "closure" in options:  # closure options (existing facilities) take no arcs: a group no client shares
         o_key = o_key.where(~options["closure"].fillna(False).astype(bool), "\x1eclosure")
     codes, _ = pd.factorize(pd.concat([c_key, o_key], ignore_index=True))
-    muni = clients["muni"].to_numpy()
-    return PointArcSource(
-        client_xy=xy[0][muni],
-        option_xy=xy[1][options["site"].to_numpy()],
+    programmes = list(per_programme)
+    return NetworkArcSource(
+        costs=[per_programme[p] for p in programmes],
+        client_costs=clients["programme"].map({p: k for k, p in enumerate(programmes)}).to_numpy(np.int64),
+        client_muni=clients["muni"].to_numpy(np.int64),
+        client_tonnes=clients["demand_t"].to_numpy(float),
         client_group=codes[: len(clients)],
+        option_site=options["site"].to_numpy(np.int64),
         option_group=codes[len(clients):],
-        cost_per_km=clients["demand_t"].to_numpy(float) * cost_per_tkm,
-        intrazonal_km=intrazonal[muni],
-        circuity=circuity,
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.model.chain import ECHELONS, ChainSolution
+from optimizer.model.chain import ECHELONS, ChainSolution, stream_names
 from optimizer.model.chain_compile import CompiledChain
 from optimizer.settings import M2_PER_HA
 
@@ -22,20 +22,18 @@ if TYPE_CHECKING:
     from optimizer.data.instance import Instance
 
 CHECKS = ["supply", "imports", "capacity", "yields per stream", "a chemical plant takes its stream only",
-          "echelon order", "existing open", "new counts", "free land", "arc costs from coordinates", "objective"]
+          "echelon order", "existing open", "new counts", "free land", "arc costs from each route's km per mode",
+          "routes: allowed modes, mode changes, not shorter than the straight line", "objective"]
+SPLIT = ("road_km", "water_km", "rail_km", "transhipments")
 FLANDERS = "Vlaanderen"
 
 
-def stream_names(p, codes: np.ndarray) -> np.ndarray:
-    """Stream labels of stream codes (-1: unsorted PMD on arcs, any stream at facilities)."""
-    names = np.asarray([*p.stream_ids, "PMD"], dtype=object)
-    return names[np.where(np.asarray(codes) < 0, len(p.stream_ids), codes)]
-
-
-def chain_tables(cc: CompiledChain, s: ChainSolution) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Open facilities (with load, utilisation, new land) and flows (one row per used arc)."""
+def chain_tables(cc: CompiledChain, s: ChainSolution, split: np.ndarray | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open facilities (with load, utilisation, new land) and flows (one row per used arc, with km per mode)."""
     p = cc.problem
     used = np.flatnonzero(s.flow_t > 1e-6)
+    route = cc.arc_split(used) if split is None else split[used]
     inflow = np.bincount(p.arc_to[used], weights=s.flow_t[used], minlength=p.n_fac)
     collect = used[p.arc_kind[used] == "collect"]
     n_clients = np.bincount(p.arc_to[collect], minlength=p.n_fac)
@@ -62,13 +60,19 @@ def chain_tables(cc: CompiledChain, s: ChainSolution) -> tuple[pd.DataFrame, pd.
         "stream": stream_names(p, p.arc_streams[used]),
         "from": [src_name[k][i] for k, i in zip(kinds, frm)],
         "to": cc.facilities["facility_id"].to_numpy()[to],
-        "tonnes": s.flow_t[used], "km": p.arc_km[used], "eur_per_t": p.arc_cost_per_t[used],
+        "tonnes": s.flow_t[used], "km": route[:, :3].sum(axis=1), **{c: route[:, i] for i, c in enumerate(SPLIT)},
+        "eur_per_t": p.arc_cost_per_t[used],
         "x": [src_xy[k][i, 0] for k, i in zip(kinds, frm)],
         "y": [src_xy[k][i, 1] for k, i in zip(kinds, frm)],
         "x2": cc.coords["facilities"][to, 0], "y2": cc.coords["facilities"][to, 1],
     })
     flows["cost_eur"] = flows["tonnes"] * flows["eur_per_t"]
     flows["tkm"] = flows["tonnes"] * flows["km"]
+    for m in ("road", "water", "rail"):
+        flows[f"{m}_tkm"] = flows["tonnes"] * flows[f"{m}_km"]
+    flows["transhipped_t"] = flows["tonnes"] * flows["transhipments"]
+    water, rail = flows["water_km"] > 0, flows["rail_km"] > 0
+    flows["route"] = np.where(water & rail, "water+rail", np.where(water, "water", np.where(rail, "rail", "road")))
     flows["programme"] = np.asarray(ECHELONS)[p.fac_echelon[to]]
     flows["facility_id"] = flows["to"]
     flows["site_id"] = cc.facilities["site_id"].to_numpy()[to]
@@ -124,6 +128,7 @@ def chain_extras(inst: Instance, cc: CompiledChain, sol: ChainSolution, fac: pd.
         "transport_eur_per_yr": transport,
         "land_take_by_kind_ha": None,
         "programmes": programmes,
+        "modal_split": _modal_split(flows),
         # the chain's figures under the names its summaries have always used
         "objective_eur_per_yr": float(sol.objective),
         "land_cost_eur_per_yr": float(sol.objective - transport),
@@ -178,6 +183,17 @@ def existing_chain_summary(cc: CompiledChain, fac: pd.DataFrame) -> list[dict]:
              "plot_m2": float(r.area_m2), "capacity_t": float(cap.get(r.facility_id, np.nan)),
              "inflow_t": float(load.get(r.facility_id, 0.0)), "assumptions": list(r.assumptions_used),
              "source": r.source} for r in ex.itertuples()]
+
+
+def _modal_split(flows: pd.DataFrame) -> dict:
+    """t·km per mode and their shares, transhipped tonnes, tonnes per route and per arc kind."""
+    tkm = {m: float(flows[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")}
+    total = sum(tkm.values())
+    return {"tkm": tkm, "tkm_share": {m: (v / total if total > 0 else 0.0) for m, v in tkm.items()},
+            "transhipped_t": float(flows["transhipped_t"].sum()),
+            "tonnes_by_route": {str(k): float(v) for k, v in flows.groupby("route")["tonnes"].sum().items()},
+            "tkm_by_kind_and_mode": {str(kind): {m: float(g[f"{m}_tkm"].sum()) for m in ("road", "water", "rail")}
+                                     for kind, g in flows.groupby("kind")}}
 
 
 def chain_gap(objective: float, bound: float) -> float | None:

@@ -45,6 +45,13 @@ def line_layer(frame: pd.DataFrame):  # noqa: ANN201 - GeoDataFrame
     return gpd.GeoDataFrame(frame.drop(columns=["x", "y", "x2", "y2"]), geometry=geoms, crs=CRS)
 
 
+def polygon_layer(frame: pd.DataFrame):  # noqa: ANN201 - GeoDataFrame
+    """A table with a ``geometry`` column of (Multi)Polygons in EPSG:31370 (the candidate zones) as a polygon layer."""
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(frame.drop(columns=["geometry"]), geometry=list(frame["geometry"]), crs=CRS)
+
+
 def _gpkg_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """GeoPackage columns must be plain types: booleans stay, objects become text."""
     out = frame.copy()
@@ -199,18 +206,52 @@ def record_export_time(out_dir: Path, seconds: float) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(dumps(data), encoding="utf-8"))
 
 
-def network_layer() -> dict:
-    """The strategic networks used, as a line layer for the GeoPackage (``{"networks": GeoDataFrame}``)."""
+# where each network source's data come from and under which licence (a result that carries them carries the licence)
+NETWORK_LICENCES = {
+    "etisplus": "ETISplus via Nodus, GPL-3.0 (instances/networks_etisplus/LICENSE)",
+    "split": "ETISplus via Nodus, GPL-3.0 (instances/networks_etisplus/LICENSE)",
+    "infrabel": "Infrabel open data (attribution 'Infrabel')",
+    "osm": "© OpenStreetMap contributors, ODbL 1.0",
+    "connector": "derived (straight connector)",
+    "user": "the planner's own layer",
+}
+NETWORK_SIMPLIFY_M = 10.0  # display geometry only; costs use the full tables
+NETWORK_MARGIN_M = 20_000.0  # the layer shows the links within this distance of the instance's points
+
+
+def network_layer(tables=None, points: np.ndarray | None = None) -> dict:  # noqa: ANN001 - NetworkTables
+    """The transport networks used, as a line layer for the GeoPackage (``{"networks": GeoDataFrame}``).
+
+    Every link with its mode, road class and number, CEMT class, rail freight category, length and the licence of its
+    source (ETISplus-derived links are GPL-3.0, OpenStreetMap-derived ones ODbL 1.0: see ``instances/README.md``);
+    geometry simplified to 10 m for display. With ``points`` (n × 2, EPSG:31370 m: the instance's demand and
+    candidate points) only the links whose extent comes within :data:`NETWORK_MARGIN_M` of their bounding box are
+    kept, so a local instance does not carry the networks of all Flanders.
+    """
     import geopandas as gpd
     import shapely
 
-    from optimizer.geo.network_tables import load_strategic_networks
+    if tables is None:
+        from optimizer.geo.network_tables import load_network_tables
 
-    nets = load_strategic_networks()
-    nodes = nets.nodes.set_index("node_id")
-    links = nets.links
-    a = nodes.loc[links["from_node"], ["x", "y"]].to_numpy()
-    b = nodes.loc[links["to_node"], ["x", "y"]].to_numpy()
-    geoms = shapely.linestrings(np.stack([a, b], axis=1))
-    keep = [c for c in ("link_id", "mode", "route", "cemt_class", "freight", "length_km") if c in links]
-    return {"networks": gpd.GeoDataFrame(links[keep].reset_index(drop=True), geometry=geoms, crs=CRS)}
+        tables = load_network_tables()
+    links = tables.links
+    if points is not None and len(points):
+        lo, hi = np.min(points, axis=0) - NETWORK_MARGIN_M, np.max(points, axis=0) + NETWORK_MARGIN_M
+        box = shapely.bounds(links.geometry.to_numpy())  # xmin, ymin, xmax, ymax per link
+        near = (box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0]) & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1])
+        links = links[near]
+    keep = [c for c in ("link_id", "mode", "road_class", "road_ref", "cemt_class", "freight_cat", "line", "length_km",
+                        "source") if c in links]
+    frame = pd.DataFrame(links[keep]).reset_index(drop=True)
+    frame["licence"] = frame["source"].map(NETWORK_LICENCES).fillna("see instances/README.md")
+    geoms = shapely.simplify(links.geometry.to_numpy(), NETWORK_SIMPLIFY_M)
+    return {"networks": gpd.GeoDataFrame(frame, geometry=geoms, crs=CRS)}
+
+
+def network_layer_of(sp) -> dict:  # noqa: ANN001 - a compiled SitingProblem
+    """The network links around a compiled instance (its demand and candidate points) for the result's GeoPackage,
+    from the networks it was priced on (a manifest's ``[networks]`` included)."""
+    points = np.vstack([sp.instance.demand[["x", "y"]].to_numpy(float), sp.sites[["x", "y"]].to_numpy(float)])
+    geography = getattr(sp, "geography", None)
+    return network_layer(geography.tables if geography is not None else None, points)

@@ -93,7 +93,8 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
     out : Path
         PNG file to write.
     boundaries : GeoDataFrame, optional
-        Municipality (or other) boundaries in EPSG:31370, drawn as thin outlines.
+        Municipality (or other) boundaries in EPSG:31370, drawn as thin outlines; without them the shipped outline
+        of Flanders (:func:`optimizer.data.outline.flanders_outline`) is drawn.
     title : str, optional
         Map title (default: the instance title and its status).
     banner : str, optional
@@ -120,15 +121,39 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
     if boundaries is not None:
         boundaries.boundary.plot(ax=ax, color="#bdbdbd", linewidth=0.4, zorder=1)
         handles.append(Line2D([], [], color="#bdbdbd", lw=0.8, label="boundaries"))
+    else:  # the shipped outline of Flanders as a backdrop (not part of the map's extent)
+        from optimizer.data.outline import flanders_outline
+
+        outline = flanders_outline()
+        if outline is not None:
+            import geopandas as gpd
+
+            gpd.GeoSeries([outline], crs=CRS).boundary.plot(ax=ax, color="#525252", linewidth=0.8, zorder=1)
+            handles.append(Line2D([], [], color="#525252", lw=0.8, label="Flanders outline"))
+    if "zones" in L and len(L["zones"]):
+        from matplotlib.patches import Patch
+
+        z = L["zones"]
+        chosen = z["chosen"].astype(bool) if "chosen" in z else pd.Series(False, index=z.index)
+        port = (z["zone_type"] == "seaport") if "zone_type" in z else pd.Series(False, index=z.index)
+        for sel, colour, label in ((~chosen & ~port, "#c7e9c0", "candidate zone"),
+                                   (~chosen & port, "#c6dbef", "seaport zone"), (chosen, "#de2d26", "chosen zone")):
+            if sel.any():
+                z[sel].plot(ax=ax, color=colour, edgecolor=colour, linewidth=0.6, zorder=2.5)
+                handles.append(Patch(facecolor=colour, edgecolor=colour, label=label))
     if "networks" in L and len(L["networks"]):
         net = L["networks"]
-        for mode, st in MODE_STYLE.items():
-            sel = net[net["mode"] == mode]
+        motorway = net["road_class"].eq("motorway") if "road_class" in net else pd.Series(True, index=net.index)
+        parts = [("road", net["mode"].eq("road") & motorway, "motorway"),
+                 ("road", net["mode"].eq("road") & ~motorway, "main road"),
+                 ("water", net["mode"].eq("water"), "waterway"), ("rail", net["mode"].eq("rail"), "rail")]
+        for mode, mask, label in parts:
+            st = MODE_STYLE[mode]
+            sel = net[mask]
             if len(sel):
-                sel.plot(ax=ax, color=st["color"], linewidth=st["lw"], linestyle=st["ls"], alpha=0.8, zorder=2)
-                handles.append(Line2D([], [], color=st["color"], lw=st["lw"] + 0.4, ls=st["ls"],
-                                      label={"road": "strategic road", "water": "waterway",
-                                             "rail": "rail (freight)"}[mode]))
+                lw = st["lw"] * (0.5 if label == "main road" else 1.0)
+                sel.plot(ax=ax, color=st["color"], linewidth=lw, linestyle=st["ls"], alpha=0.8, zorder=2)
+                handles.append(Line2D([], [], color=st["color"], lw=lw + 0.4, ls=st["ls"], label=label))
     if "candidates" in L and len(L["candidates"]):
         c = L["candidates"]
         ax.scatter(c.geometry.x, c.geometry.y, s=7, marker="o", facecolor="none", edgecolor="#737373", lw=0.5,
@@ -228,11 +253,13 @@ def folium_map(result: Result, boundaries=None):  # noqa: ANN001, ANN201 - foliu
         folium.GeoJson(boundaries.to_crs(WEB_CRS)[["geometry"]], name="boundaries",
                        style_function=lambda _: {"color": "#969696", "weight": 0.8, "fill": False}).add_to(m)
     if "networks" in L:
-        net = L["networks"][[c for c in ("mode", "route", "cemt_class", "geometry") if c in L["networks"]]]
+        net = L["networks"][[c for c in ("mode", "road_ref", "cemt_class", "freight_cat", "geometry")
+                             if c in L["networks"]]]
         folium.GeoJson(net, name="networks", show=False, style_function=lambda f: {
             "color": MODE_STYLE.get(f["properties"]["mode"], MODE_STYLE["road"])["color"], "weight": 1.5,
             "dashArray": "4 3" if f["properties"]["mode"] == "rail" else None},
-            tooltip=folium.GeoJsonTooltip([c for c in ("mode", "route", "cemt_class") if c in net])).add_to(m)
+            tooltip=folium.GeoJsonTooltip([c for c in ("mode", "road_ref", "cemt_class", "freight_cat")
+                                           if c in net])).add_to(m)
     lines = next((n for n in ("allocations", "flows") if n in L), None)
     if lines is not None:
         a = L[lines]

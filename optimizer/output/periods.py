@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.output.chain import chain_extras, chain_tables
-from optimizer.output.export import line_layer, network_layer, point_layer
+from optimizer.output.export import line_layer, network_layer, point_layer, polygon_layer
 from optimizer.output.summary import FORMAT, FORMAT_VERSION, instance_file
 from optimizer.output.tables import ResultTables, named_summary, result_tables, versions
 
@@ -63,7 +63,12 @@ def siting_period_tables(ps: PeriodSiting, sol: MultiPeriodSolution) -> tuple[li
     used = tagged["facilities"].groupby("site_id")["period"].agg(lambda p: ",".join(dict.fromkeys(p)))
     cand["chosen"] = cand["site_id"].isin(used.index)
     cand["chosen_periods"] = cand["site_id"].map(used).fillna("")
-    combined = ResultTables(tagged["facilities"], tagged["allocations"], tagged["demand"], cand)
+    zones = per[-1].zones
+    if zones is not None:  # the zones any period uses are chosen; the layer lists in which periods
+        zones = zones.drop(columns=["chosen", "chosen_programmes", "land_taken_m2"], errors="ignore")
+        zones["chosen"] = zones["site_id"].isin(used.index)
+        zones["chosen_periods"] = zones["site_id"].map(used).fillna("")
+    combined = ResultTables(tagged["facilities"], tagged["allocations"], tagged["demand"], cand, zones)
     mp = ps.mp
     one_off = {i: (float(o), float(c)) for i, o, c in zip(mp.option_ids, mp.open_cost, mp.close_cost)}
     initial = set(mp.option_ids[np.asarray(mp.initially_open, bool)])
@@ -121,18 +126,21 @@ def siting_periods_summary(ps: PeriodSiting, sol: MultiPeriodSolution, per: list
 
 
 def siting_periods_outputs(combined: ResultTables, per: list[ResultTables], transitions: pd.DataFrame,
-                           labels: tuple[str, ...]) -> tuple[dict, dict]:
-    """``(layers, csv)``: the combined layers with ``period``, a layer per period, transitions and the networks; the
-    CSV tables of every period's rows."""
+                           labels: tuple[str, ...], networks: dict | None = None) -> tuple[dict, dict]:
+    """``(layers, csv)``: the combined layers with ``period``, a layer per period, transitions, the candidate zones
+    and the networks (``networks``: the layer of the instance's networks, else the shipped ones); the CSV tables of
+    every period's rows."""
     layers = {"facilities": point_layer(combined.facilities), "allocations": line_layer(combined.allocations),
               "demand": point_layer(combined.demand), "candidates": point_layer(combined.candidates)}
+    if getattr(combined, "zones", None) is not None and len(combined.zones):
+        layers["zones"] = polygon_layer(combined.zones)
     for label, tab in zip(labels, per):
         layers[f"facilities_{layer_label(label)}"] = point_layer(tab.facilities.assign(period=label))
         layers[f"allocations_{layer_label(label)}"] = line_layer(tab.allocations.assign(period=label))
     layers["transitions"] = point_layer(transitions)
     csv = {"allocations.csv": combined.allocations, "facilities.csv": combined.facilities,
            "demand.csv": combined.demand}
-    return {**layers, **network_layer()}, csv
+    return {**layers, **(networks or network_layer())}, csv
 
 
 # ---------------------------------------------------------------------------------------------------------------

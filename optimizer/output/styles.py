@@ -7,7 +7,9 @@ facilities    categorized by programme and size (colour per programme, marker si
 allocations   graduated line width by ``tonnes`` (quantile classes)
 candidates    categorized: chosen / eligible by knooppuntwaarde (high, medium, low) / not eligible
 demand        graduated marker size by ``population``
-networks      categorized by mode: road grey, water blue by CEMT class (wider for larger ships), rail dashed
+networks      categorized: motorways dark grey, other main roads light grey, water blue by CEMT class (wider for
+              larger ships), rail dashed (freight categories F1/F2 darker)
+zones         categorized polygons: chosen zone, seaport zone, zone with free land, zone without free land
 flows         a chain's flows between echelons: graduated line width by ``tonnes`` (as allocations)
 ============  =====================================================================================
 
@@ -35,6 +37,7 @@ PROGRAMME_COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a6
 MARKER_SIZES_MM = [5.5, 4.0, 3.0, 2.4]
 CEMT_ORDER = ["I", "II", "III", "IV", "Va", "Vb", "VIa", "VIb", "VIc", "VII"]
 N_CLASSES = 5
+GEOMETRY_TYPES = {"point": 0, "line": 1, "polygon": 2}  # QGIS layerGeometryType
 
 LAYER_STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS layer_styles (
@@ -65,7 +68,7 @@ class LayerStyle:
     """A complete default style of one layer: renderer kind, the attribute or expression and its classes."""
 
     layer: str
-    geometry: str  # "point" or "line"
+    geometry: str  # "point", "line" or "polygon"
     kind: str  # "categorized" or "graduated"
     attr: str  # column name or QGIS expression
     symbols: tuple[Symbol, ...]
@@ -86,7 +89,7 @@ class LayerStyle:
 def result_styles(layers: dict[str, pd.DataFrame]) -> dict[str, LayerStyle]:
     """Default styles for the result layers present in ``layers`` (name → table with the layer's columns)."""
     builders = {"facilities": facilities_style, "allocations": allocations_style, "candidates": candidates_style,
-                "demand": demand_style, "networks": networks_style, "flows": flows_style}
+                "demand": demand_style, "networks": networks_style, "zones": zones_style, "flows": flows_style}
     return {name: builders[name](frame) for name, frame in layers.items() if name in builders and len(frame)}
 
 
@@ -169,8 +172,11 @@ def candidates_style(cand: pd.DataFrame) -> LayerStyle:
 
 
 def networks_style(net: pd.DataFrame) -> LayerStyle:
-    """Categorized by mode: road grey, waterways blue by CEMT class (wider for larger classes), rail dashed."""
-    symbols = [Symbol("road (strategic)", "#969696", 0.6, value="road", sld_filter=_eq("mode", "road"))]
+    """Categorized: motorways dark grey, other main roads light grey, waterways blue by CEMT class, rail dashed."""
+    symbols = [Symbol("motorway", "#525252", 0.9, value="road motorway",
+                      sld_filter=_and(_eq("mode", "road"), _eq("road_class", "motorway"))),
+               Symbol("main road (N, R)", "#bdbdbd", 0.45, value="road other",
+                      sld_filter=_and(_eq("mode", "road"), _ne("road_class", "motorway")))]
     cemt = net.loc[net["mode"] == "water", "cemt_class"].fillna("").astype(str) if "cemt_class" in net else pd.Series()
     classes = sorted(set(cemt), key=lambda c: (CEMT_ORDER.index(c) if c in CEMT_ORDER else -1, c))
     blues = _ramp("#c6dbef", "#08306b", max(len(classes), 1))
@@ -179,10 +185,33 @@ def networks_style(net: pd.DataFrame) -> LayerStyle:
                               value=f"water {c}", sld_filter=_and(_eq("mode", "water"), _eq("cemt_class", c))))
     if not classes:
         symbols.append(Symbol("waterway", "#2171b5", 1.0, value="water ", sld_filter=_eq("mode", "water")))
-    symbols.append(Symbol("rail (freight)", "#54278f", 0.5, value="rail", dashed=True, sld_filter=_eq("mode", "rail")))
-    expr = "CASE WHEN \"mode\" = 'water' THEN 'water ' || coalesce(\"cemt_class\", '') ELSE \"mode\" END"
+    symbols.append(Symbol("rail freight line (F1, F2)", "#54278f", 0.6, value="rail freight", dashed=True,
+                          sld_filter=_and(_eq("mode", "rail"), "<ogc:Or>" + _eq("freight_cat", "F1")
+                                          + _eq("freight_cat", "F2") + "</ogc:Or>")))
+    symbols.append(Symbol("rail, other", "#9e9ac8", 0.35, value="rail other", dashed=True,
+                          sld_filter=_and(_eq("mode", "rail"), _ne("freight_cat", "F1"), _ne("freight_cat", "F2"))))
+    expr = ("CASE WHEN \"mode\" = 'water' THEN 'water ' || coalesce(\"cemt_class\", '') "
+            "WHEN \"mode\" = 'road' THEN CASE WHEN \"road_class\" = 'motorway' THEN 'road motorway' "
+            "ELSE 'road other' END "
+            "WHEN \"freight_cat\" IN ('F1', 'F2') THEN 'rail freight' ELSE 'rail other' END")
     return LayerStyle("networks", "line", "categorized", expr, tuple(symbols),
-                      "strategic networks: road grey, water blue by CEMT class, rail dashed")
+                      "networks: motorways, main roads, water by CEMT class, rail by freight category")
+
+
+def zones_style(zones: pd.DataFrame) -> LayerStyle:
+    """Categorized polygons: chosen zone (red), seaport zone (blue), free land (green), no free land (grey)."""
+    symbols = (
+        Symbol("chosen zone", "#de2d26", 0.5, value="chosen", sld_filter=_eq("chosen", "1")),
+        Symbol("seaport zone", "#6baed6", 0.3, value="seaport",
+               sld_filter=_and(_ne("chosen", "1"), _eq("zone_type", "seaport"))),
+        Symbol("zone with free land", "#a1d99b", 0.3, value="free",
+               sld_filter=_and(_ne("chosen", "1"), _ne("zone_type", "seaport"), _gt("free_ha", 0))),
+        Symbol("zone without free land", "#d9d9d9", 0.3, value="full"),
+    )
+    expr = ("CASE WHEN \"chosen\" THEN 'chosen' WHEN \"zone_type\" = 'seaport' THEN 'seaport' "
+            "WHEN \"free_ha\" > 0 THEN 'free' ELSE 'full' END")
+    return LayerStyle("zones", "polygon", "categorized", expr, symbols,
+                      "candidate zones: chosen, seaport, with or without free land")
 
 
 def _class_bounds(values: np.ndarray, n: int = N_CLASSES) -> np.ndarray:
@@ -220,6 +249,13 @@ def _options(props: dict[str, object]) -> str:
 
 def _symbol_xml(sym: Symbol, geometry: str, name: str) -> str:
     r, g, b = _rgb(sym.colour)
+    if geometry == "polygon":
+        props = {"color": f"{r},{g},{b},150", "outline_color": f"{max(r - 60, 0)},{max(g - 60, 0)},{max(b - 60, 0)},255",
+                 "outline_width": f"{sym.size:.3g}", "outline_width_unit": "MM", "style": "solid",
+                 "outline_style": "solid", "joinstyle": "miter"}
+        layer = f"<layer class=\"SimpleFill\" enabled=\"1\" locked=\"0\" pass=\"0\">{_options(props)}</layer>"
+        return (f"<symbol type=\"fill\" name={quoteattr(name)} alpha=\"1\" clip_to_extent=\"1\" force_rhr=\"0\">"
+                f"{layer}</symbol>")
     if geometry == "point":
         props = {"name": sym.shape, "color": f"{r},{g},{b},255", "outline_color": "35,35,35,255",
                  "outline_width": "0.2", "outline_width_unit": "MM", "size": f"{sym.size:.3g}", "size_unit": "MM",
@@ -254,7 +290,7 @@ def _qml(style: LayerStyle) -> str:
                     "<classificationMethod id=\"Quantile\"/></renderer-v2>")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
             f"<qgis version=\"{QGIS_VERSION}\" styleCategories=\"Symbology\">\n{renderer}\n"
-            f"<layerGeometryType>{0 if style.geometry == 'point' else 1}</layerGeometryType>\n</qgis>\n")
+            f"<layerGeometryType>{GEOMETRY_TYPES[style.geometry]}</layerGeometryType>\n</qgis>\n")
 
 
 def _eq(field: str, value: object) -> str:
@@ -270,6 +306,11 @@ def _ne(field: str, value: object) -> str:
 def _ge(field: str, value: float) -> str:
     return (f"<ogc:PropertyIsGreaterThanOrEqualTo><ogc:PropertyName>{field}</ogc:PropertyName>"
             f"<ogc:Literal>{value}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>")
+
+
+def _gt(field: str, value: float) -> str:
+    return (f"<ogc:PropertyIsGreaterThan><ogc:PropertyName>{field}</ogc:PropertyName>"
+            f"<ogc:Literal>{value}</ogc:Literal></ogc:PropertyIsGreaterThan>")
 
 
 def _between(field: str, lo: float, hi: float) -> str:
@@ -289,7 +330,11 @@ def _xml_text(value: object) -> str:
 def _sld(style: LayerStyle) -> str:
     rules = []
     for s in style.symbols:
-        if style.geometry == "point":
+        if style.geometry == "polygon":
+            symb = (f"<se:PolygonSymbolizer><se:Fill><se:SvgParameter name=\"fill\">{s.colour}</se:SvgParameter>"
+                    "<se:SvgParameter name=\"fill-opacity\">0.6</se:SvgParameter></se:Fill><se:Stroke>"
+                    f"<se:SvgParameter name=\"stroke\">{s.colour}</se:SvgParameter></se:Stroke></se:PolygonSymbolizer>")
+        elif style.geometry == "point":
             shape = {"circle": "circle", "square": "square", "star": "star", "cross2": "x"}.get(s.shape, "circle")
             px = s.size * 3.78  # mm → px at 96 dpi
             symb = (f"<se:PointSymbolizer><se:Graphic><se:Mark><se:WellKnownName>{shape}</se:WellKnownName>"

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.geo.access import ACCESS_COLUMNS
+from optimizer.geo.network_tables import MODES
 from optimizer.output.coverage import coverage_flags, model_section, nearest_candidate_km, region_counts
 from optimizer.output.equity import allocation_equity, within_distances
 from optimizer.output.tension import programme_rules, rule_tensions, utilisation_stats
@@ -22,18 +24,63 @@ if TYPE_CHECKING:
     from optimizer.model.formulation import SitingProblem
     from optimizer.solver.models import ModelSolution
 
-ACCESS_COLUMNS = ["motorway_access_km", "water_km", "water_cemt", "rail_freight_km", "has_road", "has_water",
-                  "has_rail", "has_seaport", "n_modes", "knooppuntwaarde"]
+SPLIT_COLUMNS = ["road_km", "water_km", "rail_km", "transhipments"]
+MODAL_COLUMNS = ["road_tkm", "water_tkm", "rail_tkm", "transhipped_t", "road_eur", "water_eur", "rail_eur",
+                 "transhipment_eur"]
+ZONE_COLUMNS = ["site_id", "name", "zone_type", "zone_class", "nis", "municipality", "area_ha", "free_ha",
+                "free_basis", "seaport", "knooppuntwaarde", "n_modes"]
 
 
 @dataclass
 class ResultTables:
-    """The four result layers as plain DataFrames with x/y (and x2/y2 for allocation lines) in EPSG:31370."""
+    """The result layers as plain DataFrames with x/y (and x2/y2 for allocation lines) in EPSG:31370.
+
+    ``zones`` holds the candidate zones with their polygons (column ``geometry``, shapely, EPSG:31370); it is empty
+    when the candidates are points only.
+    """
 
     facilities: pd.DataFrame
     allocations: pd.DataFrame
     demand: pd.DataFrame
     candidates: pd.DataFrame
+    zones: pd.DataFrame | None = None
+
+
+def allocation_split(sp: SitingProblem, arc_client: np.ndarray, arc_option: np.ndarray) -> pd.DataFrame:
+    """Road, water and rail km, transhipments and route of the chosen chain of each arc (one row per arc).
+
+    From each programme's :class:`~optimizer.model.geography.ArcCosts`: the modal split of the pair's cheapest allowed
+    chain on the networks (shortest-path trees, vectorised), the intrazonal term on road. ``route`` is ``local``
+    (the direct local-road trip), ``road``, ``water``, ``rail``, ``water+rail``, or ``straight`` (a coverage
+    programme's service distance, straight line × circuity).
+    """
+    out = np.zeros((len(arc_client), 4))
+    prog = sp.clients["programme"].to_numpy()[arc_client]
+    muni = sp.clients["muni"].to_numpy()[arc_client]
+    site = sp.options["site"].to_numpy()[arc_option]
+    kind = np.full(len(arc_client), "network", dtype=object)
+    for pid, costs in sp.arc_costs.items():
+        rows = np.flatnonzero(prog == pid)
+        if len(rows):
+            out[rows] = costs.split(muni[rows], site[rows])
+            kind[rows] = costs.route(muni[rows], site[rows])
+    frame = pd.DataFrame(out, columns=SPLIT_COLUMNS)
+    water, rail = frame["water_km"].to_numpy() > 0, frame["rail_km"].to_numpy() > 0
+    frame["route"] = np.where(kind != "network", kind, np.where(water & rail, "water+rail",
+                                                                np.where(water, "water", np.where(rail, "rail", "road"))))
+    return frame
+
+
+def modal_costs(split: pd.DataFrame, tonnes: np.ndarray, sp: SitingProblem) -> pd.DataFrame:
+    """t·km per mode, transhipped tonnes and EUR per mode (named assumptions) of allocations with ``tonnes``."""
+    a = sp.instance.assumptions
+    t = np.asarray(tonnes, dtype=float)
+    out = pd.DataFrame({f"{m}_tkm": split[f"{m}_km"].to_numpy() * t for m in MODES})
+    out["transhipped_t"] = split["transhipments"].to_numpy() * t
+    for m in MODES:
+        out[f"{m}_eur"] = out[f"{m}_tkm"] * float(a[f"cost_{m}_eur_per_tkm"].value)
+    out["transhipment_eur"] = out["transhipped_t"] * float(a["transhipment_eur_per_t"].value)
+    return out
 
 
 def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
@@ -81,6 +128,9 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
             "y": site_rows["y"],
         }
     )
+    facilities.insert(3, "zone_id", np.where(site_rows.get("has_zone", pd.Series(False, index=site_rows.index)),
+                                             site_rows["site_id"], ""))
+    facilities["aggregate"] = site_rows["aggregate"].to_numpy(bool) if "aggregate" in site_rows else False
     for col in ACCESS_COLUMNS:
         if col in site_rows:
             facilities[col] = site_rows[col].to_numpy()
@@ -97,6 +147,8 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
     cl = clients.iloc[a_client].reset_index(drop=True)
     fac_site = sites.iloc[options["site"].to_numpy()[a_option]].reset_index(drop=True)
     muni = demand.iloc[cl["muni"].to_numpy()].reset_index(drop=True)
+    split = allocation_split(sp, a_client, a_option)
+    modal = modal_costs(split, tonnes, sp)
     allocations = pd.DataFrame(
         {
             "programme": cl["programme"],
@@ -108,7 +160,9 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
             "site_id": fac_site["site_id"],
             "share": share,
             "tonnes": tonnes,
-            "km": problem.arc_km[used] if problem.arc_km is not None else np.nan,
+            "km": split[["road_km", "water_km", "rail_km"]].sum(axis=1).to_numpy(),
+            **{c: split[c].to_numpy() for c in SPLIT_COLUMNS},
+            "route": split["route"].to_numpy(),
             "cost": problem.arc_cost[used] * share,
             "x": muni["x"],
             "y": muni["y"],
@@ -117,6 +171,13 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
         }
     )
     allocations["tkm"] = allocations["tonnes"] * allocations["km"]
+    for col in MODAL_COLUMNS:
+        allocations[col] = modal[col].to_numpy()
+    per_option = pd.DataFrame({c: np.bincount(a_option, weights=modal[c].to_numpy(), minlength=problem.n_options)
+                               for c in MODAL_COLUMNS})
+    for col in MODAL_COLUMNS:
+        facilities[col] = per_option[col].to_numpy()[open_idx]
+    facilities["transport_eur"] = facilities[["road_eur", "water_eur", "rail_eur", "transhipment_eur"]].sum(axis=1)
 
     main = allocations.sort_values("share", ascending=False).drop_duplicates(["programme", "demand_id"])
     points = "id" in demand and not demand["id"].astype(str).equals(demand["nis"].astype(str))
@@ -136,14 +197,22 @@ def result_tables(sp: SitingProblem, solution: Solution) -> ResultTables:
             dem[f"{prog.id}_covered"] = covered
             dem[f"{prog.id}_beyond_reach"] = beyond
 
-    cand = sites[["site_id", "name", "zone_type", "nis", "x", "y", "total_ha", "free_ha"]
+    cand = sites[["site_id", "name", "zone_type", "nis", "x", "y"]
+                 + [c for c in ("zone_class", "aggregate", "area_ha", "total_ha", "free_ha") if c in sites]
                  + [c for c in ACCESS_COLUMNS if c in sites] + [c for c in sites if c.startswith("eligible_")]].copy()
     chosen = set(facilities["site_id"])
     cand["chosen"] = cand["site_id"].isin(chosen)
     cand["chosen_programmes"] = cand["site_id"].map(facilities.groupby("site_id")["programme"].agg(",".join)).fillna("")
     taken = facilities.groupby("site_id")["area_m2"].sum()
     cand["land_taken_m2"] = cand["site_id"].map(taken).fillna(0.0)
-    return ResultTables(facilities, allocations, dem, cand)
+    zones = None
+    if "has_zone" in sites and sites["has_zone"].any():
+        rows = sites["has_zone"].to_numpy(bool)
+        zones = sites.loc[rows, [c for c in ZONE_COLUMNS if c in sites] + ["geometry"]].reset_index(drop=True)
+        zones["facility_x"], zones["facility_y"] = sites.loc[rows, "x"].to_numpy(), sites.loc[rows, "y"].to_numpy()
+        for col in ("chosen", "chosen_programmes", "land_taken_m2"):
+            zones[col] = cand.loc[rows, col].to_numpy()
+    return ResultTables(facilities, allocations, dem, cand, zones)
 
 
 def named_summary(sp: SitingProblem, solution: Solution, tables: ResultTables, verification: dict, *,
@@ -205,11 +274,15 @@ def named_extras(sp: SitingProblem, tables: ResultTables, models: ModelSolution 
             "utilisation": utilisation.get(prog.id, {"min": None, "median": None, "max": None}),
             "model": sections[prog.id],
             "facilities_per_region": per_region.get(prog.id, {}),
+            "modal_split": modal_split(al),
         }
     return {
         "transport_tkm_per_yr": float(tables.allocations["tkm"].sum()),
-        "transport_eur_per_yr": float(tables.allocations["tkm"].sum() * sp.cost_per_tkm)
+        "transport_eur_per_yr": float(tables.allocations[["road_eur", "water_eur", "rail_eur",
+                                                          "transhipment_eur"]].to_numpy().sum())
         if sp.problem.cost_unit.startswith("EUR") else None,
+        "modal_split": modal_split(tables.allocations),
+        "geography": geography_summary(sp, tables),
         "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
         "rule_tensions": rule_tensions(fac, programme_rules(sp.instance)),
@@ -252,6 +325,42 @@ def existing_summary(sp: SitingProblem, tables: ResultTables) -> list[dict]:
                     "load_t": float(f["load_t"]) if open_ else 0.0,
                     "capacity_t": float(f["capacity_t"]) if open_ and pd.notna(f["capacity_t"]) else None,
                     "assumptions": list(r.assumptions_used), "source": r.source})
+    return out
+
+
+def modal_split(alloc: pd.DataFrame) -> dict:
+    """t·km and EUR per mode, their shares, transhipped tonnes and tonnes per route, of a set of allocations."""
+    tkm = {m: float(alloc[f"{m}_tkm"].sum()) for m in MODES}
+    eur = {m: float(alloc[f"{m}_eur"].sum()) for m in MODES}
+    eur["transhipment"] = float(alloc["transhipment_eur"].sum())
+    total_tkm, total_eur = sum(tkm.values()), sum(eur.values())
+    return {
+        "tkm": tkm,
+        "tkm_share": {m: (v / total_tkm if total_tkm > 0 else 0.0) for m, v in tkm.items()},
+        "eur": eur,
+        "eur_share": {m: (v / total_eur if total_eur > 0 else 0.0) for m, v in eur.items()},
+        "transhipped_t": float(alloc["transhipped_t"].sum()),
+        "tonnes_by_route": {str(k): float(v) for k, v in alloc.groupby("route")["tonnes"].sum().items()},
+    }
+
+
+def geography_summary(sp: SitingProblem, tables: ResultTables) -> dict:
+    """Where the sites and costs come from: candidate zones, networks, the local-trip rule, each programme's modes."""
+    sites = sp.sites
+    geo = sp.geography
+    out = {
+        "candidates": int(len(sites)),
+        "zones": int(sites["has_zone"].sum()) if "has_zone" in sites else 0,
+        "aggregate_candidates": int(sites["aggregate"].sum()) if "aggregate" in sites else 0,
+        "seaport_sites": int(sites["has_seaport"].sum()) if "has_seaport" in sites else 0,
+        "transport_modes": {p.id: list(p.transport_modes) for p in sp.instance.programmes},
+        "access_rules": {k: {kk: vv for kk, vv in r.items() if kk not in ("basis", "digest", "note")}
+                         for k, r in sp.rules.items()},
+    }
+    if geo is not None:
+        out["networks"] = list(geo.tables.sources)
+        out["network_fingerprint"] = geo.tables.fingerprint
+        out["local_trip_max_km"] = geo.params.local_trip_max_km
     return out
 
 

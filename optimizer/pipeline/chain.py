@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from optimizer.check.chain import recomputed_objective, verify_chain
+from optimizer.check.chain import chain_routes, recomputed_objective, verify_chain
 from optimizer.data.instance import Instance
 from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
 from optimizer.model.chain_compile import CompiledChain, compile_chain
@@ -29,6 +29,7 @@ class ChainJob:
         self.parameters = instance.parameters
         self.cc: CompiledChain | None = None
         self.solution = None
+        self.routes: dict | None = None
         self.objective_recomputed = float("nan")
 
     def content_hash(self) -> str:
@@ -60,7 +61,8 @@ class ChainJob:
         return dict(sol.timings_s)
 
     def verify(self) -> dict:
-        violations = verify_chain(self.cc.problem, self.solution, self.cc.coords, self.cc.costs)
+        self.routes = chain_routes(self.cc, self.instance, self.solution.flow_t)  # km per mode on the networks
+        violations = verify_chain(self.cc.problem, self.solution, self.cc.coords, routes=self.routes)
         if violations:
             raise VerificationError(violations)
         self.objective_recomputed = recomputed_objective(self.cc.problem, self.solution)
@@ -68,7 +70,7 @@ class ChainJob:
 
     def result(self, verification: dict, options: SolveOptions, timings_s: dict[str, float]) -> Result:
         inst, cc, sol = self.instance, self.cc, self.solution
-        fac, flows = chain_tables(cc, sol)
+        fac, flows = chain_tables(cc, sol, self.routes["split"] if self.routes is not None else None)
         demand = chain_demand(cc, flows, inst.demand["population"].to_numpy(float))
         summary = envelope(
             kind=self.kind, instance=inst.name, title=inst.title, instance_path=instance_file(inst.path),

@@ -10,7 +10,7 @@ from optimizer.check.verify_models import verify_models
 from optimizer.data.instance import Instance
 from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
 from optimizer.model.formulation import SitingProblem, compile_instance
-from optimizer.output.export import line_layer, network_layer, point_layer
+from optimizer.output.export import line_layer, network_layer_of, point_layer, polygon_layer
 from optimizer.output.result import Result
 from optimizer.output.tables import ResultTables, named_summary, result_tables
 from optimizer.pipeline.jobs import Progress, options_dict
@@ -81,9 +81,10 @@ class NamedJob:
         sp, sol, tables = self.sp, self.solution, self.tables
         summary = named_summary(sp, sol, tables, verification, solve_options=options_dict(options),
                                 timings_s=timings_s, models=self.models, extra={"sparsify": self.sparsify})
+        zones = tables.zones if getattr(tables, "zones", None) is not None and len(tables.zones) else None
         layers = {"facilities": point_layer(tables.facilities), "allocations": line_layer(tables.allocations),
                   "demand": point_layer(tables.demand), "candidates": point_layer(tables.candidates),
-                  **network_layer()}
+                  **({"zones": polygon_layer(zones)} if zones is not None else {}), **network_layer_of(sp)}
         csv = {"allocations.csv": tables.allocations, "facilities.csv": tables.facilities,
                "demand.csv": tables.demand}  # per demand unit: its facility, km, covered flag
         return Result(summary, layers, csv=csv, model=sp, solution=sol, tables=tables)

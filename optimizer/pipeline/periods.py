@@ -6,6 +6,7 @@ from __future__ import annotations
 from optimizer.check.diagnose import explain_infeasible, presolve_checks
 from optimizer.data.instance import Instance
 from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
+from optimizer.output.export import network_layer_of
 from optimizer.output.result import Result
 from optimizer.pipeline.jobs import Progress, options_dict, refuse
 from optimizer.problem import Status
@@ -93,7 +94,8 @@ class PeriodsJob:
             per, combined, trans = self.tables
             summary = out.siting_periods_summary(self.compiled, self.solution, per, trans, verification,
                                                  options_dict(options))
-            layers, csv = out.siting_periods_outputs(combined, per, trans, labels)
+            layers, csv = out.siting_periods_outputs(combined, per, trans, labels,
+                                                     network_layer_of(self.compiled.base))
             tables = {"per_period": per, "combined": combined, "transitions": trans}
         summary["timings_s"] = {k: round(float(v), 4) for k, v in timings_s.items()}
         return Result(summary, layers, csv=csv, model=self.compiled, solution=self.solution, tables=tables)

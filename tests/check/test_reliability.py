@@ -57,7 +57,7 @@ def test_sorting_centre_without_canal_names_region_and_rule(sorting_models: Path
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     text = proc.stderr
-    for region in ("Diksmuide", "Leuven", "Maaseik", "Veurne"):  # no CEMT >= IV waterway within reach
+    for region in ("Diksmuide", "Leuven", "Maaseik"):  # no CEMT >= IV quay within reach on the real waterways
         assert f"arrondissement '{region}'" in text, text
     assert "strict.P_SORT" in text and "road + water" in text and "lack water" in text
     assert "access_rules=loose" in text  # what to try
@@ -268,6 +268,10 @@ def _table_mutation(sp, tables, what: str):
         alloc.loc[0, "tonnes"] = alloc.at[0, "tonnes"] * 2
     elif what == "wrong distance":
         alloc.loc[0, "km"] = alloc.at[0, "km"] + 5.0
+    elif what == "wrong km of a mode":
+        alloc.loc[0, "road_km"] = alloc.at[0, "road_km"] + 5.0
+    elif what == "wrong route cost":
+        alloc.loc[0, "cost"] = alloc.at[0, "cost"] * 1.01
     elif what == "serve a municipality twice":
         t.allocations = pd.concat([alloc, alloc.iloc[[0]]], ignore_index=True)
     elif what == "wrong site in an allocation":
@@ -277,7 +281,8 @@ def _table_mutation(sp, tables, what: str):
 
 @pytest.mark.parametrize("what", ["move a facility to an ineligible site", "exceed free land", "wrong size",
                                   "wrong area", "assign outside the region", "drop a facility", "wrong tonnes",
-                                  "wrong distance", "serve a municipality twice", "wrong site in an allocation"])
+                                  "wrong distance", "wrong km of a mode", "wrong route cost",
+                                  "serve a municipality twice", "wrong site in an allocation"])
 def test_domain_verifier_rejects_broken_tables(solved_mb, what: str) -> None:
     sp, sol, tables = solved_mb
     broken = _table_mutation(sp, tables, what)

@@ -36,8 +36,8 @@ def test_geopackage_layers(mb_folder: Path) -> None:
 
     gpkg = mb_folder / "result.gpkg"
     layers = dict(pyogrio.list_layers(gpkg))
-    assert {"facilities", "allocations", "demand", "candidates"} <= set(layers)
-    expected = {"facilities": 22, "allocations": 285, "demand": 285, "candidates": 289}
+    assert {"facilities", "allocations", "demand", "candidates", "zones", "networks"} <= set(layers)
+    expected = {"facilities": 22, "allocations": 285, "demand": 285, "candidates": 801, "zones": 732}
     for name, rows in expected.items():
         gdf = gpd.read_file(gpkg, layer=name)
         assert len(gdf) == rows, name

@@ -29,6 +29,18 @@ FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 SITING = Path(sys.executable).with_name("siting")
 
 
+def points_manifest(folder: Path) -> Path:
+    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
+    (the named instance itself places its banks on the candidate zones of zones.gpkg)."""
+    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
+    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
+                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
+    path = folder / "materialenbanken.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _layer(csv: Path, target: Path, crs: str = "EPSG:31370", layer: str | None = None) -> Path:
     frame = pd.read_csv(csv)
     gdf = gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(frame["x"], frame["y"]),
@@ -75,7 +87,7 @@ def located(layers: dict[str, Path]) -> Path:
 @pytest.fixture(scope="module")
 def named(layers: dict[str, Path]) -> Path:
     out = layers["tmp"] / "named"
-    result = CliRunner().invoke(app, ["solve", "materialenbanken", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(app, ["solve", str(points_manifest(layers["tmp"])), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return out
 

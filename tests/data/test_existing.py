@@ -128,3 +128,33 @@ def test_named_instance_keeps_the_existing_sorting_centres(tmp_path) -> None:
     assert with_.summary["objective"]["total"] <= base.summary["objective"]["total"] * (1 + 1e-6)
     written = json.loads((tmp_path / "s2d" / "summary.json").read_text())
     assert "existing_kallo_plot_m2" in {a for e in written["existing_facilities"] for a in e["assumptions"]}
+
+
+def test_the_shipped_rows_stand_on_the_zones_their_rule_names() -> None:
+    """The study names towns and the port, not plots: each row of the shipped table stands on the largest CORINE
+    zone of its municipality (inside the Antwerp seaport area for the port sites), Merksem on the Antwerpen zone
+    nearest the district's centre (docs/existing-facilities.md); the instances find those zones."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    zones = gpd.read_file(ROOT / "instances" / "flanders" / "zones" / "zones.gpkg", layer="zones")
+    zones["nis"] = zones["nis"].astype(str)
+    table = pd.read_csv(ROOT / "instances" / "flanders" / "existing_facilities.csv", dtype=str, keep_default_na=False)
+    hoods = pd.read_csv(ROOT / "instances" / "antwerp" / "neighbourhoods.csv")
+    merksem = hoods[hoods["district"] == "Merksem"]
+    centre = shapely.Point(np.average(merksem["x"], weights=merksem["population"]),
+                           np.average(merksem["y"], weights=merksem["population"]))
+    for r in table.itertuples():
+        here = zones[zones["nis"] == r.nis]
+        if "seaport area" in r.source:
+            here = here[here["seaport"] == "Antwerpen"]
+        if r.facility_id == "kringwinkel-antwerpen-merksem":
+            expected = here.loc[here.distance(centre).idxmin(), "zone_id"]
+        else:
+            expected = here.sort_values(["area_ha", "free_ha"], ascending=False)["zone_id"].iloc[0]
+        assert r.site_id == expected and expected in r.source, (r.facility_id, r.site_id, expected)
+        assert not r.x and not r.y  # a zone, not a point
+    inst = load_instance("s4b-integrated-existing")
+    assert set(inst.existing["site_id"]) <= set(inst.candidates["site_id"])

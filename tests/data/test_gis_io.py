@@ -20,8 +20,12 @@ ZONE_MAPPING = ('{ site_id = "ZONE_ID", free_ha = "VRIJ_HA", zone_type = "TYPE",
                 'total_ha = "OPP_HA" }')
 
 
-def _zones_geojson(path: Path, radius_m: float = 250.0) -> Path:
-    """The default candidates as WGS84 polygons (a square around each site) with foreign column names."""
+def _zones_geojson(path: Path, radius_m: float = 1500.0) -> Path:
+    """The default candidates as WGS84 polygons (a square around each site) with foreign column names.
+
+    The squares are 3 km wide (900 ha) so that each holds its free land (at most 195.7 ha, the Antwerp port):
+    a zone's free area may not exceed its own.
+    """
     import geopandas as gpd
 
     cand = pd.read_csv(FLANDERS / "candidates.csv")
@@ -68,12 +72,17 @@ def test_wgs84_zones_with_column_mapping_replace_candidates_and_solve(tmp_path: 
     cands = gpd.read_file(out / "result.gpkg", layer="candidates")
     assert cands.crs.to_epsg() == 31370
     assert len(cands) == 289 and set(cands["site_id"]) == set(pd.read_csv(FLANDERS / "candidates.csv")["site_id"])
-    # the polygons' representative points land back on the sites (within the square)
+    # polygons are zones: each facility point lies inside its square, nearest its road entry
     ref = pd.read_csv(FLANDERS / "candidates.csv").set_index("site_id")
     dx = (cands.set_index("site_id").geometry.x - ref["x"]).abs().max()
     dy = (cands.set_index("site_id").geometry.y - ref["y"]).abs().max()
-    assert dx < 250 and dy < 250
+    assert dx < 1500 and dy < 1500
     assert cands["chosen"].sum() == 22
+    zones = gpd.read_file(out / "result.gpkg", layer="zones")
+    assert len(zones) == 289 and set(zones.geometry.geom_type) == {"Polygon"}
+    fac = gpd.read_file(out / "result.gpkg", layer="facilities").merge(
+        zones[["site_id", "geometry"]].rename(columns={"geometry": "zone"}), on="site_id")
+    assert gpd.GeoSeries(fac["zone"]).contains(fac.geometry).all()
 
 
 @pytest.mark.parametrize("shape", ["polygons", "points"])

@@ -13,17 +13,35 @@ from optimizer.data.instance import list_instances, load_instance, parse_overrid
 from optimizer.errors import InputError
 
 
-def test_default_instance_loads() -> None:
+ZONES = '{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }'
+POINTS = '"flanders/candidates.csv"'
+
+
+def test_default_instance_loads_the_candidate_zones() -> None:
     inst = load_instance("materialenbanken")
     assert len(inst.demand) == 285
     assert inst.demand["arrondissement"].nunique() == 22
     assert inst.demand["centrumstad"].sum() == 13
-    assert len(inst.candidates) == 289
-    assert set(inst.candidates["zone_type"]) == {"economic_zone", "seaport"}
+    c = inst.candidates
+    assert len(c) == 801 and c["site_id"].is_unique
+    zones = c["geometry"].notna()
+    assert zones.sum() == 732 and (c.loc[~zones, "aggregate"]).all()  # 69 aggregates: points, flagged
+    assert c["zone_type_from_geometry"].all() and set(c["zone_type"]) == {"economic_zone"}  # derived at compile
+    assert c.loc[zones, "free_ha"].sum() + c.loc[~zones, "free_ha"].sum() == pytest.approx(6034.5 + 285.3, abs=1.0)
+    assert "materialenbanken" in {r["name"] for r in list_instances()}
+
+
+def test_point_candidates_still_load(tmp_path) -> None:
+    """A point table (the municipal aggregates of candidates.csv) is read as before: seaports' free land from their
+    study area x seaport_free_share."""
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text().replace(ZONES, POINTS)
+    manifest = tmp_path / "points.toml"
+    manifest.write_text(text.replace('"flanders/', f'"{(PROJECT_ROOT / "instances" / "flanders").as_posix()}/'))
+    inst = load_instance(manifest)
+    assert len(inst.candidates) == 289 and "geometry" not in inst.candidates
     ports = inst.candidates[inst.candidates["zone_type"] == "seaport"]
     assert ports["free_from_assumption"].all()
     assert ports.set_index("site_id").loc["PORT-ANTWERPEN", "free_ha"] == pytest.approx(195.7)
-    assert "materialenbanken" in {r["name"] for r in list_instances()}
 
 
 def test_set_overrides_are_typed_and_checked() -> None:
@@ -46,7 +64,7 @@ def test_set_overrides_are_typed_and_checked() -> None:
 def instance_copy(tmp_path: Path) -> Path:
     """A writable copy of the default instance (manifest + tables) to break on purpose."""
     shutil.copytree(PROJECT_ROOT / "instances" / "flanders", tmp_path / "flanders")
-    manifest = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text()
+    manifest = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text().replace(ZONES, POINTS)
     (tmp_path / "mb.toml").write_text(manifest)
     return tmp_path
 
@@ -88,7 +106,7 @@ def test_bad_manifests(instance_copy: Path) -> None:
     manifest.write_bytes("[instance]\nname = 'caf\xe9'\n".encode("latin-1"))
     with pytest.raises(InputError, match="not UTF-8"):
         load_instance(manifest)
-    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text()
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text().replace(ZONES, POINTS)
     manifest.write_text(text.replace('place = ["materialenbank"]', 'place = ["materiaalbank"]'))
     with pytest.raises(InputError, match="unknown programme"):
         load_instance(manifest)

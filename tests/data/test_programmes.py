@@ -179,14 +179,18 @@ def test_programme_files_cite_the_study() -> None:
 
 def test_typology_classifies_every_candidate() -> None:
     inst = load_instance("materialenbanken")
-    from optimizer.model.formulation import site_access
+    from optimizer.model.formulation import site_access, with_site_access
 
-    cands = inst.candidates.join(site_access(inst))
+    cands = with_site_access(inst.candidates, site_access(inst))
     types = classify_instance(inst, cands)
     assert types["type_environment"].isin(TYPES).all()
-    ports = inst.candidates["zone_type"] == "seaport"
+    ports = cands["zone_type"] == "seaport"  # derived from the port geometry
+    assert ports.sum() == 63 and cands.loc[ports, "has_seaport"].all()
     assert types.loc[ports, "type_seaport"].all()
     assert types.loc[ports, "type_industry"].all()
+    # Antwerpen, Gent, Brugge and Oostende have city zones outside the port: ordinary (near-urban) candidates
+    city = cands["nis"].astype(str).isin(["11002", "44021", "31005", "35013"]) & ~ports
+    assert city.sum() >= 20 and types.loc[city, "type_near_urban"].all() and not types.loc[city, "type_seaport"].any()
     assert not types.loc[types["type_seaport"], "type_inland_port"].any()
     # the planner's own layer wins over the derived flag
     cands["type_industry"] = False

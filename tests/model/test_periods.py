@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from small_instances import S6_PERIODS, small_instance
 from test_model_bruteforce import random_problem
@@ -224,6 +225,27 @@ def test_cli_solves_a_multi_period_instance_and_reports_each_period(small_run, t
     # ... and what a multi-period solve cannot honour is refused in one line, before any work
     bad = runner.invoke(app, ["solve", str(folder / "small.toml"), "--backend", "pyomo", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "multi-period" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_siting_verify_rechecks_a_stored_multi_period_result(small_run, tmp_path) -> None:
+    """`siting verify` reads every period's stored rows back and re-checks them against the instance; an edited
+    allocation (another period's bank, beyond its region) and an edited total both fail, naming the period."""
+    from optimizer.check.stored import verify_stored
+
+    folder, _ = small_run
+    assert verify_stored(folder / "out").violations == []
+    edited = tmp_path / "edited"
+    shutil.copytree(folder / "out", edited)
+    alloc = pd.read_csv(edited / "allocations.csv", dtype=str)
+    last = alloc["period"] == "2031-2040"
+    alloc.loc[alloc.index[last][0], "cost"] = str(float(alloc.loc[alloc.index[last][0], "cost"]) * 0.5)
+    alloc.to_csv(edited / "allocations.csv", index=False)
+    summary = json.loads((edited / "summary.json").read_text())
+    summary["objective"]["total"] *= 0.9
+    (edited / "summary.json").write_text(json.dumps(summary))
+    found = verify_stored(edited).violations
+    assert any(v.startswith("2031-2040: allocations.csv") and "cost" in v for v in found), found
+    assert any("objective" in v and "differs from recomputed" in v for v in found), found
 
 
 # ------------------------------------------------------------------------------------------------------------

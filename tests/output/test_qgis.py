@@ -21,7 +21,8 @@ EXPECTED = {  # layer: (features, renderer type QGIS must report once the defaul
     "facilities": (22, "categorizedSymbol"),
     "allocations": (285, "graduatedSymbol"),
     "demand": (285, "graduatedSymbol"),
-    "candidates": (289, "categorizedSymbol"),
+    "candidates": (801, "categorizedSymbol"),
+    "zones": (732, "categorizedSymbol"),
     "networks": (None, "categorizedSymbol"),
 }
 

@@ -37,9 +37,9 @@ def test_layer_styles_table_has_a_default_style_per_layer(solved: Path) -> None:
     con.close()
     assert registered == ("attributes",)
     by_layer = {r[0]: r for r in rows}
-    assert set(by_layer) == {"facilities", "allocations", "demand", "candidates", "networks"}
+    assert set(by_layer) == {"facilities", "allocations", "demand", "candidates", "networks", "zones"}
     kinds = {"facilities": "categorizedSymbol", "allocations": "graduatedSymbol", "demand": "graduatedSymbol",
-             "candidates": "categorizedSymbol", "networks": "categorizedSymbol"}
+             "candidates": "categorizedSymbol", "networks": "categorizedSymbol", "zones": "categorizedSymbol"}
     for layer, (_, geom_col, qml, sld) in by_layer.items():
         assert geom_col == "geom"
         root = ET.fromstring(qml.split("\n", 1)[1])  # after the DOCTYPE line
@@ -70,9 +70,15 @@ def test_styles_follow_the_data(solved: Path) -> None:
     widths = [s.size for s in style.symbols]
     assert widths == sorted(widths)
     net = networks_style(gpd.read_file(gpkg, layer="networks"))
-    rail = [s for s in net.symbols if s.value == "rail"]
-    assert rail and rail[0].dashed
+    rail = [s for s in net.symbols if s.value.startswith("rail")]
+    assert rail and all(s.dashed for s in rail)
     assert any(s.value.startswith("water ") for s in net.symbols)
+    assert {"road motorway", "road other"} <= {s.value for s in net.symbols}
+    from optimizer.output.styles import zones_style
+
+    zones = zones_style(gpd.read_file(gpkg, layer="zones"))
+    assert [s.value for s in zones.symbols] == ["chosen", "seaport", "free", "full"] and zones.geometry == "polygon"
+    assert "<layerGeometryType>2</layerGeometryType>" in zones.qml()
 
 
 def test_geoparquet_is_optional(run, tmp_path: Path) -> None:
@@ -122,8 +128,10 @@ def test_report_is_self_contained(solved: Path, tmp_path: Path) -> None:
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.IGNORECASE) and "@import" not in html
     assert "<script" not in html.lower() and "<link" not in html.lower()
     assert 'src="data:image/png;base64,' in html
-    for text in ("1,377,889 t·km/yr", "€ 137,789", "17.0 ha", "12 large, 10 small", "optimal", "Halle-Vilvoorde",
-                 "wood_to_bank_t_per_inhabitant_yr", "t/(inhabitant*yr)", "121 %"):
+    summary = json.loads((solved / "summary.json").read_text())
+    for text in (f"{summary['transport_tkm_per_yr']:,.0f} t·km/yr", f"€ {summary['objective']['total']:,.0f}", "17.0 ha",
+                 "12 large, 10 small", "optimal", "Halle-Vilvoorde", "wood_to_bank_t_per_inhabitant_yr",
+                 "t/(inhabitant*yr)", "121 %"):
         assert text in html, text
     md = Path(written["markdown"]).read_text(encoding="utf-8")
     assert "| Antwerpen |" in md and "![map](map.png)" in md and "wood_to_bank_t_per_inhabitant_yr" in md

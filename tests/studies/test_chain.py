@@ -230,6 +230,15 @@ def test_existing_indaver_sites_are_fixed(s2b) -> None:
     """The Indaver sites come from the existing-facility table (tests/data/test_existing.py checks the rows)."""
     fac = s2b.facilities
     ex = fac[fac["existing"]]
+    by_id = ex.set_index("existing_id")
+    # the study names the town or the port: each row of the table names the largest zone there (the port sites:
+    # inside the Antwerp seaport area; docs/existing-facilities.md)
+    nis = {i: sid[1:].split("-")[0] for i, sid in by_id["site_id"].items()}
+    assert nis["indaver-grimbergen"] == "23025"
+    assert nis["indaver-willebroek-pretreatment"] == nis["indaver-willebroek-sorting"] == "12040"
+    assert nis["indaver-doel"] == nis["indaver-kallo"] == "46030"
+    port = ["indaver-doel", "indaver-kallo", "indaver-p2c-antwerpen"]
+    assert (by_id.loc[port, "seaport"] == "Antwerpen").all() and by_id.loc[port, "has_seaport"].all()
     assert set(ex.groupby("echelon").size().to_dict().items()) == {(0, 4), (1, 1), (2, 1)}  # Willebroek sorts too
     cap = ex.set_index("name")["capacity_t"]
     assert cap["Indaver Willebroek (mechanical recycling / pre-treatment)"] == 16_000  # L10706-10709
@@ -239,8 +248,16 @@ def test_existing_indaver_sites_are_fixed(s2b) -> None:
 
 
 def test_new_chemical_plants_only_in_the_seaport(s2b) -> None:
+    """'In a seaport' is the port geometry: every chemical-recycling candidate lies inside a seaport area."""
+    import shapely
+
+    from optimizer.geo.zones import load_seaport_areas
+
     new_chem = s2b.facilities[(s2b.facilities["echelon"] == 2) & ~s2b.facilities["existing"]]
-    assert len(new_chem) and (new_chem["type_environment"] == "seaport").all()
+    assert len(new_chem) and (new_chem["type_environment"] == "seaport").all() and new_chem["has_seaport"].all()
+    port = shapely.union_all(load_seaport_areas().geometry.to_numpy())
+    chem = s2b.facilities[s2b.facilities["echelon"] == 2]
+    assert shapely.contains_xy(port, chem["x"].to_numpy(), chem["y"].to_numpy()).all()
     new_mech = s2b.facilities[(s2b.facilities["echelon"] == 1) & ~s2b.facilities["existing"]]
     assert len(new_mech) and (new_mech["type_environment"] != "seaport").all()  # 'buiten de haven'
 
@@ -298,6 +315,29 @@ def test_chain_run_writes_a_full_run_manifest(chain_result) -> None:  # noqa: AN
     assert s["objective_eur_per_yr"] == s["objective"]["total"] and s["land_take_ha"] == s["new_land_take_ha"]
     written = json.loads((chain_result.folder / "summary.json").read_text(encoding="utf-8"))
     assert written["objective"] == s["objective"] and written["overrides"] == {}
+
+
+def test_a_chemical_plant_lands_inside_a_port_zone(chain_result) -> None:  # noqa: ANN001
+    """Acceptance (issue 12): the chemical-recycling plants of a solved chain (the new PO plant and P2C) stand on
+    zones of a seaport area (CORINE port land or industry inside the port), at points inside their zone polygons
+    and inside the seaport area; the mechanical plants stay outside it ('buiten de haven')."""
+    import geopandas as gpd
+    import shapely
+
+    from optimizer.geo.zones import ZONES_GPKG, load_seaport_areas
+
+    fac = chain_result.tables["facilities"]
+    chem = fac[fac["echelon"] == "chemical"]
+    assert (~chem["existing"]).sum() == 1 and chem["existing"].sum() == 1  # the new PO plant beside P2C
+    zones = gpd.read_file(ZONES_GPKG, layer="zones").set_index("zone_id")
+    here = zones.loc[chem["site_id"]]
+    assert here["seaport"].notna().all() and (here["seaport"].astype(str) == "Antwerpen").all()
+    points = shapely.points(chem[["x", "y"]].to_numpy(float))
+    assert shapely.contains(here.geometry.to_numpy(), points).all()
+    port = shapely.union_all(load_seaport_areas().geometry.to_numpy())
+    assert shapely.contains(port, points).all()
+    mech = fac[(fac["echelon"] == "mechanical") & ~fac["existing"]]
+    assert not shapely.contains(port, shapely.points(mech[["x", "y"]].to_numpy(float))).any()
 
 
 def test_chain_summary_is_strict_json(chain_result) -> None:  # noqa: ANN001

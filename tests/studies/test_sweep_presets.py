@@ -102,5 +102,6 @@ def test_every_shipped_sweep_gives_different_results(path: Path, solved_named) -
             continue
         fac = r.tables.facilities
         sites = frozenset(zip(fac["programme"], fac["site_id"], fac["size"], strict=True))
-        results[sc.name] = (round(float(r.summary["objective"]["total"]), 2), sites)
-    assert _duplicates(results) == [], f"{path.name}: scenarios with the same objective and sites"
+        results[sc.name] = (round(float(r.summary["objective"]["total"]), 2), round(float(r.summary["land_take_ha"]), 4),
+                            sites)
+    assert _duplicates(results) == [], f"{path.name}: scenarios with the same objective, land take and sites"
