@@ -39,6 +39,8 @@ from optimizer.solver.coverage import solve_coverage  # noqa: E402
 from optimizer.solver.options import SolveOptions  # noqa: E402
 
 SIDE_KM = 100.0
+MODELS = ("lscp", "mclp", "pcenter")  # the order fixes each instance's seed: 1000 × (index + 1) + size index
+
 SIZES = {  # (clients, facilities): small to a few thousand × a few hundred
     "lscp": [(50, 10), (100, 20), (200, 30), (300, 50), (500, 60), (800, 100), (1000, 120), (1500, 150),
              (2000, 200), (3000, 300)],
@@ -70,11 +72,41 @@ def instance(model: str, n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndar
     return dist, weight, None, p
 
 
-def spopt_run(model: str, dist: np.ndarray, weight: np.ndarray, radius, p, time_limit: float) -> dict:
+def warm_start_pcenter(obj, dist: np.ndarray, open_options: np.ndarray) -> None:
+    """Give spopt's p-center model our open facilities as its start (y, nearest-open z, W = their radius).
+
+    Only a start: spopt's model and its solver must still prove that nothing better exists, so an equal objective
+    with status optimal is spopt's proof, not a copy of ours.
+    """
+    is_open = np.asarray(open_options, dtype=bool)
+    idx = np.flatnonzero(is_open)
+    nearest = idx[np.argmin(dist[:, idx], axis=1)]
+    for j, var in enumerate(obj.fac_vars):
+        var.setInitialValue(1 if is_open[j] else 0)
+    for i, row in enumerate(obj.cli_assgn_vars):
+        for j, var in enumerate(row):
+            var.setInitialValue(1 if j == nearest[i] else 0)
+    obj.weight_var.setInitialValue(float(dist[np.arange(len(nearest)), nearest].max()))
+
+
+def spopt_solver(name: str, time_limit: float, warm: bool = False):
+    """The PuLP solver spopt is given: its documented default CBC, or HiGHS (PuLP's ``HiGHS`` through highspy).
+
+    HiGHS is for instances CBC does not finish: spopt's own model and formulation, a stronger MIP solver, so that
+    its objective exists to compare with ours.
+    """
     import pulp
+
+    if name == "highs":
+        return pulp.HiGHS(msg=False, timeLimit=time_limit, warmStart=warm)
+    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, warmStart=warm)
+
+
+def spopt_run(model: str, dist: np.ndarray, weight: np.ndarray, radius, p, time_limit: float,
+              solver_name: str = "cbc", start: np.ndarray | None = None) -> dict:
     import spopt.locate as sl
 
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+    solver = spopt_solver(solver_name, time_limit, warm=start is not None)
     t0 = time.perf_counter()
     try:
         if model == "lscp":
@@ -83,6 +115,8 @@ def spopt_run(model: str, dist: np.ndarray, weight: np.ndarray, radius, p, time_
             obj = sl.MCLP.from_cost_matrix(dist, weight, radius, p)
         else:
             obj = sl.PCenter.from_cost_matrix(dist, p)
+            if start is not None:
+                warm_start_pcenter(obj, dist, start)
         obj = obj.solve(solver)
     except RuntimeError as e:  # spopt raises on any status but Optimal
         return {"status": f"error: {e}".split(".")[0], "time": time.perf_counter() - t0}
@@ -110,7 +144,7 @@ def ours_run(model: str, dist: np.ndarray, weight: np.ndarray, radius, p, time_l
     verify_s = time.perf_counter() - t1
     return {
         "status": sol.status, "time": elapsed, "value": sol.objective, "bound": sol.bound, "verify_s": verify_s,
-        "verified": bool(check and check.ok), "open": sol.n_open,
+        "verified": bool(check and check.ok), "open": sol.n_open, "open_options": sol.open_options,
     }  # fmt: skip
 
 
@@ -120,17 +154,19 @@ def same(model: str, a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(a))
 
 
-def run(models: list[str], time_limit: float, max_n: int, out: Path) -> list[dict]:
+def run(models: list[str], time_limit: float, max_n: int, out: Path, solver_name: str = "cbc",
+        seeds: set[int] | None = None, start_from_ours: bool = False) -> list[dict]:
     rows = []
     for model in models:
         for k, (n, m) in enumerate(SIZES[model]):
-            if n > max_n:
+            seed = 1000 * (MODELS.index(model) + 1) + k
+            if n > max_n or (seeds is not None and seed not in seeds):
                 continue
-            seed = 1000 * (models.index(model) + 1) + k
             dist, weight, radius, p = instance(model, n, m, seed)
             load = os.getloadavg()[0]
             ours = ours_run(model, dist, weight, radius, p, time_limit)
-            theirs = spopt_run(model, dist, weight, radius, p, time_limit)
+            start = ours.get("open_options") if start_from_ours and model == "pcenter" else None
+            theirs = spopt_run(model, dist, weight, radius, p, time_limit, solver_name, start)
             equal = "yes" if ("value" in theirs and theirs["status"] == "optimal" and ours["status"] == "optimal"
                               and same(model, ours["value"], theirs["value"])) else "NO"  # fmt: skip
             if theirs["status"] != "optimal":
@@ -142,6 +178,7 @@ def run(models: list[str], time_limit: float, max_n: int, out: Path) -> list[dic
                 "spopt_status": theirs["status"], "equal": equal, "ours_s": round(ours["time"], 3),
                 "verify_s": round(ours["verify_s"], 3), "spopt_s": round(theirs["time"], 3),
                 "ratio": round(theirs["time"] / max(ours["time"], 1e-9), 1), "load1": round(load, 2),
+                "spopt_solver": solver_name, "spopt_start": "ours" if start is not None else "none",
             }  # fmt: skip
             rows.append(row)
             print(" | ".join(str(v) for v in row.values()), flush=True)
@@ -199,11 +236,18 @@ def main() -> None:
     parser.add_argument("--max-n", type=int, default=10**9, help="skip instances with more clients")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.csv"))
     parser.add_argument("--pmed", default=None, help="range such as 1-10: p-center on OR-Library pmed instead")
+    parser.add_argument("--spopt-solver", choices=("cbc", "highs"), default="cbc",
+                        help="PuLP solver for spopt: CBC (its default) or HiGHS for instances CBC does not finish")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds: run only these instances")
+    parser.add_argument("--spopt-start", choices=("none", "ours"), default="none",
+                        help="p-center: start spopt's model from our solution (spopt must still prove optimality)")
     args = parser.parse_args()
     if args.pmed:
         run_pmed(args.pmed, args.time_limit)
         return
-    rows = run(args.models.split(","), args.time_limit, args.max_n, args.out)
+    seeds = {int(v) for v in args.seeds.split(",")} if args.seeds else None
+    rows = run(args.models.split(","), args.time_limit, args.max_n, args.out, args.spopt_solver, seeds,
+               args.spopt_start == "ours")
     print()
     print(markdown(rows))
 

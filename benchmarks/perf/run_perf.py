@@ -12,6 +12,11 @@ Suites
 ``pm2000``
     Seeded p-median, 2,000 clients × 200 candidates, p = 20 (:func:`instances.pmedian_2000x200`), dense and
     sparsified with the certificate of :mod:`optimizer.solver.sparsified`.
+``quick``
+    A fixed sample that runs in ≤ 10 minutes on the 2-core machine (:data:`QUICK`): small OR-Library CFLP,
+    capa/capc, pmed incl. pmed36, Holmberg incl. p57/p58, the Flanders p-median (285 municipalities × 289 sites)
+    against spopt + CBC, and the fine-grained Flanders instances; ours and the peer one after the other (the peer
+    capped at ``--quick-peer-limit``), then the ratio table with the load average at each solve.
 
 For every instance *ours* (``solve_problem`` with the ``highspy`` backend, its default strategy) and *plain*
 (:func:`optimizer.solver.strategy_strong.solve_plain`: default HiGHS on the extensive formulation with strong linking, the
@@ -28,6 +33,7 @@ Usage::
     python benchmarks/perf/run_perf.py --suite pmed --instances pmed26-pmed40     # a subset (resume a cut run)
     python benchmarks/perf/run_perf.py --suite pm2000 --methods ours,spopt       # spopt PMedian + CBC on pm2000
     python benchmarks/perf/run_perf.py --summary-only --out benchmarks/perf/out/perf.jsonl
+    python benchmarks/perf/run_perf.py --suite quick                              # ≤ 10 min, prints the ratios
 """
 
 from __future__ import annotations
@@ -49,14 +55,15 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from instances import pmedian_2000x200  # noqa: E402
+from instances import flanders_pmedian, pmedian_2000x200  # noqa: E402
+
 from optimizer.bench.readers import benchmark_set  # noqa: E402
 from optimizer.check.verify import verify_problem  # noqa: E402
 from optimizer.model.arcs import matrix_cost_block  # noqa: E402
 from optimizer.problem import LocationProblem, Solution  # noqa: E402
 from optimizer.solver.options import SolveOptions  # noqa: E402
-from optimizer.solver.solve import solve_problem
-from optimizer.solver.sparsified import solve_sparsified
+from optimizer.solver.solve import solve_problem  # noqa: E402
+from optimizer.solver.sparsified import solve_sparsified  # noqa: E402
 from optimizer.solver.strategy_strong import solve_plain  # noqa: E402
 
 SETS = {"capabc": "orlib-capabc", "pmed": "pmed", "cap": "orlib-cflp", "holmberg": "holmberg"}
@@ -155,6 +162,105 @@ def run(suites: list[str], out_path: Path, limit: float, plain_limit: float, pme
                 raise ValueError(msg)
 
 
+# (label, benchmark set or builder, instances, peer): the fixed sample of ``--suite quick``
+QUICK: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("cap", "orlib-cflp", ("cap41", "cap71", "cap101", "cap131"), "plain"),
+    ("capabc", "orlib-capabc", ("capa8000", "capc5750"), "plain"),
+    ("pmed", "pmed", ("pmed1", "pmed16", "pmed26", "pmed36"), "plain"),
+    ("holmberg", "holmberg", ("p1", "p30", "p57", "p58"), "plain"),
+    ("flanders", "flanders-pmedian", ("flanders-pmedian-p10",), "spopt"),
+    ("fine", "named", ("fine-2k-500", "fine-10k-3k", "fine-10k-3k:any"), "plain"),
+)
+
+
+def _named(name: str, limit: float, method: str) -> tuple[LocationProblem, Solution, float]:
+    """A named fine-grained instance solved as ``siting solve`` does (compile, solve, certificate), or for the
+    peer the compiled dense problem by plain HiGHS; the time is the solve's (compile excluded)."""
+    from optimizer.data.instance import load_instance
+    from optimizer.model.formulation import compile_instance
+
+    base, _, variant = name.partition(":")  # "NAME:any": the any-assignment variant (--set assignment=any)
+    inst = load_instance(base, {"assignment": "any"} if variant == "any" else {})
+    sp = compile_instance(inst)
+    options = SolveOptions(backend="highspy", time_limit_s=limit, mip_gap=float(inst.parameters["mip_gap"]))
+    t0 = time.perf_counter()
+    if method == "plain":
+        problem = sp.problem if sp.arc_source is None else None
+        if problem is None:  # the dense 10k × 3k problem is what the certificate avoids: no peer run
+            return sp.problem, Solution(np.zeros(0), np.zeros(0), float("nan"), float("-inf"), "skipped"), 0.0
+        sol = solve_plain(problem, SolveOptions(time_limit_s=limit, mip_gap=options.mip_gap))
+    elif sp.arc_source is not None:
+        res = solve_sparsified(sp.problem, sp.arc_source, k=int(inst.parameters["sparsify_k"]), options=options)
+        problem, sol = res.problem, res.solution
+    else:
+        problem = sp.problem
+        sol = solve_problem(problem, options)
+    return problem, sol, time.perf_counter() - t0
+
+
+def run_quick(out_path: Path, limit: float, peer_limit: float) -> list[dict]:
+    """The fixed sample :data:`QUICK`: ours then the peer per instance; JSON lines to ``out_path``."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    with out_path.open("a") as out:
+        out.write(json.dumps({"meta": {"command": " ".join(sys.argv), "suite": "quick", "cpus": os.cpu_count(),
+                                       "python": platform.python_version(), "machine": platform.machine(),
+                                       "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                       "load_avg": os.getloadavg()}}) + "\n")  # fmt: skip
+        for label, source, names, peer in QUICK:
+            for name in names:
+                for method in ("ours", peer):
+                    lim = limit if method == "ours" else peer_limit
+                    if source == "named":
+                        problem, sol, seconds = _named(name, lim, method)
+                        if sol.status == "skipped":
+                            continue
+                        known = None
+                    elif source == "flanders-pmedian":
+                        problem, known = flanders_pmedian(), None
+                        sol, seconds = _solve(method, problem, lim)
+                    else:
+                        case = next(c for c in benchmark_set(source) if c.name == name)
+                        problem, known = case.load(), case.known
+                        sol, seconds = _solve(method, problem, lim)
+                    row = _record(f"quick-{label}", name, method, problem, sol, seconds, known, lim)
+                    _emit(out, row)
+                    rows.append(row)
+    return rows
+
+
+def quick_table(rows: list[dict]) -> str:
+    """Markdown ratio table of a quick run: per instance ours and the peer, the ratio peer/ours, the loads."""
+    lines = ["| instance | ours s | ours status | peer | peer s | peer status (gap) | peer/ours | load ours / peer |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    ratios = []
+    by_key = {(r["instance"], r["method"]): r for r in rows}
+    for (name, method), o in by_key.items():
+        if method != "ours":
+            continue
+        peer = next((r for (n2, m2), r in by_key.items() if n2 == name and m2 != "ours"), None)
+        ok = "✓" if o["verified"] and o["matches_known"] in (True, None) else "✗"
+        cells = [name, f"{o['seconds']:.1f}", f"{o['status']} {ok} ({100 * o['gap']:.3f} %)"]
+        if peer is None:
+            cells += ["–", "–", "–", "–", f"{o['load_avg']:.1f} / –"]
+        else:
+            capped = peer["status"] != "optimal" and peer["seconds"] >= peer["limit_s"] * 0.98
+            gap = f"{100 * peer['gap']:.2f} %" if np.isfinite(peer["gap"]) else "no bound"
+            ratio = peer["seconds"] / max(o["seconds"], 1e-9)
+            ratios.append(ratio)
+            cells += [peer["method"], f"{peer['seconds']:.1f}" + (" (≥ limit)" if capped else ""),
+                      f"{peer['status']} ({gap})", ("≥ " if capped else "") + f"{ratio:.1f}×",
+                      f"{o['load_avg']:.1f} / {peer['load_avg']:.1f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    if ratios:
+        lines += ["", f"Median peer/ours ratio {statistics.median(ratios):.1f}× over {len(ratios)} instances "
+                      f"(a peer stopped at its limit gives a lower bound of the ratio)."]  # fmt: skip
+    loads = [r["load_avg"] for r in rows]
+    lines.append(f"1-min load average at the solves: {min(loads):.1f}–{max(loads):.1f} (median "
+                 f"{statistics.median(loads):.1f}; {os.cpu_count()} cores).")  # fmt: skip
+    return "\n".join(lines)
+
+
 def summary(out_path: Path) -> str:
     """Markdown summary (medians, totals, ratios) of the last result per (suite, instance, method)."""
     rows: dict[tuple[str, str, str], dict] = {}
@@ -245,8 +351,16 @@ def main() -> None:
     parser.add_argument("--instances", default=None,
                         help="only these instances of the published sets, e.g. pmed26-pmed40 or capa8000,pmed30")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "perf.jsonl")
+    parser.add_argument("--quick-peer-limit", type=float, default=30.0, help="peer time limit in --suite quick (s)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
+    if args.suite == "quick":
+        t0 = time.perf_counter()
+        rows = run_quick(args.out.with_name("quick.jsonl") if args.out.name == "perf.jsonl" else args.out,
+                         args.limit, args.quick_peer_limit)  # fmt: skip
+        print(quick_table(rows))
+        print(f"Quick suite: {time.perf_counter() - t0:.0f} s wall.")
+        return
     if not args.summary_only:
         suites = ["capabc", "pmed", "pm2000"] if args.suite == "all" else args.suite.split(",")
         run(suites, args.out, args.limit, args.plain_limit, args.pmed_plain_limit, tuple(args.methods.split(",")),

@@ -14,7 +14,7 @@ from optimizer.cli.app import guard, out
 @guard
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
     """List the named instances."""
-    from optimizer.data.instance import list_instances
+    from optimizer.data.catalogue import list_instances
 
     if as_json:
         print(json.dumps(list_instances(), indent=2))
@@ -100,6 +100,10 @@ def show(name: Annotated[str, typer.Argument(help="instance name or manifest pat
         rows = inst.existing[inst.existing["programme"].isin(placed)]
         used |= {a for names in rows["assumptions_used"] for a in names}
         out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+    if inst.generator.get("parcel_sizes") == "lognormal":  # generated plots (optimizer.data.generate.parcel_land)
+        used.add("parcel_size_lognormal_sigma")
+    if inst.generator.get("demand_units") == "neighbourhoods":  # demand below the municipality
+        used.add("neighbourhood_population_rule")
     if inst.periods is not None:
         used |= set(inst.periods.assumptions_used)
         out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")

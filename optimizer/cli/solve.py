@@ -190,10 +190,14 @@ def _print_named(s: dict) -> None:
     sparse = s.get("sparsify") or {}
     if sparse.get("sparse"):
         k = sparse["k_final"]
-        out.print(f"sparsified: {sparse['pairs']:,} pairs → {sparse['arcs_final']:,} k-nearest arcs (k {k['min']}–{k['max']}, "
-                  f"median {k['median']:g}) in {sparse['rounds']} certificate round(s); "
-                  + ("[bold]certified[/bold]: equal to the dense optimum" if sparse["certified"]
-                     else "[bold red]NOT certified[/bold red]: the gap is against the dense bound"))
+        if sparse["rounds"] == 0 and sparse["certified"]:  # rows that separate: solved by evaluating every pair
+            out.print(f"sparsified: {sparse['pairs']:,} pairs → {sparse['arcs_final']:,} arcs kept; [bold]certified"
+                      f"[/bold]: {sparse['guarantee']}")
+        else:
+            out.print(f"sparsified: {sparse['pairs']:,} pairs → {sparse['arcs_final']:,} k-nearest arcs (k {k['min']}–{k['max']}, "
+                      f"median {k['median']:g}) in {sparse['rounds']} certificate round(s); "
+                      + ("[bold]certified[/bold]: equal to the dense optimum" if sparse["certified"]
+                         else "[bold red]NOT certified[/bold red]: the gap is against the dense bound"))
     t = s["timings_s"]
     out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "; verified: "
               + ("yes" if s["verification"]["passed"] else "NO"))

@@ -70,6 +70,36 @@ def _points_in_polygons(rng: np.random.Generator, polygons, counts: np.ndarray) 
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
 
 
+def parcel_land(rng: np.random.Generator, counts: np.ndarray, total_ha: np.ndarray, free_ha: np.ndarray,
+                sigma: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Total and free hectares of each parcel (parcels ordered by municipality, ``counts`` per municipality).
+
+    ``sigma`` ``None``: every parcel an equal share of its municipality's total and free hectares (the first
+    fine instances). Otherwise (named assumption ``parcel_size_lognormal_sigma``): parcel sizes are lognormal with
+    shape ``sigma``, scaled so that a municipality's parcels add up to its business-park hectares, and its free
+    hectares lie on **whole parcels**, taken in a seeded random order until they run out (the last one partly
+    free). Vacant land on a business park is vacant plots, not a thin share of every plot: with equal shares
+    10,000 parcels leave five arrondissements without a parcel a bank fits on (issue 18).
+    """
+    owner = np.repeat(np.arange(len(counts)), counts)
+    total_ha = np.asarray(total_ha, float)
+    free_ha = np.minimum(np.asarray(free_ha, float), total_ha)
+    if sigma is None:
+        per = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        return total_ha[owner] * per[owner], free_ha[owner] * per[owner]
+    raw = rng.lognormal(0.0, float(sigma), len(owner))
+    sums = np.bincount(owner, weights=raw, minlength=len(counts))
+    total = total_ha[owner] * raw / sums[owner]
+    order = np.lexsort((rng.random(len(owner)), owner))  # per municipality, a seeded random order
+    size = total[order]
+    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    before = np.cumsum(size) - size  # land of the parcels earlier in the whole order
+    before -= np.repeat(before[group_start[counts > 0]], counts[counts > 0])  # ... within the municipality
+    free = np.empty(len(owner))
+    free[order] = np.clip(free_ha[owner[order]] - before, 0.0, size)
+    return total, free
+
+
 def fine_points(
     n_demand: int,
     n_candidates: int,
@@ -78,6 +108,8 @@ def fine_points(
     boundaries: Path | None = None,
     municipalities: pd.DataFrame | None = None,
     sites: pd.DataFrame | None = None,
+    neighbourhoods: pd.DataFrame | None = None,
+    parcel_sigma: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate demand points and candidate parcels for all of Flanders (without access attributes).
 
@@ -93,6 +125,13 @@ def fine_points(
         CRS; points are then drawn inside the polygons instead of equivalent-area disks.
     municipalities, sites
         Base tables (default: the shipped ``instances/flanders/municipalities.csv`` and ``candidates.csv``).
+    neighbourhoods
+        Optional demand units below the municipality (``instances/flanders/neighbourhoods.csv``: ``nis2025``,
+        ``population``, ``area_km2``, ``x``, ``y``): points are then spread over the neighbourhoods in proportion to
+        their population (at least one per inhabited neighbourhood; the population itself is the named assumption
+        ``neighbourhood_population_rule``), uniformly within each one's equivalent-area disk.
+    parcel_sigma
+        Parcel sizes (:func:`parcel_land`): ``None`` equal shares, else the lognormal shape.
 
     Returns
     -------
@@ -106,8 +145,10 @@ def fine_points(
     sites = pd.read_csv(FLANDERS_DIR / "candidates.csv") if sites is None else sites
     zones = sites[sites["zone_type"] == "economic_zone"].set_index("nis").reindex(munis["nis"])
     radius_m = np.sqrt(munis["area_km2"].to_numpy() / np.pi) * M_PER_KM
-    d_counts = largest_remainder(munis["population"].to_numpy(), n_demand, minimum=1)
     c_counts = largest_remainder(zones["total_ha"].fillna(0).to_numpy(), n_candidates)
+    if neighbourhoods is not None:
+        return _neighbourhood_points(rng, n_demand, c_counts, munis, zones, neighbourhoods, radius_m, parcel_sigma)
+    d_counts = largest_remainder(munis["population"].to_numpy(), n_demand, minimum=1)
 
     if boundaries is not None:
         polygons = _boundary_polygons(boundaries, munis["nis"].to_numpy())
@@ -128,18 +169,61 @@ def fine_points(
             "y": np.round(dy, 1),
         }
     )
-    candidates = pd.DataFrame(
+    if parcel_sigma is None:  # equal shares, as the first fine instances (their tables stay the same)
+        free = zones["free_ha"].fillna(0).to_numpy()[c_owner] / c_counts[c_owner]
+        total = zones["total_ha"].fillna(0).to_numpy()[c_owner] / c_counts[c_owner]
+    else:
+        total, free = parcel_land(rng, c_counts, zones["total_ha"].fillna(0).to_numpy(),
+                                  zones["free_ha"].fillna(0).to_numpy(), parcel_sigma)  # fmt: skip
+    return demand, _parcels(munis, cx, cy, c_owner, total, free)
+
+
+def _parcels(munis: pd.DataFrame, cx: np.ndarray, cy: np.ndarray, owner: np.ndarray, total: np.ndarray,
+             free: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "site_id": [f"P{i:05d}" for i in range(len(cx))],
-            "nis": munis["nis"].to_numpy()[c_owner],
-            "arrondissement": munis["arrondissement"].to_numpy()[c_owner],
-            "free_ha": np.round(zones["free_ha"].fillna(0).to_numpy()[c_owner] / c_counts[c_owner], 3),
-            "total_ha": np.round(zones["total_ha"].fillna(0).to_numpy()[c_owner] / c_counts[c_owner], 3),
+            "nis": munis["nis"].to_numpy()[owner],
+            "arrondissement": munis["arrondissement"].to_numpy()[owner],
+            "free_ha": np.round(free, 3),
+            "total_ha": np.round(total, 3),
             "x": np.round(cx, 1),
             "y": np.round(cy, 1),
         }
     )
-    return demand, candidates
+
+
+def _neighbourhood_points(rng: np.random.Generator, n_demand: int, c_counts: np.ndarray, munis: pd.DataFrame,
+                          zones: pd.DataFrame, hoods: pd.DataFrame, radius_m: np.ndarray, sigma: float | None,
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """:func:`fine_points` with demand drawn over neighbourhoods (see there); parcels as for municipalities."""
+    index = pd.Index(munis["nis"].astype(str))
+    muni_of = index.get_indexer(hoods["nis2025"].astype(str))
+    if (muni_of < 0).any():
+        k = int(np.flatnonzero(muni_of < 0)[0])
+        msg = f"neighbourhood {hoods.iloc[k].get('neighbourhood_id', k)} lies in no municipality of the base table"
+        raise ValueError(msg)
+    population = hoods["population"].to_numpy(float)
+    d_counts = largest_remainder(population, n_demand, minimum=1)
+    hood_radius = np.sqrt(hoods["area_km2"].to_numpy(float) / np.pi) * M_PER_KM
+    dx, dy, hood = _points_in_disks(rng, hoods["x"].to_numpy(float), hoods["y"].to_numpy(float), hood_radius, d_counts)
+    owner = muni_of[hood]
+    mx, my = munis["x"].to_numpy(), munis["y"].to_numpy()
+    cx, cy, c_owner = _points_in_disks(rng, mx, my, radius_m, c_counts)
+    total, free = parcel_land(rng, c_counts, zones["total_ha"].fillna(0).to_numpy(), zones["free_ha"].fillna(0).to_numpy(),
+                              sigma)  # fmt: skip
+    demand = pd.DataFrame(
+        {
+            "point_id": [f"D{i:06d}" for i in range(len(dx))],
+            "nis": munis["nis"].to_numpy()[owner],
+            "arrondissement": munis["arrondissement"].to_numpy()[owner],
+            "weight": population[hood] / d_counts[hood],
+            "x": np.round(dx, 1),
+            "y": np.round(dy, 1),
+            "area_km2": hoods["area_km2"].to_numpy(float)[hood] / d_counts[hood],
+        }
+    )
+    return demand, _parcels(munis, cx, cy, c_owner, total, free)
 
 
 def _boundary_polygons(path: Path, nis: np.ndarray) -> np.ndarray:
@@ -170,6 +254,8 @@ def fine_tables(
     municipalities: pd.DataFrame,
     sites: pd.DataFrame,
     boundaries: Path | None = None,
+    neighbourhoods: pd.DataFrame | None = None,
+    parcel_sigma: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generated demand points and parcels in the instance table schema (what :mod:`optimizer.data.instance` loads).
 
@@ -180,14 +266,17 @@ def fine_tables(
     Parcels are economic-zone candidates with ``site_id``, ``name``, ``nis``, ``free_ha`` and ``total_ha``.
     """
     demand, parcels = fine_points(n_demand, n_candidates, seed=seed, boundaries=boundaries,
-                                  municipalities=municipalities, sites=sites)
+                                  municipalities=municipalities, sites=sites, neighbourhoods=neighbourhoods,
+                                  parcel_sigma=parcel_sigma)  # fmt: skip
     munis = municipalities.set_index("nis")
     per_muni = demand.groupby("nis")["point_id"].transform("size").to_numpy()
     base = munis.loc[demand["nis"]].reset_index()
+    area = (demand["area_km2"].to_numpy() if "area_km2" in demand  # a neighbourhood's area over its points
+            else munis.loc[demand["nis"], "area_km2"].to_numpy() / per_muni)
     points = base.drop(columns=["x", "y", "population", "area_km2"]).assign(
         id=demand["point_id"].to_numpy(),
         population=demand["weight"].to_numpy(),
-        area_km2=munis.loc[demand["nis"], "area_km2"].to_numpy() / per_muni,
+        area_km2=area,
         x=demand["x"].to_numpy(),
         y=demand["y"].to_numpy(),
     )

@@ -51,11 +51,11 @@ from optimizer.data.tables import (
     validate_candidates,
     validate_demand,
 )
+from optimizer.data.catalogue import INSTANCES_DIR, list_instances  # noqa: F401 - re-exported for callers
 from optimizer.data.tomlfile import peek_toml, read_toml
 from optimizer.errors import InputError
 from optimizer.settings import PROJECT_ROOT
 
-INSTANCES_DIR = PROJECT_ROOT / "instances"
 
 
 @dataclass
@@ -164,17 +164,6 @@ class Instance:
 # ---------------------------------------------------------------------------------------------------------------
 # Finding instances
 # ---------------------------------------------------------------------------------------------------------------
-def list_instances(directory: Path = INSTANCES_DIR) -> list[dict[str, str]]:
-    """Name, title and file of every named instance (``instances/*.toml``)."""
-    rows = []
-    for path in sorted(directory.glob("*.toml")):
-        manifest = peek_toml(path)
-        meta = manifest.get("instance", {}) if manifest is not None else {
-            "title": "(unreadable manifest: run `siting validate`)"}
-        rows.append({"name": path.stem, "title": meta.get("title", ""), "path": str(path)})
-    return rows
-
-
 def resolve_instance_path(name_or_path: str | Path) -> Path:
     """A named instance (``materialenbanken``) or a path to a manifest."""
     p = Path(name_or_path)
@@ -346,7 +335,8 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     programmes = resolve_models(programmes, parameters, assumptions, overrides, path)
 
     if generator:
-        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots)
+        demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots,
+                                                                                     assumptions)  # fmt: skip
     else:
         demand_raw, demand_path = read_table(tables["demand"], path.parent, path, "demand", roots)
         table_files = {"demand": demand_path}
@@ -400,6 +390,14 @@ GENERATOR_KEYS: dict[str, Parameter] = {
     "seed": Parameter(int, 0, "seed of numpy's default generator: same seed, same tables", minimum=0),
     "municipalities": Parameter(str, "flanders/municipalities.csv", "base municipality table (relative path)"),
     "candidates": Parameter(str, "flanders/candidates.csv", "base economic-zone table (relative path)"),
+    "demand_units": Parameter(str, "municipalities", "where demand points are drawn: municipalities (by population, "
+                              "in equivalent-area disks) or neighbourhoods (the neighbourhoods table)",
+                              ("municipalities", "neighbourhoods")),
+    "neighbourhoods": Parameter(str, "flanders/neighbourhoods.csv", "neighbourhood table (relative path) for "
+                                "demand_units = neighbourhoods"),
+    "parcel_sizes": Parameter(str, "equal", "how a municipality's business-park land is split into parcels: equal "
+                              "shares, or lognormal (assumption parcel_size_lognormal_sigma, free land on whole "
+                              "parcels)", ("equal", "lognormal")),
 }
 
 
@@ -423,7 +421,7 @@ def _generator_spec(manifest: dict, path: Path) -> dict[str, object]:
     return {k: spec.get(k, p.default) for k, p in GENERATOR_KEYS.items()}
 
 
-def _generate_tables(spec: dict, path: Path, roots: list[Path]
+def _generate_tables(spec: dict, path: Path, roots: list[Path], assumptions: dict
                      ) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, dict[str, Path]]:
     """Demand points and parcels drawn from the base tables with the manifest's seed (deterministic)."""
     from optimizer.data import generate
@@ -441,8 +439,21 @@ def _generate_tables(spec: dict, path: Path, roots: list[Path]
         if col not in sites.columns:
             raise InputError(f"missing column {col!r}: the generator spreads parcels by business-park hectares",
                              file=frames["candidates_path"], field=col)
-    demand, candidates = generate.fine_tables(int(spec["demand_points"]), int(spec["candidate_parcels"]),
-                                              seed=int(spec["seed"]), municipalities=munis, sites=sites)
     files = {"generator.municipalities": frames["municipalities_path"],
              "generator.candidates": frames["candidates_path"], "generator.code": Path(generate.__file__)}
+    hoods = None
+    if spec["demand_units"] == "neighbourhoods":
+        hoods, files["generator.neighbourhoods"] = read_table(str(spec["neighbourhoods"]), path.parent, path,
+                                                              "generator.neighbourhoods", roots)  # fmt: skip
+        hoods = check_columns(hoods.copy(), {"nis2025": "text", "population": "count", "area_km2": "count",
+                                             "x": "coord", "y": "coord"}, files["generator.neighbourhoods"])
+        hoods["nis2025"] = hoods["nis2025"].astype(str)
+    sigma = (float(assumptions["parcel_size_lognormal_sigma"].value) if spec["parcel_sizes"] == "lognormal"
+             else None)
+    try:
+        demand, candidates = generate.fine_tables(int(spec["demand_points"]), int(spec["candidate_parcels"]),
+                                                  seed=int(spec["seed"]), municipalities=munis, sites=sites,
+                                                  neighbourhoods=hoods, parcel_sigma=sigma)  # fmt: skip
+    except ValueError as e:  # a neighbourhood outside the base municipalities, too few points for the units
+        raise InputError(str(e), file=path, field="generator") from None
     return demand, candidates, path, path, files

@@ -110,6 +110,43 @@ class PointArcSource:
                                                                                          0.0), everyone), np.inf)
         return SparseArcs(ci, oj, self.cost_per_km[ci] * km, beyond, km)
 
+    def nearest_open(self, open_options: np.ndarray) -> SparseArcs:
+        """Every client's cheapest open allowed option (one cKDTree query per group); ``beyond_cost`` unused."""
+        from scipy.spatial import cKDTree
+
+        n = len(self.client_xy)
+        ci, oj, dist = np.arange(n), np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
+        for g in np.unique(self.client_group):
+            rows = np.flatnonzero(self.client_group == g)
+            opened = np.flatnonzero((self.option_group == g) & open_options[: len(self.option_group)])
+            if len(opened):
+                d, j = cKDTree(self.option_xy[opened]).query(self.client_xy[rows], k=1, workers=-1)
+                oj[rows], dist[rows] = opened[j], d / 1000.0  # metres (Lambert 72) to km
+        ok = oj >= 0
+        km = self.road_km(dist[ok], ci[ok])
+        return SparseArcs(ci[ok], oj[ok], self.cost_per_km[ci[ok]] * km, np.full(n, np.inf), km)
+
+    def count_within(self, cost: np.ndarray) -> np.ndarray:
+        """:func:`count_within` by one cKDTree ball count per group (the cost turned back into straight-line km)."""
+        from scipy.spatial import cKDTree
+
+        cost = np.asarray(cost, float)
+        per_km = self.cost_per_km * self.circuity
+        with np.errstate(divide="ignore", invalid="ignore"):
+            road = np.where(per_km > 0, cost / per_km, np.inf)
+        km = np.sqrt(np.maximum(road * road - self.intrazonal_km**2, 0.0))
+        reach = road >= self.intrazonal_km  # a threshold below the intrazonal leg reaches nothing
+        out = np.zeros(len(self.client_xy), dtype=np.int64)
+        for g in np.unique(self.client_group):
+            rows = np.flatnonzero((self.client_group == g) & reach)
+            mine = self.option_group == g
+            if not len(rows) or not mine.any():
+                continue
+            radius = np.minimum(km[rows], 1e7) * 1000.0 * (1 + 1e-9) + 1e-6  # km to metres, a hair of slack
+            out[rows] = cKDTree(self.option_xy[mine]).query_ball_point(self.client_xy[rows], radius,
+                                                                        return_length=True, workers=-1)  # fmt: skip
+        return out
+
     def rank_of_open(self, clients: np.ndarray, open_options: np.ndarray) -> np.ndarray:
         """:func:`rank_of_open` with two cKDTree queries per group instead of dense rows."""
         from scipy.spatial import cKDTree
@@ -214,6 +251,20 @@ def restrict_arcs(problem: LocationProblem, kept: np.ndarray) -> LocationProblem
     )
 
 
+def count_within(cost_block: CostBlock, n_clients: int, n_options: int, cost: np.ndarray) -> np.ndarray:
+    """Per client ``i``, how many allowed options cost at most ``cost[i]`` (``k`` whose beyond arc costs more)."""
+    fast = getattr(cost_block, "count_within", None)
+    if fast is not None:
+        return fast(np.asarray(cost, float))
+    rows_per_block = max(1, BLOCK_ENTRIES // max(n_options, 1))
+    out = np.zeros(n_clients, dtype=np.int64)
+    for lo in range(0, n_clients, rows_per_block):
+        clients = np.arange(lo, min(n_clients, lo + rows_per_block))
+        block = np.asarray(cost_block(clients), dtype=np.float64)
+        out[clients] = np.count_nonzero(block <= np.asarray(cost, float)[clients, None], axis=1)
+    return out
+
+
 def rank_of_open(cost_block: CostBlock, clients: np.ndarray, n_options: int, open_options: np.ndarray) -> np.ndarray:
     """Per client, how many allowed options cost no more than its cheapest open one (``k`` that reaches it)."""
     fast = getattr(cost_block, "rank_of_open", None)
@@ -227,6 +278,52 @@ def rank_of_open(cost_block: CostBlock, clients: np.ndarray, n_options: int, ope
         best = costs[:, open_cols].min(axis=1) if len(open_cols) else np.full(len(costs), np.inf)
         out[lo : lo + rows_per_block] = (costs <= best[:, None]).sum(axis=1)
     return out
+
+
+def nearest_open_arcs(cost_block: CostBlock, n_clients: int, n_options: int, open_options: np.ndarray) -> SparseArcs:
+    """Every client's cheapest open allowed option (a client without one is left out)."""
+    fast = getattr(cost_block, "nearest_open", None)
+    if fast is not None:
+        return fast(np.asarray(open_options, dtype=bool))
+    open_cols = np.flatnonzero(open_options[:n_options])
+    rows_per_block = max(1, BLOCK_ENTRIES // max(n_options, 1))
+    out_c, out_o, out_v = [], [], []
+    for lo in range(0, n_clients, rows_per_block):
+        clients = np.arange(lo, min(n_clients, lo + rows_per_block))
+        costs = np.asarray(cost_block(clients), dtype=np.float64)[:, open_cols]
+        if not len(open_cols):
+            break
+        best = np.argmin(costs, axis=1)
+        value = costs[np.arange(len(clients)), best]
+        ok = np.isfinite(value)
+        out_c.append(clients[ok])
+        out_o.append(open_cols[best[ok]])
+        out_v.append(value[ok])
+    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))  # noqa: E731
+    return SparseArcs(cat(out_c, np.int64), cat(out_o, np.int64), cat(out_v, float), np.full(n_clients, np.inf))
+
+
+def with_assignment(a: SparseArcs, assign: SparseArcs, n_clients: int) -> tuple[SparseArcs, np.ndarray]:
+    """Arcs ``a`` plus the assignment arcs ``assign`` (one per client) not already in ``a``, and the 0/1 share
+    that serves every client by its assignment arc. O(arcs), no sort: a problem's arcs need no order."""
+    target = np.full(n_clients, -1, dtype=np.int64)
+    target[assign.arc_client] = assign.arc_option
+    hit = a.arc_option == target[a.arc_client]
+    first = np.zeros(n_clients, dtype=bool)
+    share = np.zeros(len(a.arc_client))
+    pos = np.flatnonzero(hit)
+    keep = pos[np.unique(a.arc_client[pos], return_index=True)[1]]  # one arc per client even with duplicates
+    share[keep] = 1.0
+    first[a.arc_client[keep]] = True
+    new = ~first[assign.arc_client]
+    client = np.concatenate([a.arc_client, assign.arc_client[new]])
+    option = np.concatenate([a.arc_option, assign.arc_option[new]])
+    cost = np.concatenate([a.arc_cost, assign.arc_cost[new]])
+    km = None
+    if a.arc_km is not None and assign.arc_km is not None:
+        km = np.concatenate([a.arc_km, assign.arc_km[new]])
+    share = np.concatenate([share, np.ones(int(new.sum()))])
+    return SparseArcs(client, option, cost, a.beyond_cost, km), share
 
 
 def beyond_relaxation(template: LocationProblem, arcs: SparseArcs) -> LocationProblem:

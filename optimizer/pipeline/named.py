@@ -123,7 +123,7 @@ def _solve_sparsified(sp: SitingProblem, options: SolveOptions, k: int) -> tuple
         "k_final": {"min": int(result.k.min()), "median": float(np.median(result.k)),
                     "mean": float(result.k.mean()), "max": int(result.k.max())},
         "arcs_final": int(result.problem.n_arcs),
-        "guarantee": ("the sparse optimum equals the dense optimum within the MIP gap: the last relaxation "
+        "guarantee": result.guarantee or ("the sparse optimum equals the dense optimum within the MIP gap: the last relaxation "
                       "(k-nearest arcs plus a 'beyond' arc per client at its cheapest left-out cost) used no "
                       "beyond arc" if result.certified else
                       "NOT certified: the bound is the relaxations' (valid for the dense problem), the solution "

@@ -206,3 +206,80 @@ def assign(problem: LocationProblem, open_mask: np.ndarray, index: ArcIndex | No
     if problem.single_source:
         return assign_single_source(problem, open_mask, index)
     return assign_transport(problem, open_mask)
+
+
+SWAP_MAX_CLIENTS = 1_500  # client swaps use n × n matrices: only up to this many clients
+
+
+def gap_local_search(problem: LocationProblem, y: np.ndarray, x: np.ndarray, *, max_rounds: int = 200) -> np.ndarray:
+    """Improve a single-source assignment on a fixed open set by shift and swap moves of clients.
+
+    Shift: a client moves to an open facility with room. Swap: two clients at different facilities exchange them
+    when both capacities allow. Each round applies the best improving move per client (conflict-free), on dense
+    open-facility × client cost matrices (for problems this scheme is chosen for, at most a few million cells).
+    """
+    p = problem
+    n = p.n_clients
+    opened = np.flatnonzero(y)
+    if not len(opened) or n == 0:
+        return x
+    pos = np.full(p.n_options, -1)
+    pos[opened] = np.arange(len(opened))
+    on = pos[p.arc_option] >= 0
+    C = np.full((len(opened), n), np.inf)
+    C[pos[p.arc_option[on]], p.arc_client[on]] = p.arc_cost[on]
+    arc_of = np.full((len(opened), n), -1, dtype=np.int64)
+    arc_of[pos[p.arc_option[on]], p.arc_client[on]] = np.flatnonzero(on)
+    d = np.asarray(p.demand, float)
+    cap = np.where(np.isfinite(p.capacity[opened]), p.capacity[opened], np.inf)
+    used = np.flatnonzero(x > 0.5)
+    where = np.full(n, -1)
+    where[p.arc_client[used]] = pos[p.arc_option[used]]
+    if np.any(where < 0):
+        return x
+    load = np.bincount(where, weights=d, minlength=len(opened))
+    cols = np.arange(n)
+    tol = 1e-9
+    for _ in range(max_rounds):
+        improved = False
+        cur = C[where, cols]
+        room = cap - load
+        # shifts: gain[k, i] of moving client i to facility k
+        gain = cur[None, :] - C
+        gain[(room[:, None] < d[None, :] - 1e-9) | ~np.isfinite(gain)] = -np.inf
+        gain[where, cols] = -np.inf
+        best_k = np.argmax(gain, axis=0)
+        best_g = gain[best_k, cols]
+        for i in np.argsort(-best_g):
+            if best_g[i] <= tol:
+                break
+            k = best_k[i]
+            if load[k] + d[i] > cap[k] + 1e-9 or C[k, i] >= C[where[i], i] - tol:
+                continue
+            load[where[i]] -= d[i]
+            load[k] += d[i]
+            where[i] = k
+            improved = True
+        if improved:
+            continue
+        if n > SWAP_MAX_CLIENTS:
+            break
+        # swaps: clients a (at ka) and b (at kb) exchange facilities
+        cur = C[where, cols]
+        room = cap - load
+        ca_b = C[where][:, :]  # C[where[b], a] for all (b, a) -> rows b: facility of b, columns a
+        # delta[a, b] = cur[a] + cur[b] - C[where[b], a] - C[where[a], b]
+        cross = ca_b.T  # cross[a, b] = C[where[b], a]
+        delta = cur[:, None] + cur[None, :] - cross - cross.T
+        fit = (room[where][:, None] + d[:, None] >= d[None, :] - 1e-9) & (room[where][None, :] + d[None, :] >= d[:, None] - 1e-9)
+        delta[~fit | (where[:, None] == where[None, :]) | ~np.isfinite(delta)] = -np.inf
+        a, b = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if delta[a, b] <= tol:
+            break
+        ka, kb = where[a], where[b]
+        load[ka] += d[b] - d[a]
+        load[kb] += d[a] - d[b]
+        where[a], where[b] = kb, ka
+    out = np.zeros(p.n_arcs)
+    out[arc_of[where, cols]] = 1.0
+    return out

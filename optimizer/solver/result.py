@@ -70,6 +70,6 @@ def finish(
     objective = objective_parts(problem, open_options, share)["total"]
     bound = min(bound, objective) if np.isfinite(bound) else bound
     tol = max(gap_tol, 1e-6)
-    closed = np.isfinite(bound) and objective - bound <= tol * max(1.0, abs(objective)) + 1e-9
+    closed = np.isfinite(bound) and objective - bound <= tol * max(1.0, abs(objective)) * (1 + 1e-9) + 1e-9
     status = Status.OPTIMAL if closed else Status.FEASIBLE
     return Solution(open_options, share, objective, bound, status, solver, timings_s, log)

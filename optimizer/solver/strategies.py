@@ -1,8 +1,10 @@
 """The strategy dispatcher: which scheme solves a problem on the highspy backend (measured per problem class).
 
 For uncapacitated problems a heuristic incumbent, the Lagrangian bound, reduced-cost fixing and a Lagrangian
-tree (:mod:`optimizer.solver.strategy_uflp`); for multi-source capacitated ones the Lagrangian branch and bound
-of :mod:`optimizer.solver.strategy_cflp`; for single-source capacitated ones the strengthened rows with a
+tree (:mod:`optimizer.solver.strategy_uflp`); for small capacitated ones HiGHS on the LP first
+(:func:`optimizer.solver.strategy_strong.solve_lp_first`); for larger multi-source capacitated ones the Lagrangian
+branch and bound of :mod:`optimizer.solver.strategy_cflp`; for single-source capacitated ones the knapsack
+Lagrangian tree of :mod:`optimizer.solver.sscflp` where its knapsacks are exact, else the strengthened rows with a
 heuristic incumbent (:mod:`optimizer.solver.strategy_strong`) passed with ``setSolution``. Every path ends in
 :func:`optimizer.solver.result.finish`, which recomputes the objective from the cleaned arrays and reports the
 proven bound. Time limits: all phases of one solve share a :class:`~optimizer.solver.options.Deadline` (see
@@ -16,33 +18,46 @@ import numpy as np
 from optimizer.errors import StrategyError
 from optimizer.problem import LocationProblem, Solution
 from optimizer.solver.options import SolveOptions
+from optimizer.solver.sscflp import applicable as sscflp_applicable
+from optimizer.solver.sscflp import solve_sscflp
 from optimizer.solver.strategy_cflp import solve_cflp
-from optimizer.solver.strategy_strong import solve_plain, solve_strong
+from optimizer.solver.strategy_strong import solve_lp_first, solve_plain, solve_strong
 from optimizer.solver.strategy_uflp import solve_with_fixing
 
-STRATEGIES = ("auto", "plain", "strong", "lagrangian", "cflp")
+# capacitated problems up to this many arcs go to the LP-first HiGHS solve (OR-Library cap41–cap134, 800–2,500 arcs:
+# 1.2–4× faster than the Lagrangian tree and than a direct HiGHS model; benchmarks/perf/README.md "Fixed costs")
+SMALL_MAX_ARCS = 10_000
+LPFIRST_MIN_LIMIT_S = 1.0  # below this time limit small problems go to "strong" (an incumbent before anything else)
+STRATEGIES = ("auto", "plain", "lpfirst", "strong", "lagrangian", "cflp", "sscflp")
 
 
 def choose_strategy(problem: LocationProblem) -> str:
     """Pick the scheme that measured fastest for the problem's class (see ``benchmarks/perf/README.md``).
 
     * uncapacitated (p-median, UFLP; any count rows, land and required options): ``"lagrangian"``;
+    * capacitated with at most :data:`SMALL_MAX_ARCS` arcs (unless single-source with exact knapsacks):
+      ``"lpfirst"`` — HiGHS' set-up costs more than any Lagrangian scheme saves there;
     * multi-source with finite capacities: ``"cflp"``;
-    * single-source capacitated: ``"strong"``.
+    * single-source capacitated: ``"sscflp"`` (:mod:`optimizer.solver.sscflp`) where its knapsacks are exact
+      (:func:`optimizer.solver.sscflp.applicable`), otherwise ``"strong"``.
     """
     capacitated = bool(np.isfinite(problem.capacity).any())
     if not capacitated:
         return "lagrangian"
+    exact_knapsacks = problem.single_source and sscflp_applicable(problem)
+    if problem.n_arcs <= SMALL_MAX_ARCS and not exact_knapsacks:
+        return "lpfirst"
     if not problem.single_source:
         return "cflp"
-    return "strong"
+    return "sscflp" if sscflp_applicable(problem) else "strong"
 
 
 def applicable(strategy: str, problem: LocationProblem) -> str | None:
     """Why ``strategy`` does not apply to ``problem`` (``None``: it applies).
 
-    ``plain`` and ``strong`` solve every problem; ``lagrangian`` assumes uncapacitated options (its fixing and
-    heuristics rest on nearest-open assignment); ``cflp`` assumes multi-source assignment with finite capacities.
+    ``plain``, ``lpfirst`` and ``strong`` solve every problem; ``lagrangian`` assumes uncapacitated options (its
+    fixing and heuristics rest on nearest-open assignment); ``cflp`` assumes multi-source assignment with finite
+    capacities; ``sscflp`` single-source assignment with finite capacities and exact knapsacks.
     """
     capacitated = bool(np.isfinite(problem.capacity).any())
     if strategy == "lagrangian" and capacitated:
@@ -51,6 +66,11 @@ def applicable(strategy: str, problem: LocationProblem) -> str | None:
         return "the CFLP scheme is for multi-source assignment, and this problem is single-source"
     if strategy == "cflp" and not capacitated:
         return "the CFLP scheme is for capacitated problems, and this one has no finite capacity"
+    if strategy == "sscflp" and not (problem.single_source and capacitated):
+        return "the single-source knapsack scheme is for single-source problems with finite capacities"
+    if strategy == "sscflp" and not sscflp_applicable(problem):
+        return ("the single-source knapsack scheme needs integer demands on a small capacity grid (exact "
+                "knapsacks), at most 5,000 clients and bounded DP work")
     return None
 
 
@@ -73,7 +93,9 @@ def solve_highspy(
         ``"auto"`` (choose by problem class, see :func:`choose_strategy`), ``"plain"`` (default HiGHS on the
         plain formulation), ``"strong"`` (strengthened rows + heuristic incumbent), ``"lagrangian"`` (incumbent,
         Lagrangian bound, reduced-cost fixing and Lagrangian branching; uncapacitated problems only) or ``"cflp"``
-        (the scheme of :mod:`optimizer.solver.strategy_cflp`; multi-source capacitated problems only).
+        (the scheme of :mod:`optimizer.solver.strategy_cflp`; multi-source capacitated problems only),
+        ``"sscflp"`` (knapsack Lagrangian tree of :mod:`optimizer.solver.sscflp`; single-source capacitated problems
+        with exact knapsacks only) or ``"lpfirst"`` (the LP, then HiGHS' MIP if it is fractional; any problem).
 
     Returns
     -------
@@ -90,14 +112,18 @@ def solve_highspy(
     """
     if strategy == "auto":
         strategy = choose_strategy(problem)
+        if strategy == "lpfirst" and options.time_limit_s is not None and options.time_limit_s < LPFIRST_MIN_LIMIT_S:
+            strategy = "strong"  # so tight a limit: a heuristic incumbent and a Lagrangian bound first
     if strategy not in STRATEGIES:
-        msg = f"unknown highspy strategy {strategy!r}; choose auto, plain, strong, lagrangian or cflp"
+        msg = f"unknown highspy strategy {strategy!r}; choose {', '.join(STRATEGIES)}"
         raise StrategyError(msg)
     why = applicable(strategy, problem)
     if why is not None:
         raise StrategyError(f"strategy {strategy!r} does not apply: {why}; use auto, plain or strong")
     if strategy == "plain":
         return solve_plain(problem, options)
+    if strategy == "lpfirst":
+        return solve_lp_first(problem, options)
     if strategy == "lagrangian":
         solution = solve_with_fixing(problem, options)
         if solution is not None:
@@ -107,4 +133,6 @@ def solve_highspy(
         return solution
     if strategy == "cflp":
         return solve_cflp(problem, options)
+    if strategy == "sscflp":
+        return solve_sscflp(problem, options)
     return solve_strong(problem, options)

@@ -16,10 +16,11 @@ from optimizer.problem import LocationProblem, Solution, Status
 from optimizer.solver.assign import ArcIndex, assign_nearest
 from optimizer.solver.heuristics import Feasibility, incumbent_for, local_search, solution_cost
 from optimizer.solver.highs import highs_version, run_highs
-from optimizer.solver.lagrangian.uflp import lagrangian_bound, lagrangian_branch_and_bound, reduced_cost_fixing
+from optimizer.solver.lagrangian.uflp import lagrangian_bound, reduced_cost_fixing
 from optimizer.solver.matrices import build_matrices
 from optimizer.solver.options import HIGHS_SETUP_S_PER_NNZ, MIN_HIGHS_S, Deadline, SolveOptions
 from optimizer.solver.result import finish
+from optimizer.solver.uncapacitated_tree import branch_and_bound  # node-level arcs, early stop, row branching
 
 # Lagrangian branching only when the incumbent opens at most this many options: with many medians the tree
 # wanders and HiGHS on the reduced model is the better tool (benchmarks/perf/README.md, "Constants behind the code")
@@ -34,7 +35,7 @@ def solve_with_fixing(problem: LocationProblem, options: SolveOptions, *, branch
     incumbent (:func:`optimizer.solver.heuristics.incumbent_for`) seeds the
     subgradient target; if the bound meets it the incumbent is returned as optimal without a MIP. Otherwise the
     options and arcs that cannot improve on the incumbent are removed, and :func:`lagrangian_branch_and_bound`
-    (if ``branch`` and the incumbent opens at most :data:`BRANCH_MAX_OPEN` options) gets half of the remaining
+    (:func:`optimizer.solver.uncapacitated_tree.branch_and_bound`; if ``branch`` and the incumbent opens at most :data:`BRANCH_MAX_OPEN` options) gets half of the remaining
     time to close the gap; what it leaves open goes to HiGHS on the
     strengthened model of the reduced problem, with the incumbent passed in. The returned bound is
     ``max(Lagrangian bound, min(incumbent, MIP bound))``.
@@ -88,7 +89,7 @@ def solve_with_fixing(problem: LocationProblem, options: SolveOptions, *, branch
         # half of the time left, or all of it when the other half would not clearly cover HiGHS' set-up of the
         # reduced model (3 nonzeros per arc; 1.5 × the estimate, so that HiGHS is not skipped after all)
         share = 1.0 if deadline.expired(3 * HIGHS_SETUP_S_PER_NNZ * 3 * len(kept)) else 0.5
-        bb = lagrangian_branch_and_bound(
+        bb = branch_and_bound(
             sub, (y0, x0[kept]), lr.multipliers, forced_open=forced_open, forced_closed=forced_closed,
             gap=options.mip_gap, time_limit_s=deadline.share(share),
         )  # fmt: skip

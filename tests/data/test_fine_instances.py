@@ -113,7 +113,11 @@ def test_sparsified_with_certificate_equals_dense(tmp_path: Path, assignment: st
     sparse = run(path, overrides={"sparsify": "on", "sparsify_k": "2"}, backend="highspy")
     s = sparse.summary["sparsify"]
     assert dense.summary["sparsify"]["sparse"] is False and s["sparse"] is True
-    assert s["certified"] and s["rounds"] >= 2 and s["k_final"]["max"] > 2  # k=2 is too small: it had to grow
+    if assignment == "any":
+        assert s["certified"] and s["rounds"] >= 2 and s["k_final"]["max"] > 2  # k=2 is too small: it had to grow
+    else:  # own-region assignment: the rows separate and are solved exactly, keeping only the assignment arcs
+        assert s["certified"] and s["rounds"] == 0 and "allowed pairs once" in s["guarantee"]
+        assert s["arcs_final"] == len(sparse.model.problem.client_ids)
     assert s["arcs_final"] < dense.model.problem.n_arcs
     assert sparse.summary["objective"]["total"] == pytest.approx(dense.summary["objective"]["total"], rel=1e-9)
     assert sparse.summary["verification"]["passed"]
@@ -134,3 +138,45 @@ def test_cli_solves_a_fine_instance_and_writes_verified_outputs(tmp_path: Path) 
     assert alloc["cost"].sum() == pytest.approx(summary["objective"]["total"], rel=1e-9)
     facilities = pd.read_csv(out / "facilities.csv")
     assert len(facilities) == 22  # one bank per arrondissement
+
+
+def test_neighbourhood_resolution_instance_solves_by_separate_rows(tmp_path: Path) -> None:
+    """demand_units = neighbourhoods and parcel_sizes = lognormal (the fine-100k-10k layout, small): every
+    arrondissement gets its bank, the rows separate (every pair evaluated once, only assignment arcs kept), the
+    result verifies, and the parcel-size assumption is recorded."""
+    path = tmp_path / "hoods.toml"
+    path.write_text(f'''[instance]
+name = "hoods"
+title = "neighbourhood resolution, small"
+
+[generator]
+demand_points = 3000
+candidate_parcels = 600
+seed = 18
+municipalities = "{FLANDERS / 'municipalities.csv'}"
+candidates = "{FLANDERS / 'candidates.csv'}"
+demand_units = "neighbourhoods"
+neighbourhoods = "{FLANDERS / 'neighbourhoods.csv'}"
+parcel_sizes = "lognormal"
+
+[programmes]
+place = ["materialenbank"]
+
+[parameters]
+enforce_capacity = false
+sparsify = "on"
+mip_gap = 0
+''', encoding="utf-8")
+    inst = load_instance(path)
+    assert len(inst.demand) == 3000 and "parcel_size_lognormal_sigma" in inst.assumptions
+    result = run(path, backend="highspy")
+    s = result.summary
+    assert s["status"] == "optimal" and s["verification"]["passed"]
+    assert s["sparsify"]["certified"] and s["sparsify"]["rounds"] == 0
+    assert s["sparsify"]["arcs_final"] == 3000
+    assert "parcel_size_lognormal_sigma" in s["assumptions"]
+    assert len(result.tables.facilities) == 22
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace('parcel_sizes = "lognormal"', 'parcel_sizes = "triangular"'))
+    with pytest.raises(InputError, match="parcel_sizes"):
+        load_instance(bad)

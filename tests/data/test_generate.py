@@ -78,3 +78,43 @@ def test_fine_p_median_with_small_k_is_certified_equal_to_dense() -> None:
     assert result.certified and result.history[0]["beyond_clients"] > 0 and result.k.max() > 1
     assert verify_problem(result.problem, result.solution).ok
     assert result.solution.objective == pytest.approx(exact.objective, rel=1e-6)  # float32 dense rows vs float64
+
+
+def test_lognormal_parcels_keep_each_municipalitys_land_and_put_free_land_on_whole_parcels() -> None:
+    """``parcel_land``: sizes add up to the municipality's hectares, free land adds up to its free hectares and
+    lies on whole parcels (at most one parcel per municipality partly free); equal shares are the old rule."""
+    from optimizer.data.generate import parcel_land
+
+    rng = np.random.default_rng(3)
+    counts = np.array([5, 0, 12, 1, 7])
+    total = np.array([100.0, 0.0, 40.0, 3.0, 60.0])
+    free = np.array([12.0, 0.0, 40.0, 5.0, 0.0])  # the fourth: more free than total (clipped)
+    size, vacant = parcel_land(rng, counts, total, free, 1.0)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    np.testing.assert_allclose(np.bincount(owner, weights=size, minlength=5), total)
+    np.testing.assert_allclose(np.bincount(owner, weights=vacant, minlength=5), np.minimum(free, total))
+    assert np.all(vacant <= size + 1e-12) and np.all(vacant >= 0)
+    partly = (vacant > 1e-9) & (vacant < size - 1e-9)
+    assert np.all(np.bincount(owner[partly], minlength=5) <= 1)
+    assert np.ptp(size[owner == 2]) > 0  # not equal shares
+    equal_size, equal_free = parcel_land(rng, counts, total, free, None)
+    np.testing.assert_allclose(equal_size[owner == 0], 20.0)
+    np.testing.assert_allclose(equal_free[owner == 0], 12.0 / 5)
+
+
+def test_neighbourhood_points_follow_their_population_and_stay_in_their_disk() -> None:
+    from optimizer.data.generate import fine_points
+
+    hoods = pd.read_csv("instances/flanders/neighbourhoods.csv")
+    demand, parcels = fine_points(5000, 800, seed=4, neighbourhoods=hoods, parcel_sigma=1.0)
+    assert len(demand) == 5000 and len(parcels) == 800
+    assert demand["weight"].sum() == pytest.approx(hoods["population"].sum())
+    munis = pd.read_csv("instances/flanders/municipalities.csv")
+    assert set(demand["nis"]) <= set(munis["nis"])
+    again, _ = fine_points(5000, 800, seed=4, neighbourhoods=hoods, parcel_sigma=1.0)
+    pd.testing.assert_frame_equal(demand, again)  # seeded
+    inhabited = hoods[hoods["population"] > 0]
+    assert demand["area_km2"].sum() == pytest.approx(inhabited["area_km2"].sum())
+    # every arrondissement has a parcel with room for a large bank (1 ha): the reason for the lognormal rule
+    assert (parcels.groupby("arrondissement")["free_ha"].max() >= 1.0).all()
+    assert parcels.groupby("arrondissement").ngroups == 22

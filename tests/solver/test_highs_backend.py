@@ -153,15 +153,16 @@ def test_registration_time_limit_and_status() -> None:
     sol = solve_problem(problem, SolveOptions(backend="highspy", time_limit_s=5.0, threads=1))
     assert sol.status in ("optimal", "feasible")
     assert verify_problem(problem, sol).ok
-    assert choose_strategy(problem) == "cflp"
+    assert choose_strategy(problem) == "lpfirst"  # small: HiGHS' LP first
+    assert choose_strategy(make_problem(5, n=250, m=60, capacitated=True)) == "cflp"  # 15,000 arcs
     assert choose_strategy(make_problem(5, capacitated=False)) == "lagrangian"
-    assert choose_strategy(make_problem(5, single_source=True)) == "strong"
+    assert choose_strategy(make_problem(5, single_source=True)) == "sscflp"  # integer demands: exact knapsacks
 
 
 def test_infeasible_is_reported() -> None:
     problem = make_problem(2, capacitated=True)
     tiny = LocationProblem(**{**problem.__dict__, "capacity": np.full(problem.n_options, 0.5)})
-    for strategy in ("plain", "strong", "cflp"):  # the schemes for a multi-source capacitated problem
+    for strategy in ("plain", "lpfirst", "strong", "cflp"):  # the schemes for a multi-source capacitated problem
         sol = solve_highspy(tiny, SolveOptions(time_limit_s=10), strategy=strategy)
         assert sol.status == "infeasible", strategy
 

@@ -25,6 +25,9 @@ CLASSES = {
     "strong": ({}, "(strong)"),
     "lagrangian": ({"capacitated": st.just(False)}, "(Lagrangian fixing)"),
     "cflp": ({"capacitated": st.just(True), "single_source": st.just(False)}, "(CFLP Lagrangian"),
+    "lpfirst": ({}, "(LP first)"),
+    # make_problem's demands are integers 1-5: exact knapsacks
+    "sscflp": ({"capacitated": st.just(True), "single_source": st.just(True)}, "(single-source knapsack"),
 }
 
 
@@ -71,11 +74,25 @@ def test_cflp_matches_pyomo(spec: dict) -> None:
     _contract("cflp", spec)
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=problems_for("lpfirst"))
+def test_lpfirst_matches_pyomo(spec: dict) -> None:
+    _contract("lpfirst", spec)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=problems_for("sscflp"))
+def test_sscflp_matches_pyomo(spec: dict) -> None:
+    _contract("sscflp", spec)
+
+
 @pytest.mark.parametrize(("strategy", "spec", "why"), [
     ("lagrangian", {"capacitated": True}, "uncapacitated"),
     ("lagrangian", {"capacitated": True, "single_source": True}, "uncapacitated"),
     ("cflp", {"capacitated": True, "single_source": True}, "multi-source"),
     ("cflp", {"capacitated": False}, "capacitated problems"),
+    ("sscflp", {"capacitated": True}, "single-source"),
+    ("sscflp", {"capacitated": False, "single_source": True}, "single-source"),
     ("simplex", {}, "unknown highspy strategy"),
 ])
 def test_a_strategy_outside_its_class_raises(strategy: str, spec: dict, why: str) -> None:

@@ -106,17 +106,20 @@ class ActiveArcs:
         self.stride = (hi - lo) * 2.0 + 1.0
         self.key = (self.cost - lo) + self.client * self.stride
 
-    def below(self, lam: np.ndarray) -> np.ndarray:
-        """Positions (in sorted order) of arcs with ``c_a < λ_i``."""
-        n = len(lam)
+    def below(self, lam: np.ndarray, clients: np.ndarray | None = None) -> np.ndarray:
+        """Positions (in sorted order) of arcs with ``c_a < λ_i``: of every client, or of ``clients`` (then
+        ``lam`` holds their thresholds, in that order). The count per client is left in ``last_counts``."""
+        n = len(self.start) - 1
+        who = np.arange(n) if clients is None else np.asarray(clients)
         # a small margin upwards: an arc with c_a ≈ λ_i is listed rather than lost to round-off (its min(0, ·) is 0)
         margin = 1e-12 * self.stride * max(n, 1)
-        target = np.clip(lam - self.offset + margin, -0.5, self.stride / 2.0) + np.arange(n) * self.stride
-        end = np.searchsorted(self.key, target, side="left")
-        end = np.clip(end, self.start[:-1], self.start[1:])
-        cnt = end - self.start[:-1]
+        target = np.clip(lam - self.offset + margin, -0.5, self.stride / 2.0) + who * self.stride
+        lo, hi = self.start[who], self.start[who + 1]
+        end = np.clip(np.searchsorted(self.key, target, side="left"), lo, hi)
+        cnt = end - lo
+        self.last_counts = cnt
         total = int(cnt.sum())
-        first = np.repeat(self.start[:-1] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+        first = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
         return np.arange(total) + first
 
 

@@ -46,8 +46,11 @@ from optimizer.solver.lagrangian.common import (
     fix_by_flip,
     smoothed,
 )
+from optimizer.solver.lagrangian.incremental import IncrementalRho
 from optimizer.solver.matrices import build_matrices
 from optimizer.solver.options import SolveOptions, time_left
+
+INCREMENTAL_MIN_ARCS = 200_000  # arcs from which ρ is updated incrementally (optimizer.solver.lagrangian.incremental)
 
 
 class YSubproblem:
@@ -133,11 +136,21 @@ class YSubproblem:
         req_idx = np.flatnonzero(required)
         n_groups = self.n_groups
 
+        single = n_groups == 1  # one count row over every option (p-median): a partial sort is enough
+        req_value = (lambda rho: float(rho[req_idx].sum())) if len(req_idx) else (lambda rho: 0.0)
+
         def solve(rho: np.ndarray, flips: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
             y = required.copy()
             if infeasible:
                 return float("inf"), y, np.full(m, np.inf)
             v_free = rho[free]
+            if single and not flips:
+                t = min(max(int(np.count_nonzero(v_free < 0)), int(lo[0])), int(up[0]))
+                if t == 0:
+                    return req_value(rho), y, np.zeros(m)
+                pick = np.argpartition(v_free, t - 1)[:t] if t < len(v_free) else np.arange(len(v_free))
+                y[free[pick]] = True
+                return req_value(rho) + float(v_free[pick].sum()), y, np.zeros(m)
             within = np.lexsort((v_free, g))  # groups stay in place, values sorted inside each group
             opt, v = free[within], v_free[within]
             csum = np.concatenate([[0.0], np.cumsum(v)])
@@ -207,12 +220,42 @@ class UflLagrangian:
 
     def prune_level(self, upper_bound: float, gap: float = 0.0) -> float:
         """Bound at or above which no solution better than ``upper_bound`` (by more than ``gap``) exists."""
-        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB
-            return upper_bound - 1.0 + 1e-6 + gap * max(1.0, abs(upper_bound))
-        return upper_bound - max(gap, 1e-9) * max(1.0, abs(upper_bound))
+        relative = upper_bound - max(gap, 1e-9) * max(1.0, abs(upper_bound))
+        if self.integral:  # the optimum is an integer: a bound above UB − 1 proves UB (or the gap, if lower)
+            return min(upper_bound - 1.0 + 1e-6, relative) if gap > 0 else upper_bound - 1.0 + 1e-6
+        return relative
 
     def rounded(self, raw: float) -> float:
         return float(np.ceil(raw - 1e-7)) if self.integral and np.isfinite(raw) else raw
+
+    def incremental(self) -> IncrementalRho | None:
+        """The incremental ``ρ`` of this relaxation when it has enough arcs to pay off (built once)."""
+        if len(self.act.cost) < INCREMENTAL_MIN_ARCS:
+            return None
+        inc = getattr(self, "_incremental", None)
+        if inc is None:
+            inc = self._incremental = IncrementalRho(self.act, self.f)
+        return inc
+
+    def step_values(self, lam: np.ndarray, solve_y, inc: IncrementalRho | None):  # noqa: ANN001, ANN201
+        """One evaluation at ``λ``: ``(ρ, value, y, served)`` (``served[i]``: open options with ``c_a < λ_i``)."""
+        act = self.act
+        m, n = len(self.f), len(act.start) - 1
+        if inc is not None:
+            rho = inc.values(lam)
+            value, y, _ = solve_y(rho, False)
+            served = inc.served(lam, y) if np.isfinite(value) else np.zeros(n)
+            if served is not None:
+                return rho, value, y, served
+            pos = act.below(lam)
+            red = np.minimum(act.cost[pos] - lam[act.client[pos]], 0.0)
+        else:
+            pos = act.below(lam)
+            red = np.minimum(act.cost[pos] - lam[act.client[pos]], 0.0)
+            rho = self.f + np.bincount(act.option[pos], weights=red, minlength=m)
+            value, y, _ = solve_y(rho, False)
+        served = np.bincount(act.client[pos], weights=y[act.option[pos]] * (red < 0), minlength=n)
+        return rho, value, y, served
 
     def run(
         self,
@@ -229,38 +272,37 @@ class UflLagrangian:
     ) -> LagrangianBound:
         """Subgradient optimisation from ``lam``; see :func:`lagrangian_bound`."""
         p = self.problem
-        n, m = p.n_clients, p.n_options
+        m = p.n_options
         search = SubgradientSearch(lam, theta=theta, patience=patience, time_limit_s=time_limit_s)
         lam = search.lam
         stop_at = self.prune_level(upper_bound) if stop_at is None else stop_at
         best = LagrangianBound(bound=-np.inf, raw_bound=-np.inf, multipliers=lam.copy(), y=np.zeros(m),
                                values=self.f.copy(), flip_cost=np.zeros(m))
         it = 0
-        act = self.act
         solve_y = self.sub.prepare(forced_open, forced_closed)
         y_mean = np.zeros(m)  # smoothed relaxed open sets: a primal estimate, as in the volume algorithm
+        inc = self.incremental()
         for it in range(1, max_iter + 1):
-            pos = act.below(lam)
-            red = np.minimum(act.cost[pos] - lam[act.client[pos]], 0.0)
-            rho = self.f + np.bincount(act.option[pos], weights=red, minlength=m)
-            value, y, flip = solve_y(rho, False)
+            rho, value, y, served = self.step_values(lam, solve_y, inc)
             if not np.isfinite(value):  # no feasible y at this node
                 best = LagrangianBound(bound=np.inf, raw_bound=np.inf, multipliers=lam.copy(), y=y, values=rho,
-                                       flip_cost=flip, iterations=it)
+                                       flip_cost=np.full(m, np.inf), iterations=it)
                 break
             bound = float(lam.sum() + value)
             y_mean = smoothed(y_mean, y, it)
-            served = np.bincount(act.client[pos], weights=y[act.option[pos]] * (red < 0), minlength=n)
             g = 1.0 - served  # subgradient: 1 − (number of open options the client would be served by)
             if search.improves(bound, best.raw_bound):
                 best = LagrangianBound(bound=bound, raw_bound=bound, multipliers=lam.copy(), y=y.copy(), values=rho,
-                                       flip_cost=flip, iterations=it, feasible=bool(np.all(g == 0)))
+                                       flip_cost=np.zeros(m), iterations=it, feasible=bool(np.all(g == 0)))
             if best.raw_bound >= stop_at or search.stalled or search.out_of_time():
                 break
             if not search.step(g, upper_bound, bound):  # the relaxed solution serves every client once
                 break
         best.iterations = it
         best.y_mean = y_mean
+        if inc is not None and np.isfinite(best.raw_bound):  # the reported bound from ρ recomputed exactly
+            best.values = inc.exact(best.multipliers)
+            best.raw_bound = float(best.multipliers.sum() + solve_y(best.values, False)[0])
         best.bound = self.rounded(best.raw_bound)
         if np.isfinite(best.raw_bound):
             best.flip_cost = solve_y(best.values, True)[2]
