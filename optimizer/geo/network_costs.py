@@ -35,11 +35,13 @@ from optimizer.geo.access_rules import AccessParameters
 from optimizer.geo.cache import cached_arrays, content_key
 from optimizer.geo.distances import as_xy
 from optimizer.geo.network_tables import MODES, RAIL_TRANSFER_KINDS, WATER_TRANSFER_KINDS, NetworkTables
+from optimizer.geo.pair_blocks import LazyPairs, best_of_candidates
 from optimizer.geo.road_access import road_access
 
 SPLIT_COLUMNS: tuple[str, ...] = ("road_km", "water_km", "rail_km", "transhipments")
 _CACHE_VERSION = 2
 _CHUNK_FLOATS = 16_000_000  # ≈ 128 MB of float64 per broadcast block
+DENSE_PAIRS_MAX = 50_000_000  # above this many origin × destination pairs the (n, m) costs are computed on demand
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -170,6 +172,12 @@ class PairCosts:
         Callable giving the straight km of pairs (for the direct trip).
     from_cache
         Whether the arrays came from the disk cache.
+    g
+        Lazy mode only (more than :data:`DENSE_PAIRS_MAX` pairs): (n_sources, m) cheapest cost from each source to
+        each destination; ``cost_eur_per_t`` and ``a_star`` are then :class:`LazyPairs` views that compute the rows
+        or pairs asked for from ``g`` and the access legs, never the whole (n, m) matrix.
+    origin_xy, dest_xy
+        Lazy mode only: the points (EPSG:31370 m), for the direct local trip.
     """
 
     cost_eur_per_t: np.ndarray
@@ -189,7 +197,47 @@ class PairCosts:
     edge_split: np.ndarray
     straight_km: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
     from_cache: bool = False
+    g: np.ndarray | None = field(default=None, repr=False)
+    origin_xy: np.ndarray | None = field(default=None, repr=False)
+    dest_xy: np.ndarray | None = field(default=None, repr=False)
+    direct: bool = True
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the (n, m) costs are computed on demand (:data:`DENSE_PAIRS_MAX`)."""
+        return self.g is not None
+
+    def block(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cost (EUR/t) and chosen origin candidate (``-1``: the direct trip) of the pairs ``i × j``, shape
+        ``(len(i), len(j))``; computed from the source costs in lazy mode, looked up otherwise."""
+        i, j = np.asarray(i, dtype=np.int64).ravel(), np.asarray(j, dtype=np.int64).ravel()
+        if not self.lazy:
+            return np.asarray(self.cost_eur_per_t)[np.ix_(i, j)], np.asarray(self.a_star)[np.ix_(i, j)]
+        return best_of_candidates(self, i, self.g[:, j], self.dest_xy[j])
+
+    def pair_values(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cost and chosen origin candidate of the pairs (``i[k]``, ``j[k]``) (broadcast together)."""
+        i, j = np.broadcast_arrays(np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64))
+        if not self.lazy:
+            return np.asarray(self.cost_eur_per_t)[i, j], np.asarray(self.a_star)[i, j]
+        shape, i, j = i.shape, i.ravel(), j.ravel()
+        c_road = self.params.cost_eur_per_tkm["road"]
+        leg = c_road * self.origin_km
+        best = self.g[self.origin_source[i, 0], j] + leg[i, 0]
+        arg = np.zeros(len(i), dtype=np.int8)
+        for a in range(1, self.origin_source.shape[1]):
+            cand = self.g[self.origin_source[i, a], j] + leg[i, a]
+            better = cand < best
+            best = np.where(better, cand, best)
+            arg[better] = a
+        if self.direct and self.params.local_trip_max_km > 0:  # as the rows compute it (cdist, metres × scale)
+            metres = np.sqrt(((self.origin_xy[i] - self.dest_xy[j]) ** 2).sum(axis=1))
+            c_dir = metres * (c_road * self.params.access_circuity / 1000.0)
+            use = (metres <= self.params.local_trip_max_km * 1000.0) & (c_dir <= best)
+            best = np.where(use, c_dir, best)
+            arg[use] = -1
+        return best.reshape(shape), arg.reshape(shape)
 
     def tree_split(self, sources: np.ndarray | None = None) -> np.ndarray:
         """(len(sources), N, 4) road/water/rail km and transhipments from each source to every node.
@@ -310,12 +358,15 @@ def pair_costs(
     modes = normalise_modes(modes)
     o, d = as_xy(origins_xy), as_xy(dests_xy)
 
+    lazy = len(o) * len(d) > DENSE_PAIRS_MAX
+
     def compute() -> dict[str, np.ndarray]:
-        return _compute_pair_costs(o, d, tables, modes, p, direct)
+        return _compute_pair_costs(o, d, tables, modes, p, direct, lazy=lazy)
 
     if cache:
         key = content_key("pair_costs", [o, d], tables.fingerprint,
-                          {"modes": modes, "params": p.cost_key(), "direct": direct, "version": _CACHE_VERSION})
+                          {"modes": modes, "params": p.cost_key(), "direct": direct, "version": _CACHE_VERSION,
+                           "lazy": lazy})
         arrays, hit = cached_arrays(key, compute, directory=cache_dir,
                                     meta={"kind": "pair_costs", "n": len(o), "m": len(d), "modes": modes})
     else:
@@ -324,11 +375,17 @@ def pair_costs(
     def straight(i: np.ndarray, j: np.ndarray) -> np.ndarray:
         return np.hypot(*(o[i] - d[j]).T) / 1000.0
 
-    return PairCosts(modes=modes, params=p, straight_km=straight, from_cache=hit, **arrays)
+    if lazy:
+        pc = PairCosts(cost_eur_per_t=None, a_star=None, modes=modes, params=p, straight_km=straight, from_cache=hit,
+                       origin_xy=o, dest_xy=d, direct=direct, **arrays)
+        object.__setattr__(pc, "cost_eur_per_t", LazyPairs(pc, 0, (len(o), len(d))))
+        object.__setattr__(pc, "a_star", LazyPairs(pc, 1, (len(o), len(d))))
+        return pc
+    return PairCosts(modes=modes, params=p, straight_km=straight, from_cache=hit, direct=direct, **arrays)
 
 
 def _compute_pair_costs(o: np.ndarray, d: np.ndarray, tables: NetworkTables, modes: tuple[str, ...],
-                        p: AccessParameters, direct: bool) -> dict[str, np.ndarray]:
+                        p: AccessParameters, direct: bool, lazy: bool = False) -> dict[str, np.ndarray]:
     c_road = p.cost_eur_per_tkm["road"]
     graph = layered_graph(tables, modes, p)
     acc_o = road_access(tables, o, circuity=p.access_circuity, k=p.k_access)
@@ -347,6 +404,12 @@ def _compute_pair_costs(o: np.ndarray, d: np.ndarray, tables: NetworkTables, mod
         b_star[s0:s0 + step] = block.argmin(axis=2)
         g[s0:s0 + step] = np.take_along_axis(block, b_star[s0:s0 + step, :, None].astype(np.int64), 2)[..., 0]
     del dist
+    common = {"origin_node": acc_o.node, "origin_km": acc_o.km, "dest_node": acc_d.node, "dest_km": acc_d.km,
+              "sources": sources.astype(np.int64), "origin_source": inv.astype(np.int64), "b_star": b_star,
+              "pred": pred.astype(np.int32), "edge_keys": graph.edge_keys, "edge_of_key": graph.edge_of_key,
+              "edge_split": graph.edge_split}
+    if lazy:  # the (n, m) costs from g and the access legs, on demand (PairCosts.block, LazyPairs)
+        return {**common, "g": g}
     # cost[i, j] = min_a c_road * origin_km[i, a] + G[inv[i, a], j], or the direct trip: a running minimum over the
     # candidates, on (rows, m) blocks (no (rows, K, m) temporaries)
     cost = np.empty((n, m))
@@ -373,10 +436,7 @@ def _compute_pair_costs(o: np.ndarray, d: np.ndarray, tables: NetworkTables, mod
             use = local & (c_dir <= best)
             np.copyto(best, c_dir, where=use)
             np.putmask(arg, use, -1)
-    return {"cost_eur_per_t": cost, "origin_node": acc_o.node, "origin_km": acc_o.km, "dest_node": acc_d.node,
-            "dest_km": acc_d.km, "sources": sources.astype(np.int64), "origin_source": inv.astype(np.int64),
-            "a_star": a_star, "b_star": b_star, "pred": pred.astype(np.int32), "edge_keys": graph.edge_keys,
-            "edge_of_key": graph.edge_of_key, "edge_split": graph.edge_split}
+    return {"cost_eur_per_t": cost, "a_star": a_star, **common}
 
 
 def _tree_split(pred: np.ndarray, edge_keys: np.ndarray, edge_of_key: np.ndarray,

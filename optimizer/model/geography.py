@@ -184,6 +184,14 @@ class ArcCosts:
             base[spread] += extra
         return base
 
+    def block(self, i: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Cost per tonne of demand units ``i`` × sites ``s``, shape (len(i), len(s)) (only these columns)."""
+        i, s = np.asarray(i, dtype=np.int64), np.asarray(s, dtype=np.int64)
+        base, _ = self.pair.block(i, s)
+        d = cdist(self.demand_xy[i], self.site_xy[s]) / 1000.0
+        r = self.intrazonal_km[i, None]
+        return base + self.road_rate * self.circuity * (np.sqrt(d * d + r * r) - d)
+
     def split(self, i: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Road, water, rail km and transhipments of the pairs' chosen chains, the intrazonal term on road."""
         i, s = np.asarray(i, dtype=np.int64), np.asarray(s, dtype=np.int64)
@@ -225,6 +233,12 @@ class StraightArcCosts:
     def rows(self, i: np.ndarray) -> np.ndarray:
         i = np.asarray(i, dtype=np.int64)
         d = cdist(self.demand_xy[i], self.site_xy) / 1000.0
+        r = self.intrazonal_km[i, None]
+        return self.road_rate * self.circuity * np.sqrt(d * d + r * r)
+
+    def block(self, i: np.ndarray, s: np.ndarray) -> np.ndarray:
+        i, s = np.asarray(i, dtype=np.int64), np.asarray(s, dtype=np.int64)
+        d = cdist(self.demand_xy[i], self.site_xy[s]) / 1000.0
         r = self.intrazonal_km[i, None]
         return self.road_rate * self.circuity * np.sqrt(d * d + r * r)
 
@@ -277,7 +291,7 @@ class NetworkArcSource:
     client_group: np.ndarray
     option_site: np.ndarray
     option_group: np.ndarray
-    _sorted: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __call__(self, clients: np.ndarray) -> np.ndarray:
         clients = np.asarray(clients, dtype=np.int64)
@@ -302,37 +316,72 @@ class NetworkArcSource:
             km[rows] = self.costs[k].split(muni, site)[:, :3].sum(axis=1)
         return cost, km, self.client_group[c] == self.option_group[o]
 
-    def sorted_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every client's options in order of cost and those costs (computed once, block by block, then reused by
-        every round of the certificate: the rounds only read the first k of each row)."""
+    def block(self, clients: np.ndarray, options: np.ndarray) -> np.ndarray:
+        """Cost (EUR/yr at full demand) of clients × options, shape (len(clients), len(options)); ``inf`` where
+        client and option are in different groups. Only these columns are computed."""
+        clients, options = np.asarray(clients, dtype=np.int64), np.asarray(options, dtype=np.int64)
+        out = np.full((len(clients), len(options)), np.inf)
+        for k in np.unique(self.client_costs[clients]):
+            rows = np.flatnonzero(self.client_costs[clients] == k)
+            c = clients[rows]
+            out[rows] = self.client_tonnes[c, None] * self.costs[k].block(self.client_muni[c], self.option_site[options])
+        out[self.client_group[clients][:, None] != self.option_group[options][None, :]] = np.inf
+        return out
+
+    def arc_km(self, clients: np.ndarray, options: np.ndarray) -> np.ndarray:
+        """Route km of the pairs (``clients[k]``, ``options[k]``)."""
+        return self.pairs(clients, options)[1]
+
+    def sorted_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every client's *allowed* options in order of cost and those costs, as ragged rows ``(indptr, option,
+        cost)``: client ``c``'s are ``option[indptr[c]:indptr[c + 1]]``. Computed once, group by group and block by
+        block (only the pairs of a group: an own-region instance keeps a fraction of clients × options), then
+        reused by every round of the certificate, which reads the first k of each row."""
         if self._sorted is None:
-            n, m = len(self.client_muni), len(self.option_site)
-            order = np.empty((n, m), dtype=np.int16 if m < 2**15 else np.int32)
-            cost = np.empty((n, m))
-            step = max(1, BLOCK_ENTRIES // max(m, 1))
-            for lo in range(0, n, step):
-                rows = np.arange(lo, min(n, lo + step))
-                block = self(rows)
-                o = np.argsort(block, axis=1, kind="stable")
-                order[rows], cost[rows] = o, np.take_along_axis(block, o, axis=1)
-            self._sorted = (order, cost)
+            n = len(self.client_muni)
+            groups, members = np.unique(self.option_group, return_inverse=True)
+            per_group = [np.flatnonzero(members == g) for g in range(len(groups))]
+            where = np.searchsorted(groups, self.client_group)
+            known = (where < len(groups)) & (groups[np.minimum(where, len(groups) - 1)] == self.client_group)
+            lengths = np.where(known, [len(per_group[w]) if k else 0 for w, k in zip(where, known)], 0)
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=indptr[1:])
+            option = np.empty(indptr[-1], dtype=np.int32)
+            cost = np.empty(indptr[-1])
+            for g, opts in enumerate(per_group):
+                mine = np.flatnonzero(known & (where == g))
+                step = max(1, BLOCK_ENTRIES // max(len(opts), 1))
+                for lo in range(0, len(mine), step):
+                    rows = mine[lo:lo + step]
+                    block = self.block(rows, opts)
+                    o = np.argsort(block, axis=1, kind="stable")
+                    at = indptr[rows][:, None] + np.arange(len(opts))[None, :]
+                    option[at], cost[at] = opts[o], np.take_along_axis(block, o, axis=1)
+            self._sorted = (indptr, option, cost)
         return self._sorted
 
     def nearest(self, k: np.ndarray | int) -> SparseArcs:
         """The ``k[i]`` cheapest allowed arcs per client and the cheapest one left out (from the sorted rows)."""
-        order, cost = self.sorted_rows()
-        n, m = cost.shape
-        k = np.minimum(np.broadcast_to(np.asarray(k, dtype=np.int64), (n,)), m)
-        keep = (np.arange(m)[None, :] < k[:, None]) & np.isfinite(cost)
-        ci, rank = np.nonzero(keep)
-        beyond = np.where(k < m, cost[np.arange(n), np.minimum(k, m - 1)], np.inf)
-        return SparseArcs(ci.astype(np.int64), order[ci, rank].astype(np.int64), cost[ci, rank], beyond)
+        indptr, option, cost = self.sorted_rows()
+        n = len(indptr) - 1
+        lengths = np.diff(indptr)
+        k = np.minimum(np.broadcast_to(np.asarray(k, dtype=np.int64), (n,)), lengths)
+        rank = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
+        keep = (rank < np.repeat(k, lengths)) & np.isfinite(cost)
+        ci = np.repeat(np.arange(n), lengths)[keep]
+        beyond = np.full(n, np.inf)
+        more = k < lengths
+        beyond[more] = cost[indptr[:-1][more] + k[more]]
+        return SparseArcs(ci.astype(np.int64), option[keep].astype(np.int64), cost[keep], beyond)
 
     def rank_of_open(self, clients: np.ndarray, open_options: np.ndarray) -> np.ndarray:
         """Per client, how many allowed options cost no more than its cheapest open one (``k`` that reaches it)."""
-        order, cost = self.sorted_rows()
-        clients = np.asarray(clients, dtype=np.int64)
-        is_open = np.asarray(open_options, dtype=bool)[: cost.shape[1]][order[clients]]
-        first = np.argmax(is_open, axis=1)
-        best = np.where(is_open.any(axis=1), cost[clients, first], np.inf)
-        return (cost[clients] <= best[:, None]).sum(axis=1)
+        indptr, option, cost = self.sorted_rows()
+        lengths = np.diff(indptr)
+        is_open = np.asarray(open_options, dtype=bool)[option]
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        best = np.full(len(lengths), np.inf)
+        np.minimum.at(best, row[is_open], cost[is_open])
+        within = np.bincount(row, weights=(cost <= best[row]).astype(float), minlength=len(lengths))
+        counts = np.where(np.isfinite(best), within, lengths).astype(np.int64)
+        return counts[np.asarray(clients, dtype=np.int64)]

@@ -181,7 +181,7 @@ def solve_separate_regions(source, groups: list[np.ndarray], clients: list[np.nd
     (chosen, client_option, client_cost, pairs)
         The option chosen per row, each client's option and cost, and how many pairs were evaluated.
     """
-    n = len(source.client_xy)
+    n = len(source.client_group)
     chosen = np.zeros(len(groups), dtype=np.int64)
     client_option = np.full(n, -1, dtype=np.int64)
     client_cost = np.full(n, np.inf)
@@ -189,18 +189,25 @@ def solve_separate_regions(source, groups: list[np.ndarray], clients: list[np.nd
     f = np.asarray(option_cost, float)
     for r, (opts, mine) in enumerate(zip(groups, clients)):
         total = f[opts].copy()
-        oxy = np.asarray(source.option_xy, float)[opts]
         step = max(1, SEPARATE_BLOCK // max(len(opts), 1))
         for lo in range(0, len(mine), step):
             block = mine[lo : lo + step]
-            total += _pair_costs(source, block, oxy).sum(axis=0)
+            total += _block(source, block, opts).sum(axis=0)
             pairs += len(block) * len(opts)
         best = int(np.argmin(total))
         chosen[r] = opts[best]
         if len(mine):
             client_option[mine] = opts[best]
-            client_cost[mine] = _pair_costs(source, mine, oxy[best : best + 1])[:, 0]
+            client_cost[mine] = _block(source, mine, opts[best : best + 1])[:, 0]
     return chosen, client_option, client_cost, pairs
+
+
+def _block(source, clients: np.ndarray, options: np.ndarray) -> np.ndarray:  # noqa: ANN001 - an arc source
+    """Cost of clients × options from the source: its own ``block`` (network pair costs:
+    :class:`optimizer.model.geography.NetworkArcSource`) or a point source's straight-line formula."""
+    if hasattr(source, "block"):
+        return np.asarray(source.block(clients, options), float)
+    return _pair_costs(source, clients, np.asarray(source.option_xy, float)[options])
 
 
 def _pair_costs(source, clients: np.ndarray, option_xy: np.ndarray) -> np.ndarray:  # noqa: ANN001

@@ -260,8 +260,11 @@ def _solve_separate(template: LocationProblem, source: PointArcSource, groups: l
     chosen, option, cost, pairs = solve_separate_regions(source, groups, clients, template.option_cost())
     served = option >= 0
     ci = np.flatnonzero(served)
-    km = np.where(source.cost_per_km[ci] > 0, cost[ci] / np.where(source.cost_per_km[ci] > 0, source.cost_per_km[ci], 1.0),
-                  0.0)  # fmt: skip
+    if hasattr(source, "arc_km"):  # network pair costs: each arc's route km
+        km = np.asarray(source.arc_km(ci, option[ci]), float)
+    else:
+        km = np.where(source.cost_per_km[ci] > 0,
+                      cost[ci] / np.where(source.cost_per_km[ci] > 0, source.cost_per_km[ci], 1.0), 0.0)  # fmt: skip
     arcs = SparseArcs(ci, option[ci], cost[ci], np.full(n, np.inf), km)
     problem = with_arcs(template, arcs)
     y = np.zeros(m, dtype=bool)
@@ -347,6 +350,13 @@ def _columns(cost_block: CostBlock, n_clients: int):  # noqa: ANN202
 
     if isinstance(cost_block, PointArcSource):
         return source_columns(cost_block)
+    if hasattr(cost_block, "block"):  # a source that computes the asked columns only (network pair costs)
+        def block_columns(options: np.ndarray) -> np.ndarray:
+            step = max(1, BLOCK_ENTRIES // max(len(options), 1))
+            return np.vstack([cost_block.block(np.arange(lo, min(n_clients, lo + step)), options)
+                              for lo in range(0, n_clients, step)])
+
+        return block_columns
     rows_per_block = max(1, BLOCK_ENTRIES // 1000)
 
     def columns(options: np.ndarray) -> np.ndarray:

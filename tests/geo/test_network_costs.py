@@ -308,3 +308,28 @@ def test_layered_graph_has_two_transfers_per_water_trip(tables):
     g = layered_graph(tables, ("road", "water"), PARAMS)
     transfers = g.edge_split[:, 3] == 1
     assert transfers.sum() >= 2 and (g.edge_split[transfers, 1:3] == 0).all()
+
+
+def test_lazy_pair_costs_equal_the_dense_ones(tables, monkeypatch):
+    """Above DENSE_PAIRS_MAX pairs the (n, m) costs are computed on demand from the sources' costs: rows, pairs,
+    blocks and the modal split are exactly the dense ones (here forced on a small case)."""
+    from optimizer.geo import network_costs
+
+    rng = np.random.default_rng(7)
+    o = np.c_[rng.uniform(-5000, 105000, 40), rng.uniform(-4000, 4000, 40)]
+    d = np.c_[rng.uniform(-5000, 105000, 25), rng.uniform(-4000, 4000, 25)]
+    for modes in (("road",), ("road", "water"), ("road", "water", "rail")):
+        dense = pair_costs(o, d, tables, modes=modes, params=PARAMS)
+        monkeypatch.setattr(network_costs, "DENSE_PAIRS_MAX", 0)
+        lazy = pair_costs(o, d, tables, modes=modes, params=PARAMS)
+        monkeypatch.setattr(network_costs, "DENSE_PAIRS_MAX", 50_000_000)
+        assert lazy.lazy and not dense.lazy and lazy.shape == dense.shape
+        np.testing.assert_array_equal(np.asarray(lazy.cost_eur_per_t), dense.cost_eur_per_t)
+        np.testing.assert_array_equal(np.asarray(lazy.a_star), dense.a_star)
+        i, j = rng.integers(0, 40, 60), rng.integers(0, 25, 60)
+        np.testing.assert_array_equal(lazy.cost_eur_per_t[i, j], dense.cost_eur_per_t[i, j])
+        np.testing.assert_array_equal(lazy.cost_eur_per_t[[3, 5]], dense.cost_eur_per_t[[3, 5]])
+        np.testing.assert_allclose(lazy.km_by_mode(i, j), dense.km_by_mode(i, j))
+        block, arg = lazy.block(np.array([1, 2]), np.array([0, 7, 24]))
+        np.testing.assert_array_equal(block, dense.cost_eur_per_t[np.ix_([1, 2], [0, 7, 24])])
+        assert (dense.a_star < 0).any()  # the direct local trip is exercised too
