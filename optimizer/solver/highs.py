@@ -15,13 +15,16 @@ import sys
 import time
 from contextlib import redirect_stdout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.problem import LocationProblem, Status
 from optimizer.solver.options import SolveOptions, with_time_left
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is built, not by every solve
+    import scipy.sparse as sp
 
 INF = highspy.kHighsInf
 _BANNER_SHOWN = False  # HiGHS prints its banner at the first construction in a process, on the C-level stdout
@@ -95,16 +98,21 @@ def pass_arrays(
     col_upper: np.ndarray,
     row_lower: np.ndarray,
     row_upper: np.ndarray,
-    matrix: sp.spmatrix,
+    matrix: sp.spmatrix | CscArrays,
     integrality: np.ndarray | None = None,
 ) -> None:
     """``h.passModel`` of a minimisation ``row_lower ≤ matrix·v ≤ row_upper`` given column-wise (CSC)."""
-    a = sp.csc_matrix(matrix)
-    n_cols = a.shape[1]
+    if isinstance(matrix, CscArrays):
+        start, index, value, (n_rows, n_cols) = matrix.start, matrix.index, matrix.value, matrix.shape
+    else:
+        import scipy.sparse as sp
+
+        a = sp.csc_matrix(matrix)
+        start, index, value, (n_rows, n_cols) = a.indptr, a.indices, a.data, a.shape
     status = h.passModel(
         n_cols,
-        a.shape[0],
-        int(a.nnz),
+        n_rows,
+        len(value),
         1,  # MatrixFormat.kColwise
         1,  # ObjSense.kMinimize
         0.0,
@@ -113,14 +121,54 @@ def pass_arrays(
         np.asarray(col_upper, float),
         np.asarray(row_lower, float),
         np.asarray(row_upper, float),
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(float),
+        start.astype(np.int32),
+        index.astype(np.int32),
+        value.astype(float),
         np.zeros(n_cols, np.int32) if integrality is None else np.asarray(integrality, np.int32),
     )
     if status == highspy.HighsStatus.kError:
         msg = "HiGHS rejected the model built from the problem arrays"
         raise RuntimeError(msg)
+
+
+@dataclass(frozen=True)
+class CscArrays:
+    """A sparse matrix as the column-wise arrays HiGHS takes: ``start`` (columns + 1), ``index`` (rows), ``value``.
+
+    What :func:`optimizer.solver.matrices.build_matrices` assembles with numpy alone, so that a solve which needs no
+    other sparse algebra never imports scipy (0.3–0.4 s of a whole-process solve); :meth:`tocsc` gives the
+    ``scipy.sparse`` matrix where one is wanted.
+    """
+
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    shape: tuple[int, int]
+
+    @classmethod
+    def from_triplets(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+                      shape: tuple[int, int]) -> CscArrays:
+        """Entries in any order; repeated (row, column) entries add up, rows sorted within each column (as
+        ``scipy.sparse``'s ``tocsc()`` followed by ``sum_duplicates()``)."""
+        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+        values = np.asarray(values, float)
+        key = cols * max(int(shape[0]), 1) + rows
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        summed = np.add.reduceat(values[order], first) if len(key) else np.zeros(0)
+        index = rows[order][first]
+        start = np.searchsorted(cols[order][first], np.arange(shape[1] + 1))
+        return cls(start, index, summed, (int(shape[0]), int(shape[1])))
+
+    @property
+    def nnz(self) -> int:
+        return len(self.value)
+
+    def tocsc(self) -> sp.csc_matrix:
+        import scipy.sparse as sp
+
+        return sp.csc_matrix((self.value, self.index, self.start), shape=self.shape)
 
 
 @dataclass(frozen=True)
@@ -130,7 +178,8 @@ class MatrixModel:
     Attributes
     ----------
     matrix
-        Constraint matrix ``A`` (CSC, rows × columns).
+        Constraint matrix ``A`` (rows × columns): a ``scipy.sparse`` matrix or :class:`CscArrays` (call
+        ``matrix.tocsc()`` for the scipy form).
     integrality
         ``1`` for integer columns, ``0`` for continuous ones (int32, HiGHS convention).
     n_x, n_y
@@ -143,7 +192,7 @@ class MatrixModel:
     col_lower: np.ndarray
     col_upper: np.ndarray
     integrality: np.ndarray
-    matrix: sp.csc_matrix
+    matrix: sp.csc_matrix | CscArrays
     row_lower: np.ndarray
     row_upper: np.ndarray
     n_x: int
