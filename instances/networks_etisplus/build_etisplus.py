@@ -23,10 +23,7 @@ Run from the project root (needs ``../shared`` and the zones layer)::
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,24 +33,20 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
+
+from network_build_script import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
+from network_build_script import run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_build import densify_links, split_links_at_points  # noqa: E402
-from optimizer.geo.network_tables import CEMT_FROM_INT, CRS, symmetric_csr, write_network_tables  # noqa: E402
+from optimizer.geo.network_tables import CEMT_FROM_INT, CRS, symmetric_csr  # noqa: E402
 
 ETIS = "belgium/transport/nodus_etisplus/nodus_belgium_multimodal.gpkg"
 PORTS = "flanders/transport/eurostat_ports_flanders_approx.csv"
-ZONES = PROJECT_ROOT / "instances" / "flanders" / "zones" / "zones.gpkg"
 MOTORWAY_RINGS = frozenset({"R0", "R1", "R2", "R3"})  # ring roads built as motorways (Brussels, Antwerp, Charleroi)
 WATER_MAX_LINK_M = 1000.0
 PORT_MAX_SNAP_M = 6500.0  # Eurostat port points are town points (not quays): Tessenderlo lies 6.0 km off
 TERMINAL_MAX_SNAP_M = 2000.0
-
-
-def _assumption(name: str) -> float:
-    with open(PROJECT_ROOT / "models" / "access.toml", "rb") as fh:
-        return float(tomllib.load(fh)["assumptions"][name]["value"])
 
 
 def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
@@ -171,21 +164,13 @@ def build_water(etis: Path, shared: Path, zones: gpd.GeoDataFrame, seaport_areas
     return nodes, links
 
 
-def seaport_of_points(xy: np.ndarray, seaport_areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Name of the seaport area that contains each point ('' outside all)."""
-    out = np.full(len(xy), "", dtype=object)
-    pi, ai = shapely.STRtree(seaport_areas.geometry.to_numpy()).query(shapely.points(xy), predicate="within")
-    out[pi] = seaport_areas["seaport"].to_numpy()[ai]
-    return out
-
-
 def build(shared: Path, out: Path) -> Path:
     """Build road + water from ``shared`` (the ``data`` folder) and write ``out/network.gpkg``."""
     etis = shared / ETIS
     zones = gpd.read_file(ZONES, layer="zones")
     seaport_areas = gpd.read_file(ZONES, layer="seaport_areas")
     rn, rl = build_road(etis)
-    wn, wl = build_water(etis, shared, zones, seaport_areas, _assumption("quay_max_gap_m"))
+    wn, wl = build_water(etis, shared, zones, seaport_areas, access_assumption("quay_max_gap_m"))
     for nodes, links, mode in ((rn, rl, "road"), (wn, wl, "water")):
         pos = pd.Index(nodes["node_id"])
         a, b = pos.get_indexer(links["from_node"]), pos.get_indexer(links["to_node"])
@@ -194,11 +179,8 @@ def build(shared: Path, out: Path) -> Path:
             raise AssertionError(f"{mode} network has {n_comp} components")
     nodes = pd.concat([rn, wn], ignore_index=True)
     links = gpd.GeoDataFrame(pd.concat([rl, wl], ignore_index=True), crs=CRS)
-    links["geometry"] = shapely.set_precision(links.geometry.to_numpy(), 0.01)
     links["length_km"] = np.maximum(links["length_km"].to_numpy(), _chord_km(nodes, links))
-    nodes = nodes.sort_values("node_id", kind="stable").reset_index(drop=True)
-    links = links.sort_values("link_id", kind="stable").reset_index(drop=True)
-    return write_network_tables(nodes, links, out)
+    return write_sorted(nodes, links, out)
 
 
 def _chord_km(nodes: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
@@ -208,25 +190,10 @@ def _chord_km(nodes: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
     return np.hypot(*(a - b).T) / 1000.0
 
 
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    return Path(env) / "data" if env else PROJECT_ROOT.parent / "shared" / "data"
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not (args.shared / ETIS).is_file():
-        print(f"ETISplus layers not found: {args.shared / ETIS}", file=sys.stderr)
-        return 2
-    path = build(args.shared, args.out)
-    nodes, links = gpd.read_file(path, layer="nodes"), gpd.read_file(path, layer="links")
-    print(f"{path}: {path.stat().st_size:,} bytes")
-    print(nodes.groupby(["mode", "kind"]).size().to_string())
-    print(links.groupby("mode")["length_km"].agg(["size", "sum"]).round(1).to_string())
-    return 0
+    """Build ``network.gpkg`` (``[--shared DIR] [--out DIR]``); exit code 2 when the source file is missing."""
+    return run_build(argv, doc=__doc__, here=HERE, needs=ETIS, needs_label="ETISplus layers", build=build,
+                     node_groups=["mode", "kind"], link_groups="mode")
 
 
 if __name__ == "__main__":
