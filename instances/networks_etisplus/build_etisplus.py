@@ -35,8 +35,8 @@ from scipy.sparse.csgraph import connected_components
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
 
-from network_build_script import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
-from network_build_script import run_build, seaport_of_points, write_sorted  # noqa: E402
+from build_common import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
+from build_common import run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_build import densify_links, split_links_at_points  # noqa: E402
 from optimizer.geo.network_tables import CEMT_FROM_INT, CRS, symmetric_csr  # noqa: E402
@@ -49,30 +49,44 @@ PORT_MAX_SNAP_M = 6500.0  # Eurostat port points are town points (not quays): Te
 TERMINAL_MAX_SNAP_M = 2000.0
 
 
-def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Road nodes and links (largest connected component) from the ETISplus road layers."""
-    lines = gpd.read_file(etis, layer="road_polylines").to_crs(CRS)
-    points = gpd.read_file(etis, layer="road_points").to_crs(CRS).set_index("num")
-    ref = lines["NAME"].fillna("").astype(str).str.replace(" ", "", regex=False).str.upper()
-    letter = ref.str[0]
-    motorway = (letter == "A") | ref.isin(MOTORWAY_RINGS)
-    road_class = np.where(motorway, "motorway", np.where(letter.isin(["N", "R"]), letter, "other"))
+def _read_layers(etis: Path, layer: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The ``<layer>_polylines`` and ``<layer>_points`` (indexed by ``num``) of an ETISplus network, EPSG:31370."""
+    lines = gpd.read_file(etis, layer=f"{layer}_polylines").to_crs(CRS)
+    points = gpd.read_file(etis, layer=f"{layer}_points").to_crs(CRS).set_index("num")
+    return lines, points
+
+
+def _tables(lines: gpd.GeoDataFrame, points: gpd.GeoDataFrame, mode: str, link_attrs: dict,
+            node_attrs: dict | None = None) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Nodes and links of one ETISplus network: ids ``<mode>:e<NUM>``, real polyline length, only the nodes that
+    the links use; ``link_attrs`` / ``node_attrs`` add the mode's own columns."""
+    prefix = f"{mode}:e"
     links = gpd.GeoDataFrame({
-        "link_id": "road:e" + lines["NUM"].astype(str),
-        "mode": "road",
-        "from_node": "road:e" + lines["NODE1"].astype(str),
-        "to_node": "road:e" + lines["NODE2"].astype(str),
-        "road_ref": ref,
-        "road_class": road_class,
-        "speed_kmh": lines["SPEED"].astype(float),
-        "lanes": lines["LANES"].astype(int),
+        "link_id": prefix + lines["NUM"].astype(str),
+        "mode": mode,
+        "from_node": prefix + lines["NODE1"].astype(str),
+        "to_node": prefix + lines["NODE2"].astype(str),
+        **link_attrs,
         "source": "etisplus",
     }, geometry=lines.geometry.to_numpy(), crs=CRS)
     links["length_km"] = links.geometry.length / 1000.0
     used = pd.unique(pd.concat([lines["NODE1"], lines["NODE2"]]))
     pts = points.loc[used]
-    nodes = pd.DataFrame({"node_id": "road:e" + pd.Series(used).astype(str), "mode": "road",
+    nodes = pd.DataFrame({"node_id": prefix + pd.Series(used).astype(str), "mode": mode, **(node_attrs or {}),
                           "x": pts.geometry.x.to_numpy(), "y": pts.geometry.y.to_numpy(), "source": "etisplus"})
+    return nodes, links
+
+
+def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Road nodes and links (largest connected component) from the ETISplus road layers."""
+    lines, points = _read_layers(etis, "road")
+    ref = lines["NAME"].fillna("").astype(str).str.replace(" ", "", regex=False).str.upper()
+    letter = ref.str[0]
+    motorway = (letter == "A") | ref.isin(MOTORWAY_RINGS)
+    road_class = np.where(motorway, "motorway", np.where(letter.isin(["N", "R"]), letter, "other"))
+    nodes, links = _tables(lines, points, "road", {"road_ref": ref, "road_class": road_class,
+                                                   "speed_kmh": lines["SPEED"].astype(float),
+                                                   "lanes": lines["LANES"].astype(int)})
     # node kind from the links that meet there
     ends = pd.concat([pd.DataFrame({"node_id": links["from_node"], "mw": motorway, "ref": ref}),
                       pd.DataFrame({"node_id": links["to_node"], "mw": motorway, "ref": ref})])
@@ -102,25 +116,10 @@ def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
 def build_water(etis: Path, shared: Path, zones: gpd.GeoDataFrame, seaport_areas: gpd.GeoDataFrame,
                 quay_gap_m: float) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Waterway nodes and links with ports, terminals and zone quays."""
-    lines = gpd.read_file(etis, layer="iww_polylines").to_crs(CRS)
-    points = gpd.read_file(etis, layer="iww_points").to_crs(CRS).set_index("num")
+    lines, points = _read_layers(etis, "iww")
     cemt = lines["MEANS"].astype(int)
-    links = gpd.GeoDataFrame({
-        "link_id": "water:e" + lines["NUM"].astype(str),
-        "mode": "water",
-        "from_node": "water:e" + lines["NODE1"].astype(str),
-        "to_node": "water:e" + lines["NODE2"].astype(str),
-        "cemt": cemt,
-        "cemt_class": cemt.map(CEMT_FROM_INT),
-        "maritime": 0,
-        "source": "etisplus",
-    }, geometry=lines.geometry.to_numpy(), crs=CRS)
-    links["length_km"] = links.geometry.length / 1000.0
-    used = pd.unique(pd.concat([lines["NODE1"], lines["NODE2"]]))
-    pts = points.loc[used]
-    nodes = pd.DataFrame({"node_id": "water:e" + pd.Series(used).astype(str), "mode": "water",
-                          "kind": "waterway_node", "name": "", "x": pts.geometry.x.to_numpy(),
-                          "y": pts.geometry.y.to_numpy(), "locode": "", "source": "etisplus"})
+    nodes, links = _tables(lines, points, "water", {"cemt": cemt, "cemt_class": cemt.map(CEMT_FROM_INT), "maritime": 0},
+                           {"kind": "waterway_node", "name": "", "locode": ""})
     nodes, links = densify_links(nodes, links, WATER_MAX_LINK_M, node_template={
         "mode": "water", "kind": "waterway_node", "name": "", "locode": "", "source": "split"}, id_prefix="")
 

@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
 
-from network_build_script import ZONES, run_build, seaport_of_points, write_sorted  # noqa: E402
+from build_common import ZONES, run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_tables import CRS, symmetric_csr  # noqa: E402
 

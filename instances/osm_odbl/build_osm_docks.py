@@ -36,8 +36,8 @@ from scipy.sparse.csgraph import connected_components
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
 
-from network_build_script import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
-from network_build_script import run_build, seaport_of_points, write_sorted  # noqa: E402
+from build_common import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
+from build_common import run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_build import connect_components, lines_to_network, split_links_at_points  # noqa: E402
 from optimizer.geo.network_tables import CRS, symmetric_csr  # noqa: E402

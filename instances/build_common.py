@@ -1,10 +1,11 @@
-"""Pieces shared by the scripts that build the shipped network tables (ETISplus, Infrabel, OSM docks).
+"""Pieces shared by the scripts that build the shipped geography tables (zones, networks).
 
 Code only, MIT like the rest of the project: it reads and writes no third-party data itself, so each folder keeps
 its own licence for the tables its script writes (``networks_etisplus`` GPL-3.0, ``networks_infrabel`` Infrabel
 terms, ``osm_odbl`` ODbL 1.0). It lives here, beside the folders, because the scripts run as plain files
 (``python instances/<folder>/build_<x>.py``, or loaded by path from ``build_geography.py`` and the tests), not as
-a package; a script puts this folder and the project root on ``sys.path`` before importing it.
+a package; a script puts this folder on ``sys.path`` before importing it (and this module puts the project root
+there, for ``optimizer``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,30 @@ def write_sorted(nodes: pd.DataFrame, links: gpd.GeoDataFrame, out: Path,
     return write_network_tables(nodes, links, out, external_nodes=external_nodes)
 
 
+def build_arguments(argv: list[str] | None, *, doc: str, here: Path, shared: Path | None = None,
+                    shared_help: str = "the shared data folder") -> argparse.Namespace:
+    """``[--shared DIR] [--out DIR]``: the command line of every build script (``--out`` defaults to its folder).
+
+    ``shared`` is the default of ``--shared`` (:func:`default_shared`, or a folder below it); ``doc`` the script's
+    docstring, whose first line describes it.
+    """
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=default_shared() if shared is None else shared, help=shared_help)
+    ap.add_argument("--out", type=Path, default=here, help="output folder (default: this folder)")
+    return ap.parse_args(argv)
+
+
+def flanders_arguments(argv: list[str] | None, *, doc: str, here: Path) -> argparse.Namespace | None:
+    """:func:`build_arguments` for the scripts that read ``data/flanders``; ``None`` (after a one-line message, for
+    exit code 2) when that folder is missing."""
+    args = build_arguments(argv, doc=doc, here=here, shared=default_shared() / "flanders",
+                           shared_help="the shared data/flanders folder")
+    if not args.shared.is_dir():
+        print(f"shared data folder not found: {args.shared}", file=sys.stderr)
+        return None
+    return args
+
+
 def run_build(argv: list[str] | None, *, doc: str, here: Path, needs: str, needs_label: str,
               build: Callable[[Path, Path], Path], node_groups: str | list[str], link_groups: str) -> int:
     """The command line every network build script shares: ``[--shared DIR] [--out DIR]``, then a summary.
@@ -75,10 +100,7 @@ def run_build(argv: list[str] | None, *, doc: str, here: Path, needs: str, needs
     is half-built; 0 after writing, with the table's size, its node counts by ``node_groups`` and its link counts
     and km by ``link_groups``.
     """
-    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=default_shared(), help="the shared data folder")
-    ap.add_argument("--out", type=Path, default=here, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
+    args = build_arguments(argv, doc=doc, here=here)
     if not (args.shared / needs).is_file():
         print(f"{needs_label} not found: {args.shared / needs}", file=sys.stderr)
         return 2
