@@ -341,14 +341,21 @@ def _natural(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
 
 
-def _orlib_cflp(root: Path) -> list[BenchmarkCase]:
-    folder = root / "orlib-cflp"
-    known = read_value_table(folder / "capopt.txt")
+def _listed_set(folder: Path, table: str, set_name: str, kind: str, reader: Callable[[Path], LocationProblem], *,
+                present_only: bool = False) -> list[BenchmarkCase]:
+    """A set whose optima a value table lists: one case per ``<name>.txt`` of ``folder``, in natural name order
+    (``present_only``: only the files that are there)."""
+    known = read_value_table(folder / table)
     return [
-        BenchmarkCase("orlib-cflp", name, folder / f"{name}.txt", value, "optimal", "cflp",
-                      lambda path=folder / f"{name}.txt": read_orlib_cap(path))
+        BenchmarkCase(set_name, name, folder / f"{name}.txt", value, "optimal", kind,
+                      lambda path=folder / f"{name}.txt": reader(path))
         for name, value in sorted(known.items(), key=lambda kv: _natural(kv[0]))
+        if not present_only or (folder / f"{name}.txt").is_file()
     ]
+
+
+def _orlib_cflp(root: Path) -> list[BenchmarkCase]:
+    return _listed_set(root / "orlib-cflp", "capopt.txt", "orlib-cflp", "cflp", read_orlib_cap)
 
 
 def _orlib_capabc(root: Path) -> list[BenchmarkCase]:
@@ -379,14 +386,7 @@ def _orlib_uflp(root: Path) -> list[BenchmarkCase]:
 
 
 def _pmed(root: Path) -> list[BenchmarkCase]:
-    folder = root / "orlib-pmed"
-    known = read_value_table(folder / "pmedopt.txt")
-    return [
-        BenchmarkCase("pmed", name, folder / f"{name}.txt", value, "optimal", "pmedian",
-                      lambda path=folder / f"{name}.txt": read_pmed(path))
-        for name, value in sorted(known.items(), key=lambda kv: _natural(kv[0]))
-        if (folder / f"{name}.txt").is_file()
-    ]
+    return _listed_set(root / "orlib-pmed", "pmedopt.txt", "pmed", "pmedian", read_pmed, present_only=True)
 
 
 def _os_set(root: Path, folder_name: str, set_name: str) -> list[BenchmarkCase]:
