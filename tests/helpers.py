@@ -13,6 +13,19 @@ FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 TINY_NIS = [11002, 11005, 11008, 12025, 12040, 12014, 13036]
 
 
+def points_manifest(folder: Path) -> Path:
+    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
+    (``siting locate``, the QGIS plugin; the named instance itself places its banks on the candidate zones of
+    zones.gpkg)."""
+    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
+    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
+                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
+    path = folder / "materialenbanken.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def tiny_manifest(tmp_path: Path, programmes: list[str], parameters: dict, extra: str = "",
                   nis: list[int] | None = None) -> Path:
     """A manifest over a 7-municipality cut of the Flanders tables (a stand-in partition included)."""
