@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,14 @@ from conftest import PROJECT_ROOT
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 # 7 municipalities around Antwerpen and Mechelen: two centrumsteden, suburbs and rural ones
 TINY_NIS = [11002, 11005, 11008, 12025, 12040, 12014, 13036]
+
+
+def load_land_status_script() -> ModuleType:
+    """``instances/flanders/build_land_status.py`` as a module: the tests rebuild its tables in memory and compare."""
+    spec = importlib.util.spec_from_file_location("bls", FLANDERS / "build_land_status.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def points_manifest(folder: Path) -> Path:
