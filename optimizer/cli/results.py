@@ -1,6 +1,6 @@
 """Commands that read results: ``siting map``, ``report`` and ``compare``.
 
-``report`` and ``compare`` re-check each result first (:func:`optimizer.check.stored.require_verified`, the same
+``map``, ``report`` and ``compare`` re-check each result first (:func:`optimizer.check.stored.require_verified`, the same
 check as ``siting verify``) and refuse one that fails, unless ``--allow-unverified`` marks it UNVERIFIED on every
 page. Each command checks its ``--out`` before any work (:func:`optimizer.atomic.check_destination`): files are
 written only into a new or empty folder, a result folder, or a folder siting wrote before.
@@ -15,7 +15,7 @@ import typer
 
 from optimizer.cli.app import err, guard, nullcontext, out, print_json, print_written
 
-ALLOW_UNVERIFIED = typer.Option("--allow-unverified", help="report a result that fails `siting verify`, marked "
+ALLOW_UNVERIFIED = typer.Option("--allow-unverified", help="read a result that fails `siting verify`, marked "
                                                            "UNVERIFIED on every page (default: refuse it)")
 
 
@@ -51,19 +51,26 @@ def map_cmd(
     boundaries: Annotated[Path | None, typer.Option("--boundaries", help="boundary layer to draw (any GIS file with a CRS)")] = None,
     png: Annotated[bool, typer.Option("--png/--no-png", help="static PNG map")] = True,
     html: Annotated[bool, typer.Option("--html/--no-html", help="interactive HTML map (folium)")] = True,
+    allow_unverified: Annotated[bool, ALLOW_UNVERIFIED] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the written files as JSON")] = False,
 ) -> None:
     """Draw a result: static PNG map (EPSG:31370) and interactive HTML map."""
     from optimizer.atomic import check_destination
+    from optimizer.check.stored import require_verified
     from optimizer.output.maps import make_maps, read_boundaries
+    from optimizer.output.report import UNVERIFIED_BANNER
 
     _readable(result, "map")
     if out_dir is not None:
         check_destination(out_dir, kind="files", names=[n for n, on in (("map.png", png), ("map.html", html)) if on])
     bnd = read_boundaries(boundaries) if boundaries is not None else None  # checked before drawing anything
-    with out.status("drawing maps", spinner="dots") if not (quiet or as_json) else nullcontext():
-        written = make_maps(result, out_dir, bnd, png=png, html=html)
+    with out.status("checking the result", spinner="dots") if not (quiet or as_json) else nullcontext() as status:
+        unverified = _warn_unverified(require_verified(result, "map", allow_unverified=allow_unverified))
+        if status is not None:
+            status.update("drawing maps")
+        written = make_maps(result, out_dir, bnd, png=png, html=html,
+                            banner=UNVERIFIED_BANNER if unverified else None)
     print_written(written, quiet=quiet, as_json=as_json)
 
 

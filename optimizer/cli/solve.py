@@ -204,14 +204,18 @@ def _print_named(s: dict) -> None:
 
 
 def print_modal_split(s: dict) -> None:
-    """t·km per mode and their shares, transhipped tonnes and (named results) EUR per mode (docs/geography.md)."""
+    """Demand × km per mode and their shares; for tonnes also transhipped tonnes and (named results) EUR per mode
+    (docs/geography.md). Residents' trips (S3c) have no price per mode and no transhipment."""
     split = s.get("modal_split")
     if not split:
         return
-    parts = [f"{m} {split['tkm'][m]:,.0f} t·km ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
+    unit = split.get("unit", "t·km")
+    parts = [f"{m} {split['tkm'][m]:,.0f} {unit} ({100 * split['tkm_share'][m]:.1f}%)" for m in ("road", "water", "rail")]
+    line = "modal split: " + ", ".join(parts)
+    if split.get("transhipped_t") is not None:
+        line += f"; transhipped {split['transhipped_t']:,.0f} t"
     eur = split.get("eur")
-    out.print("modal split: " + ", ".join(parts) + f"; transhipped {split['transhipped_t']:,.0f} t"
-              + ("; EUR " + ", ".join(f"{m} {v:,.0f}" for m, v in eur.items()) if eur else ""))
+    out.print(line + ("; EUR " + ", ".join(f"{m} {v:,.0f}" for m, v in eur.items()) if eur else ""))
 
 
 def print_models(s: dict) -> None:

@@ -350,7 +350,7 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     table_files.update({f"networks.{mode}": p for mode, p in networks.items()})
     existing = None
     if "existing" in tables:
-        existing_path = table_path(tables["existing"], path, "existing")
+        existing_path = table_path(tables["existing"], path, "existing", roots)
         known = {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
         existing, extra = load_existing(existing_path, candidates, demand, assumptions, known)
         if len(extra):

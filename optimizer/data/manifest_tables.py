@@ -112,11 +112,12 @@ def available_share_of_free_land(frame: pd.DataFrame, name: str, assumptions: di
     return out
 
 
-def table_path(spec: object, manifest_path: Path, role: str) -> Path:
-    """The resolved path of a table named in ``[tables]`` (a path relative to the manifest's folder)."""
+def table_path(spec: object, manifest_path: Path, role: str, roots: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """The resolved path of a table named in ``[tables]`` (a path relative to the manifest's folder), confined like
+    every other table to the instance's folder or a data root (:func:`optimizer.data.tables.resolve_inside`)."""
     if not isinstance(spec, str):
         raise InputError("give the table as a path", file=manifest_path, field=f"tables.{role}")
-    table = (manifest_path.parent / spec).resolve()
+    table = resolve_inside(spec, manifest_path.parent, manifest_path, f"tables.{role}", roots)
     if not table.is_file():
         raise InputError(f"{role} table not found: {table}; check the path (relative to the manifest's folder)",
                          file=manifest_path, field=f"tables.{role}")

@@ -228,15 +228,24 @@ def render_png(result: Result, out: Path, boundaries=None, title: str | None = N
 # ---------------------------------------------------------------------------------------------------------------
 # Interactive map
 # ---------------------------------------------------------------------------------------------------------------
-def render_html(result: Result, out: Path, boundaries=None) -> Path:
+def render_html(result: Result, out: Path, boundaries=None, banner: str | None = None) -> Path:
     """Write an interactive folium map (WGS84 for display) with a layer control and a legend.
 
     The background tiles come from OpenStreetMap when the file is opened online; every result layer is embedded
-    in the file.
+    in the file. ``banner``: a warning shown above the map (e.g. UNVERIFIED).
     """
+    import html as html_text
+
+    from branca.element import Element
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    folium_map(result, boundaries).save(str(out))
+    m = folium_map(result, boundaries)
+    if banner:
+        m.get_root().html.add_child(Element(
+            "<div style='position:fixed;top:0;left:50px;right:50px;z-index:9999;background:#a50f15;color:white;"
+            f"padding:.4em .8em;font:bold 14px sans-serif'>{html_text.escape(banner)}</div>"))
+    m.save(str(out))
     return out
 
 
@@ -314,11 +323,12 @@ def folium_map(result: Result, boundaries=None):  # noqa: ANN001, ANN201 - foliu
 
 
 def make_maps(path: str | Path, out_dir: Path | None = None, boundaries=None,  # noqa: ANN001 - path or GeoDataFrame
-              png: bool = True, html: bool = True) -> dict[str, Path]:
+              png: bool = True, html: bool = True, banner: str | None = None) -> dict[str, Path]:
     """Read a result and write ``map.png`` and/or ``map.html`` (default: into the result folder).
 
     ``boundaries`` is a layer path or an already read GeoDataFrame (:func:`read_boundaries`). Files are written
-    only where siting may write (:func:`optimizer.atomic.write_output_file`).
+    only where siting may write (:func:`optimizer.atomic.write_output_file`). ``banner``: a warning on both maps
+    (a result drawn although it fails ``siting verify``).
     """
     from optimizer.atomic import write_output_file
 
@@ -328,7 +338,9 @@ def make_maps(path: str | Path, out_dir: Path | None = None, boundaries=None,  #
     target = Path(out_dir) if out_dir is not None else result.folder
     written: dict[str, Path] = {}
     if png:
-        written["png"] = write_output_file(target, "map.png", lambda p: render_png(result, p, boundaries=bnd))
+        written["png"] = write_output_file(target, "map.png",
+                                           lambda p: render_png(result, p, boundaries=bnd, banner=banner))
     if html:
-        written["html"] = write_output_file(target, "map.html", lambda p: render_html(result, p, boundaries=bnd))
+        written["html"] = write_output_file(target, "map.html",
+                                            lambda p: render_html(result, p, boundaries=bnd, banner=banner))
     return written

@@ -274,14 +274,14 @@ def named_extras(sp: SitingProblem, tables: ResultTables, models: ModelSolution 
             "utilisation": utilisation.get(prog.id, {"min": None, "median": None, "max": None}),
             "model": sections[prog.id],
             "facilities_per_region": per_region.get(prog.id, {}),
-            "modal_split": modal_split(al),
+            "modal_split": modal_split(al, _moved_unit({prog.demand_unit})),
         }
     return {
         "transport_tkm_per_yr": float(tables.allocations["tkm"].sum()),
         "transport_eur_per_yr": float(tables.allocations[["road_eur", "water_eur", "rail_eur",
                                                           "transhipment_eur"]].to_numpy().sum())
         if sp.problem.cost_unit.startswith("EUR") else None,
-        "modal_split": modal_split(tables.allocations),
+        "modal_split": modal_split(tables.allocations, _moved_unit({p.demand_unit for p in sp.instance.programmes})),
         "geography": geography_summary(sp, tables),
         "land_take_by_kind_ha": _by_kind_ha(fac),
         "programmes": per_programme,
@@ -328,20 +328,36 @@ def existing_summary(sp: SitingProblem, tables: ResultTables) -> list[dict]:
     return out
 
 
-def modal_split(alloc: pd.DataFrame) -> dict:
-    """t·km and EUR per mode, their shares, transhipped tonnes and tonnes per route, of a set of allocations."""
+def _moved_unit(demand_units: set[str]) -> str:
+    """What the allocations move: tonnes (t·km, priced per mode), residents' trips (resident·km: S3c coverage), or
+    both in one run (``mixed``: their km do not add up to one price)."""
+    if demand_units == {"residents"}:
+        return "resident·km"
+    return "mixed" if "residents" in demand_units else "t·km"
+
+
+def modal_split(alloc: pd.DataFrame, unit: str = "t·km") -> dict:
+    """Distance × demand and EUR per mode, their shares, transhipped tonnes and demand per route, of allocations.
+
+    ``unit`` is what the demand × km is (:func:`_moved_unit`): only tonnes have a price per mode and are transhipped,
+    so ``eur``, ``eur_share`` and ``transhipped_t`` are ``None`` for residents' trips or a mixed run.
+    """
     tkm = {m: float(alloc[f"{m}_tkm"].sum()) for m in MODES}
-    eur = {m: float(alloc[f"{m}_eur"].sum()) for m in MODES}
-    eur["transhipment"] = float(alloc["transhipment_eur"].sum())
-    total_tkm, total_eur = sum(tkm.values()), sum(eur.values())
-    return {
+    total_tkm = sum(tkm.values())
+    out = {
+        "unit": unit,
         "tkm": tkm,
         "tkm_share": {m: (v / total_tkm if total_tkm > 0 else 0.0) for m, v in tkm.items()},
-        "eur": eur,
-        "eur_share": {m: (v / total_eur if total_eur > 0 else 0.0) for m, v in eur.items()},
-        "transhipped_t": float(alloc["transhipped_t"].sum()),
+        "eur": None, "eur_share": None, "transhipped_t": None,
         "tonnes_by_route": {str(k): float(v) for k, v in alloc.groupby("route")["tonnes"].sum().items()},
-    }
+    }  # fmt: skip
+    if unit == "t·km":
+        eur = {m: float(alloc[f"{m}_eur"].sum()) for m in MODES}
+        eur["transhipment"] = float(alloc["transhipment_eur"].sum())
+        total_eur = sum(eur.values())
+        out.update(eur=eur, eur_share={m: (v / total_eur if total_eur > 0 else 0.0) for m, v in eur.items()},
+                   transhipped_t=float(alloc["transhipped_t"].sum()))
+    return out
 
 
 def geography_summary(sp: SitingProblem, tables: ResultTables) -> dict:

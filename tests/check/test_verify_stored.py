@@ -171,19 +171,19 @@ def test_verify_reports_each_tampering(tamper, named: Path, tmp_path: Path) -> N
     assert changes(before, snapshot(tmp_path)) == []  # verify writes nothing
 
 
-@pytest.mark.parametrize("command", ["compare", "report"])
-def test_compare_and_report_refuse_a_tampered_result(command: str, named: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["compare", "report", "map"])
+def test_compare_report_and_map_refuse_a_tampered_result(command: str, named: Path, tmp_path: Path) -> None:
     good = _copy(named, tmp_path, "good")
     bad = _copy(named, tmp_path, "bad")
     reassign_across_regions(bad)
     before = snapshot(tmp_path)
     args = ["compare", str(good), str(bad), "--markdown", str(tmp_path / "diff.md")] if command == "compare" else \
-        ["report", str(bad)]
+        [command, str(bad)]
     r = CliRunner().invoke(app, args)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.exit_code == 5 and len(lines) == 1, r.output
     assert f"{command} refused: {bad} fails the independent check" in lines[0] and "--allow-unverified" in lines[0]
-    assert changes(before, snapshot(tmp_path)) == []  # no report, no comparison written
+    assert changes(before, snapshot(tmp_path)) == []  # no report, no map, no comparison written
 
 
 def test_report_allow_unverified_marks_every_page(named: Path, tmp_path: Path) -> None:
@@ -196,6 +196,16 @@ def test_report_allow_unverified_marks_every_page(named: Path, tmp_path: Path) -
     md = (bad / "report.md").read_text()
     assert html.count("UNVERIFIED") >= 3  # banner, 'verified independently: NO', footer
     assert md.startswith("> **UNVERIFIED") and md.rstrip().endswith("(siting verify).*")
+
+
+def test_map_allow_unverified_marks_both_maps(named: Path, tmp_path: Path) -> None:
+    bad = _copy(named, tmp_path, "bad")
+    lower_the_objective(bad)
+    r = CliRunner().invoke(app, ["map", str(bad), "--allow-unverified", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "marked UNVERIFIED" in r.stderr
+    assert "UNVERIFIED" in (bad / "map.html").read_text()
+    assert (bad / "map.png").stat().st_size > 0
 
 
 def test_compare_allow_unverified_marks_the_result(named: Path, tmp_path: Path) -> None:

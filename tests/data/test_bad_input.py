@@ -450,6 +450,9 @@ CASES = [
                                       '[generator]\ndemand_points = 300\ncandidate_parcels = 10\nseed = 1\n'
                                       'municipalities = "/etc/passwd"'),
          MANIFEST, "generator.municipalities", None, "absolute path outside", absent="root:x:0"),
+    Case("existing-table-escape", manifest('candidates = "candidates.csv"',
+                                           'candidates = "candidates.csv"\nexisting = "/etc/passwd"'),
+         MANIFEST, "tables.existing", None, "absolute path outside", absent="root:x:0"),
     Case("data-root-not-a-folder", manifest("[instance]\n", '[instance]\ndata_roots = ["nowhere"]\n'), MANIFEST,
          "instance.data_roots", None, "not a folder"),
     Case("matrix-table-escape", matrix("problem.toml", 'demands = "demands.csv"', 'demands = "../../outside.csv"'),

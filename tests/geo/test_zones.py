@@ -125,6 +125,7 @@ def test_s2_facilities_have_the_access_the_rule_demands_on_the_real_network(s2):
 def test_s2_summary_gives_the_modal_split(s2):
     out, summary = s2
     split = summary["modal_split"]
+    assert split["unit"] == "t·km" and split["transhipped_t"] is not None
     total = sum(split["tkm"].values())
     assert total == pytest.approx(summary["transport_tkm_per_yr"], rel=1e-9)
     assert sum(split["tkm_share"].values()) == pytest.approx(1.0)

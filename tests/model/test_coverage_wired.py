@@ -320,6 +320,10 @@ def test_siting_solve_s3c_prints_counts_per_centrumstad_with_the_service_distanc
     written = json.loads((tmp_path / "s3c" / "summary.json").read_text())
     shops = written["programmes"]["s3c_shop"]["facilities_per_region"]
     assert rows["Turnhout"].split("│")[2].strip() == str(shops["Turnhout"])
+    # residents' trips are resident·km, never priced per mode in EUR nor counted as transhipped tonnes
+    split_line = next(line for line in text.splitlines() if line.startswith("modal split:"))
+    assert "resident·km" in split_line and " t·km" not in split_line and "EUR" not in split_line
+    assert written["modal_split"]["unit"] == "resident·km" and written["modal_split"]["eur"] is None
     assert "s3c_shop_covered" in pd.read_csv(tmp_path / "s3c" / "demand.csv").columns
 
 
