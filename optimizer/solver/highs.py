@@ -14,12 +14,12 @@ import os
 import sys
 import time
 from contextlib import redirect_stdout
-from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from optimizer.model.mip_arrays import MatrixModel  # noqa: F401 - the adapter's input, re-exported
 from optimizer.problem import LocationProblem, Status
 from optimizer.solver.options import SolveOptions, with_time_left
 
@@ -121,42 +121,6 @@ def pass_arrays(
     if status == highspy.HighsStatus.kError:
         msg = "HiGHS rejected the model built from the problem arrays"
         raise RuntimeError(msg)
-
-
-@dataclass(frozen=True)
-class MatrixModel:
-    """A MIP ``min c·v  s.t.  row_lower ≤ A v ≤ row_upper, col_lower ≤ v ≤ col_upper`` in column-wise arrays.
-
-    Attributes
-    ----------
-    matrix
-        Constraint matrix ``A`` (CSC, rows × columns).
-    integrality
-        ``1`` for integer columns, ``0`` for continuous ones (int32, HiGHS convention).
-    n_x, n_y
-        Number of arc columns (first) and option columns (after them).
-    row_blocks
-        Row slice of each constraint family (``assign``, ``link``, ``capacity``, ``counts``, ``land``, ``cover``).
-    """
-
-    col_cost: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    matrix: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    n_x: int
-    n_y: int
-    row_blocks: dict[str, slice]
-
-    @property
-    def n_cols(self) -> int:
-        return self.n_x + self.n_y
-
-    @property
-    def n_rows(self) -> int:
-        return self.matrix.shape[0]
 
 
 def make_highs(model: MatrixModel, options: SolveOptions, *, relax: bool = False) -> highspy.Highs:
