@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import numpy as np
 
 from optimizer.problem import LocationProblem
+
+
+def feasible_open_sets(problem: LocationProblem, p: int | None = None) -> Iterator[np.ndarray]:
+    """Every open set (bool per option) that satisfies the required options, count rows, land and, if given,
+    exactly ``p`` open; in the order of ``itertools.product``. Tiny problems only."""
+    req = problem.required_mask()
+    for bits in itertools.product([False, True], repeat=problem.n_options):
+        y = np.array(bits, dtype=bool)
+        if p is not None and y.sum() != p:
+            continue
+        if (req & ~y).any():
+            continue
+        counted = problem.counts.matrix @ y.astype(float)
+        if (counted < problem.counts.lower - 1e-9).any() or (counted > problem.counts.upper + 1e-9).any():
+            continue
+        land = np.zeros(len(problem.site_ids))
+        np.add.at(land, problem.option_site, problem.area_m2 * y)
+        if (land > problem.site_free_m2 + 1e-9).any():
+            continue
+        yield y
 
 
 def brute_force(problem: LocationProblem) -> float:
@@ -18,18 +39,7 @@ def brute_force(problem: LocationProblem) -> float:
     m, n = problem.n_options, problem.n_clients
     best = np.inf
     arcs_of = [np.flatnonzero(problem.arc_client == i) for i in range(n)]
-    req = problem.required_mask()
-    for bits in itertools.product([0, 1], repeat=m):
-        y = np.array(bits, dtype=bool)
-        if (req & ~y).any():
-            continue
-        counted = problem.counts.matrix @ y.astype(float)
-        if (counted < problem.counts.lower - 1e-9).any() or (counted > problem.counts.upper + 1e-9).any():
-            continue
-        land = np.zeros(len(problem.site_ids))
-        np.add.at(land, problem.option_site, problem.area_m2 * y)
-        if (land > problem.site_free_m2 + 1e-9).any():
-            continue
+    for y in feasible_open_sets(problem):
         opening = float(np.dot(problem.option_cost(), y))
         if opening >= best:
             continue

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,27 @@ from conftest import PROJECT_ROOT
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 # 7 municipalities around Antwerpen and Mechelen: two centrumsteden, suburbs and rural ones
 TINY_NIS = [11002, 11005, 11008, 12025, 12040, 12014, 13036]
+
+
+def load_land_status_script() -> ModuleType:
+    """``instances/flanders/build_land_status.py`` as a module: the tests rebuild its tables in memory and compare."""
+    spec = importlib.util.spec_from_file_location("bls", FLANDERS / "build_land_status.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def points_manifest(folder: Path) -> Path:
+    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
+    (``siting locate``, the QGIS plugin; the named instance itself places its banks on the candidate zones of
+    zones.gpkg)."""
+    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
+    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
+    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
+                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
+    path = folder / "materialenbanken.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def tiny_manifest(tmp_path: Path, programmes: list[str], parameters: dict, extra: str = "",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT
+from helpers import points_manifest
 
 QGIS_PYTHON = Path("/usr/bin/python3")
 CHECK_SCRIPT = Path(__file__).with_name("qgis_plugin_check.py")
@@ -61,18 +62,6 @@ def _point_layer(csv: Path, target: Path, layer: str, crs: str = "EPSG:31370") -
                            crs="EPSG:31370").to_crs(crs)
     gdf.to_file(target, layer=layer, driver="GPKG" if target.suffix == ".gpkg" else None)
     return target
-
-
-def points_manifest(folder: Path) -> Path:
-    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
-    (the named instance itself places its banks on the candidate zones of zones.gpkg)."""
-    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
-    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
-    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
-                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
-    path = folder / "materialenbanken.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,7 @@ Run from the project root::
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
 import sys
 import unicodedata
@@ -38,7 +36,10 @@ import pandas as pd
 from pyproj import Transformer
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers
+
+from build_common import flanders_arguments  # noqa: E402
+
 CRS = "EPSG:31370"
 
 # Foreign (and Walloon) places that routes pass when they leave Flanders: approximate town-centre
@@ -699,20 +700,9 @@ def _check(nodes: pd.DataFrame, links: pd.DataFrame, places: PlaceIndex) -> None
         raise AssertionError(msg)
 
 
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    if env:
-        return Path(env) / "data" / "flanders"
-    return PROJECT_ROOT.parent / "shared" / "data" / "flanders"
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data/flanders folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not args.shared.is_dir():
-        print(f"shared data folder not found: {args.shared}", file=sys.stderr)
+    args = flanders_arguments(argv, doc=__doc__, here=HERE)
+    if args is None:
         return 2
     nodes, links, routes = build(args.shared, args.out)
     summary = links.groupby("mode").agg(n_links=("link_id", "size"), length_km=("length_km", "sum"))

@@ -23,10 +23,7 @@ Run from the project root (needs ``../shared`` and the zones layer)::
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,50 +33,60 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
+
+from build_common import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
+from build_common import run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_build import densify_links, split_links_at_points  # noqa: E402
-from optimizer.geo.network_tables import CEMT_FROM_INT, CRS, symmetric_csr, write_network_tables  # noqa: E402
+from optimizer.geo.network_tables import CEMT_FROM_INT, CRS, symmetric_csr  # noqa: E402
 
 ETIS = "belgium/transport/nodus_etisplus/nodus_belgium_multimodal.gpkg"
 PORTS = "flanders/transport/eurostat_ports_flanders_approx.csv"
-ZONES = PROJECT_ROOT / "instances" / "flanders" / "zones" / "zones.gpkg"
 MOTORWAY_RINGS = frozenset({"R0", "R1", "R2", "R3"})  # ring roads built as motorways (Brussels, Antwerp, Charleroi)
 WATER_MAX_LINK_M = 1000.0
 PORT_MAX_SNAP_M = 6500.0  # Eurostat port points are town points (not quays): Tessenderlo lies 6.0 km off
 TERMINAL_MAX_SNAP_M = 2000.0
 
 
-def _assumption(name: str) -> float:
-    with open(PROJECT_ROOT / "models" / "access.toml", "rb") as fh:
-        return float(tomllib.load(fh)["assumptions"][name]["value"])
+def _read_layers(etis: Path, layer: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The ``<layer>_polylines`` and ``<layer>_points`` (indexed by ``num``) of an ETISplus network, EPSG:31370."""
+    lines = gpd.read_file(etis, layer=f"{layer}_polylines").to_crs(CRS)
+    points = gpd.read_file(etis, layer=f"{layer}_points").to_crs(CRS).set_index("num")
+    return lines, points
 
 
-def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Road nodes and links (largest connected component) from the ETISplus road layers."""
-    lines = gpd.read_file(etis, layer="road_polylines").to_crs(CRS)
-    points = gpd.read_file(etis, layer="road_points").to_crs(CRS).set_index("num")
-    ref = lines["NAME"].fillna("").astype(str).str.replace(" ", "", regex=False).str.upper()
-    letter = ref.str[0]
-    motorway = (letter == "A") | ref.isin(MOTORWAY_RINGS)
-    road_class = np.where(motorway, "motorway", np.where(letter.isin(["N", "R"]), letter, "other"))
+def _tables(lines: gpd.GeoDataFrame, points: gpd.GeoDataFrame, mode: str, link_attrs: dict,
+            node_attrs: dict | None = None) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Nodes and links of one ETISplus network: ids ``<mode>:e<NUM>``, real polyline length, only the nodes that
+    the links use; ``link_attrs`` / ``node_attrs`` add the mode's own columns."""
+    prefix = f"{mode}:e"
     links = gpd.GeoDataFrame({
-        "link_id": "road:e" + lines["NUM"].astype(str),
-        "mode": "road",
-        "from_node": "road:e" + lines["NODE1"].astype(str),
-        "to_node": "road:e" + lines["NODE2"].astype(str),
-        "road_ref": ref,
-        "road_class": road_class,
-        "speed_kmh": lines["SPEED"].astype(float),
-        "lanes": lines["LANES"].astype(int),
+        "link_id": prefix + lines["NUM"].astype(str),
+        "mode": mode,
+        "from_node": prefix + lines["NODE1"].astype(str),
+        "to_node": prefix + lines["NODE2"].astype(str),
+        **link_attrs,
         "source": "etisplus",
     }, geometry=lines.geometry.to_numpy(), crs=CRS)
     links["length_km"] = links.geometry.length / 1000.0
     used = pd.unique(pd.concat([lines["NODE1"], lines["NODE2"]]))
     pts = points.loc[used]
-    nodes = pd.DataFrame({"node_id": "road:e" + pd.Series(used).astype(str), "mode": "road",
+    nodes = pd.DataFrame({"node_id": prefix + pd.Series(used).astype(str), "mode": mode, **(node_attrs or {}),
                           "x": pts.geometry.x.to_numpy(), "y": pts.geometry.y.to_numpy(), "source": "etisplus"})
+    return nodes, links
+
+
+def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Road nodes and links (largest connected component) from the ETISplus road layers."""
+    lines, points = _read_layers(etis, "road")
+    ref = lines["NAME"].fillna("").astype(str).str.replace(" ", "", regex=False).str.upper()
+    letter = ref.str[0]
+    motorway = (letter == "A") | ref.isin(MOTORWAY_RINGS)
+    road_class = np.where(motorway, "motorway", np.where(letter.isin(["N", "R"]), letter, "other"))
+    nodes, links = _tables(lines, points, "road", {"road_ref": ref, "road_class": road_class,
+                                                   "speed_kmh": lines["SPEED"].astype(float),
+                                                   "lanes": lines["LANES"].astype(int)})
     # node kind from the links that meet there
     ends = pd.concat([pd.DataFrame({"node_id": links["from_node"], "mw": motorway, "ref": ref}),
                       pd.DataFrame({"node_id": links["to_node"], "mw": motorway, "ref": ref})])
@@ -109,25 +116,10 @@ def build_road(etis: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
 def build_water(etis: Path, shared: Path, zones: gpd.GeoDataFrame, seaport_areas: gpd.GeoDataFrame,
                 quay_gap_m: float) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Waterway nodes and links with ports, terminals and zone quays."""
-    lines = gpd.read_file(etis, layer="iww_polylines").to_crs(CRS)
-    points = gpd.read_file(etis, layer="iww_points").to_crs(CRS).set_index("num")
+    lines, points = _read_layers(etis, "iww")
     cemt = lines["MEANS"].astype(int)
-    links = gpd.GeoDataFrame({
-        "link_id": "water:e" + lines["NUM"].astype(str),
-        "mode": "water",
-        "from_node": "water:e" + lines["NODE1"].astype(str),
-        "to_node": "water:e" + lines["NODE2"].astype(str),
-        "cemt": cemt,
-        "cemt_class": cemt.map(CEMT_FROM_INT),
-        "maritime": 0,
-        "source": "etisplus",
-    }, geometry=lines.geometry.to_numpy(), crs=CRS)
-    links["length_km"] = links.geometry.length / 1000.0
-    used = pd.unique(pd.concat([lines["NODE1"], lines["NODE2"]]))
-    pts = points.loc[used]
-    nodes = pd.DataFrame({"node_id": "water:e" + pd.Series(used).astype(str), "mode": "water",
-                          "kind": "waterway_node", "name": "", "x": pts.geometry.x.to_numpy(),
-                          "y": pts.geometry.y.to_numpy(), "locode": "", "source": "etisplus"})
+    nodes, links = _tables(lines, points, "water", {"cemt": cemt, "cemt_class": cemt.map(CEMT_FROM_INT), "maritime": 0},
+                           {"kind": "waterway_node", "name": "", "locode": ""})
     nodes, links = densify_links(nodes, links, WATER_MAX_LINK_M, node_template={
         "mode": "water", "kind": "waterway_node", "name": "", "locode": "", "source": "split"}, id_prefix="")
 
@@ -171,21 +163,13 @@ def build_water(etis: Path, shared: Path, zones: gpd.GeoDataFrame, seaport_areas
     return nodes, links
 
 
-def seaport_of_points(xy: np.ndarray, seaport_areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Name of the seaport area that contains each point ('' outside all)."""
-    out = np.full(len(xy), "", dtype=object)
-    pi, ai = shapely.STRtree(seaport_areas.geometry.to_numpy()).query(shapely.points(xy), predicate="within")
-    out[pi] = seaport_areas["seaport"].to_numpy()[ai]
-    return out
-
-
 def build(shared: Path, out: Path) -> Path:
     """Build road + water from ``shared`` (the ``data`` folder) and write ``out/network.gpkg``."""
     etis = shared / ETIS
     zones = gpd.read_file(ZONES, layer="zones")
     seaport_areas = gpd.read_file(ZONES, layer="seaport_areas")
     rn, rl = build_road(etis)
-    wn, wl = build_water(etis, shared, zones, seaport_areas, _assumption("quay_max_gap_m"))
+    wn, wl = build_water(etis, shared, zones, seaport_areas, access_assumption("quay_max_gap_m"))
     for nodes, links, mode in ((rn, rl, "road"), (wn, wl, "water")):
         pos = pd.Index(nodes["node_id"])
         a, b = pos.get_indexer(links["from_node"]), pos.get_indexer(links["to_node"])
@@ -194,11 +178,8 @@ def build(shared: Path, out: Path) -> Path:
             raise AssertionError(f"{mode} network has {n_comp} components")
     nodes = pd.concat([rn, wn], ignore_index=True)
     links = gpd.GeoDataFrame(pd.concat([rl, wl], ignore_index=True), crs=CRS)
-    links["geometry"] = shapely.set_precision(links.geometry.to_numpy(), 0.01)
     links["length_km"] = np.maximum(links["length_km"].to_numpy(), _chord_km(nodes, links))
-    nodes = nodes.sort_values("node_id", kind="stable").reset_index(drop=True)
-    links = links.sort_values("link_id", kind="stable").reset_index(drop=True)
-    return write_network_tables(nodes, links, out)
+    return write_sorted(nodes, links, out)
 
 
 def _chord_km(nodes: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
@@ -208,25 +189,10 @@ def _chord_km(nodes: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
     return np.hypot(*(a - b).T) / 1000.0
 
 
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    return Path(env) / "data" if env else PROJECT_ROOT.parent / "shared" / "data"
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not (args.shared / ETIS).is_file():
-        print(f"ETISplus layers not found: {args.shared / ETIS}", file=sys.stderr)
-        return 2
-    path = build(args.shared, args.out)
-    nodes, links = gpd.read_file(path, layer="nodes"), gpd.read_file(path, layer="links")
-    print(f"{path}: {path.stat().st_size:,} bytes")
-    print(nodes.groupby(["mode", "kind"]).size().to_string())
-    print(links.groupby("mode")["length_km"].agg(["size", "sum"]).round(1).to_string())
-    return 0
+    """Build ``network.gpkg`` (``[--shared DIR] [--out DIR]``); exit code 2 when the source file is missing."""
+    return run_build(argv, doc=__doc__, here=HERE, needs=ETIS, needs_label="ETISplus layers", build=build,
+                     node_groups=["mode", "kind"], link_groups="mode")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ Run from the project root (needs ``../shared`` and the zones layer)::
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -30,13 +28,13 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
 
-from optimizer.geo.network_tables import CRS, symmetric_csr, write_network_tables  # noqa: E402
+from build_common import ZONES, run_build, seaport_of_points, write_sorted  # noqa: E402
+
+from optimizer.geo.network_tables import CRS, symmetric_csr  # noqa: E402
 
 SECTIONS = "belgium/transport/infrabel_rail/sections-de-lignes.geojson"
-ZONES = PROJECT_ROOT / "instances" / "flanders" / "zones" / "zones.gpkg"
 SIMPLIFY_M = 2.0  # stored geometry only; lengths are measured before simplifying
 CONNECT_MAX_M = 2000.0  # islands closer than this to the main network get a straight connector
 
@@ -134,11 +132,7 @@ def build_rail(shared: Path, seaport_areas: gpd.GeoDataFrame) -> tuple[pd.DataFr
             row = hit[0]
         nodes.at[row, "kind"] = "rail_terminal"
         nodes.at[row, "name"] = f"{label_} [Infrabel {nodes.at[row, 'name']}]"
-    out = np.full(len(nodes), "", dtype=object)
-    pi, ai = shapely.STRtree(seaport_areas.geometry.to_numpy()).query(
-        shapely.points(nodes[["x", "y"]].to_numpy(float)), predicate="within")
-    out[pi] = seaport_areas["seaport"].to_numpy()[ai]
-    nodes["seaport"] = out
+    nodes["seaport"] = seaport_of_points(nodes[["x", "y"]].to_numpy(float), seaport_areas)
     return nodes, links
 
 
@@ -146,31 +140,13 @@ def build(shared: Path, out: Path) -> Path:
     """Build the rail table from ``shared`` (the ``data`` folder) and write ``out/network.gpkg``."""
     seaport_areas = gpd.read_file(ZONES, layer="seaport_areas")
     nodes, links = build_rail(shared, seaport_areas)
-    links["geometry"] = shapely.set_precision(links.geometry.to_numpy(), 0.01)
-    nodes = nodes.sort_values("node_id", kind="stable").reset_index(drop=True)
-    links = links.sort_values("link_id", kind="stable").reset_index(drop=True)
-    return write_network_tables(nodes, links, out)
-
-
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    return Path(env) / "data" if env else PROJECT_ROOT.parent / "shared" / "data"
+    return write_sorted(nodes, links, out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not (args.shared / SECTIONS).is_file():
-        print(f"Infrabel line sections not found: {args.shared / SECTIONS}", file=sys.stderr)
-        return 2
-    path = build(args.shared, args.out)
-    nodes, links = gpd.read_file(path, layer="nodes"), gpd.read_file(path, layer="links")
-    print(f"{path}: {path.stat().st_size:,} bytes")
-    print(nodes.groupby("kind").size().to_string())
-    print(links.groupby("freight_cat")["length_km"].agg(["size", "sum"]).round(1).to_string())
-    return 0
+    """Build ``network.gpkg`` (``[--shared DIR] [--out DIR]``); exit code 2 when the source file is missing."""
+    return run_build(argv, doc=__doc__, here=HERE, needs=SECTIONS, needs_label="Infrabel line sections", build=build,
+                     node_groups="kind", link_groups="freight_cat")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,7 @@ Run from the project root, after the zones and the ETISplus tables (needs ``../s
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -37,23 +34,19 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(HERE.parent))  # instances/: the shared build helpers (they put the project root on the path)
+
+from build_common import PROJECT_ROOT, ZONES, access_assumption  # noqa: E402
+from build_common import run_build, seaport_of_points, write_sorted  # noqa: E402
 
 from optimizer.geo.network_build import connect_components, lines_to_network, split_links_at_points  # noqa: E402
-from optimizer.geo.network_tables import CRS, symmetric_csr, write_network_tables  # noqa: E402
+from optimizer.geo.network_tables import CRS, symmetric_csr  # noqa: E402
 
 OSM_WATERWAYS = "belgium/transport/be_osm_waterways_2015_canal_river.gpkg"
 FLANDERS = "flanders/boundaries/gebiedsniveaus/gewest.shp"
-ZONES = PROJECT_ROOT / "instances" / "flanders" / "zones" / "zones.gpkg"
 ETIS = PROJECT_ROOT / "instances" / "networks_etisplus" / "network.gpkg"
 SNAP_M = 30.0
 DUPLICATE_M = 60.0
-
-
-def _assumption(name: str) -> float:
-    with open(PROJECT_ROOT / "models" / "access.toml", "rb") as fh:
-        return float(tomllib.load(fh)["assumptions"][name]["value"])
 
 
 def build(shared: Path, out: Path) -> Path:
@@ -101,7 +94,7 @@ def build(shared: Path, out: Path) -> Path:
     cand = zones[~zones["zone_id"].isin(has_quay)].reset_index(drop=True)
     dock_mask = links["source"].to_numpy() == "osm"
     tree = shapely.STRtree(links.geometry.to_numpy()[dock_mask])
-    (zi, li), _ = tree.query_nearest(cand.geometry.to_numpy(), max_distance=_assumption("quay_max_gap_m"),
+    (zi, li), _ = tree.query_nearest(cand.geometry.to_numpy(), max_distance=access_assumption("quay_max_gap_m"),
                                      return_distance=True, all_matches=False)
     seg = shapely.shortest_line(cand.geometry.to_numpy()[zi], links.geometry.to_numpy()[dock_mask][li])
     z = cand.iloc[zi]
@@ -110,36 +103,14 @@ def build(shared: Path, out: Path) -> Path:
     nodes, links, _ = split_links_at_points(nodes, links, shapely.get_coordinates(shapely.get_point(seg, 1)), new,
                                             link_mask=dock_mask, max_gap_m=1.0)
     nodes["cemt"] = 6
-    out_sp = np.full(len(nodes), "", dtype=object)
-    pi, ai = shapely.STRtree(seaport_areas.geometry.to_numpy()).query(
-        shapely.points(nodes[["x", "y"]].to_numpy(float)), predicate="within")
-    out_sp[pi] = seaport_areas["seaport"].to_numpy()[ai]
-    nodes["seaport"] = out_sp
-    links["geometry"] = shapely.set_precision(links.geometry.to_numpy(), 0.01)
-    nodes = nodes.sort_values("node_id", kind="stable").reset_index(drop=True)
-    links = links.sort_values("link_id", kind="stable").reset_index(drop=True)
-    return write_network_tables(nodes, links, out, external_nodes=etis_nodes)
-
-
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    return Path(env) / "data" if env else PROJECT_ROOT.parent / "shared" / "data"
+    nodes["seaport"] = seaport_of_points(nodes[["x", "y"]].to_numpy(float), seaport_areas)
+    return write_sorted(nodes, links, out, external_nodes=etis_nodes)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not (args.shared / OSM_WATERWAYS).is_file():
-        print(f"OSM waterways not found: {args.shared / OSM_WATERWAYS}", file=sys.stderr)
-        return 2
-    path = build(args.shared, args.out)
-    nodes, links = gpd.read_file(path, layer="nodes"), gpd.read_file(path, layer="links")
-    print(f"{path}: {path.stat().st_size:,} bytes")
-    print(nodes.groupby("kind").size().to_string())
-    print(links.groupby("source")["length_km"].agg(["size", "sum"]).round(1).to_string())
-    return 0
+    """Build ``network.gpkg`` (``[--shared DIR] [--out DIR]``); exit code 2 when the source file is missing."""
+    return run_build(argv, doc=__doc__, here=HERE, needs=OSM_WATERWAYS, needs_label="OSM waterways", build=build,
+                     node_groups="kind", link_groups="source")
 
 
 if __name__ == "__main__":

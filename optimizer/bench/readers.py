@@ -102,6 +102,15 @@ def _numbers(tokens: list[str], path: Path, what: str) -> np.ndarray:
         raise InputError(msg, file=path) from e
 
 
+def _tokens(path: Path, header: int) -> list[str]:
+    """The whitespace-separated tokens of a benchmark file; ``empty file`` when it lacks its ``header`` counts."""
+    tokens = _read_text(path).split()
+    if len(tokens) < header:
+        msg = "empty file"
+        raise InputError(msg, file=path)
+    return tokens
+
+
 def _expect(tokens: list[str], count: int, path: Path, layout: str) -> None:
     if len(tokens) != count:
         msg = f"{len(tokens)} tokens, expected exactly {count} for {layout}"
@@ -146,10 +155,7 @@ def read_orlib_cap(
         Multi-source CFLP (or UFLP) with the file's costs as ``arc_cost``.
     """
     path = Path(path)
-    tokens = _read_text(path).split()
-    if len(tokens) < 2:
-        msg = "empty file"
-        raise InputError(msg, file=path)
+    tokens = _tokens(path, 2)
     m, n = int(tokens[0]), int(tokens[1])
     _expect(tokens, 2 + 2 * m + n * (m + 1), path, f"OR-Library cap layout with m={m}, n={n}")
     head = np.array(tokens[2 : 2 + 2 * m], dtype=object).reshape(m, 2)
@@ -193,10 +199,7 @@ def read_pmed(path: str | os.PathLike[str], *, name: str | None = None) -> Locat
         facilities open.
     """
     path = Path(path)
-    tokens = _read_text(path).split()
-    if len(tokens) < 3:
-        msg = "empty file"
-        raise InputError(msg, file=path)
+    tokens = _tokens(path, 3)
     n, e, p = (int(t) for t in tokens[:3])
     _expect(tokens, 3 + 3 * e, path, f"p-median layout with {e} edges")
     edges = _numbers(tokens[3:], path, "edge list").reshape(e, 3)
@@ -253,10 +256,7 @@ def read_holmberg(
         Capacitated single-source problem; cost = cost of assigning the customer.
     """
     path = Path(path)
-    tokens = _read_text(path).split()
-    if len(tokens) < 2:
-        msg = "empty file"
-        raise InputError(msg, file=path)
+    tokens = _tokens(path, 2)
     m, n = int(tokens[0]), int(tokens[1])
     _expect(tokens, 2 + 2 * m + n + m * n, path, f"Holmberg layout with m={m}, n={n}")
     values = _numbers(tokens[2:], path, "data")
@@ -341,14 +341,21 @@ def _natural(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
 
 
-def _orlib_cflp(root: Path) -> list[BenchmarkCase]:
-    folder = root / "orlib-cflp"
-    known = read_value_table(folder / "capopt.txt")
+def _listed_set(folder: Path, table: str, set_name: str, kind: str, reader: Callable[[Path], LocationProblem], *,
+                present_only: bool = False) -> list[BenchmarkCase]:
+    """A set whose optima a value table lists: one case per ``<name>.txt`` of ``folder``, in natural name order
+    (``present_only``: only the files that are there)."""
+    known = read_value_table(folder / table)
     return [
-        BenchmarkCase("orlib-cflp", name, folder / f"{name}.txt", value, "optimal", "cflp",
-                      lambda path=folder / f"{name}.txt": read_orlib_cap(path))
+        BenchmarkCase(set_name, name, folder / f"{name}.txt", value, "optimal", kind,
+                      lambda path=folder / f"{name}.txt": reader(path))
         for name, value in sorted(known.items(), key=lambda kv: _natural(kv[0]))
+        if not present_only or (folder / f"{name}.txt").is_file()
     ]
+
+
+def _orlib_cflp(root: Path) -> list[BenchmarkCase]:
+    return _listed_set(root / "orlib-cflp", "capopt.txt", "orlib-cflp", "cflp", read_orlib_cap)
 
 
 def _orlib_capabc(root: Path) -> list[BenchmarkCase]:
@@ -379,14 +386,7 @@ def _orlib_uflp(root: Path) -> list[BenchmarkCase]:
 
 
 def _pmed(root: Path) -> list[BenchmarkCase]:
-    folder = root / "orlib-pmed"
-    known = read_value_table(folder / "pmedopt.txt")
-    return [
-        BenchmarkCase("pmed", name, folder / f"{name}.txt", value, "optimal", "pmedian",
-                      lambda path=folder / f"{name}.txt": read_pmed(path))
-        for name, value in sorted(known.items(), key=lambda kv: _natural(kv[0]))
-        if (folder / f"{name}.txt").is_file()
-    ]
+    return _listed_set(root / "orlib-pmed", "pmedopt.txt", "pmed", "pmedian", read_pmed, present_only=True)
 
 
 def _os_set(root: Path, folder_name: str, set_name: str) -> list[BenchmarkCase]:

@@ -31,14 +31,12 @@ import pandas as pd
 from optimizer.atomic import RESULT_MARKER, folder_marker
 from optimizer.check.stored_common import (
     StoredCheck,
-    check_copies,
-    check_gap,
+    check_copies_and_gap,
     close,
-    hash_note,
+    load_stored_instance,
     number,
     objective_total,
     read_table,
-    recorded_overrides,
 )
 from optimizer.check.stored_kinds import check_chain, check_matrix
 from optimizer.check.stored_periods import check_chain_periods, check_periods
@@ -160,13 +158,11 @@ def verify_stored(path: str | Path, instance: str | Path | None = None) -> Store
 # --- named instances ----------------------------------------------------------------------------------------------
 def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
     from optimizer.check.verify import verify_siting
-    from optimizer.data.instance import load_instance
     from optimizer.model.formulation import compile_instance
     from optimizer.output.tables import ResultTables
 
     fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
-    inst = load_instance(source, recorded_overrides(summary))
-    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    inst = load_stored_instance(summary, source, check)
     sp = compile_instance(inst)
     objective = objective_total(summary, check)
     bound = number(summary.get("bound"))
@@ -181,8 +177,7 @@ def _check_named(folder: Path, summary: dict, source: str | Path, check: StoredC
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
     check_named_summary(summary, fac, alloc, check)
-    check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
-    check_gap(summary, objective, check)
+    check_copies_and_gap(folder, {"facilities": fac, "allocations": alloc}, summary, objective, check)
 
 
 def stored_named_solution(sp, fac: pd.DataFrame, alloc: pd.DataFrame, objective: float,  # noqa: ANN001
@@ -241,9 +236,7 @@ def _check_named_problem(sp, problem, sol, check: StoredCheck) -> None:  # noqa:
 
     groups = getattr(sp, "groups", None) or []
     if not groups or is_whole(sp.problem, groups) or all(g.spec is None for g in groups):
-        report = verify_problem(problem, sol)
-        check.checks += [f"stored tables: {c}" for c in report.checks]
-        check.violations += report.violations
+        check.add_report(verify_problem(problem, sol))
         return
     for group in groups:
         if group.spec is not None:

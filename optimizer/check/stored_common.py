@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputError
+
+if TYPE_CHECKING:
+    from optimizer.data.instance import Instance
 
 GPKG_NAME = "result.gpkg"
 REL_TOL, ABS_TOL = 1e-6, 1e-6
@@ -40,6 +44,18 @@ class StoredCheck:
     def as_dict(self) -> dict:
         return {"result": str(self.folder), "kind": self.kind, "instance": self.instance, "verified": self.ok,
                 "violations": self.violations, "notes": self.notes, "checks": self.checks}
+
+    def add_report(self, report: Report) -> None:
+        """Take over a verifier's checks (marked as made on the stored tables) and its violations."""
+        self.checks += [f"stored tables: {c}" for c in report.checks]
+        self.violations += report.violations
+
+
+class Report(Protocol):
+    """What a verifier returns (:class:`optimizer.check.verify.VerificationReport` and the like)."""
+
+    checks: list[str]
+    violations: list[str]
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -90,6 +106,29 @@ def recorded_overrides(summary: dict) -> dict[str, str]:
     return {}
 
 
+def load_stored_instance(summary: dict, source: str | Path, check: StoredCheck, *,
+                         parameters_fallback: bool = False) -> Instance:
+    """The instance a result was solved from, with the overrides it recorded; a changed instance becomes a note.
+
+    ``parameters_fallback``: chain results written before overrides were recorded kept only their ``parameters``,
+    which then stand in for the overrides.
+    """
+    from optimizer.data.instance import load_instance
+
+    overrides = recorded_overrides(summary)
+    if parameters_fallback and not overrides:
+        overrides = {k: str(v) for k, v in (summary.get("parameters") or {}).items()}
+    inst = load_instance(source, overrides)
+    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    return inst
+
+
+def recorded_bound(summary: dict) -> float:
+    """The lower bound ``summary.json`` records, ``-inf`` where it records none (as a solve without a bound says)."""
+    bound = number(summary.get("bound"))
+    return bound if bound is not None else -np.inf
+
+
 def objective_total(summary: dict, check: StoredCheck) -> float:
     obj = summary.get("objective")
     total = number(obj.get("total")) if isinstance(obj, dict) else number(obj)
@@ -131,6 +170,13 @@ def check_copies(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, c
     total = number(obj.get("total")) if isinstance(obj, dict) else None
     if "objective" in meta and total is not None and not close(float(meta["objective"]), total):
         check.violations.append(f"{GPKG_NAME} metadata says objective {meta['objective']}, summary.json {total:.6f}")
+
+
+def check_copies_and_gap(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, objective: float,
+                         check: StoredCheck) -> None:
+    """The last checks of every result with a GeoPackage: its layers equal the CSV ``tables``, then status and gap."""
+    check_copies(folder, tables, summary, check)
+    check_gap(summary, objective, check)
 
 
 def as_text(values: pd.Series) -> np.ndarray:

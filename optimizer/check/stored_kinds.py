@@ -10,14 +10,15 @@ import pandas as pd
 
 from optimizer.check.stored_common import (
     StoredCheck,
-    check_copies,
+    check_copies_and_gap,
     check_gap,
     close,
     hash_note,
+    load_stored_instance,
     number,
     objective_total,
     read_table,
-    recorded_overrides,
+    recorded_bound,
 )
 
 def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
@@ -65,8 +66,7 @@ def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredC
     for k in np.flatnonzero(~np.isclose(stored, problem.arc_cost[a] * share, rtol=1e-6, atol=1e-6))[:3]:
         check.violations.append(f"assignments.csv: cost {stored[k]:.6g} for {problem.client_ids[problem.arc_client[a[k]]]}"
                                 f", the instance gives {problem.arc_cost[a[k]] * share[k]:.6g}")
-    bound = number(summary.get("bound"))
-    sol = Solution(open_options=y, arc_share=x, objective=objective, bound=bound if bound is not None else -np.inf,
+    sol = Solution(open_options=y, arc_share=x, objective=objective, bound=recorded_bound(summary),
                    status=str(summary.get("status", "")))
     group = matrix_groups(problem)[0]
     if group.spec is None:
@@ -79,8 +79,7 @@ def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredC
         claimed = SimpleNamespace(open_options=y, arc_share=x, objective=objective, bound=sol.bound,
                                   **({"covered": covered} if covered is not None else {}))
         report = verify_coverage(problem, group.spec, claimed)
-    check.checks += [f"stored tables: {c}" for c in report.checks]
-    check.violations += report.violations
+    check.add_report(report)
     stated = summary.get("open_facilities")
     if stated is not None and int(stated) != int(y.sum()):
         check.violations.append(f"summary.json: {stated} open facilities, facilities.csv opens {int(y.sum())}")
@@ -89,13 +88,10 @@ def check_matrix(folder: Path, summary: dict, source: str | Path, check: StoredC
 
 def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
     from optimizer.check.chain import chain_routes, verify_chain
-    from optimizer.data.instance import load_instance
     from optimizer.model.chain_compile import compile_chain
 
     fac, flows = read_table(folder / "facilities.csv"), read_table(folder / "flows.csv")
-    overrides = recorded_overrides(summary) or {k: str(v) for k, v in (summary.get("parameters") or {}).items()}
-    inst = load_instance(source, overrides)
-    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    inst = load_stored_instance(summary, source, check, parameters_fallback=True)
     cc = compile_chain(inst)
     objective = objective_total(summary, check)
     bound = number(summary.get("bound"))
@@ -107,8 +103,7 @@ def check_chain(folder: Path, summary: dict, source: str | Path, check: StoredCh
     if transport is not None and not close(transport, float((flows["tonnes"] * flows["eur_per_t"]).sum())):
         check.violations.append(f"summary.json: transport {transport:,.2f} EUR/yr, the flows cost "
                                 f"{float((flows['tonnes'] * flows['eur_per_t']).sum()):,.2f}")
-    check_copies(folder, {"facilities": fac, "flows": flows}, summary, check)
-    check_gap(summary, objective, check)
+    check_copies_and_gap(folder, {"facilities": fac, "flows": flows}, summary, objective, check)
 
 
 CHAIN_CHECKS = ("supply", "imports", "capacity", "yields per stream", "echelon order", "existing open", "new counts",

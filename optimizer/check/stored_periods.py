@@ -16,23 +16,13 @@ import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 
-from optimizer.check.stored_common import (
-    StoredCheck,
-    check_copies,
-    check_gap,
-    close,
-    hash_note,
-    number,
-    objective_total,
-    read_table,
-    recorded_overrides,
-)
+from optimizer.check import stored_common as common
 
 
-def _period_rows(frame: pd.DataFrame, name: str, labels: tuple[str, ...], check: StoredCheck) -> dict[str, pd.DataFrame]:
+def _period_rows(frame: pd.DataFrame, name: str, labels: tuple[str, ...],
+                 check: common.StoredCheck) -> dict[str, pd.DataFrame]:
     """The rows of ``frame`` per period label; rows of a period the instance does not have are violations."""
     if "period" not in frame:
         check.violations.append(f"{name} has no period column; a multi-period result gives each row its period")
@@ -43,7 +33,7 @@ def _period_rows(frame: pd.DataFrame, name: str, labels: tuple[str, ...], check:
     return {label: frame[period == label] for label in labels}
 
 
-def _stored_periods(summary: dict, labels: tuple[str, ...], check: StoredCheck) -> list[dict]:
+def _stored_periods(summary: dict, labels: tuple[str, ...], check: common.StoredCheck) -> list[dict]:
     """The summary's ``periods`` entries in the instance's order (an empty dict for a period it lacks)."""
     given = {str(p.get("period")): p for p in summary.get("periods") or [] if isinstance(p, dict)}
     missing = [label for label in labels if label not in given]
@@ -55,38 +45,42 @@ def _stored_periods(summary: dict, labels: tuple[str, ...], check: StoredCheck) 
 def _period_objective(entry: dict, key: str) -> float:
     value = entry.get(key)
     value = value.get("total") if isinstance(value, dict) else value
-    return float(value) if number(value) is not None else float("nan")
+    return float(value) if common.number(value) is not None else float("nan")
 
 
-def _period_figures(entry: dict, fac: pd.DataFrame, alloc: pd.DataFrame, label: str, check: StoredCheck) -> None:
+def _claimed(summary: dict, solutions: list, objective: float) -> SimpleNamespace:
+    """The stored result as the multi-period verifiers read a solve's: per-period solutions, objective and bound."""
+    return SimpleNamespace(solutions=solutions, objective=objective, bound=common.recorded_bound(summary))
+
+
+def _period_figures(entry: dict, fac: pd.DataFrame, alloc: pd.DataFrame, label: str,
+                    check: common.StoredCheck) -> None:
     """A period's figures in ``summary.json`` against its rows: land take, facilities, and per programme the counts
     and transport (as for a named result, :func:`optimizer.check.stored.check_named_summary`)."""
     from optimizer.check.stored import check_named_summary
 
-    one = StoredCheck(check.folder, check.kind, check.instance)
+    one = common.StoredCheck(check.folder, check.kind, check.instance)
     check_named_summary(entry, fac, alloc, one)
     check.violations += [v.replace("summary.json: ", f"summary.json: {label} ", 1) for v in one.violations]
-    if number(entry.get("facilities")) is not None and int(entry["facilities"]) != len(fac):
+    if common.number(entry.get("facilities")) is not None and int(entry["facilities"]) != len(fac):
         check.violations.append(f"summary.json: {label} has {entry['facilities']} facilities, facilities.csv lists "
                                 f"{len(fac)}")
 
 
-def check_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
+def check_periods(folder: Path, summary: dict, source: str | Path, check: common.StoredCheck) -> None:
     """A multi-period location result: every period's facilities and allocations against that period's problem."""
     from optimizer.check.periods import verify_siting_periods
     from optimizer.check.stored import stored_named_solution
-    from optimizer.data.instance import load_instance
     from optimizer.model.periods_compile import compile_siting_periods
     from optimizer.output.tables import ResultTables
 
-    fac, alloc = read_table(folder / "facilities.csv"), read_table(folder / "allocations.csv")
+    fac, alloc = common.read_table(folder / "facilities.csv"), common.read_table(folder / "allocations.csv")
     demand_csv = folder / "demand.csv"
-    demand = read_table(demand_csv) if demand_csv.is_file() else pd.DataFrame({"period": []})
-    inst = load_instance(source, recorded_overrides(summary))
-    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    demand = common.read_table(demand_csv) if demand_csv.is_file() else pd.DataFrame({"period": []})
+    inst = common.load_stored_instance(summary, source, check)
     ps = compile_siting_periods(inst)
     labels = tuple(ps.mp.labels)
-    objective = objective_total(summary, check)
+    objective = common.objective_total(summary, check)
     entries = _stored_periods(summary, labels, check)
     fac_t, alloc_t = _period_rows(fac, "facilities.csv", labels, check), _period_rows(alloc, "allocations.csv",
                                                                                        labels, check)
@@ -101,32 +95,25 @@ def check_periods(folder: Path, summary: dict, source: str | Path, check: Stored
         solutions.append(sol)
         tables.append(ResultTables(fac_t[label], alloc_t[label], dem_t[label], pd.DataFrame()))
         _period_figures(entry, fac_t[label], alloc_t[label], label, check)
-    bound = number(summary.get("bound"))
-    claimed = SimpleNamespace(solutions=solutions, objective=objective, bound=bound if bound is not None else -np.inf)
+    claimed = _claimed(summary, solutions, objective)
     try:
-        report = verify_siting_periods(dataclasses.replace(ps, periods=periods), claimed, tables)
-        check.checks += [f"stored tables: {c}" for c in report.checks]
-        check.violations += report.violations
+        check.add_report(verify_siting_periods(dataclasses.replace(ps, periods=periods), claimed, tables))
     except (KeyError, ValueError, IndexError) as e:  # a table edited out of shape: ids the rules cannot look up
         check.violations.append(f"the stored tables do not fit the instance ({type(e).__name__}: {str(e)[:80]})")
-    check_copies(folder, {"facilities": fac, "allocations": alloc}, summary, check)
-    check_gap(summary, objective, check)
+    common.check_copies_and_gap(folder, {"facilities": fac, "allocations": alloc}, summary, objective, check)
 
 
-def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: StoredCheck) -> None:
+def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: common.StoredCheck) -> None:
     """A multi-period chain result: every period's facilities and flows against that period's chain."""
     from optimizer.check.periods import verify_chain_periods
     from optimizer.check.stored_kinds import stored_chain_solution
-    from optimizer.data.instance import load_instance
     from optimizer.model.periods_compile import compile_chain_periods
 
-    fac, flows = read_table(folder / "facilities.csv"), read_table(folder / "flows.csv")
-    overrides = recorded_overrides(summary) or {k: str(v) for k, v in (summary.get("parameters") or {}).items()}
-    inst = load_instance(source, overrides)
-    hash_note(check, summary.get("instance_hash"), inst.content_hash())
+    fac, flows = common.read_table(folder / "facilities.csv"), common.read_table(folder / "flows.csv")
+    inst = common.load_stored_instance(summary, source, check, parameters_fallback=True)
     pc = compile_chain_periods(inst)
     labels = tuple(pc.mp.labels)
-    objective = objective_total(summary, check)
+    objective = common.objective_total(summary, check)
     entries = _stored_periods(summary, labels, check)
     fac_t, flows_t = _period_rows(fac, "facilities.csv", labels, check), _period_rows(flows, "flows.csv", labels, check)
     solutions = []
@@ -135,14 +122,9 @@ def check_chain_periods(folder: Path, summary: dict, source: str | Path, check: 
                                                "yearly_cost_eur"), None, str(summary.get("status", "")), check,
                                                label=f"{label}: ", instance=inst))
         land = float(fac_t[label]["new_land_ha"].sum()) if "new_land_ha" in fac_t[label] else float("nan")
-        stated = number(entry.get("new_land_take_ha"))
-        if stated is not None and not close(stated, land):
+        stated = common.number(entry.get("new_land_take_ha"))
+        if stated is not None and not common.close(stated, land):
             check.violations.append(f"summary.json: {label} new land take {stated:.4f} ha, its facilities take "
                                     f"{land:.4f} ha")
-    bound = number(summary.get("bound"))
-    claimed = SimpleNamespace(solutions=solutions, objective=objective, bound=bound if bound is not None else -np.inf)
-    report = verify_chain_periods(pc, claimed)
-    check.checks += [f"stored tables: {c}" for c in report.checks]
-    check.violations += report.violations
-    check_copies(folder, {"facilities": fac, "flows": flows}, summary, check)
-    check_gap(summary, objective, check)
+    check.add_report(verify_chain_periods(pc, _claimed(summary, solutions, objective)))
+    common.check_copies_and_gap(folder, {"facilities": fac, "flows": flows}, summary, objective, check)

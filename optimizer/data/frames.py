@@ -57,19 +57,11 @@ def _text_ids(values: pd.Series) -> np.ndarray:
     return np.array([as_text(v) for v in values], dtype=object)
 
 
-def instance_from_frames(
-    *,
-    demand: object,
-    candidates: object,
-    programmes: Sequence[str | Programme],
-    regions: Mapping[str, object] | None = None,
-    parameters: Mapping[str, object] | None = None,
-    assumptions: Mapping[str, object] | None = None,
-    name: str = "frames",
-    title: str = "",
-    description: str = "",
-) -> Instance:
-    """Build and validate an instance from GeoDataFrames (see :meth:`Instance.from_frames`)."""
+def instance_from_frames(*, demand: object, candidates: object, programmes: Sequence[str | Programme],
+                         regions: Mapping[str, object] | None, parameters: Mapping[str, object] | None,
+                         assumptions: Mapping[str, object] | None, name: str, title: str, description: str) -> Instance:
+    """Build and validate an instance from GeoDataFrames: the body of :meth:`Instance.from_frames`, which holds the
+    arguments' defaults and documentation (here every argument is required, so they live in one place)."""
     from optimizer.data.instance import (
         Instance,
         load_programmes,

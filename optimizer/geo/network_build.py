@@ -219,14 +219,7 @@ def lines_to_network(
     src[pi] = li
     start, end = shapely.get_point(noded, 0), shapely.get_point(noded, -1)
     ends_xy = np.vstack([shapely.get_coordinates(start), shapely.get_coordinates(end)])
-    n = len(ends_xy)
-    pairs = cKDTree(ends_xy).query_pairs(r=snap_m, output_type="ndarray")
-    adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \
-        coo_matrix((n, n))
-    n_nodes, label = connected_components(adj, directed=False)
-    cnt = np.bincount(label, minlength=n_nodes)
-    nx_ = np.bincount(label, weights=ends_xy[:, 0], minlength=n_nodes) / cnt
-    ny_ = np.bincount(label, weights=ends_xy[:, 1], minlength=n_nodes) / cnt
+    n_nodes, label, nx_, ny_ = _snap_points(ends_xy, snap_m)
     ids = np.array([f"{node_prefix}{i}" for i in range(n_nodes)], dtype=object)
     a, b = label[: len(noded)], label[len(noded):]
     keep = a != b
@@ -451,17 +444,24 @@ def _layer_attributes(gdf, mode, column_map, defaults, path, feature_row) -> pd.
     return out
 
 
-def _vertices_to_graph(coords, part_of_vertex, part_feature, attrs, mode, tol_m  # noqa: ANN001
-                       ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Snap vertices closer than ``tol_m`` into nodes and turn consecutive vertices into links (schema tables)."""
-    n = len(coords)
-    pairs = cKDTree(coords).query_pairs(r=tol_m, output_type="ndarray")
+def _snap_points(xy: np.ndarray, r_m: float) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge points closer than ``r_m`` (chains of them too) into nodes at their mean: the way both line builders
+    make nodes of line ends or vertices. ``(n_nodes, node of each point, node x, node y)``, EPSG:31370 metres."""
+    n = len(xy)
+    pairs = cKDTree(xy).query_pairs(r=r_m, output_type="ndarray")
     adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else \
         coo_matrix((n, n))
     n_nodes, label = connected_components(adj, directed=False)
     count = np.bincount(label, minlength=n_nodes)
-    node_x = np.bincount(label, weights=coords[:, 0], minlength=n_nodes) / count
-    node_y = np.bincount(label, weights=coords[:, 1], minlength=n_nodes) / count
+    node_x = np.bincount(label, weights=xy[:, 0], minlength=n_nodes) / count
+    node_y = np.bincount(label, weights=xy[:, 1], minlength=n_nodes) / count
+    return n_nodes, label, node_x, node_y
+
+
+def _vertices_to_graph(coords, part_of_vertex, part_feature, attrs, mode, tol_m  # noqa: ANN001
+                       ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Snap vertices closer than ``tol_m`` into nodes and turn consecutive vertices into links (schema tables)."""
+    n_nodes, label, node_x, node_y = _snap_points(coords, tol_m)
     same_part = part_of_vertex[1:] == part_of_vertex[:-1]
     a, b = label[:-1][same_part], label[1:][same_part]
     feature = part_feature[part_of_vertex[:-1][same_part]]

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from optimizer.model.mip_arrays import MatrixModel
 from optimizer.model.rows import count_bounds, land_rows
 from optimizer.problem import LocationProblem
 
@@ -123,32 +124,18 @@ class CoverageSpec:
 
 
 @dataclass(frozen=True)
-class CoverageArrays:
-    """A MIP ``min c·v  s.t.  row_lower ≤ A v ≤ row_upper,  col_lower ≤ v ≤ col_upper`` as whole arrays.
+class CoverageArrays(MatrixModel):
+    """A coverage model as a :class:`~optimizer.model.mip_arrays.MatrixModel` (the arrays HiGHS takes).
 
-    The layout of :class:`optimizer.solver.highs.MatrixModel`: the model's own ``n_x`` columns first (``z`` per
-    client group for MCLP, ``x`` per kept arc for the assignment models, none for LSCP), then ``y`` per option.
-    ``objective_scale`` maps the minimised value back to the model's objective (``-1`` for MCLP, which maximises
-    covered demand); ``arcs`` is the problem arc of each ``x`` column (assignment models).
+    The model's own ``n_x`` columns first (``z`` per client group for MCLP, ``x`` per kept arc for the assignment
+    models, none for LSCP), then ``y`` per option. ``objective_scale`` maps the minimised value back to the model's
+    objective (``-1`` for MCLP, which maximises covered demand); ``arcs`` is the problem arc of each ``x`` column
+    (assignment models).
     """
 
-    col_cost: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    matrix: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    n_x: int
-    n_y: int
-    row_blocks: dict[str, slice]
     objective_scale: float = 1.0
     arcs: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
-
-    @property
-    def n_cols(self) -> int:
-        return self.n_x + self.n_y
 
 
 def arc_distance(problem: LocationProblem) -> np.ndarray:

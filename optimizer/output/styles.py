@@ -160,9 +160,7 @@ def candidates_style(cand: pd.DataFrame) -> LayerStyle:
             Symbol(f"eligible, knooppuntwaarde {lo_t:.2f} – {hi_t:.2f}", "#4292c6", 2.1, value="eligible medium",
                    sld_filter=_and(_ne("chosen", "1"), _between("knooppuntwaarde", lo_t, hi_t))),
             Symbol(f"eligible, knooppuntwaarde < {lo_t:.2f}", "#9ecae1", 1.7, value="eligible low",
-                   sld_filter=_and(_ne("chosen", "1"), f"<ogc:PropertyIsLessThan><ogc:PropertyName>knooppuntwaarde"
-                                                      f"</ogc:PropertyName><ogc:Literal>{lo_t}</ogc:Literal>"
-                                                      "</ogc:PropertyIsLessThan>")),
+                   sld_filter=_and(_ne("chosen", "1"), _compare("LessThan", "knooppuntwaarde", lo_t))),
         ]
     else:
         symbols.append(Symbol("eligible", "#4292c6", 2.1, value="eligible", sld_filter=_ne("chosen", "1")))
@@ -293,24 +291,26 @@ def _qml(style: LayerStyle) -> str:
             f"<layerGeometryType>{GEOMETRY_TYPES[style.geometry]}</layerGeometryType>\n</qgis>\n")
 
 
+def _compare(op: str, field: str, literal: object) -> str:
+    """An OGC comparison ``PropertyIs<op>`` of ``field`` with ``literal`` (a filter of an SLD rule)."""
+    return (f"<ogc:PropertyIs{op}><ogc:PropertyName>{field}</ogc:PropertyName>"
+            f"<ogc:Literal>{literal}</ogc:Literal></ogc:PropertyIs{op}>")
+
+
 def _eq(field: str, value: object) -> str:
-    return (f"<ogc:PropertyIsEqualTo><ogc:PropertyName>{field}</ogc:PropertyName>"
-            f"<ogc:Literal>{_xml_text(value)}</ogc:Literal></ogc:PropertyIsEqualTo>")
+    return _compare("EqualTo", field, _xml_text(value))
 
 
 def _ne(field: str, value: object) -> str:
-    return (f"<ogc:PropertyIsNotEqualTo><ogc:PropertyName>{field}</ogc:PropertyName>"
-            f"<ogc:Literal>{_xml_text(value)}</ogc:Literal></ogc:PropertyIsNotEqualTo>")
+    return _compare("NotEqualTo", field, _xml_text(value))
 
 
 def _ge(field: str, value: float) -> str:
-    return (f"<ogc:PropertyIsGreaterThanOrEqualTo><ogc:PropertyName>{field}</ogc:PropertyName>"
-            f"<ogc:Literal>{value}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>")
+    return _compare("GreaterThanOrEqualTo", field, value)
 
 
 def _gt(field: str, value: float) -> str:
-    return (f"<ogc:PropertyIsGreaterThan><ogc:PropertyName>{field}</ogc:PropertyName>"
-            f"<ogc:Literal>{value}</ogc:Literal></ogc:PropertyIsGreaterThan>")
+    return _compare("GreaterThan", field, value)
 
 
 def _between(field: str, lo: float, hi: float) -> str:

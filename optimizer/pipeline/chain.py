@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from optimizer.check.chain import chain_routes, recomputed_objective, verify_chain
 from optimizer.data.instance import Instance
-from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
+from optimizer.errors import InfeasibleError, VerificationError
 from optimizer.model.chain_compile import CompiledChain, compile_chain
 from optimizer.output.chain import CHECKS, chain_demand, chain_extras, chain_gap, chain_objective, chain_tables
 from optimizer.output.export import line_layer, network_layer, point_layer
 from optimizer.output.result import Result
 from optimizer.output.summary import envelope, instance_file
-from optimizer.pipeline.jobs import Progress, options_dict, refuse
+from optimizer.pipeline.jobs import Progress, no_solution, options_dict, refuse
 from optimizer.problem import Status
 from optimizer.settings import CRS
 from optimizer.solver.highs import highs_version
@@ -55,8 +55,7 @@ class ChainJob:
                                    f"{p.new_count[1, 1]:g} new mechanical and {p.new_count[2, 1]:g} new chemical "
                                    "plants"])
         if not sol.status.has_solution:
-            limit = "no limit" if options.time_limit_s is None else f"{options.time_limit_s:g} s"
-            raise NoSolutionError(f"no feasible chain solution within the time limit ({limit}); raise --time-limit")
+            raise no_solution(options, "chain solution")
         self.solution = sol
         return dict(sol.timings_s)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from optimizer.errors import InputError
+from optimizer.errors import InputError, NoSolutionError
 from optimizer.output.result import Result
 from optimizer.solver.options import SolveOptions
 
@@ -53,6 +53,12 @@ def options_dict(options: SolveOptions) -> dict:
     if out.get("warm_start") is not None:
         out["warm_start"] = f"{int(sum(bool(v) for v in out['warm_start']))} options open"
     return out
+
+
+def no_solution(options: SolveOptions, what: str = "solution") -> NoSolutionError:
+    """The error of a solve that found no ``what`` in its time: it names the limit, to raise with --time-limit."""
+    limit = "no limit" if options.time_limit_s is None else f"{options.time_limit_s:g} s"
+    return NoSolutionError(f"no feasible {what} within the time limit ({limit}); raise --time-limit")
 
 
 def refuse(flag: str, kind: str, why: str) -> InputError:

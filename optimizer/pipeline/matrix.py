@@ -13,13 +13,13 @@ from pathlib import Path
 
 from optimizer.check.verify_models import verify_models
 from optimizer.data.instance import PARAMETERS, coerce_parameter
-from optimizer.errors import InfeasibleError, InputError, NoSolutionError
+from optimizer.errors import InfeasibleError, InputError
 from optimizer.model.plan import matrix_groups
 from optimizer.output.matrix import matrix_extras, matrix_tables
 from optimizer.output.matrix_models import matrix_model_tables
 from optimizer.output.result import Result
 from optimizer.output.summary import envelope
-from optimizer.pipeline.jobs import SOLVER_PARAMETERS, Progress, options_dict, refuse
+from optimizer.pipeline.jobs import SOLVER_PARAMETERS, Progress, no_solution, options_dict, refuse
 from optimizer.problem import LocationProblem, Solution, Status, objective_parts
 from optimizer.solver.options import SolveOptions
 from optimizer.solver.models import solve_models
@@ -63,8 +63,7 @@ class MatrixJob:
             raise InfeasibleError([f"{p.name}: " + (part.message or "capacities, counts or required facilities "
                                                     "cannot all hold")])
         if not part.solution.has_solution:
-            limit = "no limit" if options.time_limit_s is None else f"{options.time_limit_s:g} s"
-            raise NoSolutionError(f"no feasible solution within the time limit ({limit}); raise --time-limit")
+            raise no_solution(options)
         self.solution = self.models.solution
         return dict(part.solution.timings_s)
 

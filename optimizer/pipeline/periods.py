@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from optimizer.check.diagnose import explain_infeasible, presolve_checks
 from optimizer.data.instance import Instance
-from optimizer.errors import InfeasibleError, NoSolutionError, VerificationError
+from optimizer.errors import InfeasibleError, VerificationError
 from optimizer.output.export import network_layer_of
 from optimizer.output.result import Result
-from optimizer.pipeline.jobs import Progress, options_dict, refuse
+from optimizer.pipeline.jobs import Progress, no_solution, options_dict, refuse
 from optimizer.problem import Status
 from optimizer.solver.options import SolveOptions
 
@@ -63,8 +63,7 @@ class PeriodsJob:
                 "facilities' windows cannot hold in sequence; relax the timeline's assumptions (docs/periods.md) "
                 "and compare"])
         if not sol.status.has_solution:
-            limit = "no limit" if options.time_limit_s is None else f"{options.time_limit_s:g} s"
-            raise NoSolutionError(f"no feasible solution within the time limit ({limit}); raise --time-limit")
+            raise no_solution(options)
         self.solution = sol
         return dict(sol.timings_s)
 

@@ -14,12 +14,12 @@ import os
 import sys
 import time
 from contextlib import redirect_stdout
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
 
+from optimizer.model.mip_arrays import CscArrays, MatrixModel  # noqa: F401 - the adapter's input, re-exported
 from optimizer.problem import LocationProblem, Status
 from optimizer.solver.options import SolveOptions, with_time_left
 
@@ -129,83 +129,6 @@ def pass_arrays(
     if status == highspy.HighsStatus.kError:
         msg = "HiGHS rejected the model built from the problem arrays"
         raise RuntimeError(msg)
-
-
-@dataclass(frozen=True)
-class CscArrays:
-    """A sparse matrix as the column-wise arrays HiGHS takes: ``start`` (columns + 1), ``index`` (rows), ``value``.
-
-    What :func:`optimizer.solver.matrices.build_matrices` assembles with numpy alone, so that a solve which needs no
-    other sparse algebra never imports scipy (0.3–0.4 s of a whole-process solve); :meth:`tocsc` gives the
-    ``scipy.sparse`` matrix where one is wanted.
-    """
-
-    start: np.ndarray
-    index: np.ndarray
-    value: np.ndarray
-    shape: tuple[int, int]
-
-    @classmethod
-    def from_triplets(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
-                      shape: tuple[int, int]) -> CscArrays:
-        """Entries in any order; repeated (row, column) entries add up, rows sorted within each column (as
-        ``scipy.sparse``'s ``tocsc()`` followed by ``sum_duplicates()``)."""
-        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
-        values = np.asarray(values, float)
-        key = cols * max(int(shape[0]), 1) + rows
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
-        summed = np.add.reduceat(values[order], first) if len(key) else np.zeros(0)
-        index = rows[order][first]
-        start = np.searchsorted(cols[order][first], np.arange(shape[1] + 1))
-        return cls(start, index, summed, (int(shape[0]), int(shape[1])))
-
-    @property
-    def nnz(self) -> int:
-        return len(self.value)
-
-    def tocsc(self) -> sp.csc_matrix:
-        import scipy.sparse as sp
-
-        return sp.csc_matrix((self.value, self.index, self.start), shape=self.shape)
-
-
-@dataclass(frozen=True)
-class MatrixModel:
-    """A MIP ``min c·v  s.t.  row_lower ≤ A v ≤ row_upper, col_lower ≤ v ≤ col_upper`` in column-wise arrays.
-
-    Attributes
-    ----------
-    matrix
-        Constraint matrix ``A`` (rows × columns): a ``scipy.sparse`` matrix or :class:`CscArrays` (call
-        ``matrix.tocsc()`` for the scipy form).
-    integrality
-        ``1`` for integer columns, ``0`` for continuous ones (int32, HiGHS convention).
-    n_x, n_y
-        Number of arc columns (first) and option columns (after them).
-    row_blocks
-        Row slice of each constraint family (``assign``, ``link``, ``capacity``, ``counts``, ``land``, ``cover``).
-    """
-
-    col_cost: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    matrix: sp.csc_matrix | CscArrays
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    n_x: int
-    n_y: int
-    row_blocks: dict[str, slice]
-
-    @property
-    def n_cols(self) -> int:
-        return self.n_x + self.n_y
-
-    @property
-    def n_rows(self) -> int:
-        return self.matrix.shape[0]
 
 
 def make_highs(model: MatrixModel, options: SolveOptions, *, relax: bool = False) -> highspy.Highs:

@@ -34,7 +34,7 @@ def solve_with_fixing(problem: LocationProblem, options: SolveOptions, *, branch
     :func:`optimizer.solver.strategies.solve_highspy`, then solves the strengthened model instead). The heuristic
     incumbent (:func:`optimizer.solver.heuristics.incumbent_for`) seeds the
     subgradient target; if the bound meets it the incumbent is returned as optimal without a MIP. Otherwise the
-    options and arcs that cannot improve on the incumbent are removed, and :func:`lagrangian_branch_and_bound`
+    options and arcs that cannot improve on the incumbent are removed, and the Lagrangian branch and bound
     (:func:`optimizer.solver.uncapacitated_tree.branch_and_bound`; if ``branch`` and the incumbent opens at most :data:`BRANCH_MAX_OPEN` options) gets half of the remaining
     time to close the gap; what it leaves open goes to HiGHS on the
     strengthened model of the reduced problem, with the incumbent passed in. The returned bound is

@@ -1,8 +1,8 @@
 """Lagrangian branch and bound for uncapacitated problems with node-level arc reduction and row branching.
 
 The bound at every node is the Lagrangian of :mod:`optimizer.solver.lagrangian.uflp` (assignment rows relaxed, the open-variable
-subproblem with count rows, land and required options kept). Two things make the tree of
-:func:`optimizer.solver.lagrangian.uflp.lagrangian_branch_and_bound` faster:
+subproblem with count rows, land and required options kept). Two things make it faster than a plain Lagrangian
+tree (one relaxation of the whole problem at every node, one option per branch):
 
 * **Each node works on its own arcs.** Deep in the tree most options are fixed closed by flip costs (pmed36: a
   median of 756 of 800), yet every subgradient step still lists their arcs. A node drops the arcs of its closed
@@ -14,6 +14,8 @@ subproblem with count rows, land and required options kept). Two things make the
   other, so a depth-first search nearly enumerates. Splitting the row's free options in two halves by their
   smoothed relaxed value (the likelier half first) halves the row's choice set in both children.
 
+Fixing by flip cost and the choice of the branching option are those of the capacitated tree
+(:func:`~optimizer.solver.lagrangian.common.fix_by_flip`, :func:`~optimizer.solver.lagrangian.common.branch_option`).
 Every node tries its relaxed open set as a solution (each client to its nearest open option). The bound returned
 at a limit is the smallest bound of an open node, rounded up for integer costs.
 """
@@ -30,7 +32,14 @@ import numpy as np
 from optimizer.problem import LocationProblem
 from optimizer.solver.assign import ArcIndex
 from optimizer.solver.heuristics import Feasibility
-from optimizer.solver.lagrangian.common import VOLUME_ALPHA, ActiveArcs, LagrangianBound, TreeResult
+from optimizer.solver.lagrangian.common import (
+    VOLUME_ALPHA,
+    ActiveArcs,
+    LagrangianBound,
+    TreeResult,
+    branch_option,
+    fix_by_flip,
+)
 from optimizer.solver.lagrangian.uflp import UflLagrangian
 
 DENSE_MAX_CELLS = 400_000  # clients × options of a node below which its steps use a dense cost matrix
@@ -139,15 +148,7 @@ def _run_node(
         if norm < 1e-12:
             break
         lam += theta * max(upper_bound - bound, 1e-9 * max(1.0, abs(bound))) / norm * g
-    best.iterations = it
-    best.y_mean = y_mean
-    if inc is not None and np.isfinite(best.raw_bound):  # the bound from ρ recomputed exactly
-        best.values = inc.exact(best.multipliers)
-        best.raw_bound = float(best.multipliers.sum() + solve_y(best.values, False)[0])
-    best.bound = lag.rounded(best.raw_bound)
-    if np.isfinite(best.raw_bound):
-        best.flip_cost = solve_y(best.values, True)[2]
-    return best
+    return lag.finish(best, it, y_mean, solve_y, inc)
 
 
 def _restricted(parent: _Node, keep: np.ndarray) -> _Node:
@@ -323,11 +324,7 @@ def branch_and_bound(
                         continue
         if res.feasible:  # the relaxed solution serves every client once: this node's optimum (tried above)
             continue
-        free = ~fo & ~fc
-        over = res.raw_bound + res.flip_cost >= level
-        fo = fo | (free & chosen & over)
-        fc = fc | (free & ~chosen & over)
-        free = ~fo & ~fc & ~required
+        fo, fc, free = fix_by_flip(fo, fc, chosen, res, level, required)
         if not free.any():
             continue  # every option fixed: the node's only open set was tried above
         keep = _node_arcs(node, res, fc, level)
@@ -343,18 +340,7 @@ def branch_and_bound(
                         (fo, a_fc, res.multipliers, res.raw_bound, 0.5, child_node)]  # fmt: skip
             push(children)  # depth first: A (the favourites) explored first
             continue
-        if branching == "fractional":
-            cand = np.flatnonzero(free)
-            j = int(cand[np.argmin(np.abs(ym[cand] - 0.5))])
-            open_first = bool(ym[j] >= 0.5)
-        else:
-            cand = np.flatnonzero(chosen & free)
-            if len(cand):
-                j = int(cand[np.argmax(np.where(np.isfinite(res.flip_cost[cand]), res.flip_cost[cand], -1.0))])
-            else:
-                cand = np.flatnonzero(free)
-                j = int(cand[np.argmin(res.flip_cost[cand])])
-            open_first = True
+        j, open_first = branch_option(res, chosen, free, branching, y_mean=ym)
         closed_child, open_child = fc.copy(), fo.copy()
         closed_child[j] = True
         open_child[j] = True

@@ -157,28 +157,30 @@ def _reader(stream, name: str, lines: queue.Queue) -> None:  # noqa: ANN001
     lines.put((name, None))
 
 
+def _signal(proc: subprocess.Popen, *, kill: bool) -> bool:
+    """Ask (SIGTERM) or force (SIGKILL) the engine's process group to end (on Windows the process itself);
+    ``False`` when it is already gone."""
+    try:
+        if os.name == "nt":
+            proc.kill() if kill else proc.terminate()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def _stop(proc: subprocess.Popen, feedback) -> None:  # noqa: ANN001
     """SIGTERM to the engine's process group (it cleans up like Ctrl-C); SIGKILL if it is still there after
     :data:`CANCEL_GRACE_S`. The engine writes results atomically, so either way nothing half-written remains."""
-    try:
-        if os.name == "nt":
-            proc.terminate()
-        else:
-            os.killpg(proc.pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
+    if not _signal(proc, kill=False):
         return
     deadline = time.monotonic() + CANCEL_GRACE_S
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if proc.poll() is None:
         feedback.pushInfo(f"the engine did not stop within {CANCEL_GRACE_S:g} s: killing it")
-        try:
-            if os.name == "nt":
-                proc.kill()
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _signal(proc, kill=True)
     proc.wait()
 
 

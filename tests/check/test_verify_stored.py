@@ -186,12 +186,18 @@ def test_compare_report_and_map_refuse_a_tampered_result(command: str, named: Pa
     assert changes(before, snapshot(tmp_path)) == []  # no report, no map, no comparison written
 
 
-def test_report_allow_unverified_marks_every_page(named: Path, tmp_path: Path) -> None:
+def _read_anyway(command: str, named: Path, tmp_path: Path) -> Path:
+    """A result with a lowered objective, read by ``command --allow-unverified``: exit 0 with the warning."""
     bad = _copy(named, tmp_path, "bad")
     lower_the_objective(bad)
-    r = CliRunner().invoke(app, ["report", str(bad), "--allow-unverified", "--quiet"])
+    r = CliRunner().invoke(app, [command, str(bad), "--allow-unverified", "--quiet"])
     assert r.exit_code == 0, r.output
     assert "marked UNVERIFIED" in r.stderr
+    return bad
+
+
+def test_report_allow_unverified_marks_every_page(named: Path, tmp_path: Path) -> None:
+    bad = _read_anyway("report", named, tmp_path)
     html = (bad / "report.html").read_text()
     md = (bad / "report.md").read_text()
     assert html.count("UNVERIFIED") >= 3  # banner, 'verified independently: NO', footer
@@ -199,11 +205,7 @@ def test_report_allow_unverified_marks_every_page(named: Path, tmp_path: Path) -
 
 
 def test_map_allow_unverified_marks_both_maps(named: Path, tmp_path: Path) -> None:
-    bad = _copy(named, tmp_path, "bad")
-    lower_the_objective(bad)
-    r = CliRunner().invoke(app, ["map", str(bad), "--allow-unverified", "--quiet"])
-    assert r.exit_code == 0, r.output
-    assert "marked UNVERIFIED" in r.stderr
+    bad = _read_anyway("map", named, tmp_path)
     assert "UNVERIFIED" in (bad / "map.html").read_text()
     assert (bad / "map.png").stat().st_size > 0
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import PROJECT_ROOT
+from helpers import points_manifest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
@@ -27,18 +28,6 @@ from optimizer.errors import InputError
 
 FLANDERS = PROJECT_ROOT / "instances" / "flanders"
 SITING = Path(sys.executable).with_name("siting")
-
-
-def points_manifest(folder: Path) -> Path:
-    """``materialenbanken`` on the point candidates of ``candidates.csv``: the same inputs the located layers carry
-    (the named instance itself places its banks on the candidate zones of zones.gpkg)."""
-    flanders = (PROJECT_ROOT / "instances" / "flanders").as_posix()
-    text = (PROJECT_ROOT / "instances" / "materialenbanken.toml").read_text(encoding="utf-8")
-    text = text.replace('{ path = "flanders/zones/zones.gpkg", layer = ["zones", "aggregate_candidates"] }',
-                        '"flanders/candidates.csv"').replace('"flanders/', f'"{flanders}/')
-    path = folder / "materialenbanken.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _layer(csv: Path, target: Path, crs: str = "EPSG:31370", layer: str | None = None) -> Path:

@@ -6,7 +6,6 @@ The slow ones (S2-S4, S6-S9 and the plastics chain, 20-60 s each) are solved, ve
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT
+from helpers import load_land_status_script
 
 from optimizer.data.instance import list_instances, load_instance
 
@@ -36,15 +36,8 @@ def test_named_instance_loads_with_title_and_source(name: str) -> None:
     assert inst.source.startswith("DIGEST") and re.search(r"L\d{3,5}", inst.source), name
 
 
-def _build_module():
-    spec = importlib.util.spec_from_file_location("bls", FLANDERS / "build_land_status.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_land_status_stand_ins_equal_a_fresh_build() -> None:
-    mod = _build_module()
+    mod = load_land_status_script()
     base = pd.read_csv(FLANDERS / "candidates.csv")
     assumptions = load_instance("s6-temp-reserve").assumptions
     fresh = {"candidates_reserve.csv": mod.reserve_table(base, float(assumptions["reserve_vacancy_share"].value)),

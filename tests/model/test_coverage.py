@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from bruteforce import feasible_open_sets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,25 +82,6 @@ def make_problem(
     )
 
 
-def open_sets(problem: LocationProblem, p: int | None):
-    """Every open set that satisfies count rows, p, land and required options."""
-    m = problem.n_options
-    for bits in itertools.product([False, True], repeat=m):
-        y = np.array(bits)
-        if p is not None and y.sum() != p:
-            continue
-        if (problem.required_mask() & ~y).any():
-            continue
-        c = problem.counts.matrix @ y.astype(float)
-        if (c < problem.counts.lower - 1e-9).any() or (c > problem.counts.upper + 1e-9).any():
-            continue
-        land = np.zeros(len(problem.site_ids))
-        np.add.at(land, problem.option_site, problem.area_m2 * y)
-        if (land > problem.site_free_m2 + 1e-9).any():
-            continue
-        yield y
-
-
 def dist_table(problem: LocationProblem) -> np.ndarray:
     """Dense client × option distance (inf where no arc), written out pair by pair for the brute force."""
     d = np.full((problem.n_clients, problem.n_options), np.inf)
@@ -140,7 +122,7 @@ def brute(problem: LocationProblem, spec: CoverageSpec) -> float:
     if spec.cover == "reachable" and spec.service_km is not None:
         must &= d.min(axis=1) <= spec.service_km  # clients no candidate reaches are left out
     best = -np.inf if spec.model == "mclp" else np.inf
-    for y in open_sets(problem, spec.p):
+    for y in feasible_open_sets(problem, spec.p):
         near = np.where(y[None, :], d, np.inf).min(axis=1) if y.any() else np.full(problem.n_clients, np.inf)
         if spec.model == "lscp":
             if (near[must] <= spec.service_km).all():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import tiny_manifest
+from helpers import load_land_status_script, tiny_manifest
 
 from optimizer.data.instance import load_instance
 from optimizer.model.formulation import compile_instance
@@ -70,19 +70,10 @@ def test_s7_pair_differs_and_compare_prices_the_rule(solved_named) -> None:  # n
 FLANDERS = Path(__file__).resolve().parents[2] / "instances" / "flanders"
 
 
-def _build():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bls", FLANDERS / "build_land_status.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_available_land_table_equals_a_fresh_build_and_keeps_the_available_total() -> None:
     import io
 
-    mod = _build()
+    mod = load_land_status_script()
     base = pd.read_csv(FLANDERS / "candidates.csv")
     a = load_instance("s7b-greenfield-available-land").assumptions
     available_ha = float(a["available_business_land_ha"].value)

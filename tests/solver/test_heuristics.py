@@ -27,9 +27,9 @@ from optimizer.solver.lagrangian.cover import CoverKnapsack
 from optimizer.solver.lagrangian.uflp import (
     YSubproblem,
     lagrangian_bound,
-    lagrangian_branch_and_bound,
     reduced_cost_fixing,
 )
+from optimizer.solver.uncapacitated_tree import branch_and_bound
 
 
 def _as_solution(problem: LocationProblem, y: np.ndarray, x: np.ndarray) -> Solution:
@@ -91,7 +91,7 @@ def test_lagrangian_bound_fixing_and_tree(seed: int) -> None:
         "arc_cost": problem.arc_cost[keep | (x > 0)],
     })  # fmt: skip
     assert min(brute_force(reduced), ub) == pytest.approx(optimum)
-    tree = lagrangian_branch_and_bound(problem, (y, x), lr.multipliers)
+    tree = branch_and_bound(problem, (y, x), lr.multipliers, branching="flip")
     assert tree.finished
     assert tree.upper_bound == pytest.approx(optimum)
 

@@ -96,19 +96,28 @@ def two_streams(p: ChainProblem, ps_share: float) -> ChainProblem:
                                arc_stream=np.array(stream))
 
 
+def _solved_as_enumerated(p: ChainProblem, coords: dict) -> ChainSolution | None:
+    """Solve ``p`` and assert what enumeration says: infeasible (then ``None``), or optimal at the enumerated
+    optimum and passing the verifier (then the solution)."""
+    expected = brute_force_chain(p)
+    s = solve_chain(p, time_limit_s=30, mip_gap=0.0)
+    if not np.isfinite(expected):
+        assert s.status == "infeasible"
+        return None
+    assert s.status == "optimal"
+    assert s.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    assert verify_chain(p, s, coords, COSTS) == []
+    return s
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_two_stream_chain_matches_brute_force(seed: int) -> None:
     """PS and PO apart: the MIP equals enumeration, and no PS reaches the PO plant (or PO the PS plant)."""
     p, coords = tiny_chain(seed)
     p = two_streams(p, ps_share=0.5)
-    expected = brute_force_chain(p)
-    s = solve_chain(p, time_limit_s=30, mip_gap=0.0)
-    if not np.isfinite(expected):
-        assert s.status == "infeasible"
+    s = _solved_as_enumerated(p, coords)
+    if s is None:
         return
-    assert s.status == "optimal"
-    assert s.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
-    assert verify_chain(p, s, coords, COSTS) == []
     into_chem = (p.fac_echelon[p.arc_to] == 2) & (s.flow_t > 1e-9)
     assert np.all(p.arc_streams[into_chem] == p.fac_streams[p.arc_to[into_chem]])
 
@@ -138,14 +147,7 @@ def solved() -> tuple[ChainProblem, dict, ChainSolution]:
 @pytest.mark.parametrize("seed", range(6))
 def test_tiny_chain_matches_brute_force(seed: int) -> None:
     p, coords = tiny_chain(seed)
-    expected = brute_force_chain(p)
-    s = solve_chain(p, time_limit_s=30, mip_gap=0.0)
-    if not np.isfinite(expected):
-        assert s.status == "infeasible"
-        return
-    assert s.status == "optimal"
-    assert s.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
-    assert verify_chain(p, s, coords, COSTS) == []
+    _solved_as_enumerated(p, coords)
 
 
 def test_tiny_chains_are_not_trivial() -> None:

@@ -23,7 +23,6 @@ The third-party inputs are read from ``../shared/data/flanders`` and never copie
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -37,6 +36,10 @@ import shapely
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parents[2]
+sys.path.insert(0, str(HERE.parents[1]))  # instances/: the shared build helpers
+
+from build_common import flanders_arguments  # noqa: E402
+
 CRS = "EPSG:31370"
 CORINE = "economic_zones/corine_2018/clc2018_industrial_port_flanders.gpkg"
 PARKS = "economic_zones/bedrijventerreinen_per_municipality_2025.csv"
@@ -250,18 +253,9 @@ def write(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
     return target
 
 
-def _default_shared() -> Path:
-    env = os.environ.get("SITING_SHARED_DIR")
-    return Path(env) / "data" / "flanders" if env else PROJECT_ROOT.parent / "shared" / "data" / "flanders"
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=_default_shared(), help="the shared data/flanders folder")
-    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
-    args = ap.parse_args(argv)
-    if not args.shared.is_dir():
-        print(f"shared data folder not found: {args.shared}", file=sys.stderr)
+    args = flanders_arguments(argv, doc=__doc__, here=HERE)
+    if args is None:
         return 2
     layers = build(args.shared)
     path = write(layers, args.out)

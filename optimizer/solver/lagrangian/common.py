@@ -182,16 +182,19 @@ def fix_by_flip(forced_open: np.ndarray, forced_closed: np.ndarray, chosen: np.n
     return forced_open, forced_closed, ~forced_open & ~forced_closed & ~required
 
 
-def branch_option(node: LagrangianBound, chosen: np.ndarray, free: np.ndarray, branching: str) -> tuple[int, bool]:
+def branch_option(node: LagrangianBound, chosen: np.ndarray, free: np.ndarray, branching: str,
+                  y_mean: np.ndarray | None = None) -> tuple[int, bool]:
     """The option to branch on and whether its "open" child goes first.
 
-    ``"fractional"``: the most fractional primal estimate, its likelier side first. ``"flip"``: the open option
-    of the relaxation whose closing costs most (else the free option whose opening costs least), "open" first.
+    ``"fractional"``: the most fractional primal estimate (``y_mean``, default ``node.y_mean``), its likelier side
+    first. ``"flip"``: the open option of the relaxation whose closing costs most (else the free option whose
+    opening costs least), "open" first.
     """
     if branching == "fractional":
+        ym = node.y_mean if y_mean is None else y_mean
         cand = np.flatnonzero(free)
-        j = int(cand[np.argmin(np.abs(node.y_mean[cand] - 0.5))])
-        return j, bool(node.y_mean[j] >= 0.5)
+        j = int(cand[np.argmin(np.abs(ym[cand] - 0.5))])
+        return j, bool(ym[j] >= 0.5)
     cand = np.flatnonzero(chosen & free)
     if len(cand):
         j = int(cand[np.argmax(np.where(np.isfinite(node.flip_cost[cand]), node.flip_cost[cand], -1.0))])

@@ -16,38 +16,33 @@ Reduced-cost fixing: ``L(λ | y_j flipped)`` and ``L(λ | x_a = 1)`` are cheap t
 forced use lifts the bound above the incumbent cannot be in a better solution and is removed before the MIP
 (the classical variable reduction for the p-median of Beasley 1993 and Avella, Sassano & Vasil'ev 2007).
 
-Lagrangian branch and bound (:func:`lagrangian_branch_and_bound`): when a gap remains and few options are open,
-a depth-first tree over the open-variables with this bound at every node closes it; on the OR-Library p-median
-instances with few medians (LP gaps up to 1 %) this is far faster than LP-based branching on the extensive model,
-whose degenerate root LP dominates. With integer costs the bound is rounded up (the optimum is an integer).
+Lagrangian branch and bound (:func:`optimizer.solver.uncapacitated_tree.branch_and_bound`, built on
+:class:`UflLagrangian`): when a gap remains and few options are open, a tree over the open-variables with this
+bound at every node closes it; on the OR-Library p-median instances with few medians (LP gaps up to 1 %) this is
+far faster than LP-based branching on the extensive model, whose degenerate root LP dominates. With integer costs
+the bound is rounded up (the optimum is an integer).
 """
 
 from __future__ import annotations
-
-import time
 
 import highspy
 import numpy as np
 
 from optimizer.model.rows import count_bounds, land_can_bind, land_rows
 from optimizer.problem import LocationProblem, Status
-from optimizer.solver.assign import ArcIndex, assign_nearest
-from optimizer.solver.heuristics import Feasibility, solution_cost
+from optimizer.solver.assign import ArcIndex
 from optimizer.solver.highs import make_highs, new_highs, pass_arrays, run_lp
 from optimizer.solver.lagrangian.common import (
     FIX_TOL,
     ActiveArcs,
     LagrangianBound,
     SubgradientSearch,
-    TreeResult,
-    branch_option,
     cheapest_arc_multipliers,
-    fix_by_flip,
     smoothed,
 )
 from optimizer.solver.lagrangian.incremental import IncrementalRho
 from optimizer.solver.matrices import build_matrices
-from optimizer.solver.options import SolveOptions, time_left
+from optimizer.solver.options import SolveOptions
 
 INCREMENTAL_MIN_ARCS = 200_000  # arcs from which ρ is updated incrementally (optimizer.solver.lagrangian.incremental)
 
@@ -300,7 +295,14 @@ class UflLagrangian:
                 break
             if not search.step(g, upper_bound, bound):  # the relaxed solution serves every client once
                 break
-        best.iterations = it
+        return self.finish(best, it, y_mean, solve_y, inc)
+
+    def finish(self, best: LagrangianBound, iterations: int, y_mean: np.ndarray, solve_y,  # noqa: ANN001
+               inc: IncrementalRho | None) -> LagrangianBound:
+        """Complete the best point of a subgradient search (this one's or a tree node's): the exact ``ρ`` and
+        bound where ``ρ`` was updated incrementally, the rounded bound, and the flip costs, computed once at the
+        best ``λ`` rather than at every step."""
+        best.iterations = iterations
         best.y_mean = y_mean
         if inc is not None and np.isfinite(best.raw_bound):  # the reported bound from ρ recomputed exactly
             best.values = inc.exact(best.multipliers)
@@ -344,97 +346,6 @@ def lagrangian_bound(
     if multipliers is None:
         multipliers = cheapest_arc_multipliers(problem)
     return lag.run(multipliers, upper_bound, max_iter=max_iter, time_limit_s=time_limit_s, patience=patience)
-
-
-def lagrangian_branch_and_bound(
-    problem: LocationProblem,
-    incumbent: tuple[np.ndarray, np.ndarray],
-    multipliers: np.ndarray,
-    *,
-    forced_open: np.ndarray | None = None,
-    forced_closed: np.ndarray | None = None,
-    index: ArcIndex | None = None,
-    gap: float = 0.0,
-    node_iter: int = 120,
-    max_nodes: int = 20_000,
-    time_limit_s: float | None = None,
-    branching: str = "flip",
-) -> TreeResult:
-    """Depth-first branch and bound on the open-variables with a Lagrangian bound at every node.
-
-    Each node fixes some options open or closed, re-optimises ``λ`` from its parent's (at most ``node_iter``
-    subgradient steps), prunes when the bound reaches the incumbent, fixes further options by their flip cost,
-    tries the relaxed open set as a solution and otherwise branches on the option of the relaxed solution with
-    the largest flip cost (the "open" child first). This closes the small LP gaps of p-median instances with few
-    medians (pmed16, 26, 31, 35, 38 …) in a few dozen nodes, where LP-based branch and bound spends minutes in
-    the degenerate root LP.
-
-    Parameters
-    ----------
-    problem
-        Uncapacitated problem (usually already reduced by :func:`reduced_cost_fixing`).
-    incumbent
-        A feasible ``(open_options, arc_share)`` of ``problem``.
-    multipliers
-        Root ``λ`` (from :func:`lagrangian_bound`).
-    forced_open, forced_closed
-        Root fixings.
-    gap
-        Relative gap at which a node is pruned.
-    node_iter, max_nodes, time_limit_s
-        Effort per node and limits; when a limit stops the search, ``finished`` is ``False``.
-
-    Returns
-    -------
-    TreeResult
-        Incumbent, bounds and whether the search finished.
-    """
-    lag = UflLagrangian(problem, index)
-    m = problem.n_options
-    y_best, x_best = (np.asarray(incumbent[0], dtype=bool), np.asarray(incumbent[1], float))
-    ub = solution_cost(problem, y_best, x_best)
-    fo0 = np.zeros(m, dtype=bool) if forced_open is None else np.asarray(forced_open, dtype=bool).copy()
-    fc0 = np.zeros(m, dtype=bool) if forced_closed is None else np.asarray(forced_closed, dtype=bool).copy()
-    stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = [(fo0, fc0, multipliers, -np.inf, 2.0)]
-    feasibility = Feasibility(problem)
-    required = problem.required_mask()
-    nodes = 0
-    t0 = time.perf_counter()
-    while stack:
-        if nodes >= max_nodes or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
-            open_bound = min(b for *_, b, _ in stack)
-            return TreeResult((y_best, x_best), ub, lag.rounded(min(open_bound, ub)), False, nodes)
-        fo, fc, lam, _, theta = stack.pop()
-        nodes += 1
-        level = lag.prune_level(ub, gap)
-        node_limit = time_left(time_limit_s, time.perf_counter() - t0)
-        res = lag.run(
-            lam, ub, forced_open=fo, forced_closed=fc, max_iter=node_iter, patience=max(5, node_iter // 8),
-            theta=theta, stop_at=level, time_limit_s=node_limit,
-        )  # fmt: skip
-        if res.raw_bound >= level:
-            continue
-        chosen = np.asarray(res.y) > 0.5
-        x = assign_nearest(problem, chosen, lag.index)
-        if x is not None and feasibility.feasible(chosen):
-            cost = solution_cost(problem, chosen, x)
-            if cost < ub - 1e-9 * max(1.0, abs(ub)):
-                y_best, x_best, ub = chosen, x, cost
-                level = lag.prune_level(ub, gap)
-                if res.raw_bound >= level:
-                    continue
-        if res.feasible:  # the relaxed solution is feasible: it is this node's optimum (tried above)
-            continue
-        fo, fc, free = fix_by_flip(fo, fc, chosen, res, level, required)
-        if not free.any():
-            continue  # every option fixed: the node's only y was tried above
-        j, open_first = branch_option(res, chosen, free, branching)
-        closed_child, open_child = fc.copy(), fo.copy()
-        closed_child[j] = True
-        open_child[j] = True
-        children = [(fo, closed_child, res.multipliers, res.raw_bound, 0.5), (open_child, fc, res.multipliers, res.raw_bound, 0.5)]
-        stack.extend(children if open_first else children[::-1])  # the last pushed is explored first
-    return TreeResult((y_best, x_best), ub, ub, True, nodes)
 
 
 def reduced_cost_fixing(
