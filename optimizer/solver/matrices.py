@@ -1,7 +1,7 @@
 """The formulation of :mod:`optimizer.model.pyomo_model` as sparse matrices, for HiGHS (vectorised).
 
 The model is assembled from whole index arrays (one block of rows per constraint family, stacked as triplets and
-sorted into column-wise arrays with numpy, :class:`~optimizer.solver.highs.CscArrays`; land, count and link rows from
+sorted into column-wise arrays with numpy, :class:`~optimizer.model.mip_arrays.CscArrays`; land, count and link rows from
 :mod:`optimizer.model.rows`) and handed to HiGHS column-wise (:func:`optimizer.solver.highs.make_highs`), never
 element by element (build times: ``benchmarks/perf/README.md``). No scipy: a small solve would pay more for
 importing it than for building and solving the model (``matrix.tocsc()`` gives the scipy matrix where one is wanted).
