@@ -26,9 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is wanted (CountRows.matrix), not by every solve
+    import scipy.sparse as sp
 
 
 class Status(str, Enum):
@@ -56,16 +60,25 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class CountRows:
-    """Rows ``lower ≤ A @ y ≤ upper`` over option open-variables ``y`` (A is 0/1, shape rows × options)."""
+    """Rows ``lower ≤ A @ y ≤ upper`` over option open-variables ``y`` (A is 0/1, shape rows × options).
 
-    matrix: sp.csr_matrix
+    ``A`` is kept as its entries (``row``, ``col``, ``value``; a repeated entry adds up) and :attr:`matrix` gives it
+    as a ``scipy.sparse`` CSR matrix on first use: a problem without count rows (most matrix instances) never
+    imports scipy, which costs a whole-process solve more than the solve itself.
+    """
+
     lower: np.ndarray
     upper: np.ndarray
     names: tuple[str, ...]
+    row: np.ndarray
+    col: np.ndarray
+    value: np.ndarray
+    n_options: int
 
     @classmethod
     def empty(cls, n_options: int) -> "CountRows":
-        return cls(sp.csr_matrix((0, n_options)), np.zeros(0), np.zeros(0), ())
+        none = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(0), np.zeros(0), (), none, none, np.zeros(0), int(n_options))
 
     @classmethod
     def from_groups(
@@ -79,12 +92,45 @@ class CountRows:
         """Build rows from lists of option indices (one list per row)."""
         rows = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
         cols = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
-        data = np.ones(len(cols))
-        matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(groups), n_options))
-        return cls(matrix, np.asarray(lower, float), np.asarray(upper, float), tuple(names))
+        return cls(np.asarray(lower, float), np.asarray(upper, float), tuple(names), rows, np.asarray(cols),
+                   np.ones(len(cols)), int(n_options))
+
+    @classmethod
+    def from_matrix(cls, matrix: sp.spmatrix, lower: np.ndarray, upper: np.ndarray,
+                    names: tuple[str, ...] | list[str]) -> "CountRows":
+        """Rows given as a sparse matrix (rows × options) with their bounds and names."""
+        coo = matrix.tocoo()
+        rows = cls(np.asarray(lower, float), np.asarray(upper, float), tuple(names), coo.row, coo.col, coo.data,
+                   int(matrix.shape[1]))
+        rows.__dict__["matrix"] = matrix.tocsr()  # the matrix given, as CSR (what :attr:`matrix` would build)
+        return rows
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lower)
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """``A`` as a CSR matrix (rows × options); scipy is imported here, on first use."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.value, (self.row, self.col)), shape=(self.n_rows, self.n_options))
+
+    def dot(self, y: np.ndarray) -> np.ndarray:
+        """``A @ y``: the left-hand side of every row for the option values ``y`` (numpy, no scipy)."""
+        y = np.asarray(y, dtype=float)
+        return np.bincount(self.row, weights=self.value * y[self.col], minlength=self.n_rows).astype(float)
+
+    def dense(self) -> np.ndarray:
+        """``A`` as a dense array (``matrix.toarray()`` without scipy; repeated entries add up)."""
+        a = np.zeros((self.n_rows, self.n_options), dtype=self.value.dtype)
+        np.add.at(a, (self.row, self.col), self.value)
+        return a
 
     def stack(self, other: "CountRows") -> "CountRows":
-        return CountRows(
+        import scipy.sparse as sp
+
+        return CountRows.from_matrix(
             sp.vstack([self.matrix, other.matrix]).tocsr(),
             np.concatenate([self.lower, other.lower]),
             np.concatenate([self.upper, other.upper]),
@@ -168,7 +214,7 @@ class LocationProblem:
         if k and (self.arc_client.max() >= n or self.arc_option.max() >= m):
             msg = "LocationProblem arcs index outside the client/option ranges"
             raise ValueError(msg)
-        if self.counts.matrix.shape[1] != m:
+        if self.counts.n_options != m:
             msg = "LocationProblem count rows do not match the number of options"
             raise ValueError(msg)
 

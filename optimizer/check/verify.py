@@ -101,7 +101,7 @@ def verify_problem(problem: LocationProblem, solution: Solution) -> Verification
                           + ("" if y[j] else " (it is closed)"))
 
     checks.append("count rows")
-    counted = problem.counts.matrix @ y.astype(float)
+    counted = problem.counts.dot(y)
     for r in np.flatnonzero((counted < problem.counts.lower - 1e-9) | (counted > problem.counts.upper + 1e-9))[:3]:
         violations.append(
             f"{problem.counts.names[r]}: {counted[r]:.0f} open, allowed {problem.counts.lower[r]:g}..{problem.counts.upper[r]:g}"

@@ -85,7 +85,7 @@ def verify_coverage(problem: LocationProblem, spec: object, solution: object) ->
 
     # --- rows over the open set -----------------------------------------------------------------------------
     checks.append("count rows")
-    counted = problem.counts.matrix @ y.astype(float)
+    counted = problem.counts.dot(y)
     for r in np.flatnonzero((counted < problem.counts.lower - 1e-9) | (counted > problem.counts.upper + 1e-9))[:3]:
         violations.append(f"{problem.counts.names[r]}: {counted[r]:.0f} open, allowed "
                           f"{problem.counts.lower[r]:g}..{problem.counts.upper[r]:g}")

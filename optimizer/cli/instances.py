@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from optimizer.cli.app import guard, out
 
@@ -14,6 +13,8 @@ from optimizer.cli.app import guard, out
 @guard
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
     """List the named instances."""
+    from rich.table import Table
+
     from optimizer.data.catalogue import list_instances
 
     if as_json:
@@ -30,6 +31,8 @@ def programmes(
     as_json: Annotated[bool, typer.Option("--json", help="print the programmes as JSON")] = False,
 ) -> None:
     """List the facility programmes of models/: what `siting locate --programme` accepts."""
+    from rich.table import Table
+
     from optimizer.data.programmes import programme_catalogue
 
     rows = programme_catalogue()
@@ -54,6 +57,8 @@ def programmes(
 @guard
 def show(name: Annotated[str, typer.Argument(help="instance name or manifest path")]) -> None:
     """Show an instance: description, programmes, parameters and the assumptions it uses."""
+    from rich.table import Table
+
     from optimizer.data.instance import PARAMETERS, load_instance
     from optimizer.geo.access_rules import effective_rule, load_mode_rules
 

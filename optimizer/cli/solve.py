@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from optimizer.cli.app import gap_text, guard, nullcontext, out, print_json, print_tensions
 from optimizer.cli.progress import Progress, progress_option
@@ -160,6 +159,8 @@ def _print_matrix(s: dict) -> None:
 
 
 def _print_named(s: dict) -> None:
+    from rich.table import Table
+
     _not_optimal(s)
     table = Table(title=f"{s['instance']} — {s['title']}")
     table.add_column("programme")
@@ -221,6 +222,8 @@ def print_modal_split(s: dict) -> None:
 def print_models(s: dict) -> None:
     """The coverage models (model, service distance and the assumption behind it, objective, coverage), the counts
     per region when a coverage model placed something, and the equity figures of every programme."""
+    from rich.table import Table
+
     from optimizer.output.equity import equity_lines
 
     progs = s.get("programmes", {})
@@ -252,6 +255,8 @@ def print_models(s: dict) -> None:
 
 
 def _print_periods(s: dict) -> None:
+    from rich.table import Table
+
     if s["status"] != "optimal":
         out.print(f"[bold red]NOT OPTIMAL[/bold red]: status {s['status']}, proven gap {gap_text(s['gap'])}")
     chain = s.get("kind") == "chain_periods"
@@ -277,6 +282,8 @@ def _print_periods(s: dict) -> None:
 
 
 def _print_chain(s: dict) -> None:
+    from rich.table import Table
+
     _not_optimal(s)
     table = Table("echelon", "existing", "new", "new land (ha)", title=f"{s['instance']} — {s['title']}")
     for e, n in s["facilities_per_echelon"].items():

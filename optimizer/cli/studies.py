@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from optimizer.cli.app import err, guard, out, print_json
 
@@ -21,6 +20,8 @@ def pareto(
     as_json: Annotated[bool, typer.Option("--json", help="print the front and the written files as JSON")] = False,
 ) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
+    from rich.table import Table
+
     from optimizer.atomic import check_destination
     from optimizer.cli.app import check_solver_options
     from optimizer.cli.solve import default_out
@@ -87,7 +88,7 @@ def sweep(
     check_destination(target, (file,), kind="sweep")  # before the first scenario: a refused --out costs nothing
     try:
         result = run_sweep(spec, target, workers=0 if sequential else workers, scheduler=scheduler,
-                           threads_per_scenario=threads_per_scenario, console=None if quiet or as_json else err)
+                           threads_per_scenario=threads_per_scenario, console=None if quiet or as_json else err.console)
     except KeyboardInterrupt as e:
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
@@ -119,6 +120,8 @@ def sensitivity(
 ) -> None:
     """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
     robust-site map."""
+    from rich.table import Table
+
     from optimizer.atomic import check_destination
     from optimizer.cli.solve import default_out
     from optimizer.data.instance import load_instance, parse_overrides, resolve_instance_path
@@ -136,7 +139,7 @@ def sensitivity(
     spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
     try:
         result = sens.run_sensitivity(spec, target, workers=workers, scheduler=scheduler,
-                                      console=None if quiet else err)
+                                      console=None if quiet else err.console)
     except KeyboardInterrupt:
         err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
                   markup=False, highlight=False, soft_wrap=True)

@@ -16,15 +16,19 @@ number in a CSV file, header = line 1; entry number in an inline TOML table) and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from os import PathLike
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from optimizer.data.numbers import case_collision, magnitude_message, magnitude_problem
 from optimizer.errors import InfeasibleError, InputError
 from optimizer.problem import CountRows, LocationProblem
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is built, not by every solve
+    import scipy.sparse as sp
 
 
 ArrayLike = np.ndarray | list | tuple
@@ -87,6 +91,8 @@ def matrix_problem(
     InputError
         With ``field`` naming the argument and ``row`` the 1-based index of the first bad entry.
     """
+    import scipy.sparse as sp
+
     demand_a = _as_vector(demand, "demand")
     n = len(demand_a)
     fixed_a = _as_vector(fixed_cost, "fixed_cost")

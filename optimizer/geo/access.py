@@ -25,18 +25,16 @@ gives none: digest A7). Coordinates EPSG:31370 metres.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from scipy.sparse.csgraph import dijkstra
 
 from optimizer.geo.access_rules import AccessParameters
 from optimizer.geo.network_tables import CEMT_FROM_INT, MODES, WATER_TRANSFER_KINDS, NetworkTables, mode_csr
-from optimizer.geo.road_access import road_access
-from optimizer.geo.zones import seaport_of, zone_facility_points
+
+if TYPE_CHECKING:  # geopandas, shapely, scipy and the zone geometry are imported where used: ACCESS_COLUMNS needs none
+    import geopandas as gpd
 
 MOTORWAY_KINDS = frozenset({"motorway_junction", "motorway_exit"})
 ACCESS_COLUMNS: tuple[str, ...] = ("motorway_access_km", "water_km", "water_cemt", "rail_freight_km", "has_road",
@@ -73,6 +71,12 @@ def access_attributes(
         One row per geometry with :data:`ACCESS_COLUMNS` (+ ``motorway_straight_km``). Distances in km (``inf``
         when the layer is missing); ``water_cemt`` is the roman class ('' when there is none).
     """
+    import shapely
+    from scipy.sparse.csgraph import dijkstra
+
+    from optimizer.geo.road_access import road_access
+    from optimizer.geo.zones import seaport_of, zone_facility_points
+
     p = params if params is not None else AccessParameters.from_toml()
     geoms = _as_geoms(geoms)
     n = len(geoms)
@@ -125,6 +129,9 @@ def access_attributes(
 
 
 def _as_geoms(geoms: Any) -> np.ndarray:
+    import geopandas as gpd
+    import shapely
+
     if isinstance(geoms, (gpd.GeoDataFrame, gpd.GeoSeries)):
         return np.asarray(geoms.geometry.to_numpy() if isinstance(geoms, gpd.GeoDataFrame) else geoms.to_numpy(),
                           dtype=object)
@@ -137,6 +144,8 @@ def _as_geoms(geoms: Any) -> np.ndarray:
 
 def _nearest_km(geoms: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance (km) from each geometry to the nearest target geometry (0 inside) and that target's index."""
+    import shapely
+
     dist = np.full(len(geoms), np.inf)
     idx = np.full(len(geoms), -1, dtype=np.int64)
     if len(targets) == 0 or len(geoms) == 0:

@@ -19,16 +19,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import shapely
 
 from optimizer.errors import InputError
 from optimizer.settings import CRS, PROJECT_ROOT
+
+if TYPE_CHECKING:  # geopandas, networkx, scipy and shapely are imported where used: the rules (MODES, CEMT) need none
+    import geopandas as gpd
+    import networkx as nx
+    import scipy.sparse as sp
 
 MODES: tuple[str, ...] = ("road", "water", "rail")
 NETWORK_FILE = "network.gpkg"
@@ -104,6 +106,8 @@ class NetworkTables:
     @cached_property
     def fingerprint(self) -> str:
         """sha256 of the node and link attributes, coordinates and link geometry: the content hash of cache keys."""
+        import shapely
+
         h = hashlib.sha256()
         for df, cols in ((self.nodes, NODE_COLUMNS), (self.links, LINK_COLUMNS)):
             table = pd.DataFrame(df[list(cols)]).reset_index(drop=True)
@@ -149,6 +153,8 @@ class NetworkTables:
         Links of other modes never end on a replaced node (links join nodes of their own mode), so the result is
         consistent; it is checked like any loaded table.
         """
+        import geopandas as gpd
+
         replaced = set(layer.modes)
         nodes = pd.concat([self.nodes[~self.nodes["mode"].isin(replaced)], layer.nodes], ignore_index=True)
         links = pd.concat([self.links[~self.links["mode"].isin(replaced)], layer.links], ignore_index=True)
@@ -160,6 +166,8 @@ class NetworkTables:
 
 def empty_tables() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Empty node and link GeoDataFrames with the schema (for builders)."""
+    import geopandas as gpd
+
     nodes = gpd.GeoDataFrame({c: pd.Series(dtype=_pd_dtype(t)) for c, t in NODE_COLUMNS.items()},
                              geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
     links = gpd.GeoDataFrame({c: pd.Series(dtype=_pd_dtype(t)) for c, t in LINK_COLUMNS.items()},
@@ -170,6 +178,8 @@ def empty_tables() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 def conform(df: pd.DataFrame, columns: dict[str, str],
             geometry: Sequence | np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Return ``df`` with exactly ``columns`` in order and type (missing ones filled empty / 0), EPSG:31370."""
+    import geopandas as gpd
+
     out = {}
     n = len(df)
     for c, t in columns.items():
@@ -208,6 +218,8 @@ def write_network_tables(nodes: gpd.GeoDataFrame, links: gpd.GeoDataFrame, folde
     pathlib.Path
         The written file.
     """
+    import shapely
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     nodes = conform(nodes, NODE_COLUMNS, shapely.points(nodes[["x", "y"]].to_numpy(dtype=float)))
@@ -251,6 +263,8 @@ def load_network_tables(folders: Iterable[str | os.PathLike[str]] | None = None)
         A missing file, a missing column, a duplicate node id, a link to an unknown node, a non-finite coordinate
         or a link shorter than the straight line between its end nodes; with file, row and field.
     """
+    import geopandas as gpd
+
     folders = list(DEFAULT_NETWORK_DIRS if folders is None else folders)
     node_parts, link_parts, sources = [], [], []
     for folder in folders:
@@ -338,6 +352,8 @@ def to_networkx(tables: NetworkTables, modes: Sequence[str] = MODES) -> nx.Graph
         Nodes carry every node column (``x``, ``y`` in EPSG:31370 m, ``kind``, ...); edges carry ``length_km``,
         ``link_id`` and the link attributes. Of parallel links the shortest is kept.
     """
+    import networkx as nx
+
     links = tables.links[tables.links["mode"].isin(list(modes))]
     g = nx.Graph(crs=CRS, modes=tuple(modes))
     nodes = tables.nodes[tables.nodes["mode"].isin(list(modes))]
@@ -375,6 +391,8 @@ def mode_csr(tables: NetworkTables, link_mask: np.ndarray, weight: np.ndarray | 
 
 def symmetric_csr(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
     """(n, n) symmetric CSR matrix of the edges a–b with weight w, keeping the smallest of parallel edges."""
+    import scipy.sparse as sp
+
     rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
     vals = np.concatenate([w, w])
     order = np.lexsort((vals, cols, rows))

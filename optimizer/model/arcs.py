@@ -35,9 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 
-from optimizer.problem import CountRows, LocationProblem
+from optimizer.problem import LocationProblem
 
 CostBlock = Callable[[np.ndarray], np.ndarray]
 """``cost_block(clients) -> costs``: for client indices (int array), the cost of serving each client's whole demand
@@ -335,7 +334,6 @@ def beyond_relaxation(template: LocationProblem, arcs: SparseArcs) -> LocationPr
     m = template.n_options
     has = np.flatnonzero(np.isfinite(arcs.beyond_cost))
     counts = template.counts
-    matrix = sp.hstack([counts.matrix, sp.csr_matrix((counts.matrix.shape[0], 1))]).tocsr()
     required = np.append(template.required_mask(), True)
     return replace(
         template,
@@ -353,6 +351,6 @@ def beyond_relaxation(template: LocationProblem, arcs: SparseArcs) -> LocationPr
         arc_option=np.concatenate([arcs.arc_option, np.full(len(has), m)]),
         arc_cost=np.concatenate([arcs.arc_cost, arcs.beyond_cost[has]]),
         arc_km=None,
-        counts=CountRows(matrix, counts.lower, counts.upper, counts.names),
+        counts=replace(counts, n_options=m + 1),  # the same rows, with an empty column for the dummy option
         required=required,
     )

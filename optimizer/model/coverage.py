@@ -42,14 +42,16 @@ tight in practice; each feasible answer also lowers the upper end to the radius 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.model.mip_arrays import MatrixModel
 from optimizer.model.rows import count_bounds, land_rows
 from optimizer.problem import LocationProblem
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is built, not by every solve
+    import scipy.sparse as sp
 
 INF = float("inf")
 ModelName = Literal["lscp", "mclp", "pcenter", "pmedian_max"]
@@ -167,6 +169,8 @@ def coverage_matrix(problem: LocationProblem, radius: float, distance: np.ndarra
 
     ``distance`` defaults to :func:`arc_distance`; parallel arcs between one pair count once.
     """
+    import scipy.sparse as sp
+
     d = arc_distance(problem) if distance is None else distance
     keep = d <= radius
     n, m = problem.n_clients, problem.n_options
@@ -199,6 +203,8 @@ def _assemble(
 ) -> CoverageArrays:
     """Stack the model's rows (over ``[x, y]``) with the option rows every model shares: counts, exactly ``p``,
     land per site (:mod:`optimizer.model.rows`); required options get ``y = 1``."""
+    import scipy.sparse as sp
+
     k, m = len(x_cost), problem.n_options
     blocks, lowers, uppers, names = [], [], [], []
 
@@ -261,6 +267,8 @@ def build_mclp(problem: LocationProblem, spec: CoverageSpec) -> CoverageArrays:
     integral ``y`` the optimum has ``z_g = min(1, Σ_{j ∈ S_g} y_j) ∈ {0, 1}``, so the binaries spopt declares are
     not needed. Clients no option covers are dropped (they can never count).
     """
+    import scipy.sparse as sp
+
     spec.check()
     m = problem.n_options
     cover = coverage_matrix(problem, float(spec.service_km))
@@ -292,6 +300,8 @@ def group_identical_rows(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]
     (numpy.ndarray, numpy.ndarray)
         Group of every row (0..g-1) and the first row of each group.
     """
+    import scipy.sparse as sp
+
     a = sp.csr_matrix(matrix, copy=True)
     a.sort_indices()
     rng = np.random.default_rng(20040101)
@@ -319,6 +329,8 @@ def build_assignment(problem: LocationProblem, spec: CoverageSpec, radius: float
     service distance); without, the objective is zero (feasibility of capacitated p-center at ``radius``).
     Clients that need not be served (:func:`clients_to_cover`) are left out.
     """
+    import scipy.sparse as sp
+
     m = problem.n_options
     d = arc_distance(problem)
     serve = clients_to_cover(problem, spec)  # reachability within the service distance, not the trial radius

@@ -9,9 +9,52 @@ the model importing the solver.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported where a scipy matrix is asked for (CscArrays.tocsc), not by every solve
+    import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class CscArrays:
+    """A sparse matrix as the column-wise arrays HiGHS takes: ``start`` (columns + 1), ``index`` (rows), ``value``.
+
+    What :func:`optimizer.solver.matrices.build_matrices` assembles with numpy alone, so that a solve which needs no
+    other sparse algebra never imports scipy (0.3–0.4 s of a whole-process solve); :meth:`tocsc` gives the
+    ``scipy.sparse`` matrix where one is wanted.
+    """
+
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    shape: tuple[int, int]
+
+    @classmethod
+    def from_triplets(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+                      shape: tuple[int, int]) -> CscArrays:
+        """Entries in any order; repeated (row, column) entries add up, rows sorted within each column (as
+        ``scipy.sparse``'s ``tocsc()`` followed by ``sum_duplicates()``)."""
+        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+        values = np.asarray(values, float)
+        key = cols * max(int(shape[0]), 1) + rows
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        summed = np.add.reduceat(values[order], first) if len(key) else np.zeros(0)
+        index = rows[order][first]
+        start = np.searchsorted(cols[order][first], np.arange(shape[1] + 1))
+        return cls(start, index, summed, (int(shape[0]), int(shape[1])))
+
+    @property
+    def nnz(self) -> int:
+        return len(self.value)
+
+    def tocsc(self) -> sp.csc_matrix:
+        import scipy.sparse as sp
+
+        return sp.csc_matrix((self.value, self.index, self.start), shape=self.shape)
 
 
 @dataclass(frozen=True)
@@ -21,7 +64,8 @@ class MatrixModel:
     Attributes
     ----------
     matrix
-        Constraint matrix ``A`` (CSC, rows × columns).
+        Constraint matrix ``A`` (rows × columns): a ``scipy.sparse`` matrix or :class:`CscArrays` (call
+        ``matrix.tocsc()`` for the scipy form).
     integrality
         ``1`` for integer columns, ``0`` for continuous ones (int32, HiGHS convention).
     n_x, n_y
@@ -34,7 +78,7 @@ class MatrixModel:
     col_lower: np.ndarray
     col_upper: np.ndarray
     integrality: np.ndarray
-    matrix: sp.csc_matrix
+    matrix: sp.csc_matrix | CscArrays
     row_lower: np.ndarray
     row_upper: np.ndarray
     n_x: int

@@ -123,8 +123,8 @@ def subproblem(problem: LocationProblem, group: ModelGroup) -> tuple[LocationPro
     if spill.any():
         msg = f"count row {counts.names[rows[np.flatnonzero(spill)[0]]]!r} spans programmes solved by different models"
         raise InputError(msg, field="model")
-    sub_counts = CountRows(counts.matrix[rows][:, group.options].tocsr(), counts.lower[rows], counts.upper[rows],
-                           tuple(counts.names[r] for r in rows))
+    sub_counts = CountRows.from_matrix(counts.matrix[rows][:, group.options].tocsr(), counts.lower[rows],
+                                       counts.upper[rows], tuple(counts.names[r] for r in rows))
     required = None if problem.required is None else np.asarray(problem.required, bool)[group.options]
     sub = replace(
         problem,

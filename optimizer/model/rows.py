@@ -10,11 +10,15 @@ take their land, count and link rows from here, so a rule means the same thing o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.problem import LocationProblem
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is built, not by every solve
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True)
@@ -23,17 +27,28 @@ class LandRows:
 
     Attributes
     ----------
-    matrix
-        Areas in m², shape (rows, options), CSR; row ``r`` holds the options of site ``sites[r]``.
     free_m2
         Free land of each row's site in m² (the row's upper bound).
     sites
         Site index of each row.
+    row, col, value
+        The entries of the rows: row, option and area in m²; :attr:`matrix` gives them as a CSR matrix
+        (rows × options, row ``r`` holding the options of site ``sites[r]``), importing scipy on first use.
     """
 
-    matrix: sp.csr_matrix
     free_m2: np.ndarray
     sites: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    value: np.ndarray
+    n_options: int
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """Areas in m², shape (rows, options), CSR."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.value, (self.row, self.col)), shape=(len(self.sites), self.n_options))
 
 
 def land_rows(problem: LocationProblem) -> LandRows:
@@ -45,9 +60,8 @@ def land_rows(problem: LocationProblem) -> LandRows:
     row_of_site = np.full(len(free), -1)
     row_of_site[sites] = np.arange(len(sites))
     on = np.flatnonzero(row_of_site[site] >= 0)
-    matrix = sp.csr_matrix((np.asarray(problem.area_m2, float)[on], (row_of_site[site[on]], on)),
-                           shape=(len(sites), problem.n_options))
-    return LandRows(matrix, free[sites], sites)
+    return LandRows(free[sites], sites, row_of_site[site[on]], on, np.asarray(problem.area_m2, float)[on],
+                    problem.n_options)
 
 
 def land_used_m2(problem: LocationProblem, open_options: np.ndarray) -> np.ndarray:

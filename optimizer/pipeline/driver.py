@@ -15,11 +15,8 @@ from pathlib import Path
 from optimizer.data.instance import Instance, instance_kind, load_instance
 from optimizer.output.export import record_export_time
 from optimizer.output.result import Result
-from optimizer.pipeline.chain import ChainJob
 from optimizer.pipeline.jobs import Job
 from optimizer.pipeline.matrix import MatrixJob
-from optimizer.pipeline.named import NamedJob
-from optimizer.pipeline.periods import PeriodsJob
 from optimizer.problem import LocationProblem
 from optimizer.solver.options import SolveOptions
 
@@ -58,6 +55,11 @@ def job_for(target: Instance | LocationProblem | str | Path, overrides: Mapping[
     if isinstance(target, LocationProblem):
         return MatrixJob(target)
     if isinstance(target, Instance):
+        # imported here: a matrix solve needs none of the geography these jobs compile (shapely, geopandas, networkx)
+        from optimizer.pipeline.chain import ChainJob
+        from optimizer.pipeline.named import NamedJob
+        from optimizer.pipeline.periods import PeriodsJob
+
         if target.periods is not None:  # a timeline of periods, of location programmes or of the chain
             return PeriodsJob(target)
         if any(p.kind == "chain" for p in target.programmes):

@@ -123,7 +123,7 @@ def problem_hash(problem: LocationProblem) -> str:
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(getattr(problem, name)).tobytes() if getattr(problem, name).dtype != object
                       else "\x1f".join(map(str, getattr(problem, name))).encode())
-    digest.update(problem.counts.matrix.toarray().tobytes() if problem.counts.matrix.shape[0] else b"")
+    digest.update(problem.counts.dense().tobytes() if problem.counts.n_rows else b"")
     digest.update(repr((problem.single_source, problem.land_cost_per_m2, problem.cost_unit,
                         problem.counts.lower.tolist(), problem.counts.upper.tolist(),
                         None if problem.required is None else np.asarray(problem.required).tolist())).encode())

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.problem import LocationProblem
 from optimizer.solver.highs import new_highs, pass_arrays
@@ -87,6 +86,8 @@ def assign_transport(problem: LocationProblem, open_mask: np.ndarray) -> np.ndar
 
     Returns the arc shares, or ``None`` when the open capacity cannot serve every client.
     """
+    import scipy.sparse as sp
+
     use = np.flatnonzero(open_mask[problem.arc_option])
     if problem.n_clients and not len(use):
         return None

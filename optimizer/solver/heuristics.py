@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from optimizer.model.rows import count_bounds, land_used_m2
 from optimizer.problem import LocationProblem, objective_parts
 from optimizer.solver.assign import ArcIndex, assign
 from optimizer.solver.options import time_left
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 IMPROVE_TOL = 1e-9  # relative improvement below which a move is not taken
 
@@ -40,7 +45,6 @@ class Feasibility:
 
     def __post_init__(self) -> None:
         p = self.problem
-        self.a = p.counts.matrix.tocsc().astype(float)
         self.lower, self.upper = count_bounds(p)
         self.required = p.required_mask()
         self.free = np.asarray(p.site_free_m2, float)
@@ -51,7 +55,14 @@ class Feasibility:
     def land_used(self, y: np.ndarray) -> np.ndarray:
         return land_used_m2(self.problem, y)
 
+    @cached_property
+    def a(self) -> sp.csc_matrix:
+        """The count rows as a CSC matrix (built, and scipy imported, only when a row is tight)."""
+        return self.problem.counts.matrix.tocsc().astype(float)
+
     def count(self, y: np.ndarray) -> np.ndarray:
+        if not self.problem.counts.n_rows:
+            return np.zeros(0)
         return self.a @ y.astype(float)
 
     def feasible(self, y: np.ndarray) -> bool:
@@ -88,16 +99,15 @@ class Feasibility:
         c = self.count(y)
         ok = np.ones((len(cand), len(opened)), dtype=bool)
         ok &= ~self.required[opened][None, :]
-        a = self.a
         up = np.flatnonzero(c + 1 > self.upper + 1e-9)  # rows where a net +1 breaks the upper bound
         if len(up):
-            ain = a[up][:, cand].toarray()  # rows × cand
-            aout = a[up][:, opened].toarray()
+            ain = self.a[up][:, cand].toarray()  # rows × cand
+            aout = self.a[up][:, opened].toarray()
             ok &= (ain.T @ (1.0 - aout)) == 0
         lo = np.flatnonzero(c - 1 < self.lower - 1e-9)  # rows where a net -1 breaks the lower bound
         if len(lo):
-            ain = a[lo][:, cand].toarray()
-            aout = a[lo][:, opened].toarray()
+            ain = self.a[lo][:, cand].toarray()
+            aout = self.a[lo][:, opened].toarray()
             ok &= ((1.0 - ain).T @ aout) == 0
         if self.land_limited:
             used = self.land_used(y)

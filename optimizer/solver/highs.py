@@ -14,14 +14,17 @@ import os
 import sys
 import time
 from contextlib import redirect_stdout
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
-from optimizer.model.mip_arrays import MatrixModel  # noqa: F401 - the adapter's input, re-exported
+from optimizer.model.mip_arrays import CscArrays, MatrixModel  # noqa: F401 - the adapter's input, re-exported
 from optimizer.problem import LocationProblem, Status
 from optimizer.solver.options import SolveOptions, with_time_left
+
+if TYPE_CHECKING:  # scipy is imported where a sparse matrix is built, not by every solve
+    import scipy.sparse as sp
 
 INF = highspy.kHighsInf
 _BANNER_SHOWN = False  # HiGHS prints its banner at the first construction in a process, on the C-level stdout
@@ -95,16 +98,21 @@ def pass_arrays(
     col_upper: np.ndarray,
     row_lower: np.ndarray,
     row_upper: np.ndarray,
-    matrix: sp.spmatrix,
+    matrix: sp.spmatrix | CscArrays,
     integrality: np.ndarray | None = None,
 ) -> None:
     """``h.passModel`` of a minimisation ``row_lower ≤ matrix·v ≤ row_upper`` given column-wise (CSC)."""
-    a = sp.csc_matrix(matrix)
-    n_cols = a.shape[1]
+    if isinstance(matrix, CscArrays):
+        start, index, value, (n_rows, n_cols) = matrix.start, matrix.index, matrix.value, matrix.shape
+    else:
+        import scipy.sparse as sp
+
+        a = sp.csc_matrix(matrix)
+        start, index, value, (n_rows, n_cols) = a.indptr, a.indices, a.data, a.shape
     status = h.passModel(
         n_cols,
-        a.shape[0],
-        int(a.nnz),
+        n_rows,
+        len(value),
         1,  # MatrixFormat.kColwise
         1,  # ObjSense.kMinimize
         0.0,
@@ -113,9 +121,9 @@ def pass_arrays(
         np.asarray(col_upper, float),
         np.asarray(row_lower, float),
         np.asarray(row_upper, float),
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(float),
+        start.astype(np.int32),
+        index.astype(np.int32),
+        value.astype(float),
         np.zeros(n_cols, np.int32) if integrality is None else np.asarray(integrality, np.int32),
     )
     if status == highspy.HighsStatus.kError:

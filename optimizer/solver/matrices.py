@@ -1,9 +1,10 @@
 """The formulation of :mod:`optimizer.model.pyomo_model` as sparse matrices, for HiGHS (vectorised).
 
-The model is assembled from whole index arrays (one block of rows per constraint family, stacked with
-:func:`scipy.sparse.vstack`; land, count and link rows from :mod:`optimizer.model.rows`) and handed to HiGHS
-column-wise (:func:`optimizer.solver.highs.make_highs`), never element by element (build times:
-``benchmarks/perf/README.md``).
+The model is assembled from whole index arrays (one block of rows per constraint family, stacked as triplets and
+sorted into column-wise arrays with numpy, :class:`~optimizer.model.mip_arrays.CscArrays`; land, count and link rows from
+:mod:`optimizer.model.rows`) and handed to HiGHS column-wise (:func:`optimizer.solver.highs.make_highs`), never
+element by element (build times: ``benchmarks/perf/README.md``). No scipy: a small solve would pay more for
+importing it than for building and solving the model (``matrix.tocsc()`` gives the scipy matrix where one is wanted).
 
 Columns are ``[x_0 … x_{k-1}, y_0 … y_{m-1}]`` (arc shares, then option open-variables). Rows, in order::
 
@@ -22,11 +23,10 @@ model. Required options get the column bound ``y_j = 1``.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.model.rows import count_bounds, land_rows, link_coefficients
 from optimizer.problem import LocationProblem
-from optimizer.solver.highs import INF, MatrixModel
+from optimizer.solver.highs import INF, CscArrays, MatrixModel
 
 
 def build_matrices(problem: LocationProblem, *, strengthen: bool = True) -> MatrixModel:
@@ -52,13 +52,13 @@ def build_matrices(problem: LocationProblem, *, strengthen: bool = True) -> Matr
     capacity = np.asarray(problem.capacity, dtype=float)
     arc_demand = demand[ac]
     arcs = np.arange(k)
-    blocks: list[sp.coo_matrix] = []
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []  # (rows, columns, values, n_rows) per family
     lowers: list[np.ndarray] = []
     uppers: list[np.ndarray] = []
     names: list[str] = []
 
     def add(name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, lo, up) -> None:
-        blocks.append(sp.coo_matrix((vals, (rows, cols)), shape=(n_rows, k + m)))
+        blocks.append((np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(vals, float), int(n_rows)))
         lowers.append(np.broadcast_to(np.asarray(lo, float), (n_rows,)))
         uppers.append(np.broadcast_to(np.asarray(up, float), (n_rows,)))
         names.append(name)
@@ -90,12 +90,11 @@ def build_matrices(problem: LocationProblem, *, strengthen: bool = True) -> Matr
         0.0,
     )
 
-    counts = problem.counts.matrix.tocoo()
-    add("counts", counts.row, k + counts.col, counts.data.astype(float), counts.shape[0], *count_bounds(problem, INF))
+    counts = problem.counts
+    add("counts", counts.row, k + counts.col, counts.value.astype(float), counts.n_rows, *count_bounds(problem, INF))
 
     land = land_rows(problem)
-    rows = land.matrix.tocoo()
-    add("land", rows.row, k + rows.col, rows.data, rows.shape[0], -INF, land.free_m2)
+    add("land", land.row, k + land.col, land.value, len(land.sites), -INF, land.free_m2)
 
     total_demand = float(demand.sum())
     if strengthen and len(capped) and total_demand > 0:
@@ -103,9 +102,10 @@ def build_matrices(problem: LocationProblem, *, strengthen: bool = True) -> Matr
         nz = np.flatnonzero(cover > 0)
         add("cover", np.zeros(len(nz), dtype=np.int64), k + nz, cover[nz], 1, total_demand, INF)
 
-    matrix = sp.vstack(blocks, format="csc")
-    matrix.sum_duplicates()
-    starts = np.cumsum([0] + [b.shape[0] for b in blocks])
+    starts = np.cumsum([0] + [b[3] for b in blocks])
+    matrix = CscArrays.from_triplets(np.concatenate([b[0] + starts[i] for i, b in enumerate(blocks)]),
+                                     np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks]),
+                                     (int(starts[-1]), k + m))
     row_blocks = {name: slice(int(starts[i]), int(starts[i + 1])) for i, name in enumerate(names)}
 
     col_lower = np.zeros(k + m)

@@ -27,7 +27,7 @@ def partition_groups(problem: LocationProblem) -> list[np.ndarray] | None:
     """The option groups when the count rows are exactly-one rows partitioning the options, else ``None``
     (required options, other rows or land that can bind break the structure)."""
     counts = problem.counts
-    if counts.matrix.shape[0] == 0 or problem.required_mask().any():
+    if counts.n_rows == 0 or problem.required_mask().any():
         return None
     if not (np.all(counts.lower == 1) and np.all(counts.upper == 1)):
         return None

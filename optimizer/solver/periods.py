@@ -29,7 +29,7 @@ def period_block(problem: LocationProblem | ChainProblem) -> PeriodBlock:
         cost, a, lo, up, col_lo, col_up, integer = build_matrix(problem)
         return PeriodBlock(cost, a, lo, up, col_lo, col_up, integer.astype(np.int32), np.arange(problem.n_fac))
     mm = build_matrices(problem)
-    return PeriodBlock(mm.col_cost, mm.matrix, mm.row_lower, mm.row_upper, mm.col_lower, mm.col_upper,
+    return PeriodBlock(mm.col_cost, mm.matrix.tocsc(), mm.row_lower, mm.row_upper, mm.col_lower, mm.col_upper,
                        mm.integrality, np.arange(mm.n_x, mm.n_x + mm.n_y))
 
 

@@ -40,7 +40,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.problem import LocationProblem, Solution, Status
 from optimizer.solver.assign import ArcIndex, assign_single_source, gap_local_search
@@ -111,7 +110,7 @@ class SscflpLagrangian:
         self.problem = p
         self.index = index or ArcIndex.of(p)
         self.knap = Knapsacks(p)
-        rows = p.counts.matrix.shape[0] > 0
+        rows = p.counts.n_rows > 0
         free = np.asarray(p.site_free_m2, float)
         land_total = np.bincount(p.option_site, weights=p.area_m2, minlength=len(free))
         self.outer = CoverLp(p) if rows or np.any(land_total > free + 1e-9) else CoverKnapsack(p)
@@ -309,9 +308,11 @@ class SscflpLagrangian:
         model = replace(model, col_lower=lower, col_upper=upper)
         start = None
         if cutoff is not None:
+            import scipy.sparse as sp
+
             room = cutoff - float(p.option_cost() @ y)
             row = sp.csr_matrix(np.concatenate([sub.arc_cost, np.zeros(model.n_y)])[None, :])
-            model = replace(model, matrix=sp.vstack([model.matrix, row]).tocsc(),
+            model = replace(model, matrix=sp.vstack([model.matrix.tocsc(), row]).tocsc(),
                             row_lower=np.append(model.row_lower, -np.inf), row_upper=np.append(model.row_upper, room))
         elif self.best is not None and np.array_equal(self.best[0], y) and np.all(self.best[1][~mask] == 0):
             start = (y.astype(float), self.best[1][on])

@@ -60,7 +60,7 @@ def solve_with_fixing(problem: LocationProblem, options: SolveOptions, *, branch
     # the Lagrangian open set is often a better start for the local search
     y_lr = np.asarray(lr.y) > 0.5
     feasibility = Feasibility(problem)
-    if not deadline.expired() and (problem.counts.matrix.shape[0] == 0 or feasibility.feasible(y_lr)):
+    if not deadline.expired() and (problem.counts.n_rows == 0 or feasibility.feasible(y_lr)):
         y1 = local_search(problem, y_lr, index, time_limit_s=deadline.share(0.2))
         x1 = assign_nearest(problem, y1, index)
         if x1 is not None and feasibility.feasible(y1) and solution_cost(problem, y1, x1) < ub - 1e-9 * max(1.0, abs(ub)):

@@ -54,8 +54,8 @@ def _with_rows(problem: LocationProblem, *, epsilon_m2: float | None, land_weigh
                zero_transport: bool = False) -> LocationProblem:
     counts = problem.counts
     if epsilon_m2 is not None:
-        row = CountRows(sp.csr_matrix(problem.area_m2.reshape(1, -1)), np.array([0.0]), np.array([epsilon_m2]),
-                        (f"land take ≤ {epsilon_m2 / M2_PER_HA:.4f} ha (ε-constraint)",))
+        row = CountRows.from_matrix(sp.csr_matrix(problem.area_m2.reshape(1, -1)), np.array([0.0]),
+                                    np.array([epsilon_m2]), (f"land take ≤ {epsilon_m2 / M2_PER_HA:.4f} ha (ε-constraint)",))
         counts = counts.stack(row)
     return dataclasses.replace(
         problem,

@@ -81,7 +81,7 @@ def _with_extra_option(p: LocationProblem, rng: np.random.Generator) -> Location
         arc_client=np.concatenate([p.arc_client, clients]),
         arc_option=np.concatenate([p.arc_option, np.full(len(clients), m)]),
         arc_cost=np.concatenate([p.arc_cost, rng.uniform(0, 20, len(clients))]),
-        counts=CountRows(matrix, counts.lower, counts.upper, counts.names),
+        counts=CountRows.from_matrix(matrix, counts.lower, counts.upper, counts.names),
     )
 
 

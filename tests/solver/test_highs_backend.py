@@ -139,12 +139,36 @@ def test_matrix_blocks_and_strengthening() -> None:
     assert plain.n_x == k and plain.n_y == m
     assert set(plain.row_blocks) == {"assign", "link", "capacity", "counts", "land"}
     assert "cover" in strong.row_blocks
-    link = strong.matrix.tocsr()[strong.row_blocks["link"]]
+    link = strong.matrix.tocsc().tocsr()[strong.row_blocks["link"]]
     coef = -link[np.arange(k), k + problem.arc_option].A.ravel()
     expected = np.minimum(1.0, problem.capacity[problem.arc_option] / problem.demand[problem.arc_client])
     np.testing.assert_allclose(coef, expected)
     assert np.all(strong.col_lower[k + np.flatnonzero(problem.required_mask())] == 1.0)
     assert np.all(strong.integrality[k:] == 1)
+
+
+def test_csc_arrays_equal_scipy_assembly() -> None:
+    """The numpy assembly of build_matrices gives exactly scipy's canonical CSC (rows sorted, duplicates added)."""
+    import scipy.sparse as sp
+
+    from optimizer.solver.highs import CscArrays
+
+    rng = np.random.default_rng(7)
+    shape = (40, 25)
+    rows, cols = rng.integers(0, shape[0], 600), rng.integers(0, shape[1], 600)  # many repeated entries
+    vals = rng.normal(size=600)
+    vals[:20] = 0.0  # explicit zeros are kept, as scipy keeps them
+    ours = CscArrays.from_triplets(rows, cols, vals, shape)
+    ref = sp.coo_matrix((vals, (rows, cols)), shape=shape).tocsc()
+    ref.sum_duplicates()
+    np.testing.assert_array_equal(ours.start, ref.indptr)
+    np.testing.assert_array_equal(ours.index, ref.indices)
+    np.testing.assert_allclose(ours.value, ref.data, rtol=1e-12, atol=1e-15)  # repeated entries: summing order
+    np.testing.assert_allclose(ours.tocsc().toarray(), ref.toarray(), rtol=1e-12, atol=1e-15)
+    assert ours.nnz == ref.nnz and ours.shape == ref.shape
+    empty = CscArrays.from_triplets(np.zeros(0, int), np.zeros(0, int), np.zeros(0), (3, 4))
+    np.testing.assert_array_equal(empty.start, np.zeros(5))
+    assert empty.tocsc().shape == (3, 4)
 
 
 def test_registration_time_limit_and_status() -> None:

@@ -125,7 +125,7 @@ class CflpLagrangian:
         # that of the multi-source relaxation, stays valid)
         self.primal = not problem.single_source
         self.knap = FacilityKnapsacks(problem, self.index)
-        rows = problem.counts.matrix.shape[0] > 0
+        rows = problem.counts.n_rows > 0
         self.outer = CoverLp(problem) if rows or land_can_bind(problem) else CoverKnapsack(problem)
         self.feasibility = Feasibility(problem)
         self.tried: set[bytes] = set()

@@ -11,7 +11,6 @@ import math
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.model.rows import count_bounds, land_rows
 from optimizer.problem import LocationProblem, Status
@@ -139,6 +138,8 @@ class CoverLp:
     """LP relaxation of the outer problem with count rows and land (used when the DP does not apply)."""
 
     def __init__(self, problem: LocationProblem) -> None:
+        import scipy.sparse as sp
+
         p = problem
         m = p.n_options
         demand = float(np.sum(p.demand))

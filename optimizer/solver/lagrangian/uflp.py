@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from optimizer.model.rows import count_bounds, land_can_bind, land_rows
 from optimizer.problem import LocationProblem, Status
@@ -54,18 +53,19 @@ class YSubproblem:
     def __init__(self, problem: LocationProblem) -> None:
         self.problem = problem
         m = problem.n_options
-        a = problem.counts.matrix.tocsc()
-        per_option = np.diff(a.indptr)
+        counts = problem.counts
+        a = counts.matrix.tocsc() if counts.n_rows else None  # no count rows (most matrix instances): no scipy
+        per_option = np.diff(a.indptr) if a is not None else np.zeros(m, dtype=np.int64)
         land_binds = land_can_bind(problem)
-        binary = a.nnz == 0 or bool(np.all(a.data == 1))
+        binary = a is None or a.nnz == 0 or bool(np.all(a.data == 1))
         self.required = problem.required_mask()
         self.closed_form = bool(np.all(per_option <= 1) and not land_binds and binary)
         if self.closed_form:
             # group id: the option's count row, or a singleton group after the rows
             group = np.full(m, -1)
-            rows = np.repeat(np.arange(a.shape[1]), per_option)
-            group[rows] = a.indices
-            n_rows = a.shape[0]
+            if a is not None:
+                group[np.repeat(np.arange(m), per_option)] = a.indices
+            n_rows = counts.n_rows
             lone = group < 0
             group[lone] = n_rows + np.arange(int(lone.sum()))
             self.group = group
@@ -77,6 +77,8 @@ class YSubproblem:
             self._init_lp()
 
     def _init_lp(self) -> None:
+        import scipy.sparse as sp
+
         p = self.problem
         m = p.n_options
         land = land_rows(p)
