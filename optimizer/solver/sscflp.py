@@ -57,6 +57,8 @@ NODE_ITER = 35  # subgradient steps per tree node (p57 with the optimum known: 2
 # nodes 25/18 s by flip / fractional branching, 60 → 389 nodes 43 s)
 LEAF_ITER = 300  # extra subgradient steps at a leaf before its assignment MIP (most leaves are pruned by them)
 HEURISTIC_EVERY = 10  # subgradient iterations between Lagrangian heuristic calls
+ROOT_STALL_WINDOW = 50  # root steps between stall checks: the root stops when a window lifts the bound by less than
+STALL_REL = 3e-4  # ... this share of it, and the tree takes over
 VOLUME_ALPHA = 0.1  # smoothing of the relaxed open sets (primal estimate)
 
 
@@ -149,6 +151,7 @@ class SscflpLagrangian:
         heuristic_every: int = HEURISTIC_EVERY,
         forced_open: np.ndarray | None = None,
         forced_closed: np.ndarray | None = None,
+        stall_window: int | None = None,
     ) -> SscflpBound:
         """Subgradient optimisation from ``lam`` with the Lagrangian heuristic every ``heuristic_every`` steps;
         ``forced_open`` / ``forced_closed`` fix options (tree nodes). (Stopping a node early when its bound cannot
@@ -161,6 +164,7 @@ class SscflpLagrangian:
         t0 = time.perf_counter()
         knap = self.knap
         y_mean = np.zeros(m)
+        checkpoint = -np.inf
         for it in range(1, max_iter + 1):
             v, x, _ = knap.evaluate(lam, skip=forced_closed)
             value, y, _ = self.outer.solve(v, forced_open, forced_closed)
@@ -184,6 +188,10 @@ class SscflpLagrangian:
                 break
             if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
                 break
+            if stall_window and it % stall_window == 0:
+                if best.raw_bound - checkpoint <= STALL_REL * max(1.0, abs(best.raw_bound)):
+                    break
+                checkpoint = best.raw_bound
             chosen = x & yb[knap.option]
             g = 1.0 - np.bincount(knap.client[chosen], minlength=n)
             norm = float(g @ g)
@@ -464,7 +472,8 @@ def solve_sscflp(problem: LocationProblem, options: SolveOptions) -> Solution:
     timings["heuristic"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     gap = float(options.mip_gap)
-    root = lag.run(_start_multipliers(problem, lag.best), time_limit_s=deadline.share(0.3), gap=gap)
+    root = lag.run(_start_multipliers(problem, lag.best), time_limit_s=deadline.share(0.3), gap=gap,
+                   stall_window=ROOT_STALL_WINDOW)
     log = f"knapsack lagrangian bound {root.bound:.10g} after {root.iterations} it, incumbent {lag.ub:.10g}"
     if root.raw_bound == np.inf:  # the relaxation has no feasible open set: neither has the problem
         timings["bound"] = time.perf_counter() - t2

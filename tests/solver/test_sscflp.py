@@ -91,6 +91,21 @@ def test_bound_and_fixing_are_valid(seed: int) -> None:
             assert not (y & fix_closed).any() and not (fix_open & ~y).any()
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_root_stops_when_the_bound_stalls(seed: int) -> None:
+    # the root's stall rule (sscflp.ROOT_STALL_WINDOW) only ends the subgradient earlier: the bound stays valid
+    problem = _single(seed, n=30, m=8)
+    opt = solve_problem(problem, SolveOptions(backend="pyomo", mip_gap=0.0)).objective  # the reference model
+    runs = {}
+    for window in (None, 50):
+        lag = SscflpLagrangian(problem)
+        lag.ub = opt + 1.0
+        runs[window] = lag.run(_start_multipliers(problem, None), heuristic_every=0, stall_window=window)
+        assert runs[window].bound <= opt + 1e-9
+    # these relaxations stall long before theta runs out (331 steps without the rule): it stops at a window's end
+    assert runs[50].iterations < runs[None].iterations and runs[50].iterations % 50 == 0
+
+
 @pytest.mark.parametrize("seed", range(24))
 def test_scheme_matches_brute_force(seed: int) -> None:
     rows = ("none", "p", "groups")[seed % 3]
