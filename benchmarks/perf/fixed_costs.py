@@ -153,25 +153,31 @@ def run_process(cases: list, repeats: int, out) -> list[dict]:  # noqa: ANN001
     rows = []
     siting = str(BIN / "siting")
     minimal = [sys.executable, str(HERE / "minimal_highspy.py")]
+    # the same pipeline (read, validate, solve, verify, write) through the Python API, without the CLI layer
+    api = [sys.executable, "-c", "import sys; from optimizer.pipeline import run; run(sys.argv[1], out_dir=sys.argv[2])"]
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             folder = MATRIX_DIR / case.name
             if not (folder / "costs.csv").is_file():
                 export_matrix(case, folder)
-            ours, peer, loads = [], [], []
+            ours, via_api, peer, loads = [], [], [], []
             for r in range(repeats):
                 loads.append(load())
                 dest = Path(tmp) / f"{case.name}-{r}"
                 ours.append(_timed([siting, "solve", str(folder), "--out", str(dest), "--quiet"]
                                    if _has_quiet() else [siting, "solve", str(folder), "--out", str(dest)]))  # fmt: skip
                 shutil.rmtree(dest, ignore_errors=True)
+                via_api.append(_timed([*api, str(folder), str(dest)]))
+                shutil.rmtree(dest, ignore_errors=True)
                 peer.append(_timed([*minimal, str(folder)]))
             row = {"part": "process", "instance": case.name, "siting_s": statistics.median(ours),
-                   "minimal_s": statistics.median(peer), "ratio": statistics.median(ours) / statistics.median(peer),
-                   "load": statistics.median(loads)}  # fmt: skip
+                   "api_s": statistics.median(via_api), "minimal_s": statistics.median(peer),
+                   "ratio": statistics.median(ours) / statistics.median(peer),
+                   "api_ratio": statistics.median(via_api) / statistics.median(peer), "load": statistics.median(loads)}  # fmt: skip
             out.write(json.dumps(row) + "\n")
             out.flush()
-            print(f"{case.name:8s} siting {row['siting_s']:.2f}s minimal {row['minimal_s']:.2f}s ratio {row['ratio']:.2f} load {row['load']:.1f}", flush=True)
+            print(f"{case.name:8s} siting {row['siting_s']:.2f}s api {row['api_s']:.2f}s minimal {row['minimal_s']:.2f}s "
+                  f"ratio {row['ratio']:.2f} api {row['api_ratio']:.2f} load {row['load']:.1f}", flush=True)
             rows.append(row)
     return rows
 
@@ -240,7 +246,10 @@ def main() -> None:
             summary.append(f"whole process: median ratio siting/minimal {statistics.median(ratios):.2f} (min "
                            f"{min(ratios):.2f}, max {max(ratios):.2f}); medians siting "
                            f"{statistics.median(r['siting_s'] for r in rows):.2f} s, minimal "
-                           f"{statistics.median(r['minimal_s'] for r in rows):.2f} s; load "
+                           f"{statistics.median(r['minimal_s'] for r in rows):.2f} s; the same pipeline through the "
+                           f"Python API: median ratio {statistics.median(r['api_ratio'] for r in rows):.2f} (min "
+                           f"{min(r['api_ratio'] for r in rows):.2f}, max {max(r['api_ratio'] for r in rows):.2f}), "
+                           f"median {statistics.median(r['api_s'] for r in rows):.2f} s; load "
                            f"{min(r['load'] for r in rows):.1f}–{max(r['load'] for r in rows):.1f}")  # fmt: skip
         if "cli" in parts:
             run_cli(args.cli_repeats, out)
