@@ -173,6 +173,19 @@ def chain_result(tiny_chain: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def corpus_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small corpus instance (tests/corpus/base) solved once through the CLI; read-only, tests copy it."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    out = tmp_path_factory.mktemp("corpus") / "result"
+    result = CliRunner().invoke(app, ["solve", str(CORPUS / "base" / "instance.toml"), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
 def matrix_result(tmp_path_factory: pytest.TempPathFactory):
     """The hand-checked matrix example (optimum 362 EUR/yr), solved and written once."""
     from optimizer.pipeline import run

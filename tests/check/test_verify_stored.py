@@ -29,11 +29,8 @@ MATRIX = PROJECT_ROOT / "instances" / "matrix_example"
 
 
 @pytest.fixture(scope="module")
-def named(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("named") / "result"
-    result = CliRunner().invoke(app, ["solve", str(BASE / "instance.toml"), "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+def named(corpus_result: Path) -> Path:
+    return corpus_result
 
 
 @pytest.fixture(scope="module")

@@ -37,12 +37,9 @@ MARKER = {"format": "circular-siting/result", "format_version": 1, "kind": "name
 
 
 @pytest.fixture(scope="module")
-def solved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def solved(corpus_result: Path) -> Path:
     """A real result of the small corpus instance, solved once; cases copy it."""
-    out = tmp_path_factory.mktemp("solved") / "result"
-    result = CliRunner().invoke(app, ["solve", str(BASE / "instance.toml"), "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return corpus_result
 
 
 # ---------------------------------------------------------------------------------------------------------------
