@@ -57,36 +57,13 @@ def load() -> float:
 
 
 def direct_strong(problem: LocationProblem) -> float:
-    """The strong formulation built with numpy and solved by HiGHS (defaults, gap 1e-6); returns the objective."""
-    import highspy
+    """The strong formulation built with numpy and solved by HiGHS (defaults, gap 1e-6); returns the objective.
 
-    k, m, n = problem.n_arcs, problem.n_options, problem.n_clients
-    ci, fj = problem.arc_client, problem.arc_option
-    capacity = np.asarray(problem.capacity, float)
-    rows = np.concatenate([ci, n + np.arange(k), n + np.arange(k), n + k + fj, n + k + np.arange(m)])
-    cols = np.concatenate([np.arange(k), np.arange(k), k + fj, np.arange(k), k + np.arange(m)])
-    vals = np.concatenate([np.ones(k), np.ones(k), -np.ones(k), problem.demand[ci],
-                           -np.where(np.isfinite(capacity), capacity, 0.0)])  # fmt: skip
-    order = np.lexsort((rows, cols))
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = k + m, n + k + m
-    lp.col_cost_ = np.concatenate([problem.arc_cost, problem.option_cost()]).astype(float)
-    lp.col_lower_, lp.col_upper_ = np.zeros(k + m), np.ones(k + m)
-    lp.row_lower_ = np.concatenate([np.ones(n), np.full(k + m, -inf)])
-    lp.row_upper_ = np.concatenate([np.ones(n), np.zeros(k), np.where(np.isfinite(capacity), 0.0, inf)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(k + m + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = rows[order].astype(np.int32)
-    lp.a_matrix_.value_ = vals[order]
-    x_kind = highspy.HighsVarType.kInteger if problem.single_source else highspy.HighsVarType.kContinuous
-    lp.integrality_ = [x_kind] * k + [highspy.HighsVarType.kInteger] * m
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", 1e-6)
-    h.passModel(lp)
-    h.run()
-    return float(h.getInfo().objective_function_value)
+    The model of the minimal script (:func:`minimal_highspy.solve_strong`) on the problem's arcs."""
+    from minimal_highspy import solve_strong
+
+    return solve_strong(problem.arc_client, problem.arc_option, problem.arc_cost, problem.demand,
+                        np.asarray(problem.capacity, float), problem.option_cost(), problem.single_source)
 
 
 def export_matrix(case, folder: Path) -> None:  # noqa: ANN001 - BenchmarkCase
@@ -117,6 +94,14 @@ def _timed(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _record(out, rows: list[dict], row: dict, line: str) -> None:  # noqa: ANN001 - text file
+    """Append ``row`` to the JSON-lines file at once (a stopped run keeps what it measured), print ``line``."""
+    out.write(json.dumps(row) + "\n")
+    out.flush()
+    print(line, flush=True)
+    rows.append(row)
+
+
 def run_inprocess(cases: list, repeats: int, out) -> list[dict]:  # noqa: ANN001
     rows = []
     solve_problem(cases[0].load(), SolveOptions())  # warm the imports of both paths once
@@ -136,10 +121,8 @@ def run_inprocess(cases: list, repeats: int, out) -> list[dict]:  # noqa: ANN001
         row = {"part": "inprocess", "instance": case.name, "ours_s": statistics.median(ours),
                "direct_s": statistics.median(direct), "ratio": statistics.median(direct) / statistics.median(ours),
                "status": str(sol.status), "both_equal_published": ok, "solver": sol.solver, "load": statistics.median(loads)}  # fmt: skip
-        out.write(json.dumps(row) + "\n")
-        out.flush()
-        print(f"{case.name:8s} ours {row['ours_s']:.3f}s direct {row['direct_s']:.3f}s ratio {row['ratio']:.2f} ok {ok} load {row['load']:.1f}", flush=True)
-        rows.append(row)
+        _record(out, rows, row, f"{case.name:8s} ours {row['ours_s']:.3f}s direct {row['direct_s']:.3f}s ratio "
+                                f"{row['ratio']:.2f} ok {ok} load {row['load']:.1f}")
     return rows
 
 
@@ -174,11 +157,9 @@ def run_process(cases: list, repeats: int, out) -> list[dict]:  # noqa: ANN001
                    "api_s": statistics.median(via_api), "minimal_s": statistics.median(peer),
                    "ratio": statistics.median(ours) / statistics.median(peer),
                    "api_ratio": statistics.median(via_api) / statistics.median(peer), "load": statistics.median(loads)}  # fmt: skip
-            out.write(json.dumps(row) + "\n")
-            out.flush()
-            print(f"{case.name:8s} siting {row['siting_s']:.2f}s api {row['api_s']:.2f}s minimal {row['minimal_s']:.2f}s "
-                  f"ratio {row['ratio']:.2f} api {row['api_ratio']:.2f} load {row['load']:.1f}", flush=True)
-            rows.append(row)
+            _record(out, rows, row, f"{case.name:8s} siting {row['siting_s']:.2f}s api {row['api_s']:.2f}s minimal "
+                                    f"{row['minimal_s']:.2f}s ratio {row['ratio']:.2f} api {row['api_ratio']:.2f} "
+                                    f"load {row['load']:.1f}")
     return rows
 
 
@@ -204,11 +185,23 @@ def run_cli(repeats: int, out) -> list[dict]:  # noqa: ANN001
             times.append(_timed([siting, *args]))
         row = {"part": "cli", "command": "siting " + " ".join(args), "median_s": statistics.median(times),
                "min_s": min(times), "max_s": max(times), "runs": repeats, "load": statistics.median(loads)}
-        out.write(json.dumps(row) + "\n")
-        out.flush()
-        print(f"{row['command']:32s} median {row['median_s']:.3f}s (min {row['min_s']:.3f}, max {row['max_s']:.3f}, {repeats} runs) load {row['load']:.1f}", flush=True)
-        rows.append(row)
+        _record(out, rows, row, f"{row['command']:32s} median {row['median_s']:.3f}s (min {row['min_s']:.3f}, max "
+                                f"{row['max_s']:.3f}, {repeats} runs) load {row['load']:.1f}")
     return rows
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def _spread(rows: list[dict], key: str) -> str:
+    """``median ratio M (min A, max B)`` of one column of the rows."""
+    values = [r[key] for r in rows]
+    return f"median ratio {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def _loads(rows: list[dict]) -> str:
+    return f"load {min(r['load'] for r in rows):.1f}–{max(r['load'] for r in rows):.1f}"
 
 
 def main() -> None:
@@ -235,22 +228,14 @@ def main() -> None:
         summary = []
         if "inprocess" in parts:
             rows = run_inprocess(cases, args.repeats, out)
-            ratios = [r["ratio"] for r in rows]
-            summary.append(f"in process: median ratio direct/ours {statistics.median(ratios):.2f} over {len(rows)} "
-                           f"instances (min {min(ratios):.2f}, max {max(ratios):.2f}); all equal to the published "
-                           f"optimum: {all(r['both_equal_published'] for r in rows)}; load "
-                           f"{min(r['load'] for r in rows):.1f}–{max(r['load'] for r in rows):.1f}")  # fmt: skip
+            summary.append(f"in process: {_spread(rows, 'ratio')} direct/ours over {len(rows)} instances; all equal "
+                           f"to the published optimum: {all(r['both_equal_published'] for r in rows)}; {_loads(rows)}")
         if "process" in parts:
             rows = run_process(cases, args.repeats, out)
-            ratios = [r["ratio"] for r in rows]
-            summary.append(f"whole process: median ratio siting/minimal {statistics.median(ratios):.2f} (min "
-                           f"{min(ratios):.2f}, max {max(ratios):.2f}); medians siting "
-                           f"{statistics.median(r['siting_s'] for r in rows):.2f} s, minimal "
-                           f"{statistics.median(r['minimal_s'] for r in rows):.2f} s; the same pipeline through the "
-                           f"Python API: median ratio {statistics.median(r['api_ratio'] for r in rows):.2f} (min "
-                           f"{min(r['api_ratio'] for r in rows):.2f}, max {max(r['api_ratio'] for r in rows):.2f}), "
-                           f"median {statistics.median(r['api_s'] for r in rows):.2f} s; load "
-                           f"{min(r['load'] for r in rows):.1f}–{max(r['load'] for r in rows):.1f}")  # fmt: skip
+            summary.append(f"whole process: {_spread(rows, 'ratio')} siting/minimal; medians siting "
+                           f"{_median(rows, 'siting_s'):.2f} s, minimal {_median(rows, 'minimal_s'):.2f} s; the same "
+                           f"pipeline through the Python API: {_spread(rows, 'api_ratio')}, median "
+                           f"{_median(rows, 'api_s'):.2f} s; {_loads(rows)}")
         if "cli" in parts:
             run_cli(args.cli_repeats, out)
         for line in summary:

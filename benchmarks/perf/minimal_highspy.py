@@ -25,12 +25,16 @@ def main(folder: Path) -> float:
     demand = pd.read_csv(folder / "demands.csv")["demand"].to_numpy(float)
     fac = pd.read_csv(folder / "facilities.csv")
     cost = pd.read_csv(folder / "costs.csv", index_col=0)[fac["id"].astype(str)].to_numpy(float)
-    capacity = fac["capacity"].to_numpy(float)
-    fixed = fac["fixed_cost"].to_numpy(float)
-    n, m = cost.shape
-    ok = np.isfinite(cost)
-    ci, fj = np.nonzero(ok)
-    k = len(ci)
+    ci, fj = np.nonzero(np.isfinite(cost))
+    return solve_strong(ci, fj, cost[ci, fj], demand, fac["capacity"].to_numpy(float),
+                        fac["fixed_cost"].to_numpy(float), bool(settings.get("single_source")))
+
+
+def solve_strong(ci: np.ndarray, fj: np.ndarray, arc_cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray,
+                 fixed: np.ndarray, single_source: bool) -> float:
+    """The strong formulation of the allowed pairs ``(ci, fj)``, built column-wise with numpy and solved by HiGHS
+    (defaults, gap 1e-6); the objective. Also ``fixed_costs.direct_strong``'s model, so both peers are one model."""
+    n, m, k = len(demand), len(capacity), len(ci)
     # columns [x (allowed pairs) | y]; rows [assignment (n) | link (k) | capacity (m)]
     rows = np.concatenate([ci, n + np.arange(k), n + np.arange(k), n + k + fj, n + k + np.arange(m)])
     cols = np.concatenate([np.arange(k), np.arange(k), k + fj, np.arange(k), k + np.arange(m)])
@@ -40,7 +44,7 @@ def main(folder: Path) -> float:
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = k + m, n + k + m
-    lp.col_cost_ = np.concatenate([cost[ci, fj], fixed])
+    lp.col_cost_ = np.concatenate([arc_cost, fixed]).astype(float)
     lp.col_lower_ = np.zeros(k + m)
     lp.col_upper_ = np.ones(k + m)
     lp.row_lower_ = np.concatenate([np.ones(n), np.full(k + m, -inf)])
@@ -51,8 +55,7 @@ def main(folder: Path) -> float:
     lp.a_matrix_.index_ = rows[order].astype(np.int32)
     lp.a_matrix_.value_ = vals[order]
     integer = highspy.HighsVarType.kInteger
-    kinds = [integer if settings.get("single_source") else highspy.HighsVarType.kContinuous] * k + [integer] * m
-    lp.integrality_ = kinds
+    lp.integrality_ = [integer if single_source else highspy.HighsVarType.kContinuous] * k + [integer] * m
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 1e-6)
