@@ -11,16 +11,148 @@ import json
 import math
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
-import typer
+import click
+from click.exceptions import Exit
 
-app = typer.Typer(
+# Every command, in the order `siting --help` lists them: name -> "module:attribute" in optimizer.cli. A command's
+# module is imported only when the command is run or listed (LazyGroup), so `siting solve` imports optimizer.cli.solve
+# and not the modules of locate, the studies or the result commands.
+COMMANDS = {
+    "list": "instances:list_cmd",
+    "programmes": "instances:programmes",
+    "show": "instances:show",
+    "validate": "instances:validate",
+    "solve": "solve:solve",
+    "locate": "locate:locate",
+    "pareto": "studies:pareto",
+    "sweep": "studies:sweep",
+    "sensitivity": "studies:sensitivity",
+    "map": "results:map_cmd",
+    "report": "results:report",
+    "compare": "results:compare",
+    "verify": "verify:verify",
+    "chain": "solve:chain",
+    "bench": "bench:bench",
+}
+
+
+class CommandLineError(click.ClickException):
+    """A command line click refused (an unknown option, a value of the wrong type, a missing argument): one line on
+    stderr and exit 2, like every other bad input, instead of click's usage block."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def _one_line(e: click.UsageError) -> CommandLineError:
+    """``e`` as one line that names the command and where its options are listed."""
+    text = " ".join(e.format_message().split()).rstrip(".")
+    text = text[:1].lower() + text[1:]
+    where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+    return CommandLineError(f"{text}{where}")
+
+
+class LazyGroup(click.Group):
+    """A group whose commands live in other modules, imported only when a command is run or listed: click's
+    "lazily loading subcommands" pattern. ``siting --help`` lists every command with the first paragraph of its help,
+    in the order of ``lazy_commands``."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(dict.fromkeys([*self.lazy_commands, *self.commands]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            from importlib import import_module
+
+            module, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(import_module(f"optimizer.cli.{module}"), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"optimizer.cli.{module}.{attribute} is not a click command")
+            self.commands[cmd_name] = command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                first = command.short_help or (command.help or "").partition("\n\n")[0]
+                rows.append((name, " ".join(first.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    # click's usage errors (the group's own options, an unknown command, a command's options) as one line
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:  # `siting` alone: the help on stdout (exit 2, as before)
+            click.echo(e.ctx.get_help())
+            raise Exit(2) from None
+        except click.UsageError as e:
+            raise _one_line(e) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:
+            raise _one_line(e) from None
+
+
+class PanelOption(click.Option):
+    """An option listed under a heading of its command's help (``panel="demand"``); see :class:`Command`."""
+
+    def __init__(self, *args: Any, panel: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.panel = panel
+
+
+class Command(click.Command):
+    """A ``siting`` command: its options listed under their headings (``--help`` of ``siting locate`` groups 33
+    options by demand, candidates, regions and rules), the ones without a heading first under "Options"."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"Options": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and not isinstance(param, click.Argument):
+                sections.setdefault(getattr(param, "panel", None) or "Options", []).append(record)
+        for title, rows in sections.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """``@command()``: a ``siting`` command (:class:`Command`), its help the function's docstring."""
+    return click.command(name, cls=Command, **kwargs)
+
+
+def option(*decls: str, panel: str | None = None, **kwargs: Any) -> Callable[[Any], Any]:
+    """``@option("--out", "out_dir", ...)``: :func:`click.option`, optionally under a heading of the help."""
+    return click.option(*decls, cls=PanelOption, panel=panel, **kwargs)
+
+
+PATH = click.Path(path_type=Path)  # a path, given to the command as a pathlib.Path
+
+app = LazyGroup(
     name="siting",
     help="circular-siting: where should Flanders put the infrastructure of its circular economy?",
+    lazy_commands=COMMANDS,
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    context_settings={"show_default": True, "max_content_width": 120},  # help as wide as the terminal, up to 120
 )
 
 
@@ -64,21 +196,21 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except InputError as e:
             err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_INPUT) from None
+            raise Exit(EXIT_INPUT) from None
         except InfeasibleError as e:
             err.print("infeasible: the instance has no solution:", markup=False)
             for reason in e.reasons:
                 err.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_INFEASIBLE) from None
+            raise Exit(EXIT_INFEASIBLE) from None
         except NoSolutionError as e:
             err.print(f"no solution: {e}", markup=False, soft_wrap=True)
-            raise typer.Exit(EXIT_NO_SOLUTION) from None
+            raise Exit(EXIT_NO_SOLUTION) from None
         except VerificationError as e:
             err.print(f"{e} — nothing was written", markup=False, soft_wrap=True)
-            raise typer.Exit(EXIT_VERIFY) from None
+            raise Exit(EXIT_VERIFY) from None
         except KeyboardInterrupt:
             err.print("interrupted — no result was written", markup=False)
-            raise typer.Exit(130) from None
+            raise Exit(130) from None
         finally:
             restore()
 

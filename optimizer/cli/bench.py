@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
+from click.exceptions import Exit
 
-from optimizer.cli.app import guard
+from optimizer.cli.app import PATH, command, guard, option
 
 
+@command()
+@click.argument("set_name", metavar="SET", help="benchmark set, e.g. ci, orlib-cflp, orlib-capabc, pmed, holmberg")
+@option("--time-limit", type=float, default=60.0, help="seconds per instance and method")
+@option("--baselines", default="none", help="comma-separated baselines, 'all' or 'none'")
+@option("--out", type=PATH, default=Path("results/bench"), help="folder for SET.csv and SET.md")
 @guard
-def bench(
-    set_name: Annotated[str, typer.Argument(help="benchmark set, e.g. ci, orlib-cflp, orlib-capabc, pmed, holmberg")],
-    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds per instance and method")] = 60.0,
-    baselines: Annotated[str, typer.Option(help="comma-separated baselines, 'all' or 'none'")] = "none",
-    out: Annotated[Path, typer.Option("--out", help="folder for SET.csv and SET.md")] = Path("results/bench"),
-) -> None:
+def bench(set_name: str, time_limit: float = 60.0, baselines: str = "none", out: Path = Path("results/bench")) -> None:
     """Solve a public benchmark set and compare with the published optima (and baselines)."""
     from optimizer.bench.harness import bench_command
     from optimizer.bench.readers import benchmark_sets
@@ -34,4 +34,4 @@ def bench(
     if unknown:
         raise InputError(f"unknown benchmark set {unknown[0]!r}; known: {', '.join(sorted(sets))}", field="SET")
 
-    raise typer.Exit(bench_command(set_name, time_limit, baselines, out))
+    raise Exit(bench_command(set_name, time_limit, baselines, out))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
+import click
 
-from optimizer.cli.app import guard, out
+from optimizer.cli.app import command, guard, option, out
 
 
+@command("list")
+@option("--json", "as_json", is_flag=True, help="print the instances as JSON")
 @guard
-def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the instances as JSON")] = False) -> None:
+def list_cmd(as_json: bool = False) -> None:
     """List the named instances."""
     from rich.table import Table
 
@@ -26,10 +27,10 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print the ins
     out.print(table)
 
 
+@command()
+@option("--json", "as_json", is_flag=True, help="print the programmes as JSON")
 @guard
-def programmes(
-    as_json: Annotated[bool, typer.Option("--json", help="print the programmes as JSON")] = False,
-) -> None:
+def programmes(as_json: bool = False) -> None:
     """List the facility programmes of models/: what `siting locate --programme` accepts."""
     from rich.table import Table
 
@@ -54,8 +55,10 @@ def programmes(
     out.print(table)
 
 
+@command()
+@click.argument("name", help="instance name or manifest path")
 @guard
-def show(name: Annotated[str, typer.Argument(help="instance name or manifest path")]) -> None:
+def show(name: str) -> None:
     """Show an instance: description, programmes, parameters and the assumptions it uses."""
     from rich.table import Table
 
@@ -138,9 +141,10 @@ def study_citation(source: str) -> str:
     return "; ".join(other) or "not given"
 
 
+@command()
+@click.argument("path", help="instance name, manifest, matrix folder or TOML, or a result folder (then it is verified)")
 @guard
-def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, matrix folder or TOML, or a "
-                                                      "result folder (then it is verified)")]) -> None:
+def validate(path: str) -> None:
     """Check an instance (manifest, tables, programmes, or a matrix instance) without solving it; given a result
     folder, verify the stored result (as `siting verify`)."""
     from pathlib import Path
@@ -152,7 +156,7 @@ def validate(path: Annotated[str, typer.Argument(help="instance name, manifest, 
     if given.is_dir() and folder_marker(given) == "result":
         from optimizer.cli.verify import verify
 
-        verify.__wrapped__(given)  # type: ignore[attr-defined]  # the command body, under this command's guard
+        verify.callback.__wrapped__(given)  # type: ignore[union-attr]  # the command body, under this command's guard
         return
     if is_matrix_instance(path):
         from optimizer.data.matrix_files import load_matrix_instance

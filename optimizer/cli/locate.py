@@ -13,11 +13,8 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-from optimizer.cli.app import guard, nullcontext, out, print_json
+from optimizer.cli.app import PATH, command, guard, nullcontext, option, out, print_json
 from optimizer.cli.progress import Progress, progress_option
 
 
@@ -36,75 +33,62 @@ def _name_from(out_dir: Path) -> str:
     return name or "located"
 
 
+@command()
+@option("--demand", required=True, help="demand layer, FILE or FILE::LAYER (points or polygons)", panel="demand")
+@option("--weight", required=True, help="numeric field: inhabitants (or t/yr, --weight-unit t)", panel="demand")
+@option("--candidates", required=True, help="candidate-zone layer, FILE or FILE::LAYER (polygons or points)",
+        panel="candidates")
+@option("--free-area", required=True, help="numeric field: free land of the zone", panel="candidates")
+@option("--programme", required=True, help="programme of models/ (see `siting programmes`)", panel="rules")
+@option("--out", "out_dir", type=PATH, required=True,
+        help="result folder (the generated instance goes in OUT/instance/)")
+@option("--weight-unit", default="inhabitants", help="inhabitants (× the programme's t per inhabitant) or t (t/yr)",
+        panel="demand")
+@option("--demand-id", help="unique id field (default: feature number)", panel="demand")
+@option("--demand-name", help="name field (default: the id)", panel="demand")
+@option("--demand-area", help="area field in km² for the intrazonal distance (default: polygon area; points 0)",
+        panel="demand")
+@option("--demand-centrumstad", help="yes/no field: the unit is a centrumstad (size rule)", panel="demand")
+@option("--demand-uitrustingsgraad", help="uitrustingsgraad class field (a0..c2; type environments)", panel="demand")
+@option("--free-area-unit", default="ha", help="ha or m2 (also for --total-area)", panel="candidates")
+@option("--candidate-id", help="unique id field (default: feature number)", panel="candidates")
+@option("--candidate-name", help="name field (default: the id)", panel="candidates")
+@option("--zone-type", help="zone-type field (economic_zone, seaport, ...; default: the programme's first)",
+        panel="candidates")
+@option("--total-area", help="numeric field: total area (a seaport may leave free area blank)", panel="candidates")
+@option("--candidate-demand", help="field with the id of the demand unit the zone lies in (default: by location)",
+        panel="candidates")
+@option("--regions", help="region polygon layer, FILE or FILE::LAYER", panel="regions")
+@option("--regions-name", help="name field of the region layer (default: feature number)", panel="regions")
+@option("--region-field", help="region field of the demand layer", panel="regions")
+@option("--size-variant", help="final (study text) or poster", panel="rules")
+@option("--size-rule", help="programme (the study's rule) or free", panel="rules")
+@option("--assignment", help="programme, own_region or any", panel="rules")
+@option("--capacity/--no-capacity", default=None, help="enforce the facilities' capacity (default: enforced)",
+        panel="rules")
+@option("--land-cost", type=float, help="EUR per m² per year of land take in the objective (default 0)", panel="rules")
+@option("--access-rules", help="strict, loose or none", panel="rules")
+@option("--time-limit", type=float, help="solver time limit, seconds")
+@option("--mip-gap", type=float, help="relative MIP gap to stop at")
+@option("--set", "set_", multiple=True, help="override a parameter or assumption.NAME: key=value (repeatable)")
+@option("--name", help="instance name (default: the --out folder's name)")
+@option("--repair-geometry", is_flag=True, help="repair invalid polygons (make_valid) instead of refusing them")
+@option("--progress", default="none", help="none, or jsonl: JSON progress lines on stderr")
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @guard
 def locate(
-    demand: Annotated[str, typer.Option("--demand", help="demand layer, FILE or FILE::LAYER (points or polygons)",
-                                        rich_help_panel="demand")],
-    weight: Annotated[str, typer.Option("--weight", help="numeric field: inhabitants (or t/yr, --weight-unit t)",
-                                        rich_help_panel="demand")],
-    candidates: Annotated[str, typer.Option("--candidates", help="candidate-zone layer, FILE or FILE::LAYER "
-                                                                 "(polygons or points)", rich_help_panel="candidates")],
-    free_area: Annotated[str, typer.Option("--free-area", help="numeric field: free land of the zone",
-                                           rich_help_panel="candidates")],
-    programme: Annotated[str, typer.Option("--programme", help="programme of models/ (see `siting programmes`)",
-                                           rich_help_panel="rules")],
-    out_dir: Annotated[Path, typer.Option("--out", help="result folder (the generated instance goes in "
-                                                        "OUT/instance/)")],
-    weight_unit: Annotated[str, typer.Option("--weight-unit", help="inhabitants (× the programme's t per "
-                                             "inhabitant) or t (t/yr)", rich_help_panel="demand")] = "inhabitants",
-    demand_id: Annotated[str | None, typer.Option("--demand-id", help="unique id field (default: feature number)",
-                                                  rich_help_panel="demand")] = None,
-    demand_name: Annotated[str | None, typer.Option("--demand-name", help="name field (default: the id)",
-                                                    rich_help_panel="demand")] = None,
-    demand_area: Annotated[str | None, typer.Option("--demand-area", help="area field in km² for the intrazonal "
-                                                    "distance (default: polygon area; points 0)",
-                                                    rich_help_panel="demand")] = None,
-    demand_centrumstad: Annotated[str | None, typer.Option("--demand-centrumstad", help="yes/no field: the unit is a "
-                                                           "centrumstad (size rule)", rich_help_panel="demand")] = None,
-    demand_uitrustingsgraad: Annotated[str | None, typer.Option("--demand-uitrustingsgraad", help="uitrustingsgraad "
-                                                                "class field (a0..c2; type environments)",
-                                                                rich_help_panel="demand")] = None,
-    free_area_unit: Annotated[str, typer.Option("--free-area-unit", help="ha or m2 (also for --total-area)",
-                                                rich_help_panel="candidates")] = "ha",
-    candidate_id: Annotated[str | None, typer.Option("--candidate-id", help="unique id field (default: feature "
-                                                     "number)", rich_help_panel="candidates")] = None,
-    candidate_name: Annotated[str | None, typer.Option("--candidate-name", help="name field (default: the id)",
-                                                       rich_help_panel="candidates")] = None,
-    zone_type: Annotated[str | None, typer.Option("--zone-type", help="zone-type field (economic_zone, seaport, ...; "
-                                                  "default: the programme's first)", rich_help_panel="candidates")] = None,
-    total_area: Annotated[str | None, typer.Option("--total-area", help="numeric field: total area (a seaport may "
-                                                   "leave free area blank)", rich_help_panel="candidates")] = None,
-    candidate_demand: Annotated[str | None, typer.Option("--candidate-demand", help="field with the id of the demand "
-                                                         "unit the zone lies in (default: by location)",
-                                                         rich_help_panel="candidates")] = None,
-    regions: Annotated[str | None, typer.Option("--regions", help="region polygon layer, FILE or FILE::LAYER",
-                                                rich_help_panel="regions")] = None,
-    regions_name: Annotated[str | None, typer.Option("--regions-name", help="name field of the region layer "
-                                                     "(default: feature number)", rich_help_panel="regions")] = None,
-    region_field: Annotated[str | None, typer.Option("--region-field", help="region field of the demand layer",
-                                                     rich_help_panel="regions")] = None,
-    size_variant: Annotated[str | None, typer.Option("--size-variant", help="final (study text) or poster",
-                                                     rich_help_panel="rules")] = None,
-    size_rule: Annotated[str | None, typer.Option("--size-rule", help="programme (the study's rule) or free",
-                                                  rich_help_panel="rules")] = None,
-    assignment: Annotated[str | None, typer.Option("--assignment", help="programme, own_region or any",
-                                                   rich_help_panel="rules")] = None,
-    capacity: Annotated[bool | None, typer.Option("--capacity/--no-capacity", help="enforce the facilities' "
-                                                  "capacity (default: enforced)", rich_help_panel="rules")] = None,
-    land_cost: Annotated[float | None, typer.Option("--land-cost", help="EUR per m² per year of land take in the "
-                                                    "objective (default 0)", rich_help_panel="rules")] = None,
-    access_rules: Annotated[str | None, typer.Option("--access-rules", help="strict, loose or none",
-                                                     rich_help_panel="rules")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
-    mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="relative MIP gap to stop at")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter or assumption.NAME: "
-                                                   "key=value (repeatable)")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="instance name (default: the --out folder's name)")] = None,
-    repair_geometry: Annotated[bool, typer.Option("--repair-geometry", help="repair invalid polygons "
-                                                  "(make_valid) instead of refusing them")] = False,
-    progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    demand: str, weight: str, candidates: str, free_area: str, programme: str, out_dir: Path,
+    weight_unit: str = "inhabitants", demand_id: str | None = None, demand_name: str | None = None,
+    demand_area: str | None = None, demand_centrumstad: str | None = None, demand_uitrustingsgraad: str | None = None,
+    free_area_unit: str = "ha", candidate_id: str | None = None, candidate_name: str | None = None,
+    zone_type: str | None = None, total_area: str | None = None, candidate_demand: str | None = None,
+    regions: str | None = None, regions_name: str | None = None, region_field: str | None = None,
+    size_variant: str | None = None, size_rule: str | None = None, assignment: str | None = None,
+    capacity: bool | None = None, land_cost: float | None = None, access_rules: str | None = None,
+    time_limit: float | None = None, mip_gap: float | None = None, set_: tuple[str, ...] = (),
+    name: str | None = None, repair_geometry: bool = False, progress: str = "none", quiet: bool = False,
+    as_json: bool = False,
 ) -> None:
     """Locate facilities from GIS layers: demand + candidate zones (+ regions) → a generated instance, solved,
     verified and written with the instance inside (OUT/instance/NAME.toml repeats the run with `siting solve`)."""
@@ -130,7 +114,7 @@ def locate(
     check_solver_options(time_limit, mip_gap, None)
     layer_files = tuple(Path(v.split("::", 1)[0]) for v in (demand, candidates, regions) if v)
     check_destination(out_dir, layer_files)  # before reading the layers: a refused --out costs nothing
-    overrides = parse_overrides(set_ or [])
+    overrides = parse_overrides(list(set_))
     parameters = {k: v for k, v in overrides.items() if not k.startswith("assumption.")}
     assumptions = {k.removeprefix("assumption."): v for k, v in overrides.items() if k.startswith("assumption.")}
     explicit = {"size_variant": size_variant, "size_rule": size_rule, "assignment": assignment,

@@ -9,14 +9,13 @@ written only into a new or empty folder, a result folder, or a folder siting wro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from optimizer.cli.app import err, guard, nullcontext, out, print_json, print_written
+from optimizer.cli.app import PATH, command, err, guard, nullcontext, option, out, print_json, print_written
 
-ALLOW_UNVERIFIED = typer.Option("--allow-unverified", help="read a result that fails `siting verify`, marked "
-                                                           "UNVERIFIED on every page (default: refuse it)")
+ALLOW_UNVERIFIED = option("--allow-unverified", is_flag=True, help="read a result that fails `siting verify`, marked "
+                                                                   "UNVERIFIED on every page (default: refuse it)")
 
 
 def _readable(result: Path, command: str) -> str:
@@ -44,17 +43,18 @@ def _warn_unverified(check) -> list[str] | None:  # noqa: ANN001 - StoredCheck
     return None
 
 
+@command("map")
+@click.argument("result", type=PATH, help="result folder written by `siting solve` (or its result.gpkg)")
+@option("--out", "out_dir", type=PATH, help="folder for map.png / map.html (default: RESULT)")
+@option("--boundaries", type=PATH, help="boundary layer to draw (any GIS file with a CRS)")
+@option("--png/--no-png", default=True, help="static PNG map")
+@option("--html/--no-html", default=True, help="interactive HTML map (folium)")
+@ALLOW_UNVERIFIED
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the written files as JSON")
 @guard
-def map_cmd(
-    result: Annotated[Path, typer.Argument(help="result folder written by `siting solve` (or its result.gpkg)")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for map.png / map.html (default: RESULT)")] = None,
-    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="boundary layer to draw (any GIS file with a CRS)")] = None,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="static PNG map")] = True,
-    html: Annotated[bool, typer.Option("--html/--no-html", help="interactive HTML map (folium)")] = True,
-    allow_unverified: Annotated[bool, ALLOW_UNVERIFIED] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the written files as JSON")] = False,
-) -> None:
+def map_cmd(result: Path, out_dir: Path | None = None, boundaries: Path | None = None, png: bool = True,
+            html: bool = True, allow_unverified: bool = False, quiet: bool = False, as_json: bool = False) -> None:
     """Draw a result: static PNG map (EPSG:31370) and interactive HTML map."""
     from optimizer.atomic import check_destination
     from optimizer.check.stored import require_verified
@@ -74,15 +74,16 @@ def map_cmd(
     print_written(written, quiet=quiet, as_json=as_json)
 
 
+@command()
+@click.argument("result", type=PATH, help="result folder written by `siting solve` (or its result.gpkg)")
+@option("--out", "out_dir", type=PATH, help="folder for report.html / report.md (default: RESULT)")
+@option("--boundaries", type=PATH, help="boundary layer to draw on the map")
+@ALLOW_UNVERIFIED
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the written files as JSON")
 @guard
-def report(
-    result: Annotated[Path, typer.Argument(help="result folder written by `siting solve` (or its result.gpkg)")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for report.html / report.md (default: RESULT)")] = None,
-    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="boundary layer to draw on the map")] = None,
-    allow_unverified: Annotated[bool, ALLOW_UNVERIFIED] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the written files as JSON")] = False,
-) -> None:
+def report(result: Path, out_dir: Path | None = None, boundaries: Path | None = None, allow_unverified: bool = False,
+           quiet: bool = False, as_json: bool = False) -> None:
     """Write a self-contained HTML report (and Markdown) of a result for policy makers."""
     from optimizer.atomic import check_destination
     from optimizer.check.stored import require_verified
@@ -101,15 +102,16 @@ def report(
     print_written(written, quiet=quiet, as_json=as_json)
 
 
+@command()
+@click.argument("a", type=PATH, help="first result folder (before)")
+@click.argument("b", type=PATH, help="second result folder (after)")
+@option("--markdown", type=PATH, help="also write the comparison as Markdown")
+@ALLOW_UNVERIFIED
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
 @guard
-def compare(
-    a: Annotated[Path, typer.Argument(help="first result folder (before)")],
-    b: Annotated[Path, typer.Argument(help="second result folder (after)")],
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="also write the comparison as Markdown")] = None,
-    allow_unverified: Annotated[bool, ALLOW_UNVERIFIED] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
-) -> None:
+def compare(a: Path, b: Path, markdown: Path | None = None, allow_unverified: bool = False, quiet: bool = False,
+            as_json: bool = False) -> None:
     """Show what changed between two results: status, objective, land take, moved facilities, reassignments."""
     from optimizer.check.stored import require_verified
     from optimizer.output.compare import compare_results, rich_tables, to_markdown, write_markdown

@@ -7,56 +7,57 @@ kind is refused in one line (exit 2) before any work, never ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from optimizer.cli.app import gap_text, guard, nullcontext, out, print_json, print_tensions
+from optimizer.cli.app import PATH, command, gap_text, guard, nullcontext, option, out, print_json, print_tensions
 from optimizer.cli.progress import Progress, progress_option
 
 
+@command()
+@click.argument("name", help="instance name (see `siting list`), manifest path, or matrix instance")
+@option("--out", "out_dir", type=PATH, help="result folder (default results/NAME)")
+@option("--time-limit", type=float, help="solver time limit, seconds")
+@option("--mip-gap", type=float, help="relative MIP gap to stop at")
+@option("--threads", type=int, help="solver threads")
+@option("--set", "set_", multiple=True, help="override a parameter: key=value (repeatable)")
+@option("--backend", default="auto", help="auto, pyomo or highspy")
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@option("--geoparquet", is_flag=True, help="also write every layer as GeoParquet")
+@option("--crs", help="CRS of the GIS output, e.g. EPSG:4326 (default EPSG:31370, Belgian Lambert 72)")
+@option("--progress", default="none", help="none, or jsonl: JSON progress lines on stderr")
 @guard
-def solve(
-    name: Annotated[str, typer.Argument(help="instance name (see `siting list`), manifest path, or matrix instance")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
-    mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="relative MIP gap to stop at")] = None,
-    threads: Annotated[int | None, typer.Option(help="solver threads")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
-    backend: Annotated[str, typer.Option(help="auto, pyomo or highspy")] = "auto",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
-    geoparquet: Annotated[bool, typer.Option("--geoparquet", help="also write every layer as GeoParquet")] = False,
-    crs: Annotated[str | None, typer.Option("--crs", help="CRS of the GIS output, e.g. EPSG:4326 "
-                                                          "(default EPSG:31370, Belgian Lambert 72)")] = None,
-    progress: Annotated[str, typer.Option("--progress", help="none, or jsonl: JSON progress lines on stderr")] = "none",
-) -> None:
+def solve(name: str, out_dir: Path | None = None, time_limit: float | None = None, mip_gap: float | None = None,
+          threads: int | None = None, set_: tuple[str, ...] = (), backend: str = "auto", quiet: bool = False,
+          as_json: bool = False, geoparquet: bool = False, crs: str | None = None, progress: str = "none") -> None:
     """Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json."""
     from optimizer.cli.app import check_solver_options
     from optimizer.data.instance import parse_overrides
 
     check_solver_options(time_limit, mip_gap, threads)
     _solve(name, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-           overrides=parse_overrides(set_ or []), backend=backend, quiet=quiet, as_json=as_json,
+           overrides=parse_overrides(list(set_)), backend=backend, quiet=quiet, as_json=as_json,
            geoparquet=geoparquet, crs=checked_crs(crs), progress=progress_option(progress))
 
 
+@command()
+@click.argument("name", help="chain instance (e.g. s2b-plastics-chain) or manifest path")
+@option("--out", "out_dir", type=PATH, help="result folder (default results/NAME)")
+@option("--time-limit", type=float, help="solver time limit, seconds")
+@option("--set", "set_", multiple=True, help="override a parameter: key=value (repeatable)")
+@option("--quiet", "-q", is_flag=True, help="print nothing but errors")
+@option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @guard
-def chain(
-    name: Annotated[str, typer.Argument(help="chain instance (e.g. s2b-plastics-chain) or manifest path")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME)")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver time limit, seconds")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
-) -> None:
+def chain(name: str, out_dir: Path | None = None, time_limit: float | None = None, set_: tuple[str, ...] = (),
+          quiet: bool = False, as_json: bool = False) -> None:
     """Solve a multi-echelon plastics-chain instance (S2b, S5, S8); the same as `siting solve` on it."""
     from optimizer.cli.app import check_solver_options
     from optimizer.data.instance import is_chain_instance, load_instance, parse_overrides, resolve_instance_path
     from optimizer.errors import InputError
 
     check_solver_options(time_limit, None, None)
-    overrides = parse_overrides(set_ or [])
+    overrides = parse_overrides(list(set_))
     if not is_chain_instance(name):  # a chain instance, or the chain over periods (s2e-p2c-rampup)
         inst = load_instance(name, overrides)  # a broken manifest is reported as such, not as "not a chain"
         msg = (f"{inst.name} is not a plastics-chain instance (it places {', '.join(p.id for p in inst.programmes)}): "

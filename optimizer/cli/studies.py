@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
+from click.exceptions import Exit
 
-from optimizer.cli.app import err, guard, out, print_json
+from optimizer.cli.app import PATH, command, err, guard, option, out, print_json
 
 
+@command()
+@click.argument("name", help="instance name or manifest path")
+@option("--points", type=int, default=7, help="points on the front, end points included")
+@option("--out", "out_dir", type=PATH, help="result folder (default results/NAME-pareto)")
+@option("--time-limit", type=float, help="time limit per solve, seconds")
+@option("--set", "set_", multiple=True, help="override a parameter: key=value (repeatable)")
+@option("--json", "as_json", is_flag=True, help="print the front and the written files as JSON")
 @guard
-def pareto(
-    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
-    points: Annotated[int, typer.Option("--points", help="points on the front, end points included")] = 7,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="result folder (default results/NAME-pareto)")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="time limit per solve, seconds")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value (repeatable)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the front and the written files as JSON")] = False,
-) -> None:
+def pareto(name: str, points: int = 7, out_dir: Path | None = None, time_limit: float | None = None,
+           set_: tuple[str, ...] = (), as_json: bool = False) -> None:
     """Trace transport cost against land take (ε-constraint), verify every point, write pareto.csv and pareto.png."""
     from rich.table import Table
 
@@ -32,7 +33,7 @@ def pareto(
     if points < 2:
         raise InputError("--points must be at least 2 (the two end points)", field="--points")
     check_solver_options(time_limit, None, None)
-    overrides = parse_overrides(set_ or [])
+    overrides = parse_overrides(list(set_))
     path = resolve_instance_path(name)
     kind = instance_kind(name)
     if kind != "named":
@@ -63,20 +64,21 @@ def pareto(
     out.print(f"written {files['csv']} and {files['png']}")
 
 
+@command()
+@click.argument("file", type=PATH, help="sweep definition (TOML); see docs/sweeps.md")
+@option("--scheduler", help="existing Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS, else a "
+        "local cluster)")
+@option("--workers", type=int, help="local cluster worker processes (default: one per core); 0 runs in-process, one "
+        "scenario after another")
+@option("--sequential", is_flag=True, help="same as --workers 0")
+@option("--out", "out_dir", type=PATH, help="sweep folder (default results/sweeps/NAME)")
+@option("--threads-per-scenario", type=int, help="solver threads per scenario (default: cores / workers)")
+@option("--quiet", "-q", is_flag=True, help="no progress bar or table")
+@option("--json", "as_json", is_flag=True, help="print the comparison table and files as JSON")
 @guard
-def sweep(
-    file: Annotated[Path, typer.Argument(help="sweep definition (TOML); see docs/sweeps.md")],
-    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786 "
-                                                       "(default: DASK_SCHEDULER_ADDRESS, else a local cluster)")] = None,
-    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
-                                                     "0 runs in-process, one scenario after another")] = None,
-    sequential: Annotated[bool, typer.Option("--sequential", help="same as --workers 0")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="sweep folder (default results/sweeps/NAME)")] = None,
-    threads_per_scenario: Annotated[int | None, typer.Option(help="solver threads per scenario "
-                                                                  "(default: cores / workers)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the comparison table and files as JSON")] = False,
-) -> None:
+def sweep(file: Path, scheduler: str | None = None, workers: int | None = None, sequential: bool = False,
+          out_dir: Path | None = None, threads_per_scenario: int | None = None, quiet: bool = False,
+          as_json: bool = False) -> None:
     """Run a scenario sweep on Dask and write the comparison table (CSV, Parquet) and plots."""
     from optimizer.atomic import check_destination
     from optimizer.studies.sweep import run_sweep
@@ -93,7 +95,7 @@ def sweep(
         done = e.args[0].table["result_dir"].notna().sum() if e.args else "the finished"
         err.print(f"interrupted — {done} scenario results are kept in {target}; run the same command to resume",
                   markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(130) from None
+        raise Exit(130) from None
     if as_json:
         print_json({"sweep": spec.name, "out_dir": str(result.out_dir), "table": result.table.to_dict("records"),
                     "files": {k: str(v) for k, v in result.files.items()}})
@@ -103,21 +105,21 @@ def sweep(
                   f"{result.files['facilities_png'].name}; scenario results in {result.out_dir / 'scenarios'}")
 
 
+@command()
+@click.argument("name", help="instance name or manifest path")
+@option("--vary", multiple=True, help="NAME=LOW:HIGH, values or -25%:+25% of the run's value (repeatable; default: "
+        "the preset, see docs/sensitivity.md)")
+@option("--set", "set_", multiple=True, help="override of the base run: key=value (repeatable)")
+@option("--samples", type=int, default=0, help="joint Latin-hypercube variants over all varied assumptions")
+@option("--seed", type=int, default=0, help="seed of the joint sample")
+@option("--scheduler", help="existing Dask scheduler, e.g. tcp://host:8786")
+@option("--workers", type=int, help="local cluster worker processes (default: one per core); 0 runs in-process")
+@option("--out", "out_dir", type=PATH, help="folder (default results/NAME-sensitivity)")
+@option("--quiet", "-q", is_flag=True, help="no progress bar or table")
 @guard
-def sensitivity(
-    name: Annotated[str, typer.Argument(help="instance name or manifest path")],
-    vary: Annotated[list[str] | None, typer.Option("--vary", help="NAME=LOW:HIGH, values or -25%:+25% of the run's "
-                                                                  "value (repeatable; default: the preset, see "
-                                                                  "docs/sensitivity.md)")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override of the base run: key=value (repeatable)")] = None,
-    samples: Annotated[int, typer.Option(help="joint Latin-hypercube variants over all varied assumptions")] = 0,
-    seed: Annotated[int, typer.Option(help="seed of the joint sample")] = 0,
-    scheduler: Annotated[str | None, typer.Option(help="existing Dask scheduler, e.g. tcp://host:8786")] = None,
-    workers: Annotated[int | None, typer.Option(help="local cluster worker processes (default: one per core); "
-                                                     "0 runs in-process")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="folder (default results/NAME-sensitivity)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
-) -> None:
+def sensitivity(name: str, vary: tuple[str, ...] = (), set_: tuple[str, ...] = (), samples: int = 0, seed: int = 0,
+                scheduler: str | None = None, workers: int | None = None, out_dir: Path | None = None,
+                quiet: bool = False) -> None:
     """Vary named assumptions (tonnages, costs, capacities), solve each variant and draw a tornado chart and a
     robust-site map."""
     from rich.table import Table
@@ -130,11 +132,11 @@ def sensitivity(
 
     if samples < 0:
         raise InputError("must be ≥ 0", field="--samples")
-    base_set = parse_overrides(set_ or [])
+    base_set = parse_overrides(list(set_))
     target = out_dir if out_dir is not None else default_out(name).with_name(f"{default_out(name).name}-sensitivity")
     check_destination(target, (resolve_instance_path(name),), kind="sweep")  # before any solve
     inst = load_instance(name, base_set)
-    variations = sens.parse_vary(vary, inst) if vary else sens.default_variations(inst)
+    variations = sens.parse_vary(list(vary), inst) if vary else sens.default_variations(inst)
     instance = name if not (Path(name).suffix == ".toml" or Path(name).exists()) else str(resolve_instance_path(name))
     spec = sens.SensitivitySpec(instance, inst.name, base_set, tuple(variations), samples, seed)
     try:
@@ -143,7 +145,7 @@ def sensitivity(
     except KeyboardInterrupt:
         err.print(f"interrupted — the solved variants are kept in {target}; run the same command to resume",
                   markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(130) from None
+        raise Exit(130) from None
     if quiet:
         return
     rows = sens.tornado_rows(result.table, spec.variations)

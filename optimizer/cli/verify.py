@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
+from click.exceptions import Exit
 
-from optimizer.cli.app import EXIT_VERIFY, err, guard, out, print_json
+from optimizer.cli.app import EXIT_VERIFY, PATH, command, err, guard, option, out, print_json
 
 
+@command()
+@click.argument("result", type=PATH, help="result folder written by `siting solve` (or its result.gpkg)")
+@option("--instance", help="instance to check against (default: the one the result records)")
+@option("--quiet", "-q", is_flag=True, help="print nothing but the violations")
+@option("--json", "as_json", is_flag=True, help="print the findings as JSON")
 @guard
-def verify(
-    result: Annotated[Path, typer.Argument(help="result folder written by `siting solve` (or its result.gpkg)")],
-    instance: Annotated[str | None, typer.Option("--instance", help="instance to check against (default: the one "
-                                                                    "the result records)")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but the violations")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
-) -> None:
+def verify(result: Path, instance: str | None = None, quiet: bool = False, as_json: bool = False) -> None:
     """Re-read a stored result (CSV, GeoPackage, summary.json), reload its instance and check every rule, the
     objective and the copies against each other. Exit 0 when it holds, 5 with the violations when it does not."""
     from optimizer.check.stored import verify_stored
@@ -39,4 +38,4 @@ def verify(
                       f"checks hold: every rule and the objective{copies}", markup=False, highlight=False,
                       soft_wrap=True)
     if check.violations:
-        raise typer.Exit(EXIT_VERIFY)
+        raise Exit(EXIT_VERIFY)
