@@ -39,7 +39,7 @@ def shared_dir() -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The CLI, in process (typer's CliRunner): the same code path as `siting ...`, without a new Python each time
+# The CLI, in process (click's CliRunner): the same code path as `siting ...`, without a new Python each time
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
 class Ran:
@@ -53,7 +53,7 @@ class Ran:
 
 def siting(*args: str) -> Ran:
     """``siting ARGS`` in this process; an uncaught exception (a traceback for the planner) fails the test."""
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 
@@ -175,7 +175,7 @@ def chain_result(tiny_chain: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def corpus_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small corpus instance (tests/corpus/base) solved once through the CLI; read-only, tests copy it."""
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 

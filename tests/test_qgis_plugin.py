@@ -295,7 +295,7 @@ def test_plugin_zip_builds_from_the_sources(tmp_path: Path) -> None:
 
 def test_plugin_imports_nothing_of_the_engine() -> None:
     """QGIS's Python never imports the engine or its dependencies: the plugin only runs the executable."""
-    forbidden = ("optimizer", "geopandas", "pandas", "numpy", "highspy", "pyomo", "shapely", "pyogrio", "typer")
+    forbidden = ("optimizer", "geopandas", "pandas", "numpy", "highspy", "pyomo", "shapely", "pyogrio", "click")
     for path in (PROJECT_ROOT / "qgis_plugin" / "siting_processing").glob("*.py"):
         for line in path.read_text(encoding="utf-8").splitlines():
             words = line.strip().split()

@@ -85,7 +85,7 @@ def solve_case(case: str) -> dict:
 
 def _solve_named(name: str) -> dict:
     """``siting solve NAME --out TMP`` in process; the figures are read back from what it wrote."""
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 

@@ -19,7 +19,7 @@ import pytest
 from conftest import CORPUS, PROJECT_ROOT
 from small_instances import S6_PERIODS, small_instance
 from snapshot import changes, snapshot
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from optimizer.check.stored import verify_stored
 from optimizer.cli import app

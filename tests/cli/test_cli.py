@@ -1,4 +1,4 @@
-"""The CLI as a planner runs it, for every instance kind — in process (typer's CliRunner), plus a few true
+"""The CLI as a planner runs it, for every instance kind — in process (click's CliRunner), plus a few true
 end-to-end runs of ``python -m optimizer.cli`` (marked ``slow``; the README's test command runs them too)."""
 
 from __future__ import annotations
@@ -80,6 +80,43 @@ def test_list_show_validate() -> None:
     assert ran.returncode == 0 and "wood_to_bank_t_per_inhabitant_yr" in ran.stdout
     ran = siting("validate", "materialenbanken")
     assert ran.returncode == 0 and "ok" in ran.stdout
+
+
+def test_help_lists_every_command_in_order_with_its_help() -> None:
+    """``siting --help`` lists the 15 commands in their order, each with the first paragraph of its help (the lazy
+    group imports the command modules to list them); ``siting`` alone prints the same help (exit 2)."""
+    from optimizer.cli.app import COMMANDS
+
+    ran = siting("--help")
+    assert ran.returncode == 0 and ran.stderr == ""
+    listed = [line.split()[0] for line in ran.stdout.split("Commands:", 1)[1].splitlines()
+              if line.startswith("  ") and not line.startswith("   ")]
+    assert listed == list(COMMANDS) == ["list", "programmes", "show", "validate", "solve", "locate", "pareto", "sweep",
+                                        "sensitivity", "map", "report", "compare", "verify", "chain", "bench"]
+    flat = " ".join(ran.stdout.split())
+    assert "solve Solve an instance, verify the result independently and write GeoPackage, CSV and summary.json." in flat
+    assert "5 with the violations when it does not." in flat  # verify's whole first paragraph, not cut at a sentence
+    bare = siting()
+    assert bare.returncode == 2 and "Commands:" in bare.stdout and "bench" in bare.stdout
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["solve", str(MATRIX), "--time-limit", "abc"], ["--time-limit", "abc", "siting solve --help"]),
+    (["solve", str(MATRIX), "--time-limt", "3"], ["--time-limt", "--time-limit"]),
+    (["solve"], ["NAME", "siting solve --help"]),
+    (["locate", "--demand", "d.gpkg"], ["missing option", "--weight"]),
+    (["no-such-command"], ["no-such-command", "siting --help"]),
+    (["--no-such-option"], ["--no-such-option"]),
+])
+def test_a_refused_command_line_is_one_line_exit_2(args: list[str], names: list[str]) -> None:
+    """click's usage errors (a value of the wrong type, an unknown option or command, a missing argument) are one
+    line on stderr naming what was wrong, exit 2, nothing on stdout and nothing written."""
+    ran = siting(*args)
+    lines = ran.stderr.strip().splitlines()
+    assert ran.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), ran.stderr
+    assert ran.stdout == "" and "Traceback" not in ran.stderr
+    for name in names:
+        assert name in lines[0], lines[0]
 
 
 def test_infeasible_exit_3_names_region(tmp_path: Path) -> None:

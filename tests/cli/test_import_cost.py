@@ -4,7 +4,10 @@
 (``benchmarks/perf/fixed_costs.py --parts process``); importing ``scipy.sparse`` alone costs it 0.3–0.4 s, more than
 reading, solving, verifying and writing the instance. These tests fail if a module on that path starts importing
 scipy (or geopandas, shapely, networkx) at module level again, or if the small-problem path builds its model with
-scipy, so the gain cannot silently regress.
+scipy, so the gain cannot silently regress. The CLI is written on click directly: typer and its pydantic cost a
+whole-process solve about 0.2 s (benchmarks/perf/README.md), so neither may come back, and the ``siting`` group
+imports only the module of the command that runs (``optimizer.cli.app.COMMANDS``), not those of locate, the studies
+or the result commands.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pytest
 from optimizer.settings import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "instances" / "matrix_example"
-HEAVY = ("scipy", "geopandas", "shapely", "networkx", "pyproj", "pyomo")
+HEAVY = ("scipy", "geopandas", "shapely", "networkx", "pyproj", "pyomo", "typer", "pydantic")
 
 _PROBE = """
 import json, sys
@@ -32,7 +35,8 @@ except SystemExit as e:
     code = e.code
 else:
     code = 0
-print(json.dumps({"exit": code, "loaded": sorted(m for m in {HEAVY!r} if m in sys.modules)}))
+print(json.dumps({"exit": code, "loaded": sorted(m for m in {HEAVY!r} if m in sys.modules),
+                  "cli": sorted(m for m in sys.modules if m.startswith("optimizer.cli."))}))
 """
 
 
@@ -63,3 +67,9 @@ def test_matrix_solve_imports_no_scipy(tmp_path: Path, kind: str) -> None:
     if kind == "capacitated":
         assert summary["objective"]["total"] == pytest.approx(362.0)  # the brute-forced optimum (problem.toml)
     assert probe["loaded"] == [], f"a matrix-instance solve imported {probe['loaded']}"
+    from optimizer.cli.app import COMMANDS
+
+    others = {f"optimizer.cli.{spec.split(':')[0]}" for spec in COMMANDS.values()} - {"optimizer.cli.solve"}
+    assert {"optimizer.cli.locate", "optimizer.cli.studies", "optimizer.cli.results"} <= others
+    assert "optimizer.cli.solve" in probe["cli"], probe["cli"]
+    assert not others & set(probe["cli"]), f"siting solve imported other commands: {sorted(others & set(probe['cli']))}"

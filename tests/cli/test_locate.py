@@ -1,6 +1,6 @@
 """``siting locate``: GIS layers in, a generated instance, the ordinary pipeline, the result with its instance.
 
-In-process through typer's CliRunner where possible; the layers are the shipped tables turned into GeoPackages
+In-process through click's CliRunner where possible; the layers are the shipped tables turned into GeoPackages
 here (nothing is hard-coded: the named instance is solved side by side and compared).
 """
 
@@ -20,7 +20,7 @@ import pytest
 import shapely
 from conftest import PROJECT_ROOT
 from helpers import points_manifest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from optimizer.cli import app
 from optimizer.data.layers import CandidateSpec, DemandSpec, LayerSource, LocateRequest, RegionSpec, build_instance

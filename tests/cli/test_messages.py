@@ -1,6 +1,6 @@
 """Messages that point at the right place, quiet and JSON output, and the last bullets of issue 13, item 6.
 
-In-process (typer's ``CliRunner``, the real ``app`` and guard) except where a process must be interrupted (Ctrl-C
+In-process (click's ``CliRunner``, the real ``app`` and guard) except where a process must be interrupted (Ctrl-C
 in a sweep). Solver banners are printed by the C++ library straight to file descriptor 1, which only a real process
 shows: the real-process ``--json`` runs of a named instance (tests/check/test_reliability.py) and of a chain
 (tests/cli/test_cli.py) check that nothing but JSON reaches stdout.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, PROJECT_ROOT
 from snapshot import changes, snapshot
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from optimizer.cli import app
 

@@ -5,7 +5,7 @@ column, the manifest, a ``--set``, a GIS layer, a matrix-instance file) and runs
 exit with code 2, print exactly one line on stderr naming the file, the row (where there is one) and the field
 and saying what to do, print no traceback and write no output folder (nor leave a temporary one behind).
 
-The cases run in-process through typer's ``CliRunner`` (the same ``app`` and ``_guard`` as the ``siting``
+The cases run in-process through click's ``CliRunner`` (the same ``app`` and ``_guard`` as the ``siting``
 script; stderr captured separately); :func:`test_subprocess_end_to_end` runs a few of them as real processes.
 """
 
@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import CORPUS, PROJECT_ROOT
 from snapshot import changes, snapshot
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from optimizer.cli import app
 

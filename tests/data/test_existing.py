@@ -91,7 +91,7 @@ def test_bad_rows_name_file_row_and_field(tmp_path, change: dict, field: str, wo
 
 
 def test_bad_table_exits_2_with_one_line(tmp_path) -> None:
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 

@@ -203,7 +203,7 @@ def test_a_bad_periods_section_names_the_key(tmp_path) -> None:
 
 
 def test_cli_solves_a_multi_period_instance_and_reports_each_period(small_run, tmp_path) -> None:
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 

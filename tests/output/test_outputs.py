@@ -1,7 +1,7 @@
 """Outputs never delete what siting did not write (issue 13, items 1 and 2).
 
 The corpus below sets up a scene in a temporary folder (a checkout with ``.git`` and ``.venv``, a planner's
-folder of documents, a home folder, links, earlier results), runs one command in-process (typer's
+folder of documents, a home folder, links, earlier results), runs one command in-process (click's
 ``CliRunner``, the real ``app`` and guard) and requires: exit code 2, one line ``error: PATH::FIELD: ...`` saying
 what is there and what to do, no traceback, and the whole scene byte for byte as it was (a snapshot of every
 path, size, mtime and hash before and after: nothing written, nothing deleted). A few cases also run as real
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, PROJECT_ROOT
 from snapshot import changes, snapshot
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from optimizer.cli import app
 

@@ -114,7 +114,7 @@ def test_map_command_writes_png_and_html_with_boundaries(solved: Path, tmp_path:
 
 def test_map_quiet_png_only(chain_result, tiny_chain_models: Path, tmp_path: Path) -> None:  # noqa: ANN001
     # in process: `map` re-verifies the result, and the tiny chain's programme is only on this test's loader path
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from optimizer.cli import app
 
