@@ -419,8 +419,9 @@ def _costs(
 
 def _parse_costs(text: pd.DataFrame, file: Path, *, blank_forbidden: bool) -> np.ndarray:
     """Parse a frame of cost strings; blank and ``inf`` give ``inf`` (forbidden) when allowed."""
-    values = text.apply(lambda col: pd.to_numeric(col, errors="coerce")).to_numpy(dtype=float, copy=True)
     raw = text.to_numpy(dtype=str)
+    # one to_numeric over every cell (a call per column costs more than the parse on small matrices)
+    values = pd.to_numeric(raw.ravel(), errors="coerce").astype(float).reshape(raw.shape)
     is_blank = raw == ""
     lowered = np.char.lower(raw)
     bad = (np.isnan(values) & ~is_blank) | (lowered == "nan")

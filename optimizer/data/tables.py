@@ -75,6 +75,17 @@ def resolve_inside(value: object, base: Path, manifest_path: Path | None, field:
     raise InputError(msg, file=manifest_path, field=field)
 
 
+class LineNumbers(tuple):
+    """A CSV table's line numbers, kept in ``frame.attrs``. pandas deep-copies ``attrs`` on every operation that
+    makes a new frame; this tuple is immutable, so a copy is the same object (a list of the 285 municipalities' lines
+    was copied 80 times per load: 28 ms of the 74 ms of ``load_instance("materialenbanken")``)."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict) -> "LineNumbers":
+        return self
+
+
 def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
                roots: list[Path] | tuple[Path, ...] = ()) -> tuple[pd.DataFrame, Path]:
     """Read a CSV table or a GIS layer (reprojected to EPSG:31370, representative points as x/y).
@@ -148,7 +159,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
                          "field) for every column — add the missing commas or values", file=path, row=line)
     lines = [line for line, _ in csv_records(path)[1]]
     if len(lines) == len(frame):  # the same records pandas read (else rows are counted without blank lines)
-        frame.attrs["line_numbers"] = lines  # a list: attrs travel with copies of the frame
+        frame.attrs["line_numbers"] = LineNumbers(lines)  # attrs travel with copies of the frame
     return frame
 
 

@@ -388,14 +388,33 @@ def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
 
 
 def versions() -> dict[str, str]:
-    """Versions of this package, Python and the libraries that shape a result."""
+    """Versions of this package, Python and the libraries that shape a result.
+
+    A library this process has imported gives its own ``__version__`` (the version that ran); the others are looked
+    up in the installed distributions' metadata, which costs a few milliseconds each (issue 18, fixed costs).
+    """
     import platform
-    from importlib.metadata import PackageNotFoundError, version
+    import sys
 
     out = {"python": platform.python_version()}
-    for pkg in ("circular-siting", "highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    missing = []
+    for pkg in VERSIONED:
+        loaded = sys.modules.get(pkg.replace("-", "_"))
+        found = getattr(loaded, "__version__", None)
+        if isinstance(found, str):
+            out[pkg] = found
+        else:
+            missing.append(pkg)
+    if missing:
+        from importlib.metadata import PackageNotFoundError, version
+
+        for pkg in missing:
+            try:
+                out[pkg] = version(pkg)
+            except PackageNotFoundError:
+                out[pkg] = "not installed"
+    return {pkg: out[pkg] for pkg in ("python", *VERSIONED)}
+
+
+# the distributions whose versions a manifest records, in this order
+VERSIONED = ("circular-siting", "highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio")
