@@ -28,6 +28,8 @@ base          ``problem`` (the contract between the layers), ``settings``, ``err
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # the one place of the version: pyproject.toml reads it (dynamic)
+
 from importlib import import_module
 from typing import TYPE_CHECKING
 

@@ -388,33 +388,34 @@ def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
 
 
 def versions() -> dict[str, str]:
-    """Versions of this package, Python and the libraries that shape a result.
+    """Versions of Python, this package and the libraries that shape a result, as this run loaded them.
 
-    A library this process has imported gives its own ``__version__`` (the version that ran); the others are looked
-    up in the installed distributions' metadata, which costs a few milliseconds each (issue 18, fixed costs).
+    Each version is the loaded module's own (``__version__``; for highspy the HiGHS library it carries). A library
+    the run never imported cannot have shaped its result and is recorded as ``"not loaded"``: looking every library
+    up in the installed distributions' metadata cost a whole-process solve about 15 ms (issue 18, fixed costs).
     """
     import platform
     import sys
 
-    out = {"python": platform.python_version()}
-    missing = []
-    for pkg in VERSIONED:
-        loaded = sys.modules.get(pkg.replace("-", "_"))
-        found = getattr(loaded, "__version__", None)
-        if isinstance(found, str):
-            out[pkg] = found
-        else:
-            missing.append(pkg)
-    if missing:
-        from importlib.metadata import PackageNotFoundError, version
+    import optimizer
 
-        for pkg in missing:
-            try:
-                out[pkg] = version(pkg)
-            except PackageNotFoundError:
-                out[pkg] = "not installed"
-    return {pkg: out[pkg] for pkg in ("python", *VERSIONED)}
+    out = {"python": platform.python_version(), "circular-siting": optimizer.__version__}
+    for pkg in LIBRARIES:
+        module = sys.modules.get(pkg)
+        out[pkg] = _module_version(module) if module is not None else "not loaded"
+    return out
 
 
-# the distributions whose versions a manifest records, in this order
-VERSIONED = ("circular-siting", "highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio")
+# the libraries whose versions a manifest records, in this order
+LIBRARIES = ("highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio")
+
+
+def _module_version(module: object) -> str:
+    """A loaded module's version: ``__version__``, or for highspy the version of the HiGHS library it wraps."""
+    found = getattr(module, "__version__", None)
+    if isinstance(found, str):
+        return found
+    parts = [getattr(module, f"HIGHS_VERSION_{p}", None) for p in ("MAJOR", "MINOR", "PATCH")]
+    if all(isinstance(p, int) for p in parts):
+        return ".".join(map(str, parts))
+    return "unknown"

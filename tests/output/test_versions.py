@@ -1,33 +1,31 @@
-"""The versions a manifest records (``optimizer.output.tables.versions``): the loaded module's own ``__version__``
-where it has one, the installed distribution's metadata otherwise — both must name the same version."""
+"""The versions a manifest records (``optimizer.output.tables.versions``): the loaded module's own version, the
+same as the installed distribution's; a library the run never imported is recorded as not loaded."""
 
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 
 import pytest
 
-from optimizer.output.tables import VERSIONED, versions
+from optimizer.output.tables import LIBRARIES, versions
 
 
-def test_versions_agree_with_the_installed_distributions() -> None:
-    import numpy  # noqa: F401 - loaded, so versions() takes numpy.__version__
+def test_loaded_libraries_give_the_installed_versions() -> None:
+    import highspy  # noqa: F401 - loaded, so versions() reads them from the modules
+    import numpy  # noqa: F401
     import pandas  # noqa: F401
 
     got = versions()
-    assert list(got) == ["python", *VERSIONED]
-    for pkg in VERSIONED:
-        try:
-            expected = version(pkg)
-        except PackageNotFoundError:
-            expected = "not installed"
-        assert got[pkg] == expected, pkg
+    assert list(got) == ["python", "circular-siting", *LIBRARIES]
+    assert got["circular-siting"] == version("circular-siting")  # pyproject's version is optimizer.__version__
+    for pkg in ("highspy", "numpy", "pandas"):
+        assert got[pkg] == version(pkg), pkg
+    for pkg in LIBRARIES:
+        if pkg in sys.modules:
+            assert got[pkg] == version(pkg), pkg
 
 
-def test_a_loaded_module_gives_its_own_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Loaded:
-        __version__ = "9.9.9-loaded"
-
-    monkeypatch.setitem(sys.modules, "pyogrio", Loaded())
-    assert versions()["pyogrio"] == "9.9.9-loaded"
+def test_a_library_the_run_did_not_import_is_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "pyogrio", raising=False)
+    assert versions()["pyogrio"] == "not loaded"
