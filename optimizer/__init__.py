@@ -28,10 +28,10 @@ base          ``problem`` (the contract between the layers), ``settings``, ``err
 
 from __future__ import annotations
 
-__version__ = "0.1.0"  # the one place of the version: pyproject.toml reads it (dynamic)
-
 from importlib import import_module
 from typing import TYPE_CHECKING
+
+from optimizer.settings import VERSION as __version__  # the package version, kept in settings
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names are imported on first use
     from optimizer.data.instance import Instance, load_instance

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+VERSION = "0.1.0"  # the package version, in one place: pyproject.toml reads it (dynamic version)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CRS = "EPSG:31370"  # Belgian Lambert 72, metres
 M2_PER_HA = 10_000.0

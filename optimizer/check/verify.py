@@ -20,11 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from optimizer.check.coverage_rules import check_coverage_rules
-from optimizer.check.existing import existing_in_result, verify_existing
 from optimizer.errors import VerificationError
-from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
-from optimizer.geo.typology import classify_instance
 from optimizer.problem import LocationProblem, Solution
 
 if TYPE_CHECKING:
@@ -202,6 +198,12 @@ def verify_siting(sp: SitingProblem, solution: Solution, tables: ResultTables, *
     facilities are checked against their table (:func:`optimizer.check.existing.verify_existing`) in ``year``
     (``None``: a single-period end state; ``annualise``: closing costs spread over years, as a single period does).
     """
+    # the domain rules' modules load here: a matrix solve verifies with verify_problem alone (issue 18, fixed costs)
+    from optimizer.check.coverage_rules import check_coverage_rules
+    from optimizer.check.existing import existing_in_result, verify_existing
+    from optimizer.geo.access_rules import effective_rule, load_mode_rules, mode_rule_ok
+    from optimizer.geo.typology import classify_instance
+
     inst = sp.instance
     params = inst.parameters
     demand = inst.demand.set_index("id" if "id" in inst.demand else "nis")  # demand units (municipalities or points)

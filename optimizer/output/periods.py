@@ -18,8 +18,8 @@ import pandas as pd
 
 from optimizer.output.chain import chain_extras, chain_tables
 from optimizer.output.export import line_layer, network_layer, point_layer, polygon_layer
-from optimizer.output.summary import FORMAT, FORMAT_VERSION, instance_file
-from optimizer.output.tables import ResultTables, named_summary, result_tables, versions
+from optimizer.output.summary import FORMAT, FORMAT_VERSION, instance_file, versions
+from optimizer.output.tables import ResultTables, named_summary, result_tables
 
 if TYPE_CHECKING:
     from optimizer.model.periods import MultiPeriodSolution

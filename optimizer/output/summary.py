@@ -20,6 +20,7 @@ import numpy as np
 from optimizer.atomic import RESULT_FORMAT as FORMAT  # the marker that lets siting replace and verify its own folders
 from optimizer.atomic import RESULT_FORMAT_VERSION as FORMAT_VERSION
 from optimizer.atomic import RESULT_MARKER as SUMMARY_NAME
+from optimizer.settings import VERSION
 
 KINDS = ("named", "matrix", "chain", "periods", "chain_periods")
 
@@ -54,8 +55,6 @@ def envelope(
     ``siting verify`` reloads (``None`` for an instance built in memory). ``crs`` is ``None`` for a result without
     coordinates (a matrix instance).
     """
-    from optimizer.output.tables import versions
-
     if kind not in KINDS:
         msg = f"unknown result kind {kind!r}"
         raise ValueError(msg)
@@ -152,3 +151,41 @@ def is_result_summary(data: object) -> bool:
     """Whether parsed JSON is a siting result summary of a known format version (the marker of issue 13)."""
     return (isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("format_version"), int)
             and 1 <= data["format_version"] <= FORMAT_VERSION)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, this package and the libraries that shape a result (the installed ones).
+
+    A library this process has loaded gives its own version (``__version__``; for highspy the HiGHS library it
+    carries), the others the installed distribution's metadata: the same figures either way, and a matrix solve,
+    which loads numpy, pandas and highspy, reads the metadata of only the four others (issue 18, fixed costs).
+    """
+    import platform
+    import sys
+
+    found = {pkg: _module_version(sys.modules.get(pkg)) for pkg in LIBRARIES}
+    missing = [pkg for pkg, v in found.items() if v is None]
+    if missing:
+        from importlib.metadata import PackageNotFoundError, version
+
+        for pkg in missing:
+            try:
+                found[pkg] = version(pkg)
+            except PackageNotFoundError:
+                found[pkg] = "not installed"
+    return {"python": platform.python_version(), "circular-siting": VERSION, **found}
+
+
+# the libraries whose versions a manifest records, in this order
+LIBRARIES = ("highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio")
+
+
+def _module_version(module: object) -> str | None:
+    """A loaded module's version: ``__version__``, or for highspy the HiGHS library's; ``None`` if not loaded."""
+    if module is None:
+        return None
+    found = getattr(module, "__version__", None)
+    if isinstance(found, str):
+        return found
+    parts = [getattr(module, f"HIGHS_VERSION_{p}", None) for p in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(map(str, parts)) if all(isinstance(p, int) for p in parts) else None

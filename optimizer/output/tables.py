@@ -385,37 +385,3 @@ def _by_kind_ha(fac: pd.DataFrame) -> dict[str, float]:
     kinds = fac["land_kind"] if "land_kind" in fac else pd.Series("existing_zone", index=fac.index)
     per = fac["area_m2"].groupby(kinds).sum() / M2_PER_HA
     return {k: float(per.get(k, 0.0)) for k in ("existing_zone", "reserve", "greenfield")}
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python, this package and the libraries that shape a result, as this run loaded them.
-
-    Each version is the loaded module's own (``__version__``; for highspy the HiGHS library it carries). A library
-    the run never imported cannot have shaped its result and is recorded as ``"not loaded"``: looking every library
-    up in the installed distributions' metadata cost a whole-process solve about 15 ms (issue 18, fixed costs).
-    """
-    import platform
-    import sys
-
-    import optimizer
-
-    out = {"python": platform.python_version(), "circular-siting": optimizer.__version__}
-    for pkg in LIBRARIES:
-        module = sys.modules.get(pkg)
-        out[pkg] = _module_version(module) if module is not None else "not loaded"
-    return out
-
-
-# the libraries whose versions a manifest records, in this order
-LIBRARIES = ("highspy", "pyomo", "numpy", "scipy", "pandas", "geopandas", "pyogrio")
-
-
-def _module_version(module: object) -> str:
-    """A loaded module's version: ``__version__``, or for highspy the version of the HiGHS library it wraps."""
-    found = getattr(module, "__version__", None)
-    if isinstance(found, str):
-        return found
-    parts = [getattr(module, f"HIGHS_VERSION_{p}", None) for p in ("MAJOR", "MINOR", "PATCH")]
-    if all(isinstance(p, int) for p in parts):
-        return ".".join(map(str, parts))
-    return "unknown"

@@ -260,7 +260,7 @@ def write(front: pd.DataFrame, out_dir: Path, title: str, instance: Instance | N
     import json
 
     from optimizer.atomic import PARETO_FORMAT, atomic_directory
-    from optimizer.output.tables import versions
+    from optimizer.output.summary import versions
 
     out_dir = Path(out_dir)
     summary = {"format": PARETO_FORMAT, "format_version": 1, "kind": "pareto", "title": title,
