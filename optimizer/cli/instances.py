@@ -62,16 +62,17 @@ def show(name: str) -> None:
     """Show an instance: description, programmes, parameters and the assumptions it uses."""
     from rich.table import Table
 
-    from optimizer.data.instance import PARAMETERS, load_instance
+    from optimizer.data.instance import PARAMETERS, existing_rows, read_spec
     from optimizer.geo.access_rules import effective_rule, load_mode_rules
 
-    inst = load_instance(name)
-    out.print(f"[bold]{inst.name}[/bold] — {inst.title}")
-    out.print(inst.description, markup=False)
-    out.print(f"source: {study_citation(inst.source)}", markup=False, highlight=False, soft_wrap=True)
-    out.print(f"demand units: {len(inst.demand)}   candidate sites: {len(inst.candidates)}")
-    zones = int(inst.candidates["geometry"].notna().sum()) if "geometry" in inst.candidates else 0
-    out.print(f"candidate zones (polygons): {zones}   point candidates: {len(inst.candidates) - zones}")
+    # the manifest, checked, and the tables' row counts: a description reads no table (`siting validate` checks them)
+    inst = read_spec(name)
+    out.print(f"[bold]{inst.name}[/bold] — {inst.meta.get('title', '')}")
+    out.print(str(inst.meta.get("description", "")), markup=False)
+    out.print(f"source: {study_citation(str(inst.meta.get('source', '')))}", markup=False, highlight=False,
+              soft_wrap=True)
+    for line in _table_lines(inst):
+        out.print(line, markup=False, highlight=False)
     rules = load_mode_rules() if inst.parameters["access_rules"] != "none" else None
     for prog in inst.programmes:
         sizes = ", ".join(f"{k} {v:,.0f} m²" for k, v in prog.sizes_for(str(inst.parameters["size_variant"])).items())
@@ -102,19 +103,21 @@ def show(name: str) -> None:
         used |= {k for k in inst.assumptions if k.startswith("chain_") and not k.endswith("_by_period")}
         used |= {"sorting_throughput_t_per_m2_yr", "cost_water_eur_per_tkm", "transhipment_eur_per_t",
                  "link_detour_water"} & set(inst.assumptions)
-    if inst.existing is not None:  # figures of the existing-facility table given as assumption names
+    if "existing" in inst.tables:  # figures of the existing-facility table given as assumption names
         placed = {p.id for p in inst.programmes} | ({"sorteercentrum"} if any(p.kind == "chain" for p in inst.programmes)
                                                      else set())
-        rows = inst.existing[inst.existing["programme"].isin(placed)]
-        used |= {a for names in rows["assumptions_used"] for a in names}
-        out.print(f"existing facilities: {len(rows)} ({', '.join(rows['facility_id'])}); docs/existing-facilities.md")
+        rows = [r for r in existing_rows(inst) if r["programme"] in placed]
+        used |= {a for r in rows for a in r["assumptions_used"]}
+        out.print(f"existing facilities: {len(rows)} ({', '.join(r['facility_id'] for r in rows)}); "
+                  "docs/existing-facilities.md")
     if inst.generator.get("parcel_sizes") == "lognormal":  # generated plots (optimizer.data.generate.parcel_land)
         used.add("parcel_size_lognormal_sigma")
     if inst.generator.get("demand_units") == "neighbourhoods":  # demand below the municipality
         used.add("neighbourhood_population_rule")
-    if inst.periods is not None:
-        used |= set(inst.periods.assumptions_used)
-        out.print(f"periods: {', '.join(inst.periods.labels)} (docs/periods.md)")
+    periods = inst.periods()
+    if periods is not None:
+        used |= set(periods.assumptions_used)
+        out.print(f"periods: {', '.join(periods.labels)} (docs/periods.md)")
     atable = Table(title="named assumptions used (models/*.toml)")
     atable.add_column("assumption", no_wrap=True)
     atable.add_column("value", overflow="fold")
@@ -123,6 +126,24 @@ def show(name: str) -> None:
         a = inst.assumptions[key]
         atable.add_row(key, str(a.value), a.unit)
     out.print(atable)
+
+
+def _table_lines(inst: "InstanceSpec") -> list[str]:  # noqa: F821 - optimizer.data.instance.InstanceSpec
+    """How many demand units and candidate sites the instance's tables hold (counted, not read), or what its
+    generator draws."""
+    from optimizer.data.manifest_tables import table_rows
+
+    if inst.generator:
+        g = inst.generator
+        return [f"demand units: {g['demand_points']:,} generated points ({g.get('demand_units', 'municipalities')})   "
+                f"candidate sites: {g['candidate_parcels']:,} generated parcels (seed {g['seed']})"]
+    demand, _ = table_rows(inst.tables["demand"], inst.path, "demand", inst.roots)
+    given = inst.tables["candidates"]
+    counts = [table_rows(t, inst.path, "candidates" if not isinstance(given, list) else f"candidates[{k}]", inst.roots)
+              for k, t in enumerate(given if isinstance(given, list) else [given])]
+    sites, zones = sum(n for n, _ in counts), sum(z for _, z in counts)
+    return [f"demand units: {demand}   candidate sites: {sites}",
+            f"candidate zones (polygons): {zones}   point candidates: {sites - zones}"]
 
 
 STUDY = "Sweco for Departement Omgeving, \"Een passende omgeving voor circulaire economie\""

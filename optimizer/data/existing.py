@@ -128,6 +128,57 @@ def load_existing(path: Path, candidates: pd.DataFrame, demand: pd.DataFrame, as
         :class:`Schedule` or ``None``, ``site_id`` of its zone or point site, ``assumptions_used``), and the candidate
         rows of facilities given as points (zone type ``existing``, no free land).
     """
+    zones = candidates.set_index("site_id")
+    munis = set(demand["nis"].astype(str))
+    rows, extra = [], []
+    for r, text in read_existing(path, assumptions, programme_ids):
+        line, fid = r["row"], r["facility_id"]
+
+        def fail(field: str, message: str) -> InputError:
+            return InputError(message, file=path, row=line, field=field)  # noqa: B023 - used at once
+
+        site_id, xs, ys = text["site_id"].strip(), text["x"].strip(), text["y"].strip()
+        if site_id and (xs or ys):
+            raise fail("site_id", "give a zone (site_id) or a point (x, y), not both")
+        if site_id:
+            if site_id not in zones.index:
+                raise fail("site_id", f"zone {site_id!r} is not in the instance's candidate table")
+            zone = zones.loc[site_id]
+            zone = zone.iloc[0] if isinstance(zone, pd.DataFrame) else zone
+            x, y, nis = float(zone["x"]), float(zone["y"]), str(zone["nis"])
+        else:
+            try:
+                x, y = float(xs), float(ys)
+            except ValueError:
+                raise fail("x" if not _is_float(xs) else "y",
+                           "give a zone (site_id) or a point: x and y in metres, EPSG:31370 (Lambert 72)") from None
+            nis = text["nis"].strip().removesuffix(".0")
+            if nis not in munis:
+                raise fail("nis", f"municipality code {nis!r} is not in the demand table; a point needs the NIS code "
+                                  "of the municipality it lies in")
+            site_id = f"EXIST-{fid}"
+            extra.append({"site_id": site_id, "name": r["name"], "zone_type": EXISTING_ZONE_TYPE,
+                          "aggregate": False, "nis": nis, "x": x, "y": y, "total_ha": r["area_m2"] / 1e4,
+                          "occupied_ha": r["area_m2"] / 1e4, "free_ha": 0.0, "free_from_assumption": False})
+        rows.append({**r, "site_id": site_id, "nis": nis, "x": x, "y": y})
+    if extra:
+        _check_points(pd.DataFrame(extra), path, [r["row"] for r in rows if r["site_id"].startswith("EXIST-")])
+    existing = pd.DataFrame(rows, columns=["facility_id", "name", "programme", "role", "stream", "site_id", "nis", "x",
+                                           "y", "area_m2", "capacity", "capacity_t", "status", "close_cost_eur",
+                                           "close_saving_eur_per_yr", "counts_toward_rule", "open_from", "open_until",
+                                           "source", "assumptions_used", "row"])
+    return existing, pd.DataFrame(extra)
+
+
+def read_existing(path: Path, assumptions: dict[str, Assumption], programme_ids: set[str]
+                  ) -> list[tuple[dict, dict[str, str]]]:
+    """The rows of the existing-facility table with every figure checked and resolved, not yet placed on a site.
+
+    Returns ``(facility, text)`` per row: the facility's resolved fields (``facility_id``, ``programme``, figures,
+    ``capacity`` :class:`Schedule`, window, ``assumptions_used``, ``row``: its CSV line) and the row's raw text,
+    whose ``site_id`` / ``x``, ``y``, ``nis`` :func:`load_existing` places against the candidate and demand tables.
+    ``siting show`` lists the facilities from these rows without reading those tables.
+    """
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -140,9 +191,7 @@ def load_existing(path: Path, candidates: pd.DataFrame, demand: pd.DataFrame, as
     for col in OPTIONAL:
         if col not in raw.columns:
             raw[col] = ""
-    zones = candidates.set_index("site_id")
-    munis = set(demand["nis"].astype(str))
-    rows, extra = [], []
+    rows: list[tuple[dict, dict[str, str]]] = []
     for i, r in enumerate(raw.to_dict("records")):
         line = i + 2  # header is line 1
 
@@ -152,7 +201,7 @@ def load_existing(path: Path, candidates: pd.DataFrame, demand: pd.DataFrame, as
         fid = r["facility_id"].strip()
         if not _ID.match(fid):
             raise fail("facility_id", "give an id of letters, digits, '-', '_' or '.' (no spaces)")
-        if any(row["facility_id"] == fid for row in rows):
+        if any(row["facility_id"] == fid for row, _ in rows):
             raise fail("facility_id", f"facility_id {fid!r} is used twice; ids must be unique")
         prog = r["programme"].strip()
         if prog not in programme_ids:
@@ -209,43 +258,14 @@ def load_existing(path: Path, candidates: pd.DataFrame, demand: pd.DataFrame, as
                 raise fail(col, f"a year, e.g. 2030; got {text!r}") from None
         if window["open_from"] and window["open_until"] and window["open_until"] < window["open_from"]:
             raise fail("open_until", "open_until is before open_from")
-        site_id, xs, ys = r["site_id"].strip(), r["x"].strip(), r["y"].strip()
-        if site_id and (xs or ys):
-            raise fail("site_id", "give a zone (site_id) or a point (x, y), not both")
-        if site_id:
-            if site_id not in zones.index:
-                raise fail("site_id", f"zone {site_id!r} is not in the instance's candidate table")
-            zone = zones.loc[site_id]
-            zone = zone.iloc[0] if isinstance(zone, pd.DataFrame) else zone
-            x, y, nis = float(zone["x"]), float(zone["y"]), str(zone["nis"])
-        else:
-            try:
-                x, y = float(xs), float(ys)
-            except ValueError:
-                raise fail("x" if not _is_float(xs) else "y",
-                           "give a zone (site_id) or a point: x and y in metres, EPSG:31370 (Lambert 72)") from None
-            nis = r["nis"].strip().removesuffix(".0")
-            if nis not in munis:
-                raise fail("nis", f"municipality code {nis!r} is not in the demand table; a point needs the NIS code "
-                                  "of the municipality it lies in")
-            site_id = f"EXIST-{fid}"
-            extra.append({"site_id": site_id, "name": r["name"].strip(), "zone_type": EXISTING_ZONE_TYPE,
-                          "aggregate": False, "nis": nis, "x": x, "y": y, "total_ha": figures["area_m2"] / 1e4,
-                          "occupied_ha": figures["area_m2"] / 1e4, "free_ha": 0.0, "free_from_assumption": False})
-        rows.append({"facility_id": fid, "name": r["name"].strip(), "programme": prog, "role": role, "stream": stream,
-                     "site_id": site_id, "nis": nis, "x": x, "y": y, "area_m2": figures["area_m2"],
-                     "capacity": capacity, "capacity_t": capacity.at(None) if capacity else np.nan,
-                     "status": status, "close_cost_eur": figures["close_cost_eur"],
-                     "close_saving_eur_per_yr": figures["close_saving_eur_per_yr"], "counts_toward_rule": counts,
-                     "open_from": window["open_from"], "open_until": window["open_until"],
-                     "source": r["source"].strip(), "assumptions_used": tuple(sorted(used)), "row": line})
-    if extra:
-        _check_points(pd.DataFrame(extra), path, [r["row"] for r in rows if r["site_id"].startswith("EXIST-")])
-    existing = pd.DataFrame(rows, columns=["facility_id", "name", "programme", "role", "stream", "site_id", "nis", "x",
-                                           "y", "area_m2", "capacity", "capacity_t", "status", "close_cost_eur",
-                                           "close_saving_eur_per_yr", "counts_toward_rule", "open_from", "open_until",
-                                           "source", "assumptions_used", "row"])
-    return existing, pd.DataFrame(extra)
+        rows.append(({"facility_id": fid, "name": r["name"].strip(), "programme": prog, "role": role, "stream": stream,
+                      "area_m2": figures["area_m2"], "capacity": capacity,
+                      "capacity_t": capacity.at(None) if capacity else np.nan, "status": status,
+                      "close_cost_eur": figures["close_cost_eur"],
+                      "close_saving_eur_per_yr": figures["close_saving_eur_per_yr"], "counts_toward_rule": counts,
+                      "open_from": window["open_from"], "open_until": window["open_until"],
+                      "source": r["source"].strip(), "assumptions_used": tuple(sorted(used)), "row": line}, r))
+    return rows
 
 
 def _is_float(text: str) -> bool:

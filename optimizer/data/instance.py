@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.data.existing import load_existing
+from optimizer.data.existing import load_existing, read_existing
 from optimizer.data.parameters import (  # noqa: F401 - re-exported: the parameters belong to the instance's API
     PARAMETERS,
     Parameter,
@@ -295,15 +295,55 @@ def load_programmes(place: object, *, file: str | Path = "programmes", where: st
     return programmes
 
 
-def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | None = None) -> Instance:
-    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found.
+@dataclass
+class InstanceSpec:
+    """An instance as its manifest gives it, checked and resolved, before any table is read: the programmes, the
+    parameters and assumptions (after ``--set``), and where the tables are.
 
-    Parameters
-    ----------
-    name_or_path
-        A named instance (``siting list``) or the path of a manifest.
-    overrides
-        ``--set`` values: a parameter (``{"size_variant": "poster"}``) or ``assumption.NAME``; strings or values.
+    :func:`load_instance` reads and validates the tables from it; ``siting show`` describes an instance from it
+    and the tables' row counts, without reading them (:func:`optimizer.data.manifest_tables.table_counts`).
+    """
+
+    path: Path
+    manifest: dict
+    roots: list[Path]
+    generator: dict[str, object]
+    programmes: list[Programme]
+    parameters: dict[str, object]
+    assumptions: dict[str, Assumption]
+    overrides: dict[str, object]
+
+    @property
+    def meta(self) -> dict:
+        """The manifest's ``[instance]`` section (name, title, description, source)."""
+        return self.manifest.get("instance", {})
+
+    @property
+    def tables(self) -> dict:
+        """The manifest's ``[tables]`` section, as written."""
+        return self.manifest.get("tables", {})
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", self.path.stem))
+
+    def periods(self) -> PeriodSpec | None:
+        """The ``[periods]`` timeline, checked (``None`` for a single-period instance)."""
+        if "periods" not in self.manifest:
+            return None
+        periods = read_periods(self.manifest["periods"], self.path, self.assumptions)
+        place = self.manifest.get("programmes", {}).get("place", [])
+        for pid in periods.demand_factor:
+            if pid not in place:
+                raise InputError(f"demand_factor names programme {pid!r}, which the instance does not place",
+                                 file=self.path, field="periods.demand_factor")
+        return periods
+
+
+def read_spec(name_or_path: str | Path, overrides: Mapping[str, object] | None = None) -> InstanceSpec:
+    """Read and check an instance's manifest, its programmes, parameters and assumptions; no table is read.
+
+    Parameters are as for :func:`load_instance`; raises :class:`InputError` on the first problem found.
     """
     overrides = dict(overrides or {})
     path = resolve_instance_path(name_or_path)
@@ -333,6 +373,23 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
             if ref and ref not in assumptions:
                 raise InputError(f"programme refers to unknown assumption {ref!r}", file=prog.file, field="programme")
     programmes = resolve_models(programmes, parameters, assumptions, overrides, path)
+    return InstanceSpec(path=path, manifest=manifest, roots=roots, generator=generator, programmes=programmes,
+                        parameters=parameters, assumptions=assumptions, overrides=overrides)
+
+
+def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | None = None) -> Instance:
+    """Load, validate and resolve an instance; raise :class:`InputError` on the first problem found.
+
+    Parameters
+    ----------
+    name_or_path
+        A named instance (``siting list``) or the path of a manifest.
+    overrides
+        ``--set`` values: a parameter (``{"size_variant": "poster"}``) or ``assumption.NAME``; strings or values.
+    """
+    spec = read_spec(name_or_path, overrides)
+    path, manifest, meta, tables, roots = spec.path, spec.manifest, spec.meta, spec.tables, spec.roots
+    generator, programmes, assumptions = spec.generator, spec.programmes, spec.assumptions
 
     if generator:
         demand_raw, cand_raw, demand_path, cand_path, table_files = _generate_tables(generator, path, roots,
@@ -351,17 +408,11 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
     existing = None
     if "existing" in tables:
         existing_path = table_path(tables["existing"], path, "existing", roots)
-        known = {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
-        existing, extra = load_existing(existing_path, candidates, demand, assumptions, known)
+        existing, extra = load_existing(existing_path, candidates, demand, assumptions, _defined_programmes())
         if len(extra):
             candidates = pd.concat([candidates, extra], ignore_index=True)
         table_files = {**table_files, "existing": existing_path}
-    periods = read_periods(manifest["periods"], path, assumptions) if "periods" in manifest else None
-    if periods is not None:
-        for pid in periods.demand_factor:
-            if pid not in place:
-                raise InputError(f"demand_factor names programme {pid!r}, which the instance does not place",
-                                 file=path, field="periods.demand_factor")
+    periods = spec.periods()
     return Instance(
         name=str(meta.get("name", path.stem)),
         path=path,
@@ -371,15 +422,30 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
         demand=demand,
         candidates=candidates,
         programmes=programmes,
-        parameters=parameters,
+        parameters=spec.parameters,
         assumptions=assumptions,
-        overrides=dict(overrides),
+        overrides=dict(spec.overrides),
         table_files=table_files,
         generator=generator,
         network_files=networks,
         existing=existing,
         periods=periods,
     )
+
+
+def _defined_programmes() -> set[str]:
+    """Every programme ``models/`` defines (an existing facility may belong to one the instance does not place)."""
+    return {p.stem for p in MODELS_DIR.glob("*.toml") if p.name not in ASSUMPTION_FILES}
+
+
+def existing_rows(spec: InstanceSpec) -> list[dict]:
+    """The existing facilities of ``spec``'s table with their figures checked (``assumptions_used`` among them),
+    not yet placed on their sites, which needs the candidate table (:func:`optimizer.data.existing.read_existing`);
+    ``[]`` without a table. ``siting show`` lists them."""
+    if "existing" not in spec.tables:
+        return []
+    path = table_path(spec.tables["existing"], spec.path, "existing", spec.roots)
+    return [row for row, _ in read_existing(path, spec.assumptions, _defined_programmes())]
 
 
 GENERATOR_KEYS: dict[str, Parameter] = {

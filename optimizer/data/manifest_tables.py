@@ -127,3 +127,71 @@ def table_path(spec: object, manifest_path: Path, role: str, roots: list[Path] |
 # ---------------------------------------------------------------------------------------------------------------
 # Generated (fine-grained) tables
 # ---------------------------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Row counts without reading the tables (siting show)
+
+
+def table_rows(spec: object, manifest_path: Path, role: str, roots: list[Path] | tuple[Path, ...] = ()
+               ) -> tuple[int, int]:
+    """``(rows, polygons)`` of a table named in ``[tables]``, counted without reading it: a CSV's records (blank
+    lines skipped), a GIS layer's features from its header (``pyogrio.read_info``; ``polygons`` counts the features
+    of layers declared as polygons). Nothing is validated: ``siting validate`` and every solve do that.
+    """
+    from optimizer.data.numbers import csv_records
+
+    where = f"tables.{role}"
+    entry = {"path": spec} if isinstance(spec, str) else spec
+    if not isinstance(entry, dict) or "path" not in entry:
+        raise InputError("a table is a path or a table with 'path'", file=manifest_path, field=where)
+    path = resolve_inside(entry["path"], manifest_path.parent, manifest_path, where, roots)
+    if not path.is_file():
+        raise InputError(f"{role} table not found: {path}; check the path (relative to the manifest's folder)",
+                         file=manifest_path, field=where)
+    if path.suffix.lower() not in GIS_SUFFIXES:
+        return len(csv_records(path)[1]), 0
+    layers = entry.get("layer")
+    names = layers if isinstance(layers, list) else [layers]
+    counted = _geopackage_rows(path, names) if path.suffix.lower() == ".gpkg" else None
+    if counted is not None:
+        return counted
+    import pyogrio  # imports shapely, pyproj and geopandas with it (their versions are checked at import)
+
+    rows = polygons = 0
+    for layer in names:
+        try:
+            info = pyogrio.read_info(path, layer=layer, force_feature_count=True)
+        except Exception as e:  # noqa: BLE001 - any reader failure is an input problem
+            raise InputError(f"cannot read GIS layer: {e}; check that the file is a valid GIS file", file=path) from e
+        features = max(int(info.get("features", 0)), 0)
+        rows += features
+        polygons += features if "polygon" in str(info.get("geometry_type", "")).lower() else 0
+    return rows, polygons
+
+
+def _geopackage_rows(path: Path, layers: list[str | None]) -> tuple[int, int] | None:
+    """``(rows, polygons)`` of GeoPackage feature layers from the file's own SQLite tables (OGC GeoPackage:
+    ``gpkg_geometry_columns`` declares each layer's geometry type), without loading the GIS stack; ``None`` when the
+    file cannot be read that way (pyogrio then counts)."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            declared = dict(db.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns"))
+            if layers == [None]:
+                if len(declared) != 1:  # which layer a reader takes first is the reader's choice
+                    return None
+                layers = list(declared)
+            if any(name not in declared for name in layers):
+                return None
+            rows = polygons = 0
+            for name in layers:
+                quoted = '"' + str(name).replace('"', '""') + '"'
+                n = int(db.execute(f"SELECT COUNT(*) FROM {quoted}").fetchone()[0])  # noqa: S608 - a declared table
+                rows += n
+                polygons += n if "POLYGON" in str(declared[name]).upper() else 0
+            return rows, polygons
+    except sqlite3.Error:
+        return None
