@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from optimizer.cli.app import command, guard, option, out
+
+if TYPE_CHECKING:
+    from optimizer.data.instance import InstanceSpec
 
 
 @command("list")
@@ -128,7 +132,7 @@ def show(name: str) -> None:
     out.print(atable)
 
 
-def _table_lines(inst: "InstanceSpec") -> list[str]:  # noqa: F821 - optimizer.data.instance.InstanceSpec
+def _table_lines(inst: InstanceSpec) -> list[str]:
     """How many demand units and candidate sites the instance's tables hold (counted, not read), or what its
     generator draws."""
     from optimizer.data.manifest_tables import table_rows

@@ -414,7 +414,7 @@ def load_instance(name_or_path: str | Path, overrides: Mapping[str, object] | No
         table_files = {**table_files, "existing": existing_path}
     periods = spec.periods()
     return Instance(
-        name=str(meta.get("name", path.stem)),
+        name=spec.name,
         path=path,
         title=str(meta.get("title", "")),
         description=str(meta.get("description", "")),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.data.tables import GIS_SUFFIXES, read_table, resolve_inside, validate_candidates
+from optimizer.data.tables import GIS_SUFFIXES, locate_table, read_table, resolve_inside, validate_candidates
 from optimizer.errors import InputError
 
 
@@ -141,14 +141,9 @@ def table_rows(spec: object, manifest_path: Path, role: str, roots: list[Path] |
     """
     from optimizer.data.numbers import csv_records
 
-    where = f"tables.{role}"
-    entry = {"path": spec} if isinstance(spec, str) else spec
-    if not isinstance(entry, dict) or "path" not in entry:
-        raise InputError("a table is a path or a table with 'path'", file=manifest_path, field=where)
-    path = resolve_inside(entry["path"], manifest_path.parent, manifest_path, where, roots)
-    if not path.is_file():
-        raise InputError(f"{role} table not found: {path}; check the path (relative to the manifest's folder)",
-                         file=manifest_path, field=where)
+    if isinstance(spec, dict):  # a candidate entry's available_land_ha is for the land, not the table
+        spec = {k: v for k, v in spec.items() if k != "available_land_ha"}
+    entry, path = locate_table(spec, manifest_path.parent, manifest_path, role, roots)
     if path.suffix.lower() not in GIS_SUFFIXES:
         return len(csv_records(path)[1]), 0
     layers = entry.get("layer")

@@ -86,14 +86,10 @@ class LineNumbers(tuple):
         return self
 
 
-def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
-               roots: list[Path] | tuple[Path, ...] = ()) -> tuple[pd.DataFrame, Path]:
-    """Read a CSV table or a GIS layer (reprojected to EPSG:31370, representative points as x/y).
-
-    The path must lie inside the instance's folder or a data root (:func:`resolve_inside`). A CSV table keeps its
-    line numbers in ``frame.attrs["line_numbers"]`` (header = line 1; blank lines skipped but counted), so errors
-    name the line a spreadsheet shows.
-    """
+def locate_table(spec: object, base: Path, manifest_path: Path, role: str,
+                 roots: list[Path] | tuple[Path, ...] = ()) -> tuple[dict, Path]:
+    """A ``[tables]`` entry as a dict with ``path``, and the file it names: checked to be a known entry, inside the
+    instance's folder or a data root (:func:`resolve_inside`), and an existing file. Nothing is read."""
     where = role if role.startswith("generator.") else f"tables.{role}"
     if isinstance(spec, str):
         spec = {"path": spec}
@@ -110,6 +106,19 @@ def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
     if not path.is_file():
         raise InputError(f"{role} table {path} is not a file; name a CSV table or a GIS layer file",
                          file=manifest_path, field=where)
+    return spec, path
+
+
+def read_table(spec: str | dict, base: Path, manifest_path: Path, role: str,
+               roots: list[Path] | tuple[Path, ...] = ()) -> tuple[pd.DataFrame, Path]:
+    """Read a CSV table or a GIS layer (reprojected to EPSG:31370, representative points as x/y).
+
+    The path must lie inside the instance's folder or a data root (:func:`resolve_inside`). A CSV table keeps its
+    line numbers in ``frame.attrs["line_numbers"]`` (header = line 1; blank lines skipped but counted), so errors
+    name the line a spreadsheet shows.
+    """
+    spec, path = locate_table(spec, base, manifest_path, role, roots)
+    where = role if role.startswith("generator.") else f"tables.{role}"
     columns = spec.get("columns", {})
     if not isinstance(columns, dict):
         raise InputError("'columns' maps our names to yours", file=manifest_path, field=f"{where}.columns")

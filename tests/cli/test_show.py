@@ -108,3 +108,13 @@ def test_show_loads_no_gis_stack_for_a_geopackage() -> None:
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
     result = json.loads(ran.stdout.strip().splitlines()[-1])
     assert result == {"exit": 0, "loaded": []}, ran.stderr
+
+
+def test_a_table_entry_is_checked_as_when_it_is_read(tmp_path: Path) -> None:
+    """``table_rows`` and ``read_table`` share ``locate_table``: an unknown key is refused by both, naming it."""
+    manifest = small_instance(tmp_path, "")
+    manifest.write_text(manifest.read_text().replace('candidates = "cands.csv"',
+                                                     'candidates = { path = "cands.csv", lyer = "x" }'))
+    for command in ("show", "validate"):
+        ran = siting(command, manifest)
+        assert ran.returncode == 2 and "tables.candidates.lyer" in ran.stderr, command
